@@ -1,0 +1,106 @@
+// The one channel map. The preload API (window.vggt), the IPC handlers in main.ts, the web-mode
+// HTTP routes and the web-mode client are all derived from this file, so they cannot drift apart.
+import type {
+  AppEvent,
+  AppInfo,
+  Estimate,
+  EstimateInput,
+  ExportFormatInfo,
+  ExportResult,
+  ImageBytes,
+  ModelStatus,
+  PointCloud,
+  PointCloudRequest,
+  RejectedEntry,
+  RunDetail,
+  RunSummary,
+  ScanResult,
+  StartRunRequest,
+} from "./types.js";
+
+export * from "./types.js";
+
+/** Request/response methods, each implemented once by the services (see services/runs/workbench.ts). */
+export interface InvokeMethods {
+  appInfo(): AppInfo;
+  /** Scan files and folders (one level deep for folders) for usable images. */
+  scanPaths(paths: string[]): ScanResult;
+  /** The bundled sample image set. */
+  loadSample(): ScanResult;
+  /** A fresh folder for files uploaded by the web client; returns its id. */
+  createUpload(): { uploadId: string };
+  /** Bytes of a scanned image (for thumbnails in the renderer). */
+  readImage(path: string): ImageBytes;
+  estimate(input: EstimateInput): Estimate;
+  startRun(request: StartRunRequest): RunSummary;
+  cancelRun(runId: string): void;
+  listRuns(): RunSummary[];
+  getRun(runId: string): RunDetail;
+  deleteRun(runId: string): void;
+  getPointCloud(request: PointCloudRequest): PointCloud;
+  /** Use the model (weights.safetensors + config.json) in this folder. */
+  setModelDir(dir: string): ModelStatus;
+  /** Native folder picker; null where there is none (web mode) or the user cancelled. */
+  pickFolder(): string | null;
+  exportFormats(): ExportFormatInfo[];
+  exportRun(runId: string, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): ExportResult;
+}
+
+export type InvokeName = keyof InvokeMethods;
+export type InvokeArgs<K extends InvokeName> = Parameters<InvokeMethods[K]>;
+export type InvokeResult<K extends InvokeName> = ReturnType<InvokeMethods[K]>;
+
+/** What the services implement: every method, possibly async. */
+export type Backend = { [K in InvokeName]: (...args: InvokeArgs<K>) => InvokeResult<K> | Promise<InvokeResult<K>> };
+
+/** What the renderer sees: every method async, plus the event stream and platform extras. */
+export type InvokeApi = { [K in InvokeName]: (...args: InvokeArgs<K>) => Promise<InvokeResult<K>> };
+
+export interface VggtApi extends InvokeApi {
+  readonly mode: "electron" | "web";
+  onEvent(listener: (event: AppEvent) => void): () => void;
+  /**
+   * Turn dropped/picked File objects into paths the services can read: in Electron the files'
+   * own paths, in web mode the files are uploaded into a fresh session folder first.
+   */
+  importFiles(files: { file: File; relativePath: string }[]): Promise<{ paths: string[]; failed: RejectedEntry[] }>;
+}
+
+/**
+ * Runtime list of the invoke methods. `satisfies` makes a missing or extra name a type error,
+ * so this object and InvokeMethods always agree.
+ */
+export const INVOKE_METHODS = {
+  appInfo: true,
+  scanPaths: true,
+  loadSample: true,
+  createUpload: true,
+  readImage: true,
+  estimate: true,
+  startRun: true,
+  cancelRun: true,
+  listRuns: true,
+  getRun: true,
+  deleteRun: true,
+  getPointCloud: true,
+  setModelDir: true,
+  pickFolder: true,
+  exportFormats: true,
+  exportRun: true,
+} as const satisfies { [K in InvokeName]: true };
+
+export const INVOKE_NAMES = Object.keys(INVOKE_METHODS) as InvokeName[];
+
+export function isInvokeName(name: string): name is InvokeName {
+  return Object.prototype.hasOwnProperty.call(INVOKE_METHODS, name);
+}
+
+/** Electron IPC channel of a method, and of the event stream. */
+export const ipcChannel = (name: InvokeName) => `vggt:${name}`;
+export const IPC_EVENT_CHANNEL = "vggt:event";
+
+/** Web-mode routes. */
+export const httpRoute = (name: InvokeName) => `/api/invoke/${name}`;
+export const HTTP_EVENTS_ROUTE = "/api/events";
+export const HTTP_UPLOAD_ROUTE = "/api/upload"; // PUT /api/upload/<uploadId>/<relative path>
+export const TOKEN_HEADER = "x-vggt-token";

@@ -1,0 +1,202 @@
+// Data shapes that cross the main/renderer boundary (IPC in Electron, HTTP in web mode).
+// Plain data only: no classes, no functions. Typed arrays are allowed (structured clone / wire.ts).
+
+export type AppMode = "electron" | "web";
+
+export type EngineStateName = "missing" | "stopped" | "starting" | "ready" | "busy" | "crashed";
+
+export interface EngineState {
+  state: EngineStateName;
+  binary: string | null;
+  /** Human-readable detail: why it is missing, the crash reason, ... */
+  message?: string;
+  /** How many times the engine was restarted after a crash. */
+  restarts: number;
+}
+
+export type ModelStatus =
+  | { state: "none"; hint: string }
+  | { state: "ready"; name: string; dir: string; weightsBytes: number; params: number | null };
+
+export interface AppInfo {
+  version: string;
+  mode: AppMode;
+  platform: string;
+  dataDir: string;
+  engine: EngineState;
+  model: ModelStatus;
+  /** Whether a bundled sample image set is available (loadSample). */
+  hasSample: boolean;
+}
+
+export type ImageFormat = "png" | "jpeg";
+
+export interface ImageEntry {
+  /** Absolute path on the machine running the services. */
+  path: string;
+  /** Display name (relative to the scanned folder when there is one). */
+  name: string;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+export interface RejectedEntry {
+  path: string;
+  name: string;
+  reason: string;
+}
+
+export interface ScanResult {
+  images: ImageEntry[];
+  rejected: RejectedEntry[];
+}
+
+export type PreprocessMode = "crop" | "pad";
+
+export interface RunOptions {
+  preprocess: PreprocessMode;
+  /** Random-weight benchmark mode: geometry is meaningless. */
+  randomWeights: boolean;
+  seed: number;
+}
+
+export interface EstimateInput {
+  /** Original image sizes of the frames that would be run. */
+  sizes: { width: number; height: number }[];
+  preprocess: PreprocessMode;
+  randomWeights: boolean;
+}
+
+export interface Estimate {
+  frames: number;
+  /** Preprocessed size of the largest frame (all frames are brought to one size). */
+  width: number;
+  height: number;
+  tokensPerFrame: number;
+  seconds: number;
+  peakBytes: number;
+  /** Where the throughput figure came from (measured on an earlier run, or a default). */
+  basis: string;
+  warnings: string[];
+}
+
+export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";
+
+export interface StageTiming {
+  stage: string;
+  ms: number;
+}
+
+export interface RunSummary {
+  id: string;
+  name: string;
+  createdAt: string;
+  status: RunStatus;
+  frames: number;
+  randomWeights: boolean;
+  /** Model name, or "random weights (seed N)". */
+  model: string;
+  durationMs?: number;
+  error?: string;
+  estimate?: Estimate;
+}
+
+export interface RunDetail extends RunSummary {
+  images: ImageEntry[];
+  options: RunOptions;
+  stages: StageTiming[];
+}
+
+export interface StartRunRequest {
+  name?: string;
+  /** Paths of ImageEntry values from a scan, in frame order (the first frame is the reference). */
+  images: string[];
+  options: RunOptions;
+}
+
+export interface RunProgress {
+  runId: string;
+  stage: string;
+  /** Overall fraction 0..1. */
+  fraction: number;
+  /** Seconds left, null while unknown. */
+  etaSeconds: number | null;
+  elapsedSeconds: number;
+  message?: string;
+}
+
+export type AppEvent =
+  | { type: "run-progress"; progress: RunProgress }
+  | { type: "run-updated"; run: RunSummary }
+  | { type: "engine"; engine: EngineState }
+  | { type: "model"; model: ModelStatus }
+  /** Application-menu commands the renderer carries out (Electron's native menu). */
+  | { type: "menu"; command: MenuCommand };
+
+export type MenuCommand = "open-folder" | "add-files" | "load-sample" | "reset-view" | "screenshot" | "toggle-theme";
+
+export type PointBranch = "pointmap" | "depth";
+
+export interface PointCloudRequest {
+  runId: string;
+  /** "pointmap": the point head; "depth": depth head unprojected with the predicted cameras. */
+  branch: PointBranch;
+  /** Server-side decimation budget (points). */
+  maxPoints: number;
+}
+
+export interface CameraFrame {
+  index: number;
+  name: string;
+  /** Preprocessed size the cameras refer to. */
+  width: number;
+  height: number;
+  /** Camera-from-world 3x4, row-major, OpenCV axes. */
+  extrinsic: number[];
+  /** 3x3 row-major at width x height. */
+  intrinsic: number[];
+  thumbWidth: number;
+  thumbHeight: number;
+  /** RGBA8 thumbnail of the preprocessed frame. */
+  thumb: Uint8Array;
+}
+
+export interface PointCloud {
+  runId: string;
+  branch: PointBranch;
+  randomWeights: boolean;
+  /** Valid points before decimation. */
+  totalPoints: number;
+  count: number;
+  /** xyz per point, world frame (= first camera, OpenCV axes). */
+  positions: Float32Array;
+  /** rgb per point. */
+  colors: Uint8Array;
+  conf: Float32Array;
+  /** Frame index per point. */
+  frame: Uint16Array;
+  cameras: CameraFrame[];
+}
+
+export interface ExportFormatInfo {
+  id: string;
+  label: string;
+}
+
+export interface ExportResult {
+  format: string;
+  /** Folder the export was written to (on the machine running the services). */
+  outDir: string;
+  files: string[];
+  pointCount: number;
+  notes: string[];
+  /** Single-file formats: the file itself, so the renderer can offer it as a download. */
+  download?: { fileName: string; mime: string; bytes: Uint8Array };
+}
+
+export interface ImageBytes {
+  mime: string;
+  bytes: Uint8Array;
+}

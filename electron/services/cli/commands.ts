@@ -1,0 +1,7 @@
+// Every CLI subcommand, registered once. Add new subcommands here (one module each).
+import { modelCommand } from "../model-manager/model-command.js";
+import { exportCommand } from "./export-command.js";
+import { registerCommand } from "./registry.js";
+
+registerCommand(exportCommand);
+registerCommand(modelCommand);

@@ -1,0 +1,115 @@
+// Where the engine binary is, and the command line that starts `vggt-engine serve` (directly
+// or under mpirun for a sequence-parallel run).
+import { accessSync, constants, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ParallelMode } from "./protocol.js";
+
+const BIN_NAME = process.platform === "win32" ? "vggt-engine.exe" : "vggt-engine";
+
+export interface FindEngineOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Directory to start the search for `native-engine/build/vggt-engine` from (walks up). */
+  searchFrom?: string;
+  /** Electron's process.resourcesPath in a packaged app (engine at `<resources>/engine/vggt-engine`). */
+  resourcesPath?: string;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The engine binary: $VGGT_ENGINE_BIN, else `native-engine/build/vggt-engine` in the repository
+ * (found by walking up from this module, so it works from sources and from a bundle), else the
+ * packaged resources. Throws naming every place it looked.
+ */
+export function findEngineBinary(opts: FindEngineOptions = {}): string {
+  const env = opts.env ?? process.env;
+  const tried: string[] = [];
+  const fromEnv = env.VGGT_ENGINE_BIN;
+  if (fromEnv) {
+    // An explicit choice that is wrong is an error, not a reason to silently use another binary.
+    if (isExecutable(fromEnv)) return resolve(fromEnv);
+    throw new Error(`VGGT_ENGINE_BIN=${fromEnv} is not an executable file`);
+  }
+  let dir = resolve(opts.searchFrom ?? dirname(fileURLToPath(import.meta.url)));
+  for (;;) {
+    const candidate = join(dir, "native-engine", "build", BIN_NAME);
+    tried.push(candidate);
+    if (isExecutable(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  const resources = opts.resourcesPath ?? (process as { resourcesPath?: string }).resourcesPath;
+  if (resources) {
+    const candidate = join(resources, "engine", BIN_NAME);
+    tried.push(candidate);
+    if (isExecutable(candidate)) return candidate;
+  }
+  throw new Error(
+    `vggt-engine binary not found (set VGGT_ENGINE_BIN or build it: ` +
+      `cmake -S native-engine -B native-engine/build -DCMAKE_BUILD_TYPE=Release && ` +
+      `cmake --build native-engine/build -j2 --target vggt-engine). Looked at:\n  ${tried.join("\n  ")}`,
+  );
+}
+
+/** Runs the engine as `mpirun -np N ... vggt-engine serve --parallel MODE --degree D`. */
+export interface MpiLauncher {
+  kind: "mpirun";
+  np: number;
+  mode: ParallelMode;
+  /** Sequence-parallel degree; defaults to np. */
+  degree?: number;
+  hostfile?: string;
+  /** mpirun executable; default "mpirun" from PATH. */
+  mpirun?: string;
+  /** Extra mpirun arguments (e.g. ["--bind-to", "none"]). */
+  mpirunArgs?: string[];
+}
+
+export interface EngineLaunchOptions {
+  /** Defaults to findEngineBinary(). */
+  binary?: string;
+  /** Default thread count for loads that do not set one (`--threads`). */
+  threads?: number;
+  launcher?: MpiLauncher;
+  /** Extra arguments after `serve` (tests, future switches). */
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface EngineCommand {
+  command: string;
+  args: string[];
+}
+
+export function buildEngineCommand(opts: EngineLaunchOptions): EngineCommand {
+  const binary = opts.binary ?? findEngineBinary({ env: opts.env });
+  const serveArgs = ["serve"];
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 0) throw new Error(`threads must be a non-negative integer, got ${opts.threads}`);
+    serveArgs.push("--threads", String(opts.threads));
+  }
+  const l = opts.launcher;
+  if (!l) return { command: binary, args: [...serveArgs, ...(opts.extraArgs ?? [])] };
+
+  if (!Number.isInteger(l.np) || l.np < 1) throw new Error(`mpirun: np must be a positive integer, got ${l.np}`);
+  const degree = l.degree ?? l.np;
+  if (!Number.isInteger(degree) || degree < 1 || degree > l.np)
+    throw new Error(`mpirun: degree must be an integer in [1, np=${l.np}], got ${degree}`);
+  if (l.mode !== "ulysses" && l.mode !== "ring") throw new Error(`mpirun: mode must be "ulysses" or "ring", got ${String(l.mode)}`);
+  const args = ["-np", String(l.np)];
+  if (l.hostfile) args.push("--hostfile", l.hostfile);
+  args.push(...(l.mpirunArgs ?? []));
+  args.push(binary, ...serveArgs, "--parallel", l.mode, "--degree", String(degree), ...(opts.extraArgs ?? []));
+  return { command: l.mpirun ?? "mpirun", args };
+}

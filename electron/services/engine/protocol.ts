@@ -1,0 +1,245 @@
+// Typed messages of the `vggt-engine serve` protocol (docs/ENGINE-PROTOCOL.md). No Node imports:
+// the renderer may import these types too.
+
+export const PROTOCOL_VERSION = 1;
+
+/** Error codes sent by the engine. */
+export type EngineErrorCode =
+  | "bad_request"
+  | "unknown_type"
+  | "no_model"
+  | "not_found"
+  | "bad_input"
+  | "bad_checkpoint"
+  | "io_error"
+  | "cancelled"
+  | "out_of_memory"
+  | "unsupported"
+  | "internal";
+
+/** Error codes the client adds for failures seen from the outside. */
+export type ClientErrorCode =
+  | "engine_crashed" // the process died without being asked to
+  | "engine_stopped" // shutdown()/kill() while the request was pending
+  | "engine_unavailable" // supervisor gave up restarting, or not started
+  | "timeout"
+  | "protocol_mismatch"
+  | "spawn_failed";
+
+export type ErrorCode = EngineErrorCode | ClientErrorCode;
+
+/** Run-time switches: EngineOptions on the C++ side. Unknown flags are ignored by the engine. */
+export interface EngineOptions {
+  /** 0 = all cores. */
+  threads?: number;
+  flags?: Record<string, boolean>;
+}
+
+export type ParallelMode = "ulysses" | "ring";
+
+// ---- requests (client -> engine), one JSON object per line on stdin ----
+
+export interface LoadRequest {
+  type: "load";
+  id: string;
+  /** Path of a .safetensors or .pt checkpoint with the official names; or `random`. */
+  weights?: string;
+  /** Full architecture with seeded random weights (benchmarks). */
+  random?: { seed?: number };
+  /** "vggt-1b" (default) or a path to a config JSON. */
+  config?: string;
+  options?: EngineOptions;
+}
+
+export interface InferRequest {
+  type: "infer";
+  id: string;
+  /** Image files, preprocessed by the engine; or `input_tensor`. */
+  images?: string[];
+  preprocess?: "crop" | "pad";
+  exif_orientation?: boolean;
+  /** A safetensors file holding a float [S,3,H,W] tensor in [0,1]. */
+  input_tensor?: string;
+  input_tensor_name?: string;
+  /** Output .safetensors path, written atomically. */
+  output: string;
+  /** Merged over the load's options for this job only. */
+  options?: EngineOptions;
+  keep_debug?: boolean;
+}
+
+export interface CancelRequest {
+  type: "cancel";
+  id: string;
+  job: string;
+}
+
+export interface SimpleRequest {
+  type: "status" | "unload" | "shutdown" | "ping";
+  id: string;
+}
+
+export type EngineRequest = LoadRequest | InferRequest | CancelRequest | SimpleRequest;
+export type RequestType = EngineRequest["type"];
+
+/** A request without its envelope, as the client API takes it. */
+export type LoadParams = Omit<LoadRequest, "type" | "id">;
+export type InferParams = Omit<InferRequest, "type" | "id">;
+
+// ---- events (engine -> client), one JSON object per line on stdout ----
+
+export interface HelloEvent {
+  type: "hello";
+  protocol: number;
+  engine_version: string;
+  pid: number;
+  isa: { best: string; features: string[] };
+  threads: number;
+  hardware_threads: number;
+  /** null for a single-process engine; filled in an MPI launch. */
+  parallel: { mode: ParallelMode; degree: number; rank: number; size: number } | null;
+  requests: RequestType[];
+  max_request_bytes: number;
+}
+
+export interface ProgressEvent {
+  type: "progress";
+  id: string;
+  /** read_input, encoder, aggregator, camera_head, depth_head, point_head, geometry, write_output; load. */
+  stage: string;
+  /** 1-based: `step` of `total` steps of `stage` are done. */
+  step: number;
+  total: number;
+  /** Since the job started running. */
+  elapsed_ms: number;
+}
+
+export interface LogEvent {
+  type: "log";
+  id: string | null;
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+}
+
+export interface ErrorEvent {
+  type: "error";
+  /** null when the request could not be identified (malformed line). */
+  id: string | null;
+  code: EngineErrorCode;
+  message: string;
+}
+
+export interface MemoryReport {
+  rss_bytes: number;
+  peak_rss_bytes: number;
+  /** "job": the peak counter was reset when the job started; "process": lifetime peak. */
+  peak_rss_scope: "job" | "process";
+}
+
+export interface ModelSummary {
+  /** Weights path or "random:<seed>". */
+  source: string;
+  random_weights: boolean;
+  config_name: string;
+  config: Record<string, unknown> | null;
+  weight_bytes: number;
+  options: Required<EngineOptions>;
+}
+
+export interface StageTiming {
+  stage: string;
+  ms: number;
+  gflop?: number;
+}
+
+interface ResultBase {
+  type: "result";
+  id: string;
+}
+
+export interface LoadResult extends ResultBase {
+  request: "load";
+  model: ModelSummary;
+  load_ms: number;
+  memory: MemoryReport;
+}
+
+export interface InferResult extends ResultBase {
+  request: "infer";
+  output: string;
+  frames: number;
+  height: number;
+  width: number;
+  options: Required<EngineOptions>;
+  timings: StageTiming[];
+  forward_ms: number;
+  total_ms: number;
+  memory: MemoryReport;
+}
+
+export interface CancelResult extends ResultBase {
+  request: "cancel";
+  job: string;
+  /** running: the job will end with a `cancelled` error; queued: it already did; unknown: not queued or running. */
+  state: "running" | "queued" | "unknown";
+}
+
+export interface StatusResult extends ResultBase {
+  request: "status";
+  state: "idle" | "busy" | "stopping";
+  running: string | null;
+  queued: string[];
+  model: ModelSummary | null;
+  jobs_completed: number;
+  uptime_ms: number;
+  memory: MemoryReport;
+}
+
+export interface UnloadResult extends ResultBase {
+  request: "unload";
+  had_model: boolean;
+  memory: MemoryReport;
+}
+
+export interface ShutdownResult extends ResultBase {
+  request: "shutdown";
+}
+
+export interface PingResult extends ResultBase {
+  request: "ping";
+}
+
+export type ResultEvent = LoadResult | InferResult | CancelResult | StatusResult | UnloadResult | ShutdownResult | PingResult;
+
+export type EngineEvent = HelloEvent | ProgressEvent | LogEvent | ErrorEvent | ResultEvent;
+
+/** The result type a request type resolves to. */
+export interface ResultFor {
+  load: LoadResult;
+  infer: InferResult;
+  cancel: CancelResult;
+  status: StatusResult;
+  unload: UnloadResult;
+  shutdown: ShutdownResult;
+  ping: PingResult;
+}
+
+const EVENT_TYPES = new Set(["hello", "progress", "log", "error", "result"]);
+
+/** Parses one stdout line; throws on anything that is not a protocol event. */
+export function parseEvent(line: string): EngineEvent {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (e) {
+    throw new Error(`engine sent a line that is not JSON: ${line.slice(0, 200)}`);
+  }
+  if (typeof v !== "object" || v === null || !EVENT_TYPES.has((v as { type?: unknown }).type as string))
+    throw new Error(`engine sent an unknown message: ${line.slice(0, 200)}`);
+  return v as EngineEvent;
+}
+
+/** One request as a protocol line (JSON never contains a raw newline). */
+export function encodeRequest(req: EngineRequest): string {
+  return JSON.stringify(req) + "\n";
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { percentile, selectPoints } from "./point-selection.js";
+import { padMapping, rng, syntheticOutput } from "./test-fixtures.js";
+
+function sortedPercentile(v: Float32Array, p: number): number {
+  const a = Float64Array.from(v).sort();
+  const h = ((a.length - 1) * p) / 100;
+  const lo = Math.floor(h);
+  return lo + 1 < a.length ? a[lo] + (h - lo) * (a[lo + 1] - a[lo]) : a[lo];
+}
+
+describe("percentile (numpy 'linear')", () => {
+  it("matches numpy on small known cases", () => {
+    // np.percentile([1,2,3,4], 25) == 1.75; 50 -> 2.5; 100 -> 4; 0 -> 1
+    const a = Float32Array.from([4, 1, 3, 2]);
+    expect(percentile(a, 25)).toBeCloseTo(1.75, 12);
+    expect(percentile(a, 50)).toBeCloseTo(2.5, 12);
+    expect(percentile(a, 100)).toBe(4);
+    expect(percentile(a, 0)).toBe(1);
+    expect(percentile(Float32Array.from([7]), 30)).toBe(7);
+  });
+
+  it("matches a sort-based reference on random data with ties", () => {
+    const r = rng(3);
+    for (const n of [2, 17, 1000, 20011]) {
+      const v = Float32Array.from({ length: n }, () => Math.floor(r() * 50) / 7);
+      for (const p of [1, 33.3, 50, 90, 99.9]) expect(percentile(v, p)).toBeCloseTo(sortedPercentile(v, p), 5);
+    }
+  });
+});
+
+describe("selectPoints", () => {
+  it("keeps conf >= the percentile threshold of the selected frames, from the chosen tensor", () => {
+    const out = syntheticOutput({ S: 3 });
+    const HW = out.H * out.W;
+    const all = selectPoints(out, { points: "depth" });
+    expect(all.indices.length).toBe(3 * HW);
+    for (const p of [25, 50, 90]) {
+      const sel = selectPoints(out, { points: "depth", confPercentile: p, frames: [0, 2] });
+      const pool = Float32Array.from([...out.depthConf!.subarray(0, HW), ...out.depthConf!.subarray(2 * HW)]);
+      const thr = sortedPercentile(pool, p);
+      expect(sel.threshold).toBeCloseTo(thr, 5);
+      const expected = [...pool].filter((c) => c >= sel.threshold).length;
+      expect(sel.indices.length).toBe(expected);
+      for (const i of sel.indices) expect(Math.floor(i / HW)).not.toBe(1);
+    }
+    const wp = selectPoints(out, { points: "pointmap", confPercentile: 50 });
+    const thr = sortedPercentile(out.worldPointsConf!, 50);
+    expect(wp.indices.length).toBe([...out.worldPointsConf!].filter((c) => c >= wp.threshold).length);
+    expect(wp.threshold).toBeCloseTo(thr, 5);
+  });
+
+  it("drops near-zero confidences, non-finite points and the white padding of 'pad' frames", () => {
+    const W = 56;
+    const H = 56;
+    const frames = [padMapping("a.png", 300, 400, W, H)];
+    const out = syntheticOutput({ S: 1, W, H, frames });
+    out.depthConf![0] = 0;
+    out.worldPointsFromDepth![3 * 30 * W + 3 * 28] = NaN;
+    const sel = selectPoints(out, { points: "depth" });
+    const f = frames[0];
+    expect(sel.indices.length).toBe(f.content_width * f.content_height - 1);
+    const withPad = selectPoints(out, { points: "depth", includePadding: true });
+    expect(withPad.indices.length).toBe(W * H - 2);
+  });
+
+  it("rejects bad options with clear errors", () => {
+    const out = syntheticOutput({ S: 2 });
+    expect(() => selectPoints(out, { frames: [2] })).toThrow(/frame index 2 is out of range/);
+    expect(() => selectPoints(out, { confPercentile: 101 })).toThrow(/0\.\.100/);
+    delete out.depthConf;
+    expect(() => selectPoints(out, { points: "depth" })).toThrow(/missing tensor 'depth_conf'/);
+  });
+});

@@ -1,0 +1,113 @@
+// Time and memory estimate of a run, shown before the user starts it. Compute is counted in
+// floating-point operations from the model's config and the token counts; the throughput is the
+// one measured on the last completed run with the same kind of model, or a conservative default.
+import type { Estimate, EstimateInput, PreprocessMode } from "../../ipc/types.js";
+
+export interface ModelDims {
+  embedDim: number;
+  depth: number; // aggregator: frame + global block pairs
+  encoderDepth: number;
+  mlpRatio: number;
+  patchSize: number;
+  imgSize: number;
+  registerTokens: number;
+  dptFeatures: number;
+  cameraTrunkDepth: number;
+  cameraIterations: number;
+}
+
+/** facebook/VGGT-1B, used when no config is at hand (benchmark mode). */
+export const VGGT_1B_DIMS: ModelDims = {
+  embedDim: 1024,
+  depth: 24,
+  encoderDepth: 24,
+  mlpRatio: 4,
+  patchSize: 14,
+  imgSize: 518,
+  registerTokens: 4,
+  dptFeatures: 256,
+  cameraTrunkDepth: 4,
+  cameraIterations: 4,
+};
+
+export function dimsFromConfig(cfg: any): ModelDims {
+  return {
+    embedDim: cfg.embed_dim ?? 1024,
+    depth: cfg.depth ?? 24,
+    encoderDepth: cfg.encoder?.depth ?? 24,
+    mlpRatio: cfg.mlp_ratio ?? 4,
+    patchSize: cfg.patch_size ?? 14,
+    imgSize: cfg.img_size ?? 518,
+    registerTokens: cfg.num_register_tokens ?? 4,
+    dptFeatures: cfg.dpt?.features ?? 256,
+    cameraTrunkDepth: cfg.camera?.trunk_depth ?? 4,
+    cameraIterations: cfg.camera?.iterations ?? 4,
+  };
+}
+
+/** Preprocessed size of one image, as the official load_and_preprocess_images computes it. */
+export function preprocessedSize(width: number, height: number, mode: PreprocessMode, target = 518, patch = 14): { width: number; height: number } {
+  if (mode === "crop") {
+    const h = Math.round((height * (target / width)) / patch) * patch;
+    return { width: target, height: Math.min(h, target) };
+  }
+  // pad: the frame is padded to a square target x target.
+  return { width: target, height: target };
+}
+
+/** Default throughput when nothing was measured yet: a modest 2-core desktop CPU in float32. */
+export const DEFAULT_GFLOPS = 40;
+
+export interface Throughput {
+  gflops: number;
+  basis: string;
+}
+
+export function runFlops(dims: ModelDims, frames: number, width: number, height: number): number {
+  const E = dims.embedDim;
+  const patches = (width / dims.patchSize) * (height / dims.patchSize);
+  const perFrame = patches + 1 + dims.registerTokens; // camera/cls + registers
+  const tokens = frames * perFrame;
+  const linear = 2 * (4 + 2 * dims.mlpRatio) * E * E; // qkv + proj + MLP, per token
+  const attn = (L: number) => 4 * E * L; // QK^T and AV, per token
+  const encoder = dims.encoderDepth * frames * (patches + 1 + dims.registerTokens) * (linear + attn(perFrame));
+  const frameBlocks = dims.depth * tokens * (linear + attn(perFrame));
+  const globalBlocks = dims.depth * tokens * (linear + attn(tokens));
+  // Two DPT heads (depth, points): ~ a few 3x3 convolutions at F channels over the full frame.
+  const dpt = 2 * frames * width * height * 2 * 9 * dims.dptFeatures * dims.dptFeatures * 1.5;
+  const camera = dims.cameraIterations * dims.cameraTrunkDepth * frames * (linear + attn(frames));
+  return encoder + frameBlocks + globalBlocks + dpt + camera;
+}
+
+export function runPeakBytes(dims: ModelDims, weightsBytes: number, frames: number, width: number, height: number): number {
+  const E = dims.embedDim;
+  const perFrame = (width / dims.patchSize) * (height / dims.patchSize) + 1 + dims.registerTokens;
+  const tokens = frames * perFrame;
+  const blockWork = tokens * E * 4 * (3 + dims.mlpRatio + 2); // qkv, MLP hidden, residual copies
+  const keptLayers = 4 * tokens * 2 * E * 4; // aggregator outputs the DPT heads read
+  const outputs = frames * width * height * 16 * 4; // depth, points, confs, images (float32)
+  const dptWork = width * height * dims.dptFeatures * 4 * 4; // heads run frame by frame
+  return weightsBytes + blockWork + keptLayers + outputs + dptWork;
+}
+
+export function estimateRun(input: EstimateInput, dims: ModelDims, weightsBytes: number, throughput: Throughput, hostMemoryBytes: number): Estimate {
+  const frames = input.sizes.length;
+  let width = 0;
+  let height = 0;
+  for (const s of input.sizes) {
+    const p = preprocessedSize(s.width, s.height, input.preprocess, dims.imgSize, dims.patchSize);
+    width = Math.max(width, p.width);
+    height = Math.max(height, p.height);
+  }
+  const tokensPerFrame = frames ? (width / dims.patchSize) * (height / dims.patchSize) + 1 + dims.registerTokens : 0;
+  const flops = frames ? runFlops(dims, frames, width, height) : 0;
+  const seconds = flops / (throughput.gflops * 1e9);
+  const peakBytes = frames ? runPeakBytes(dims, weightsBytes, frames, width, height) : 0;
+  const warnings: string[] = [];
+  if (peakBytes > 0.8 * hostMemoryBytes)
+    warnings.push(`needs about ${(peakBytes / 2 ** 30).toFixed(1)} GiB, more than 80% of this machine's ${(hostMemoryBytes / 2 ** 30).toFixed(0)} GiB: subsample the frames`);
+  if (seconds > 600) warnings.push(`expected to take about ${Math.round(seconds / 60)} minutes: consider subsampling`);
+  const distinct = new Set(input.sizes.map((s) => `${s.width}x${s.height}`));
+  if (distinct.size > 1) warnings.push(`frames have ${distinct.size} different sizes; they are padded to ${width}x${height}`);
+  return { frames, width, height, tokensPerFrame, seconds, peakBytes, basis: throughput.basis, warnings };
+}

@@ -1,0 +1,51 @@
+// The Export menu's bridge to services/export: writes into a fresh folder under the data dir
+// (or a folder the user picked) and hands single-file results back for download.
+import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+
+import { EXPORT_FORMATS, exportEngineOutputFile, type ExportFormat } from "../export/index.js";
+import type { ExportFormatInfo, ExportResult, RunDetail } from "../../ipc/types.js";
+import type { Exporter } from "./workbench.js";
+
+const LABELS: Record<ExportFormat, string> = {
+  ply: "Point cloud (PLY)",
+  colmap: "COLMAP (text)",
+  "colmap-bin": "COLMAP (binary)",
+  json: "Cameras (JSON)",
+  nerfstudio: "Nerfstudio (transforms.json)",
+};
+
+const SINGLE_FILE: Partial<Record<ExportFormat, string>> = { ply: "application/octet-stream", json: "application/json" };
+
+export function createExporter(exportsRoot: string, pickDir?: () => Promise<string | null>): Exporter {
+  return {
+    formats(): ExportFormatInfo[] {
+      return EXPORT_FORMATS.map((id) => ({ id, label: LABELS[id] }));
+    },
+    async export(outputFile: string, run: RunDetail, format: string, options): Promise<ExportResult> {
+      if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new Error(`unknown export format ${JSON.stringify(format)}`);
+      const f = format as ExportFormat;
+      const picked = pickDir ? await pickDir() : null;
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+      const outDir = picked ?? join(exportsRoot, run.id, `${f}-${stamp}`);
+      const pct = Math.max(0, Math.min(100, Number(options.confPercentile) || 0));
+      const r = await exportEngineOutputFile(outputFile, {
+        format: f,
+        outDir,
+        points: options.branch === "depth" ? "depth" : "pointmap",
+        confPercentile: pct,
+        force: !picked,
+      });
+      const mime = SINGLE_FILE[f];
+      const single = mime && r.files.length === 1 ? r.files[0] : null;
+      return {
+        format: f,
+        outDir: r.outDir,
+        files: r.files,
+        pointCount: r.pointCount,
+        notes: r.notes,
+        download: single ? { fileName: `${run.id}-${basename(single)}`, mime: mime!, bytes: new Uint8Array(readFileSync(single)) } : undefined,
+      };
+    },
+  };
+}

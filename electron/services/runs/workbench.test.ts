@@ -1,0 +1,136 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+import type { AppEvent, EngineState } from "../../ipc/types.js";
+import { CancelledError, type EngineJob, type EngineRunner } from "./engine-runner.js";
+import { getFloat32, readSafetensors } from "../tensors/safetensors.js";
+import { pngBytes } from "./test-fixtures.js";
+import { Workbench } from "./workbench.js";
+
+const shared = resolve(process.env.VGGT_SHARED_DIR ?? join(__dirname, "../../../../shared"));
+const golden = join(shared, "goldens", "tiny-2f");
+const haveGolden = existsSync(join(golden, "expected.safetensors"));
+if (!haveGolden) console.warn(`\n*** SKIPPING workbench run tests: ${golden} not found (set VGGT_SHARED_DIR) ***\n`);
+
+/** Stands in for the engine: "computes" by copying the golden output, or fails / waits for cancel. */
+class FakeEngine implements EngineRunner {
+  mode: "ok" | "fail" | "hang" = "ok";
+  jobs: EngineJob[] = [];
+  state(): EngineState {
+    return { state: "ready", binary: "fake", restarts: 0 };
+  }
+  onState() {
+    return () => {};
+  }
+  async infer(job: EngineJob, onProgress: (p: { stage: string; step: number; total: number; elapsedMs: number }) => void, signal: AbortSignal) {
+    this.jobs.push(job);
+    onProgress({ stage: "encoder", step: 1, total: 2, elapsedMs: 1 });
+    if (this.mode === "fail") throw new Error("bad_input: view.png: cannot decode");
+    if (this.mode === "hang")
+      await new Promise((_, reject) => signal.addEventListener("abort", () => reject(new CancelledError()), { once: true }));
+    copyFileSync(join(golden, "expected.safetensors"), job.output);
+    onProgress({ stage: "write_output", step: 1, total: 1, elapsedMs: 2 });
+    return { stages: [{ stage: "encoder", ms: 1 }] };
+  }
+  async dispose() {}
+}
+
+const root = mkdtempSync(join(tmpdir(), "vggt-wb-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function setup(restrict = false) {
+  const dataDir = mkdtempSync(join(root, "data-"));
+  const images = join(root, "images");
+  mkdirSync(images, { recursive: true });
+  writeFileSync(join(images, "a.png"), pngBytes(28, 14));
+  writeFileSync(join(images, "b.png"), pngBytes(28, 14));
+  writeFileSync(join(images, "c.txt"), "text");
+  const engine = new FakeEngine();
+  const wb = new Workbench({ mode: restrict ? "web" : "electron", dataDir, engine, modelDir: haveGolden ? golden : undefined, restrictToRoots: restrict ? [] : undefined });
+  const events: AppEvent[] = [];
+  wb.subscribe((e) => events.push(e));
+  return { wb, engine, events, images };
+}
+
+describe.skipIf(!haveGolden)("Workbench", () => {
+  it("runs, records, and serves the point cloud of a run again later", async () => {
+    const { wb, engine, events, images } = setup();
+    expect(wb.appInfo().model).toMatchObject({ state: "ready", name: "tiny-2f" });
+    const scan = wb.scanPaths([images]);
+    expect(scan.images.map((i) => i.name)).toEqual(["a.png", "b.png"]);
+    expect(scan.rejected.map((r) => r.name)).toEqual(["c.txt"]);
+    const run = wb.startRun({ images: scan.images.map((i) => i.path), options: { preprocess: "crop", randomWeights: false, seed: 0 } });
+    await wb.idle();
+    expect(engine.jobs[0].model).toMatchObject({ kind: "weights", config: join(golden, "config.json") });
+    expect(wb.getRun(run.id)).toMatchObject({ status: "done", frames: 2 });
+    const progress = events.filter((e) => e.type === "run-progress");
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    const statuses = events.filter((e) => e.type === "run-updated").map((e) => (e as { run: { status: string } }).run.status);
+    expect(statuses).toEqual(["queued", "running", "done"]);
+    const pc = wb.getPointCloud({ runId: run.id, branch: "pointmap", maxPoints: 1e6 });
+    // Every pixel of the golden output is finite: all S*H*W points are valid.
+    const [S, H, W] = readSafetensors(join(golden, "expected.safetensors")).tensors.get("world_points")!.shape;
+    expect(pc.totalPoints).toBe(S * H * W);
+    expect(pc.count).toBe(pc.totalPoints);
+    expect(pc.cameras).toHaveLength(2);
+    expect(pc.cameras[0].thumb.length).toBe(pc.cameras[0].thumbWidth * pc.cameras[0].thumbHeight * 4);
+    const small = wb.getPointCloud({ runId: run.id, branch: "depth", maxPoints: 10000 });
+    // Bernoulli sampling at p = 10000/total: within 5 sigma (5*sqrt(10000*(1-p)) <= 500) of the budget.
+    expect(Math.abs(small.count - 10000)).toBeLessThan(500);
+    // Kept points are the engine's values, unchanged.
+    const wp = getFloat32(readSafetensors(join(golden, "expected.safetensors")), "world_points").data;
+    expect(Array.from(pc.positions.subarray(0, 6))).toEqual(Array.from(wp.subarray(0, 6)));
+    // A new Workbench over the same folder still has the run (no recomputation).
+    const again = new Workbench({ mode: "electron", dataDir: wb.store.dataDir, engine, modelDir: golden });
+    expect(again.listRuns()[0]).toMatchObject({ id: run.id, status: "done" });
+    expect(again.getPointCloud({ runId: run.id, branch: "pointmap", maxPoints: 1e6 }).count).toBe(pc.count);
+  });
+
+  it("records failures and cancellations with their reason", async () => {
+    const { wb, engine, images } = setup();
+    const paths = [join(images, "a.png")];
+    engine.mode = "fail";
+    const failed = wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0 } });
+    await wb.idle();
+    expect(wb.getRun(failed.id)).toMatchObject({ status: "failed", error: "bad_input: view.png: cannot decode" });
+    engine.mode = "hang";
+    const hung = wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0 } });
+    await new Promise((r) => setTimeout(r, 20));
+    wb.cancelRun(hung.id);
+    await wb.idle();
+    expect(wb.getRun(hung.id)).toMatchObject({ status: "cancelled" });
+    expect(() => wb.getPointCloud({ runId: hung.id, branch: "pointmap", maxPoints: 1000 })).toThrow(/no result/);
+  });
+
+  it("refuses unusable input before starting the engine", () => {
+    const { wb, engine, images } = setup();
+    expect(() => wb.startRun({ images: [join(images, "c.txt")], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).toThrow(/c.txt: not an image/);
+    expect(() => wb.startRun({ images: [], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).toThrow(/at least one image/);
+    expect(engine.jobs).toHaveLength(0);
+  });
+
+  it("web mode reads only uploads", () => {
+    const { wb, images } = setup(true);
+    expect(() => wb.scanPaths([images])).toThrow(/not accessible in web mode/);
+    expect(() => wb.readImage("/etc/passwd")).toThrow(/not accessible/);
+    const { uploadId } = wb.createUpload();
+    const dir = wb.store.uploadDir(uploadId);
+    writeFileSync(join(dir, "x.png"), pngBytes());
+    expect(wb.scanPaths([dir]).images).toHaveLength(1);
+  });
+});
+
+describe("Workbench without a model", () => {
+  it("says so and allows only benchmark runs", () => {
+    const dataDir = mkdtempSync(join(root, "nomodel-"));
+    const wb = new Workbench({ mode: "electron", dataDir, engine: new FakeEngine() });
+    expect(wb.appInfo().model.state).toBe("none");
+    writeFileSync(join(dataDir, "a.png"), pngBytes());
+    expect(() => wb.startRun({ images: [join(dataDir, "a.png")], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).toThrow(/no model is installed/);
+    const r = wb.startRun({ images: [join(dataDir, "a.png")], options: { preprocess: "crop", randomWeights: true, seed: 3 } });
+    expect(r).toMatchObject({ randomWeights: true, model: "random weights (seed 3)" });
+    return wb.idle();
+  });
+});

@@ -1,0 +1,365 @@
+// The application's services behind the channel map: one implementation, called by the Electron
+// IPC handlers (main.ts) and by the web-mode server alike.
+import { EventEmitter } from "node:events";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { totalmem } from "node:os";
+import { basename, join, resolve } from "node:path";
+
+import type { Backend } from "../../ipc/channels.js";
+import type {
+  AppEvent,
+  AppInfo,
+  AppMode,
+  Estimate,
+  EstimateInput,
+  ExportFormatInfo,
+  ExportResult,
+  ImageBytes,
+  ModelStatus,
+  PointCloud,
+  PointCloudRequest,
+  RunDetail,
+  RunSummary,
+  ScanResult,
+  StartRunRequest,
+} from "../../ipc/types.js";
+import { CancelledError, type EngineRunner } from "./engine-runner.js";
+import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, type ModelDims, type Throughput } from "./estimate.js";
+import { extractPointCloud, OutputCache } from "./pointcloud.js";
+import { ProgressTracker, stageWeights } from "./progress.js";
+import { isWithin, mimeOf, scanPaths } from "./scan.js";
+import { newRunId, RunStore, toSummary } from "./store.js";
+
+export const APP_VERSION = "0.1.0";
+
+/** Export formats provided by services/export, plugged in by main.ts / the web server. */
+export interface Exporter {
+  formats(): ExportFormatInfo[];
+  export(outputFile: string, run: RunDetail, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): Promise<ExportResult>;
+}
+
+export interface WorkbenchOptions {
+  mode: AppMode;
+  dataDir: string;
+  engine: EngineRunner;
+  /** Model folder given on the command line / environment; wins over the saved setting. */
+  modelDir?: string;
+  sampleDir?: string;
+  /** Web mode: files may only be read from these folders (plus the upload folders). */
+  restrictToRoots?: string[];
+  pickFolder?: () => Promise<string | null>;
+  exporter?: Exporter;
+  hostMemoryBytes?: number;
+}
+
+interface ModelInfo {
+  status: ModelStatus;
+  dims: ModelDims;
+  weights?: string;
+  config?: string;
+}
+
+/** Parameter count from a safetensors header, without reading the tensors. */
+function countParams(weights: string): number | null {
+  try {
+    const fd = openSync(weights, "r");
+    try {
+      const head = Buffer.alloc(8);
+      readSync(fd, head, 0, 8, 0);
+      const len = Number(head.readBigUInt64LE(0));
+      if (len > 100 * 2 ** 20) return null;
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, 8);
+      const header = JSON.parse(buf.toString("utf8"));
+      let n = 0;
+      for (const [k, v] of Object.entries<any>(header)) if (k !== "__metadata__") n += (v.shape as number[]).reduce((a, b) => a * b, 1);
+      return n;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
+export function readModelDir(dir: string | undefined): ModelInfo {
+  const none = (hint: string): ModelInfo => ({ status: { state: "none", hint }, dims: VGGT_1B_DIMS });
+  if (!dir) return none("No model is installed. Get the VGGT-1B weights with the model manager (or choose a folder holding weights.safetensors and config.json). Until then you can try the random-weight benchmark mode.");
+  const weights = join(dir, "weights.safetensors");
+  const config = join(dir, "config.json");
+  if (!existsSync(weights) || !existsSync(config)) return none(`The model folder ${dir} must hold weights.safetensors and config.json.`);
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(readFileSync(config, "utf8"));
+  } catch (e) {
+    return none(`${config}: not valid JSON (${(e as Error).message}).`);
+  }
+  return {
+    status: { state: "ready", name: basename(resolve(dir)), dir: resolve(dir), weightsBytes: statSync(weights).size, params: countParams(weights) },
+    dims: dimsFromConfig(cfg),
+    weights,
+    config,
+  };
+}
+
+interface ActiveRun {
+  id: string;
+  abort: AbortController;
+  promise: Promise<void>;
+}
+
+export class Workbench implements Backend {
+  readonly store: RunStore;
+  private readonly events = new EventEmitter();
+  private readonly outputs = new OutputCache();
+  private model: ModelInfo;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly unsubscribeEngine: () => void;
+
+  constructor(private readonly opts: WorkbenchOptions) {
+    this.store = new RunStore(opts.dataDir);
+    this.model = readModelDir(opts.modelDir ?? this.store.readSettings().modelDir);
+    this.unsubscribeEngine = opts.engine.onState((engine) => this.emit({ type: "engine", engine }));
+    this.events.setMaxListeners(100);
+  }
+
+  subscribe(listener: (e: AppEvent) => void): () => void {
+    this.events.on("event", listener);
+    return () => this.events.off("event", listener);
+  }
+
+  private emit(e: AppEvent): void {
+    this.events.emit("event", e);
+  }
+
+  /** Web mode may only touch uploaded files, the sample and images of recorded runs. */
+  private checkReadable(path: string): void {
+    const roots = this.opts.restrictToRoots;
+    if (!roots) return;
+    const p = resolve(path);
+    if ([...roots, this.store.uploadsDir].some((r) => isWithin(r, p))) return;
+    throw new Error(`${path}: not accessible in web mode (upload the files instead)`);
+  }
+
+  appInfo(): AppInfo {
+    return {
+      version: APP_VERSION,
+      mode: this.opts.mode,
+      platform: process.platform,
+      dataDir: this.opts.dataDir,
+      engine: this.opts.engine.state(),
+      model: this.model.status,
+      hasSample: !!this.opts.sampleDir && existsSync(this.opts.sampleDir),
+    };
+  }
+
+  scanPaths(paths: string[]): ScanResult {
+    if (!Array.isArray(paths) || paths.some((p) => typeof p !== "string")) throw new Error("scanPaths: expected a list of paths");
+    for (const p of paths) this.checkReadable(p);
+    return scanPaths(paths);
+  }
+
+  loadSample(): ScanResult {
+    const dir = this.opts.sampleDir;
+    if (!dir || !existsSync(dir)) throw new Error("no bundled sample in this build");
+    const r = scanPaths([dir]);
+    // The sample folder also holds its generator script; it is not a frame.
+    return { images: r.images, rejected: r.rejected.filter((x) => !x.name.endsWith(".ts")) };
+  }
+
+  createUpload(): { uploadId: string } {
+    return { uploadId: this.store.newUploadDir().uploadId };
+  }
+
+  readImage(path: string): ImageBytes {
+    this.checkReadable(path);
+    return { mime: mimeOf(path), bytes: new Uint8Array(readFileSync(path)) };
+  }
+
+  private throughput(randomWeights: boolean): Throughput {
+    const key = randomWeights ? "random:vggt-1b" : this.modelKey();
+    const m = this.store.readSettings().throughput?.[key];
+    if (m && m.gflops > 0) return { gflops: m.gflops, basis: `measured on the run of ${m.at.slice(0, 16).replace("T", " ")} (${m.gflops.toFixed(0)} GFLOP/s)` };
+    return { gflops: DEFAULT_GFLOPS, basis: `default throughput of ${DEFAULT_GFLOPS} GFLOP/s (no run measured yet)` };
+  }
+
+  private modelKey(): string {
+    return this.model.status.state === "ready" ? `model:${this.model.status.dir}` : "none";
+  }
+
+  private dimsFor(randomWeights: boolean): ModelDims {
+    return randomWeights ? VGGT_1B_DIMS : this.model.dims;
+  }
+
+  estimate(input: EstimateInput): Estimate {
+    const dims = this.dimsFor(input.randomWeights);
+    const weightsBytes = input.randomWeights ? 1_256_537_516 * 4 : this.model.status.state === "ready" ? this.model.status.weightsBytes : 0;
+    return estimateRun(input, dims, weightsBytes, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+  }
+
+  startRun(req: StartRunRequest): RunSummary {
+    if (!req || !Array.isArray(req.images) || req.images.length === 0) throw new Error("select at least one image to run");
+    const options = {
+      preprocess: req.options?.preprocess === "pad" ? ("pad" as const) : ("crop" as const),
+      randomWeights: !!req.options?.randomWeights,
+      seed: Number.isInteger(req.options?.seed) ? req.options.seed : 0,
+    };
+    if (!options.randomWeights && this.model.status.state !== "ready")
+      throw new Error("no model is installed: choose a model folder, or use the random-weight benchmark mode");
+    for (const p of req.images) this.checkReadable(p);
+    // Re-validate: files may have changed since they were scanned.
+    const scan = scanPaths(req.images);
+    if (scan.rejected.length)
+      throw new Error(`cannot run: ${scan.rejected.map((r) => `${r.name}: ${r.reason}`).join("; ")}`);
+    const byPath = new Map(scan.images.map((i) => [i.path, i]));
+    const images = req.images.map((p) => byPath.get(resolve(p))!).filter(Boolean);
+    const estimate = this.estimate({ sizes: images, preprocess: options.preprocess, randomWeights: options.randomWeights });
+    const id = newRunId();
+    const detail: RunDetail = {
+      id,
+      name: req.name?.trim() || `${images.length} frame${images.length === 1 ? "" : "s"} — ${images[0].name}`,
+      createdAt: new Date().toISOString(),
+      status: "queued",
+      frames: images.length,
+      randomWeights: options.randomWeights,
+      model: options.randomWeights ? `random weights (seed ${options.seed})` : this.model.status.state === "ready" ? this.model.status.name : "?",
+      estimate,
+      images,
+      options,
+      stages: [],
+    };
+    this.store.create(detail);
+    this.emit({ type: "run-updated", run: toSummary(detail) });
+    const abort = new AbortController();
+    const model = this.model;
+    const promise = (this.queue = this.queue
+      .then(() => this.execute(id, abort.signal, model))
+      .catch((e) => console.error(`run ${id}: ${(e as Error).message}`))
+      .finally(() => {
+        this.active.delete(id);
+      }));
+    this.active.set(id, { id, abort, promise });
+    return toSummary(detail);
+  }
+
+  /** Resolves when every queued run has finished (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  private setRun(id: string, patch: Partial<RunDetail>): void {
+    this.emit({ type: "run-updated", run: toSummary(this.store.update(id, patch)) });
+  }
+
+  private async execute(id: string, signal: AbortSignal, model: ModelInfo): Promise<void> {
+    const run = this.store.get(id);
+    if (signal.aborted) {
+      this.setRun(id, { status: "cancelled", error: "cancelled before it started" });
+      return;
+    }
+    const est = run.estimate!;
+    const dims = this.dimsFor(run.randomWeights);
+    const tracker = new ProgressTracker(stageWeights(dims, est.frames, est.width, est.height), est.seconds);
+    const t0 = Date.now();
+    this.setRun(id, { status: "running" });
+    this.emit({ type: "run-progress", progress: { runId: id, stage: "starting", fraction: 0, etaSeconds: tracker.eta(0), elapsedSeconds: 0 } });
+    try {
+      const result = await this.opts.engine.infer(
+        {
+          model: run.randomWeights
+            ? { kind: "random", seed: run.options.seed, config: "vggt-1b" }
+            : { kind: "weights", weights: model.weights!, config: model.config! },
+          images: run.images.map((i) => i.path),
+          preprocess: run.options.preprocess,
+          output: this.store.outputPath(id),
+        },
+        (p) => {
+          const fraction = tracker.update(p.stage, p.step, p.total);
+          const elapsed = (Date.now() - t0) / 1000;
+          this.emit({
+            type: "run-progress",
+            progress: { runId: id, stage: p.stage, fraction, etaSeconds: tracker.eta(elapsed), elapsedSeconds: elapsed, message: p.total > 1 ? `${p.stage} ${p.step}/${p.total}` : p.stage },
+          });
+        },
+        signal,
+      );
+      const durationMs = Date.now() - t0;
+      this.outputs.forget(this.store.outputPath(id));
+      this.setRun(id, { status: "done", durationMs, stages: result.stages });
+      this.recordThroughput(run, durationMs);
+    } catch (e) {
+      const cancelled = e instanceof CancelledError || signal.aborted;
+      this.setRun(id, { status: cancelled ? "cancelled" : "failed", durationMs: Date.now() - t0, error: cancelled ? "cancelled by the user" : (e as Error).message });
+    }
+  }
+
+  private recordThroughput(run: RunDetail, durationMs: number): void {
+    const est = run.estimate;
+    if (!est || durationMs < 1000) return; // too short to say anything about throughput
+    const flops = runFlops(this.dimsFor(run.randomWeights), est.frames, est.width, est.height);
+    const key = run.randomWeights ? "random:vggt-1b" : this.modelKey();
+    const throughput = { ...(this.store.readSettings().throughput ?? {}), [key]: { gflops: flops / 1e9 / (durationMs / 1000), at: new Date().toISOString() } };
+    this.store.writeSettings({ throughput });
+  }
+
+  cancelRun(runId: string): void {
+    const a = this.active.get(runId);
+    if (!a) throw new Error(`run ${runId} is not in progress`);
+    a.abort.abort();
+  }
+
+  listRuns(): RunSummary[] {
+    return this.store.list();
+  }
+
+  getRun(runId: string): RunDetail {
+    return this.store.get(runId);
+  }
+
+  deleteRun(runId: string): void {
+    if (this.active.has(runId)) throw new Error("cancel the run before deleting it");
+    this.outputs.forget(this.store.outputPath(runId));
+    this.store.delete(runId);
+  }
+
+  getPointCloud(req: PointCloudRequest): PointCloud {
+    const run = this.store.get(req.runId);
+    if (run.status !== "done") throw new Error(`run ${run.id} has no result (${run.status})`);
+    const path = this.store.outputPath(run.id);
+    if (!existsSync(path)) throw new Error(`run ${run.id}: output file is missing (${path})`);
+    const file = this.outputs.load(path);
+    const maxPoints = Math.max(1000, Math.min(20_000_000, Math.floor(req.maxPoints || 1_000_000)));
+    return extractPointCloud(file, { runId: run.id, branch: req.branch === "depth" ? "depth" : "pointmap", maxPoints, frameNames: run.images.map((i) => i.name), randomWeights: run.randomWeights }, path);
+  }
+
+  setModelDir(dir: string): ModelStatus {
+    const info = readModelDir(dir);
+    if (info.status.state !== "ready") throw new Error(info.status.hint);
+    this.model = info;
+    this.store.writeSettings({ modelDir: info.status.dir });
+    this.emit({ type: "model", model: info.status });
+    return info.status;
+  }
+
+  async pickFolder(): Promise<string | null> {
+    return this.opts.pickFolder ? this.opts.pickFolder() : null;
+  }
+
+  exportFormats(): ExportFormatInfo[] {
+    return this.opts.exporter?.formats() ?? [];
+  }
+
+  async exportRun(runId: string, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): Promise<ExportResult> {
+    if (!this.opts.exporter) throw new Error("export is not available in this build");
+    const run = this.store.get(runId);
+    if (run.status !== "done") throw new Error(`run ${runId} has no result to export`);
+    return this.opts.exporter.export(this.store.outputPath(runId), run, format, options);
+  }
+
+  async dispose(): Promise<void> {
+    for (const a of this.active.values()) a.abort.abort();
+    this.unsubscribeEngine();
+    await this.queue.catch(() => undefined);
+  }
+}

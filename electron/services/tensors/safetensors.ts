@@ -1,0 +1,140 @@
+// Reading and writing .safetensors files (the engine's input and output format) in plain Node.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+
+export type DType = "F32" | "F64" | "F16" | "BF16" | "I8" | "U8" | "I32" | "I64";
+
+export interface TensorEntry {
+  dtype: DType;
+  shape: number[];
+  /** Raw little-endian bytes of the tensor. */
+  bytes: Uint8Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, TensorEntry>;
+  metadata: Record<string, string>;
+}
+
+const DTYPE_SIZE: Record<DType, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I8: 1, U8: 1, I32: 4, I64: 8 };
+
+export function parseSafetensors(buf: Uint8Array, source = "<buffer>"): SafetensorsFile {
+  if (buf.byteLength < 8) throw new Error(`${source}: not a safetensors file (${buf.byteLength} bytes)`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (headerLen > buf.byteLength - 8) throw new Error(`${source}: truncated or not a safetensors file (header length ${headerLen})`);
+  let header: Record<string, any>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
+  } catch (e) {
+    throw new Error(`${source}: corrupt safetensors header (${(e as Error).message})`);
+  }
+  const dataStart = 8 + headerLen;
+  const tensors = new Map<string, TensorEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      metadata = info as Record<string, string>;
+      continue;
+    }
+    const dtype = info.dtype as DType;
+    if (!(dtype in DTYPE_SIZE)) throw new Error(`${source}: tensor '${name}' has unsupported dtype ${info.dtype}`);
+    const [begin, end] = info.data_offsets as [number, number];
+    const count = (info.shape as number[]).reduce((a, b) => a * b, 1);
+    if (end - begin !== count * DTYPE_SIZE[dtype] || dataStart + end > buf.byteLength)
+      throw new Error(`${source}: tensor '${name}' is truncated or mis-sized`);
+    tensors.set(name, { dtype, shape: info.shape, bytes: buf.subarray(dataStart + begin, dataStart + end) });
+  }
+  return { tensors, metadata };
+}
+
+export function readSafetensors(path: string): SafetensorsFile {
+  return parseSafetensors(readFileSync(path), path);
+}
+
+/** A float32 copy of a tensor (F32, F64, F16 and BF16 are converted). */
+export function toFloat32(t: TensorEntry, name = "tensor"): Float32Array {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const view = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  const out = new Float32Array(n);
+  switch (t.dtype) {
+    case "F32":
+      for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+      return out;
+    case "F64":
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
+      return out;
+    case "BF16": {
+      const tmp = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < n; i++) {
+        tmp.setUint32(0, view.getUint16(2 * i, true) << 16);
+        out[i] = tmp.getFloat32(0);
+      }
+      return out;
+    }
+    case "F16":
+      for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+      return out;
+    default:
+      throw new Error(`${name}: dtype ${t.dtype} is not floating point`);
+  }
+}
+
+export function getFloat32(file: SafetensorsFile, name: string, source = "safetensors file"): { shape: number[]; data: Float32Array } {
+  const t = file.tensors.get(name);
+  if (!t) throw new Error(`${source}: missing tensor '${name}'`);
+  return { shape: t.shape, data: toFloat32(t, name) };
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+export interface TensorToWrite {
+  dtype: DType;
+  shape: number[];
+  data: ArrayBufferView;
+}
+
+export function encodeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  while ((json.length + 8) % 8) json += " ";
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const parts: Uint8Array[] = [head, Buffer.from(json)];
+  for (const t of Object.values(tensors)) parts.push(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return Buffer.concat(parts);
+}
+
+/** Atomic write: temp file beside the target, fsync, rename. */
+export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    const fd = openSync(tmp, "w");
+    try {
+      writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export function writeSafetensors(path: string, tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}

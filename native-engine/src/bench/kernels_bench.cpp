@@ -1,0 +1,320 @@
+// `vggt-engine bench-kernels`: oneDNN GEMM rates per dtype on VGGT-1B Linear shapes, the
+// engine's Linear wrappers as a fraction of them, and global attention naive vs flash.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "bench/kernels_bench.h"
+#include "core/cpu_features.h"
+#include "ops/flash_attention.h"
+#include "ops/linear_lowp.h"
+
+namespace vggt {
+namespace {
+
+constexpr int kTokensPerFrame = 930;  // 518x350 input: 37x25 patches + 1 camera + 4 registers
+
+struct Options {
+  int threads = 0;
+  bool json = false;
+  std::vector<int> gemm_frames = {2, 4};
+  std::vector<int> attn_frames = {2, 4, 8, 16};
+  int naive_max_frames = 1 << 30;
+  double min_seconds = 0.5;  // repeat each measurement until this much time has passed
+  int max_reps = 5;
+};
+
+std::vector<int> parse_list(const std::string& s, const char* flag) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end || v <= 0 || v > 1024)
+      throw std::invalid_argument(std::string(flag) + ": bad value '" + item + "'");
+    out.push_back(static_cast<int>(v));
+  }
+  return out;
+}
+
+void usage() {
+  std::printf(
+      "usage: vggt-engine bench-kernels [--threads N] [--json] [--gemm-frames 2,4]\n"
+      "         [--attn-frames 2,4,8,16] [--naive-max-frames S] [--min-seconds T]\n"
+      "  tokens = 930 * frames (518x350 images). Naive attention needs 4*N^2 bytes per thread.\n");
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "bench-kernels" && i == 1) continue;  // called with the CLI's full argv
+    if (a == "--threads") {
+      o.threads = parse_list(next(), "--threads").at(0);
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--gemm-frames") {
+      o.gemm_frames = parse_list(next(), "--gemm-frames");
+    } else if (a == "--attn-frames") {
+      o.attn_frames = parse_list(next(), "--attn-frames");
+    } else if (a == "--naive-max-frames") {
+      o.naive_max_frames = parse_list(next(), "--naive-max-frames").at(0);
+    } else if (a == "--min-seconds") {
+      o.min_seconds = std::atof(next().c_str());
+    } else if (a == "--help" || a == "-h") {
+      usage();
+      std::exit(0);
+    } else {
+      throw std::invalid_argument("unknown argument '" + a + "' (see --help)");
+    }
+  }
+  return o;
+}
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Best time of up to max_reps runs (after one warm-up run), stopping once min_seconds passed.
+double best_time(const Options& o, const std::function<void()>& fn) {
+  fn();
+  double best = 1e30, start = now();
+  for (int r = 0; r < o.max_reps; ++r) {
+    const double t0 = now();
+    fn();
+    best = std::min(best, now() - t0);
+    if (now() - start > o.min_seconds) break;
+  }
+  return best;
+}
+
+// Peak resident-set growth of fn (Linux: reset VmHWM through clear_refs, read it back).
+long long read_status_kb(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + std::strlen(key));
+  return -1;
+}
+long long peak_rss_growth(const std::function<void()>& fn) {
+  const long long before = read_status_kb("VmRSS:");
+  {
+    std::ofstream c("/proc/self/clear_refs");
+    c << "5";
+  }
+  fn();
+  const long long hwm = read_status_kb("VmHWM:");
+  if (before < 0 || hwm < 0) return -1;
+  return std::max(0LL, hwm - before) * 1024;
+}
+
+std::vector<float> random_vec(size_t n, unsigned seed, float s) {
+  std::vector<float> v(n);
+  std::mt19937 g(seed);
+  std::normal_distribution<float> nd(0.0f, s);
+  for (auto& x : v) x = nd(g);
+  return v;
+}
+
+// Raw oneDNN matmul of one dtype: inputs already in that dtype, weights prepacked.
+double raw_matmul_seconds(const Options& o, dnnl::memory::data_type dt, int M, int N, int K) {
+  using namespace dnnl;
+  using tag = memory::format_tag;
+  engine eng(engine::kind::cpu, 0);
+  stream s(eng);
+  const auto ddt = dt == memory::data_type::s8 ? memory::data_type::s32 : memory::data_type::f32;
+  memory::desc src({M, K}, dt, tag::ab), wei({K, N}, dt, tag::any), dst({M, N}, ddt, tag::ab);
+  matmul::primitive_desc pd(matmul::desc(src, wei, dst), eng);
+  memory a(src, eng), w(pd.weights_desc(), eng), c(dst, eng);
+  std::memset(a.get_data_handle(), 0, src.get_size());  // values do not change the speed
+  std::memset(w.get_data_handle(), 0, pd.weights_desc().get_size());
+  matmul prim(pd);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, c}};
+  return best_time(o, [&] {
+    prim.execute(s, args);
+    s.wait();
+  });
+}
+
+struct Shape {
+  const char* name;
+  int N, K;
+};
+const Shape kShapes[] = {{"qkv", 3072, 1024}, {"proj", 1024, 1024}, {"fc1", 4096, 1024},
+                         {"fc2", 1024, 4096}};
+
+nlohmann::json bench_gemm(const Options& o) {
+  nlohmann::json rows = nlohmann::json::array();
+  if (!o.json)
+    std::printf("\nLinear GEMMs (GFLOP/s; fraction = wrapper / raw oneDNN matmul of its dtype)\n"
+                "%-5s %6s %-6s | %8s %8s %8s | %8s %8s %8s | %6s %6s %6s\n",
+                "S", "M", "layer", "raw f32", "raw bf16", "raw s8", "F32Pack", "BF16", "W8A8",
+                "f32", "bf16", "w8a8");
+  for (int S : o.gemm_frames) {
+    const int M = kTokensPerFrame * S;
+    for (const Shape& sh : kShapes) {
+      const double flop = 2.0 * M * sh.N * sh.K;
+      auto W = random_vec(static_cast<size_t>(sh.N) * sh.K, 1, 0.03f);
+      auto b = random_vec(sh.N, 2, 0.1f);
+      auto x = random_vec(static_cast<size_t>(M) * sh.K, 3, 1.0f);
+      std::vector<float> y(static_cast<size_t>(M) * sh.N);
+      using dt = dnnl::memory::data_type;
+      const double r32 = flop / raw_matmul_seconds(o, dt::f32, M, sh.N, sh.K) / 1e9;
+      const double r16 = flop / raw_matmul_seconds(o, dt::bf16, M, sh.N, sh.K) / 1e9;
+      const double r8 = flop / raw_matmul_seconds(o, dt::s8, M, sh.N, sh.K) / 1e9;
+      ops::LinearF32Packed lf(W.data(), b.data(), sh.N, sh.K);
+      ops::LinearBF16 lb(W.data(), b.data(), sh.N, sh.K);
+      ops::LinearW8A8 lq(W.data(), b.data(), sh.N, sh.K);
+      const double w32 = flop / best_time(o, [&] { lf.forward(x.data(), y.data(), M); }) / 1e9;
+      const double w16 = flop / best_time(o, [&] { lb.forward(x.data(), y.data(), M); }) / 1e9;
+      const double w8 = flop / best_time(o, [&] { lq.forward(x.data(), y.data(), M); }) / 1e9;
+      nlohmann::json row = {{"frames", S},
+                            {"M", M},
+                            {"layer", sh.name},
+                            {"N", sh.N},
+                            {"K", sh.K},
+                            {"raw_gflops", {{"f32", r32}, {"bf16", r16}, {"s8s8_s32", r8}}},
+                            {"linear_gflops", {{"f32_packed", w32}, {"bf16", w16}, {"w8a8", w8}}},
+                            {"fraction_of_raw",
+                             {{"f32_packed", w32 / r32}, {"bf16", w16 / r16}, {"w8a8", w8 / r8}}},
+                            {"bf16_native", lb.native_bf16()},
+                            {"weight_bytes",
+                             {{"f32_packed", lf.weight_bytes()},
+                              {"bf16", lb.weight_bytes()},
+                              {"w8a8", lq.weight_bytes()}}}};
+      rows.push_back(row);
+      if (!o.json)
+        std::printf("%-5d %6d %-6s | %8.0f %8.0f %8.0f | %8.0f %8.0f %8.0f | %6.2f %6.2f %6.2f\n",
+                    S, M, sh.name, r32, r16, r8, w32, w16, w8, w32 / r32, w16 / r16, w8 / r8);
+      std::fflush(stdout);
+    }
+  }
+  return rows;
+}
+
+nlohmann::json bench_attention(const Options& o, int threads) {
+  nlohmann::json rows = nlohmann::json::array();
+  const int H = 16, D = 64;
+  const float scale = 0.125f;
+  if (!o.json)
+    std::printf("\nGlobal attention, H=%d D=%d (latency s; scratch = bytes each path allocates; "
+                "peak = measured RSS growth)\n%-3s %6s | %9s %9s %7s | %12s %12s | %12s %12s | %s\n",
+                H, D, "S", "N", "naive", "flash", "ratio", "naive scr", "flash scr", "naive peak",
+                "flash peak", "max|diff|");
+  for (int S : o.attn_frames) {
+    const int N = kTokensPerFrame * S;
+    const size_t n = static_cast<size_t>(H) * N * D;
+    auto q = random_vec(n, 4, 1.0f), k = random_vec(n, 5, 1.0f), v = random_vec(n, 6, 1.0f);
+    std::vector<float> of(n), on(n);
+    const double flop = 4.0 * H * static_cast<double>(N) * N * D;
+    const long long flash_peak = peak_rss_growth(
+        [&] { ops::flash_attention(q.data(), k.data(), v.data(), of.data(), 1, H, N, D, scale); });
+    const double tf = best_time(o, [&] {
+      ops::flash_attention(q.data(), k.data(), v.data(), of.data(), 1, H, N, D, scale);
+    });
+    nlohmann::json row = {{"frames", S},
+                          {"N", N},
+                          {"H", H},
+                          {"D", D},
+                          {"flash_seconds", tf},
+                          {"flash_gflops", flop / tf / 1e9},
+                          {"flash_scratch_bytes", ops::flash_attention_scratch_bytes(1, H, N, D, threads)},
+                          {"flash_peak_rss_growth_bytes", flash_peak}};
+    double tn = -1, diff = -1;
+    long long naive_peak = -1;
+    if (S <= o.naive_max_frames) {
+      naive_peak = peak_rss_growth(
+          [&] { ops::naive_attention(q.data(), k.data(), v.data(), on.data(), 1, H, N, D, scale); });
+      // The naive path at 16 frames takes tens of seconds: time it once (its first run above
+      // already warmed it up).
+      const double t0 = now();
+      ops::naive_attention(q.data(), k.data(), v.data(), on.data(), 1, H, N, D, scale);
+      tn = now() - t0;
+      diff = 0;
+      for (size_t i = 0; i < n; ++i) diff = std::max(diff, static_cast<double>(std::fabs(of[i] - on[i])));
+      row["naive_seconds"] = tn;
+      row["naive_gflops"] = flop / tn / 1e9;
+      row["naive_scratch_bytes"] = ops::naive_attention_scratch_bytes(1, H, N, D, threads);
+      row["naive_peak_rss_growth_bytes"] = naive_peak;
+      row["naive_over_flash"] = tn / tf;
+      row["max_abs_diff"] = diff;
+    }
+    rows.push_back(row);
+    if (!o.json) {
+      auto mb = [](long long b) { return b < 0 ? std::string("-") : std::to_string(b / (1 << 20)) + " MiB"; };
+      if (tn >= 0)
+        std::printf("%-3d %6d | %9.3f %9.3f %7.2f | %12s %12s | %12s %12s | %.2e\n", S, N, tn, tf,
+                    tn / tf, mb(ops::naive_attention_scratch_bytes(1, H, N, D, threads)).c_str(),
+                    mb(ops::flash_attention_scratch_bytes(1, H, N, D, threads)).c_str(),
+                    mb(naive_peak).c_str(), mb(flash_peak).c_str(), diff);
+      else
+        std::printf("%-3d %6d | %9s %9.3f %7s | %12s %12s | %12s %12s | -\n", S, N, "skipped", tf,
+                    "-", "-", mb(ops::flash_attention_scratch_bytes(1, H, N, D, threads)).c_str(),
+                    "-", mb(flash_peak).c_str());
+    }
+    std::fflush(stdout);
+  }
+  return rows;
+}
+
+}  // namespace
+}  // namespace vggt
+
+int kernels_bench_main(int argc, char** argv) {
+  using namespace vggt;
+  try {
+    Options o = parse(argc, argv);
+    const int threads = o.threads > 0 ? o.threads : omp_get_num_procs();
+    omp_set_num_threads(threads);
+    const std::string isa = isa_name();
+    const auto v = dnnl::version();
+    const std::string onednn = std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                               std::to_string(v->patch);
+    if (!o.json)
+      std::printf("bench-kernels: isa %s, threads %d, oneDNN %s\n", isa.c_str(), threads,
+                  onednn.c_str());
+    // Other processes on the machine skew every number; record how busy it was.
+    std::string load;
+    {
+      std::ifstream f("/proc/loadavg");
+      std::getline(f, load);
+    }
+    if (!o.json) std::printf("load average at start: %s\n", load.c_str());
+    nlohmann::json out = {{"isa", isa}, {"threads", threads}, {"onednn", onednn}, {"loadavg", load}};
+    if (!o.gemm_frames.empty()) out["gemm"] = bench_gemm(o);
+    if (!o.attn_frames.empty()) out["attention"] = bench_attention(o, threads);
+    {
+      std::ifstream f("/proc/loadavg");
+      std::getline(f, load);
+    }
+    out["loadavg_end"] = load;
+    if (o.json)
+      std::printf("%s\n", out.dump(2).c_str());
+    else
+      std::printf("load average at end: %s\n", load.c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench-kernels: %s\n", e.what());
+    return 2;
+  }
+}

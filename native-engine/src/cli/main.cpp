@@ -1,0 +1,53 @@
+// vggt-engine: the native VGGT inference engine's command line.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "cli/commands.h"
+#include "model/vggt_model.h"
+#include "server/serve.h"
+
+static void usage() {
+  std::fprintf(stderr,
+               "usage: vggt-engine <command> [options]\n"
+               "  infer       --weights W | --random-weights  [--config C] (--input-tensor T | --images F... [--preprocess crop|pad])\n"
+               "              --out O.safetensors [--threads N] [--options a,b,...] [--debug] [--exif]\n"
+               "  preprocess  --images F... --mode crop|pad --out O.safetensors [--exif]\n"
+               "  bench       [--weights W] [--config C] [--frames N] [--images DIR] [--threads N] [--repeats R] [--json]\n"
+               "  validate    --weights W [--config C]\n"
+               "  serve       (framed stdio protocol, see docs/ENGINE-PROTOCOL.md)\n"
+               "  version\n");
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage();
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "infer") return vggt::cli::infer_main(argc, argv);
+    if (cmd == "preprocess") return vggt::cli::preprocess_main(argc, argv);
+    if (cmd == "bench") return vggt::cli::bench_main(argc, argv);
+    if (cmd == "validate") return vggt::cli::validate_main(argc, argv);
+    if (cmd == "serve") return serve_main(argc, argv);
+    if (cmd == "version") {
+      std::printf("vggt-engine %s\n", VGGT_ENGINE_VERSION);
+      return 0;
+    }
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      usage();
+      return 0;
+    }
+    std::fprintf(stderr, "vggt-engine: unknown command '%s'\n", cmd.c_str());
+    usage();
+    return 2;
+  } catch (const vggt::CancelledError&) {
+    std::fprintf(stderr, "vggt-engine %s: cancelled\n", cmd.c_str());
+    return 130;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vggt-engine %s: error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,74 @@
+#include "cli/model_setup.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+namespace vggt::cli {
+
+const std::vector<std::string>& known_option_names() {
+  // The optimization toggles, in the write-up's order.
+  static const std::vector<std::string> names = {"sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache",
+                                                 "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn"};
+  return names;
+}
+
+EngineOptions parse_options(const std::string& list, int threads) {
+  EngineOptions o;
+  o.threads = threads;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    bool on = true;
+    if (item[0] == '-') {
+      on = false;
+      item = item.substr(1);
+    }
+    if (item == "all") {
+      for (auto& n : known_option_names())
+        if (n != "w8a8") o.flags[n] = on;
+      continue;
+    }
+    if (std::find(known_option_names().begin(), known_option_names().end(), item) == known_option_names().end())
+      throw std::runtime_error("unknown engine option '" + item + "'");
+    o.flags[item] = on;
+  }
+  return o;
+}
+
+std::string options_to_json(const EngineOptions& o) {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& n : known_option_names()) j[n] = o.flag(n);
+  return j.dump();
+}
+
+std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::string& config, const EngineOptions& o,
+                                      uint64_t seed) {
+  ModelConfig cfg = ModelConfig::resolve(config);
+  if (weights.empty()) return VggtModel::random(cfg, seed, o);
+  return VggtModel::load(weights, cfg, o);
+}
+
+std::string isa_summary() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) {
+    std::string s = "avx512";
+    if (__builtin_cpu_supports("avx512bf16")) s += "+bf16";
+    if (__builtin_cpu_supports("avx512vnni")) s += "+vnni";
+    return s;
+  }
+  if (__builtin_cpu_supports("avx2")) return "avx2";
+  return "generic";
+}
+
+size_t peak_rss_bytes() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<size_t>(ru.ru_maxrss) * 1024;
+}
+
+}  // namespace vggt::cli

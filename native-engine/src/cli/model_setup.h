@@ -1,0 +1,23 @@
+// Shared by infer/bench/serve: turning --weights/--config/--options into a model.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "model/vggt_model.h"
+
+namespace vggt::cli {
+
+// "a,b,-c" -> flags {a:on, b:on, c:off}; unknown names are rejected.
+EngineOptions parse_options(const std::string& list, int threads);
+const std::vector<std::string>& known_option_names();
+std::string options_to_json(const EngineOptions& o);
+
+// weights empty -> random full-architecture weights (benchmark mode).
+std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::string& config, const EngineOptions& o,
+                                      uint64_t seed = 0);
+
+// "avx512_bf16+vnni", "avx2", ... for benchmark and hello output.
+std::string isa_summary();
+size_t peak_rss_bytes();
+
+}  // namespace vggt::cli

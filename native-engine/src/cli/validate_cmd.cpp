@@ -1,0 +1,31 @@
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "io/checkpoint.h"
+#include "model/weights.h"
+
+namespace vggt::cli {
+
+// Checks a checkpoint's names, shapes and dtypes against a config without loading it; prints JSON.
+int validate_main(int argc, char** argv) {
+  Args a(argc, argv, 2, {});
+  a.check_known({"weights", "config"});
+  const std::string path = a.required("weights");
+  ModelConfig cfg = ModelConfig::resolve(a.get("config", "vggt-1b"));
+  auto reader = io::CheckpointReader::open(path);
+  CheckpointReport rep = check_checkpoint(*reader, cfg);
+  nlohmann::json j = {{"path", path},
+                      {"ok", rep.ok()},
+                      {"tensors", reader->tensors().size()},
+                      {"missing", rep.missing},
+                      {"unexpected", rep.unexpected},
+                      {"mis_shaped", rep.mis_shaped},
+                      {"ignored", rep.ignored.size()}};
+  std::printf("%s\n", j.dump(1).c_str());
+  if (!rep.ok()) std::fprintf(stderr, "%s\n", rep.describe(path).c_str());
+  return rep.ok() ? 0 : 3;
+}
+
+}  // namespace vggt::cli

@@ -1,0 +1,71 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <sstream>
+#include <stdexcept>
+
+namespace vggt {
+
+static int64_t count(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+static std::shared_ptr<float> alloc_aligned(int64_t n) {
+  size_t bytes = ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64;
+  if (bytes == 0) bytes = 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
+}
+
+Tensor Tensor::uninitialized(std::vector<int64_t> shape) {
+  Tensor t;
+  t.storage_ = alloc_aligned(count(shape));
+  t.data_ = t.storage_.get();
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor::Tensor(std::vector<int64_t> shape) {
+  *this = uninitialized(std::move(shape));
+  std::memset(data_, 0, sizeof(float) * numel());
+}
+
+Tensor Tensor::view(const float* data, std::vector<int64_t> shape) {
+  Tensor t;
+  t.data_ = const_cast<float*>(data);
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+int64_t Tensor::numel() const { return count(shape_); }
+
+Tensor Tensor::reshape(std::vector<int64_t> shape) const {
+  if (count(shape) != numel())
+    throw std::runtime_error("reshape " + shape_str() + " -> " + shape_to_string(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t = uninitialized(shape_);
+  std::memcpy(t.data_, data_, sizeof(float) * numel());
+  return t;
+}
+
+std::string shape_to_string(const std::vector<int64_t>& shape) {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << "]";
+  return s.str();
+}
+
+std::string Tensor::shape_str() const { return shape_to_string(shape_); }
+
+}  // namespace vggt

@@ -1,0 +1,43 @@
+// Dense float32 tensor used for activations and (viewed or owned) weights.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vggt {
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Owned, zero-initialised, 64-byte aligned (AVX-512 loads).
+  explicit Tensor(std::vector<int64_t> shape);
+  // Non-owning view over memory that outlives the tensor (mmapped weights).
+  static Tensor view(const float* data, std::vector<int64_t> shape);
+  static Tensor uninitialized(std::vector<int64_t> shape);
+
+  float* data() { return data_; }
+  const float* data() const { return data_; }
+  const std::vector<int64_t>& shape() const { return shape_; }
+  int64_t dim(int i) const { return shape_[i < 0 ? shape_.size() + i : i]; }
+  int ndim() const { return static_cast<int>(shape_.size()); }
+  int64_t numel() const;
+  bool empty() const { return data_ == nullptr; }
+  float& operator[](int64_t i) { return data_[i]; }
+  float operator[](int64_t i) const { return data_[i]; }
+
+  // Same storage, new shape (numel must match).
+  Tensor reshape(std::vector<int64_t> shape) const;
+  Tensor clone() const;
+  std::string shape_str() const;
+
+ private:
+  std::shared_ptr<float> storage_;
+  float* data_ = nullptr;
+  std::vector<int64_t> shape_;
+};
+
+std::string shape_to_string(const std::vector<int64_t>& shape);
+
+}  // namespace vggt

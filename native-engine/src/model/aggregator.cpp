@@ -1,0 +1,62 @@
+#include <algorithm>
+#include <cstring>
+
+#include "model/parts.h"
+
+namespace vggt {
+
+Aggregator::Aggregator(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
+  camera_token = ws.get("aggregator.camera_token");
+  register_token = ws.get("aggregator.register_token");
+  for (int i = 0; i < c.depth; ++i) {
+    frame_blocks.emplace_back(ws, "aggregator.frame_blocks." + std::to_string(i), c.num_heads, 1e-5f, c.qk_norm);
+    global_blocks.emplace_back(ws, "aggregator.global_blocks." + std::to_string(i), c.num_heads, 1e-5f, c.qk_norm);
+  }
+}
+
+std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp, int64_t wp,
+                                          const std::vector<int>& keep, const StepFn& step, BlockTimes* frame_times,
+                                          BlockTimes* global_times) const {
+  const int64_t S = patch_tokens.dim(0), Np = patch_tokens.dim(1), E = cfg.embed_dim;
+  const int64_t R = cfg.num_register_tokens, special = 1 + R, P = special + Np;
+  const int64_t D = E / cfg.num_heads;
+
+  // Frame 0 takes the first camera/register token set, every other frame the second.
+  Tensor x = Tensor::uninitialized({S * P, E});
+  for (int64_t s = 0; s < S; ++s) {
+    const int64_t set = s == 0 ? 0 : 1;
+    float* f = x.data() + s * P * E;
+    std::memcpy(f, camera_token.data() + set * E, E * sizeof(float));
+    std::memcpy(f + E, register_token.data() + set * R * E, R * E * sizeof(float));
+    std::memcpy(f + special * E, patch_tokens.data() + s * Np * E, Np * E * sizeof(float));
+  }
+
+  const std::vector<int32_t> frame_pos = ops::frame_positions(special, hp, wp);
+  std::vector<int32_t> global_pos;
+  global_pos.reserve(frame_pos.size() * S);
+  for (int64_t s = 0; s < S; ++s) global_pos.insert(global_pos.end(), frame_pos.begin(), frame_pos.end());
+  const ops::RopeTable rope = ops::RopeTable::build(D / 2, std::max(hp, wp) + 1, cfg.rope_freq);
+
+  std::map<int, Tensor> out;
+  const int total = 2 * cfg.depth;
+  for (int i = 0; i < cfg.depth; ++i) {
+    const bool wanted = std::find(keep.begin(), keep.end(), i) != keep.end();
+    frame_blocks[i].forward(x, S, P, frame_pos.data(), &rope, frame_times);
+    Tensor layer;
+    if (wanted) {
+      layer = Tensor::uninitialized({S, P, 2 * E});
+      for (int64_t t = 0; t < S * P; ++t) std::memcpy(layer.data() + t * 2 * E, x.data() + t * E, E * sizeof(float));
+    }
+    step("aggregator", 2 * i + 1, total);
+    global_blocks[i].forward(x, 1, S * P, global_pos.data(), &rope, global_times);
+    if (wanted) {
+      for (int64_t t = 0; t < S * P; ++t)
+        std::memcpy(layer.data() + t * 2 * E + E, x.data() + t * E, E * sizeof(float));
+      out[i] = layer;
+    }
+    step("aggregator", 2 * i + 2, total);
+  }
+  return out;
+}
+
+}  // namespace vggt

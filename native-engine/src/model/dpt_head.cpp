@@ -1,0 +1,165 @@
+#include <cmath>
+#include <cstring>
+
+#include "model/parts.h"
+#include "ops/elementwise.h"
+#include "ops/resize.h"
+
+namespace vggt {
+
+namespace {
+
+// The DPT heads' UV-grid sin/cos embedding, scaled by 0.1, computed in double like the
+// official float64 code. Returns [C, h, w].
+Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect) {
+  const double diag = std::sqrt(aspect * aspect + 1.0);
+  const double span_x = aspect / diag, span_y = 1.0 / diag;
+  auto linspace = [](double a, double b, int64_t n, int64_t i) {
+    if (n == 1) return a;
+    const double step = (b - a) / static_cast<double>(n - 1);
+    return i < n / 2 ? a + step * i : b - step * (n - 1 - i);
+  };
+  const double lx = -span_x * (w - 1) / w, rx = span_x * (w - 1) / w;
+  const double ty = -span_y * (h - 1) / h, by = span_y * (h - 1) / h;
+  const int64_t q = C / 4;  // per axis: q sines then q cosines
+  std::vector<double> omega(q);
+  for (int64_t d = 0; d < q; ++d) omega[d] = 1.0 / std::pow(100.0, static_cast<double>(d) / (C / 4.0));
+  Tensor out = Tensor::uninitialized({C, h, w});
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const double u = linspace(lx, rx, w, x), v = linspace(ty, by, h, y);
+      for (int64_t d = 0; d < q; ++d) {
+        out[((0 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::sin(u * omega[d])));
+        out[((1 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::cos(u * omega[d])));
+        out[((2 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::sin(v * omega[d])));
+        out[((3 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::cos(v * omega[d])));
+      }
+    }
+  return out;
+}
+
+void add_pos_embed(Tensor& x, double aspect) {  // x [1, C, h, w]
+  const Tensor pe = uv_pos_embed(x.dim(1), x.dim(2), x.dim(3), aspect);
+  ops::add(x.data(), pe.data(), pe.numel());
+}
+
+// Residual conv unit. The official unit uses an in-place ReLU, so its skip path adds relu(x).
+Tensor residual_unit(const Tensor& x, const ops::Conv2d& c1, const ops::Conv2d& c2) {
+  Tensor r = Tensor::uninitialized(x.shape());
+  ops::relu_to(x.data(), r.data(), x.numel());
+  Tensor h = c1.forward(r);
+  ops::relu(h.data(), h.numel());
+  Tensor o = c2.forward(h);
+  ops::add(o.data(), r.data(), o.numel());
+  return o;
+}
+
+}  // namespace
+
+DptHead::DptHead(const WeightStore& ws, const ModelConfig& c, const std::string& n, int od, bool depth)
+    : cfg(c), name(n), out_dim(od), depth_activation(depth) {
+  norm = LayerNorm(ws, n + ".norm", 1e-5f);
+  for (int i = 0; i < 4; ++i) {
+    Linear l;
+    const Tensor& w = ws.get(n + ".projects." + std::to_string(i) + ".weight");
+    l.w = w.reshape({w.dim(0), w.dim(1)});
+    l.b = ws.get(n + ".projects." + std::to_string(i) + ".bias");
+    projects.push_back(l);
+  }
+  resize0_w = ws.get(n + ".resize_layers.0.weight");
+  resize0_b = ws.get(n + ".resize_layers.0.bias");
+  resize1_w = ws.get(n + ".resize_layers.1.weight");
+  resize1_b = ws.get(n + ".resize_layers.1.bias");
+  resize3 = ops::Conv2d(ws.get(n + ".resize_layers.3.weight"), ws.get(n + ".resize_layers.3.bias"), 2, 1);
+  for (int i = 1; i <= 4; ++i)
+    layer_rn.emplace_back(ws.get(n + ".scratch.layer" + std::to_string(i) + "_rn.weight"), Tensor(), 1, 1);
+  for (int r = 1; r <= 4; ++r) {
+    const std::string p = n + ".scratch.refinenet" + std::to_string(r);
+    auto conv = [&](const std::string& s) { return ops::Conv2d(ws.get(p + s + ".weight"), ws.get(p + s + ".bias"), 1, 1); };
+    Fusion f;
+    f.has_unit1 = r != 4;
+    if (f.has_unit1) {
+      f.u1c1 = conv(".resConfUnit1.conv1");
+      f.u1c2 = conv(".resConfUnit1.conv2");
+    }
+    f.u2c1 = conv(".resConfUnit2.conv1");
+    f.u2c2 = conv(".resConfUnit2.conv2");
+    f.out_w = ws.get(p + ".out_conv.weight");
+    f.out_b = ws.get(p + ".out_conv.bias");
+    refine.push_back(std::move(f));
+  }
+  out_conv1 = ops::Conv2d(ws.get(n + ".scratch.output_conv1.weight"), ws.get(n + ".scratch.output_conv1.bias"), 1, 1);
+  out_conv2a = ops::Conv2d(ws.get(n + ".scratch.output_conv2.0.weight"), ws.get(n + ".scratch.output_conv2.0.bias"), 1, 1);
+  out_conv2b_w = ws.get(n + ".scratch.output_conv2.2.weight");
+  out_conv2b_b = ws.get(n + ".scratch.output_conv2.2.bias");
+}
+
+void DptHead::set_prepack(bool on) {
+  resize3.set_prepack(on);
+  for (auto& c : layer_rn) c.set_prepack(on);
+  for (auto& f : refine)
+    for (ops::Conv2d* c : {&f.u1c1, &f.u1c2, &f.u2c1, &f.u2c2}) c->set_prepack(on);
+  out_conv1.set_prepack(on);
+  out_conv2a.set_prepack(on);
+}
+
+void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W,
+                      Tensor& preds, Tensor& conf, int64_t out_offset) const {
+  const int64_t p = cfg.patch_size, hp = H / p, wp = W / p, Np = hp * wp;
+  const int64_t special = 1 + cfg.num_register_tokens;
+  const double aspect = static_cast<double>(W) / static_cast<double>(H);
+  for (int64_t s = s0; s < s1; ++s) {
+    Tensor feats[4];
+    for (int k = 0; k < 4; ++k) {
+      const Tensor& layer = layers.at(cfg.dpt_layers[k]);
+      const int64_t P = layer.dim(1), C2 = layer.dim(2);
+      Tensor tok = Tensor::view(layer.data() + (s * P + special) * C2, {Np, C2});
+      Tensor proj = projects[k].forward(norm.forward(tok));  // [Np, oc]
+      const int64_t oc = proj.dim(1);
+      Tensor x = Tensor::uninitialized({1, oc, hp, wp});
+      for (int64_t i = 0; i < Np; ++i)
+        for (int64_t c = 0; c < oc; ++c) x[c * Np + i] = proj[i * oc + c];
+      add_pos_embed(x, aspect);
+      if (k == 0) x = ops::conv_transpose_k_eq_s(x, resize0_w, resize0_b);
+      if (k == 1) x = ops::conv_transpose_k_eq_s(x, resize1_w, resize1_b);
+      if (k == 3) x = resize3.forward(x);
+      feats[k] = layer_rn[k].forward(x);
+    }
+    // Fusion from the coarsest level up; each level is upsampled to the next one's size.
+    Tensor out;
+    for (int level = 3; level >= 0; --level) {
+      const Fusion& f = refine[level];
+      if (level == 3) {
+        out = feats[3];
+      } else {
+        Tensor res = residual_unit(feats[level], f.u1c1, f.u1c2);
+        ops::add(out.data(), res.data(), out.numel());
+      }
+      out = residual_unit(out, f.u2c1, f.u2c2);
+      const int64_t th = level > 0 ? feats[level - 1].dim(2) : out.dim(2) * 2;
+      const int64_t tw = level > 0 ? feats[level - 1].dim(3) : out.dim(3) * 2;
+      out = ops::resize_bilinear_align_corners(out, th, tw);
+      out = ops::conv1x1(out, f.out_w, f.out_b);
+    }
+    out = out_conv1.forward(out);
+    out = ops::resize_bilinear_align_corners(out, hp * p, wp * p);
+    add_pos_embed(out, aspect);
+    out = out_conv2a.forward(out);
+    ops::relu(out.data(), out.numel());
+    out = ops::conv1x1(out, out_conv2b_w, out_conv2b_b);  // [1, out_dim, H, W]
+
+    const int64_t HW = H * W, nc = out_dim - 1;
+    float* pr = preds.data() + (s - s0 + out_offset) * HW * nc;
+    float* cf = conf.data() + (s - s0 + out_offset) * HW;
+    for (int64_t i = 0; i < HW; ++i) {
+      for (int64_t c = 0; c < nc; ++c) {
+        const float v = out[c * HW + i];
+        // depth: exp; points: inv_log = sign(v) * (exp|v| - 1)
+        pr[i * nc + c] = depth_activation ? std::exp(v) : std::copysign(std::expm1(std::fabs(v)), v);
+      }
+      cf[i] = 1.f + std::exp(out[nc * HW + i]);
+    }
+  }
+}
+
+}  // namespace vggt

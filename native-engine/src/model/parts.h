@@ -1,0 +1,84 @@
+// The model's stages, each built from the weight store; composed in vggt_model.cpp.
+#pragma once
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "core/tensor.h"
+#include "model/config.h"
+#include "model/layers.h"
+#include "model/vggt_model.h"
+#include "model/weights.h"
+#include "ops/conv.h"
+
+namespace vggt {
+
+// Called between layers: reports progress and throws CancelledError when asked to stop.
+using StepFn = std::function<void(const std::string& stage, int step, int total)>;
+
+// DINOv2-with-registers patch encoder.
+struct Encoder {
+  const ModelConfig& cfg;
+  Tensor patch_w, patch_b, cls_token, pos_embed, register_tokens;
+  std::vector<TransformerBlock> blocks;
+  LayerNorm norm;
+  Encoder(const WeightStore& ws, const ModelConfig& cfg);
+  // images [S, 3, H, W] in [0, 1] -> normalised patch tokens [S, Hp*Wp, E].
+  Tensor forward(const Tensor& images, const StepFn& step, BlockTimes* times) const;
+  Tensor interpolated_pos_embed(int64_t hp, int64_t wp) const;  // [1 + hp*wp, E]
+};
+
+// Alternating frame/global attention over camera, register and patch tokens.
+struct Aggregator {
+  const ModelConfig& cfg;
+  Tensor camera_token, register_token;
+  std::vector<TransformerBlock> frame_blocks, global_blocks;
+  Aggregator(const WeightStore& ws, const ModelConfig& cfg);
+  // patch_tokens [S, Hp*Wp, E] -> frame||global outputs [S, P, 2E] of the layers in `keep`.
+  std::map<int, Tensor> forward(const Tensor& patch_tokens, int64_t hp, int64_t wp, const std::vector<int>& keep,
+                                const StepFn& step, BlockTimes* frame_times, BlockTimes* global_times) const;
+};
+
+struct CameraHead {
+  const ModelConfig& cfg;
+  std::vector<TransformerBlock> trunk;
+  LayerNorm token_norm, trunk_norm;
+  Tensor empty_pose;
+  Linear embed_pose, modulation, branch_fc1, branch_fc2;
+  CameraHead(const WeightStore& ws, const ModelConfig& cfg);
+  // last layer tokens [S, P, 2E] -> pose encodings after each iteration, each [S, 9].
+  std::vector<Tensor> forward(const Tensor& last_layer, const StepFn& step) const;
+};
+
+struct DptHead {
+  const ModelConfig& cfg;
+  std::string name;
+  int out_dim;
+  bool depth_activation;  // exp (depth head) vs inv_log (point head)
+  LayerNorm norm;
+  std::vector<Linear> projects;  // 1x1 convs applied to tokens
+  Tensor resize0_w, resize0_b, resize1_w, resize1_b;
+  ops::Conv2d resize3;
+  std::vector<ops::Conv2d> layer_rn;  // 4
+  struct Fusion {
+    bool has_unit1;
+    ops::Conv2d u1c1, u1c2, u2c1, u2c2;
+    Tensor out_w, out_b;
+  };
+  std::vector<Fusion> refine;  // refinenet1..4 at index 0..3
+  ops::Conv2d out_conv1, out_conv2a;
+  Tensor out_conv2b_w, out_conv2b_b;
+
+  DptHead(const WeightStore& ws, const ModelConfig& cfg, const std::string& name, int out_dim, bool depth);
+  void set_prepack(bool on);
+  // Runs frames [s0, s1) -> preds [n, H, W, out_dim-1] and conf [n, H, W].
+  void forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W, Tensor& preds,
+               Tensor& conf, int64_t out_offset) const;
+};
+
+// pose_enc -> extrinsic [S,3,4] and intrinsic [S,3,3] at (H, W).
+void pose_encoding_to_extri_intri(const Tensor& pose_enc, int64_t H, int64_t W, Tensor& extrinsic, Tensor& intrinsic);
+// depth [S,H,W,1] + cameras -> world points [S,H,W,3].
+Tensor unproject_depth(const Tensor& depth, const Tensor& extrinsic, const Tensor& intrinsic);
+
+}  // namespace vggt

@@ -1,0 +1,148 @@
+#include "model/vggt_model.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <stdexcept>
+
+#include "model/parts.h"
+
+namespace vggt {
+
+struct VggtModel::Impl {
+  ModelConfig cfg;
+  EngineOptions opts;
+  std::unique_ptr<WeightStore> weights;
+  std::unique_ptr<Encoder> encoder;
+  std::unique_ptr<Aggregator> aggregator;
+  std::unique_ptr<CameraHead> camera;
+  std::unique_ptr<DptHead> depth_head, point_head;
+
+  void build() {
+    encoder = std::make_unique<Encoder>(*weights, cfg);
+    aggregator = std::make_unique<Aggregator>(*weights, cfg);
+    camera = std::make_unique<CameraHead>(*weights, cfg);
+    depth_head = std::make_unique<DptHead>(*weights, cfg, "depth_head", 2, true);
+    point_head = std::make_unique<DptHead>(*weights, cfg, "point_head", 4, false);
+    apply_options();
+  }
+  void apply_options() {
+    if (opts.threads > 0) omp_set_num_threads(opts.threads);
+    depth_head->set_prepack(opts.flag("prepack"));
+    point_head->set_prepack(opts.flag("prepack"));
+  }
+};
+
+VggtModel::VggtModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+VggtModel::~VggtModel() = default;
+
+std::unique_ptr<VggtModel> VggtModel::load(const std::string& path, const ModelConfig& cfg, const EngineOptions& opts) {
+  auto impl = std::make_unique<Impl>();
+  impl->cfg = cfg;
+  impl->opts = opts;
+  impl->weights = WeightStore::load(path, cfg);
+  impl->build();
+  return std::unique_ptr<VggtModel>(new VggtModel(std::move(impl)));
+}
+
+std::unique_ptr<VggtModel> VggtModel::random(const ModelConfig& cfg, uint64_t seed, const EngineOptions& opts) {
+  auto impl = std::make_unique<Impl>();
+  impl->cfg = cfg;
+  impl->opts = opts;
+  if (opts.threads > 0) omp_set_num_threads(opts.threads);
+  impl->weights = WeightStore::random(cfg, seed);
+  impl->build();
+  return std::unique_ptr<VggtModel>(new VggtModel(std::move(impl)));
+}
+
+const ModelConfig& VggtModel::config() const { return impl_->cfg; }
+const EngineOptions& VggtModel::options() const { return impl_->opts; }
+void VggtModel::set_options(const EngineOptions& opts) {
+  impl_->opts = opts;
+  impl_->apply_options();
+}
+size_t VggtModel::weight_bytes() const { return impl_->weights->bytes(); }
+bool VggtModel::random_weights() const { return impl_->weights->is_random(); }
+
+namespace {
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
+  Impl& m = *impl_;
+  const ModelConfig& cfg = m.cfg;
+  if (images.ndim() != 4 || images.dim(1) != 3)
+    throw std::runtime_error("images must be [S, 3, H, W], got " + images.shape_str());
+  const int64_t S = images.dim(0), H = images.dim(2), W = images.dim(3), p = cfg.patch_size;
+  if (S < 1) throw std::runtime_error("images: need at least one frame");
+  if (H % p || W % p || H < p || W < p)
+    throw std::runtime_error("images: height and width must be positive multiples of " + std::to_string(p) +
+                             ", got " + std::to_string(H) + "x" + std::to_string(W));
+  const int64_t hp = H / p, wp = W / p;
+
+  const double t_start = now_ms();
+  auto step = [&](const std::string& stage, int i, int total) {
+    if (ctx.cancel && ctx.cancel->load()) throw CancelledError();
+    if (ctx.on_progress) ctx.on_progress({stage, i, total, now_ms() - t_start});
+  };
+  Predictions pred;
+  auto timed = [&](const std::string& stage, double t0, double gflop) { pred.timings.push_back({stage, now_ms() - t0, gflop}); };
+
+  double t0 = now_ms();
+  BlockTimes enc_times;
+  Tensor patches = m.encoder->forward(images, step, &enc_times);
+  timed("encoder", t0, enc_times.linear_gflop + enc_times.attn_gflop);
+  if (ctx.keep_debug) pred.debug["debug.encoder_patch_tokens"] = patches;
+
+  std::vector<int> keep(cfg.dpt_layers.begin(), cfg.dpt_layers.end());
+  keep.push_back(cfg.depth - 1);
+  if (ctx.keep_debug) keep.push_back(0);
+  t0 = now_ms();
+  BlockTimes frame_times, global_times;
+  std::map<int, Tensor> layers = m.aggregator->forward(patches, hp, wp, keep, step, &frame_times, &global_times);
+  timed("aggregator", t0, frame_times.linear_gflop + frame_times.attn_gflop + global_times.linear_gflop + global_times.attn_gflop);
+  pred.timings.push_back({"aggregator.frame_attention", frame_times.attn_ms, frame_times.attn_gflop});
+  pred.timings.push_back({"aggregator.global_attention", global_times.attn_ms, global_times.attn_gflop});
+  pred.timings.push_back({"aggregator.mlp", frame_times.mlp_ms + global_times.mlp_ms, 0});
+  patches = Tensor();
+  if (ctx.keep_debug)
+    for (auto& [i, t] : layers) pred.debug["debug.aggregated_tokens." + std::to_string(i)] = t;
+
+  t0 = now_ms();
+  auto poses = m.camera->forward(layers.at(cfg.depth - 1), step);
+  timed("camera_head", t0, 0);
+  pred.pose_enc = poses.back();
+  if (ctx.keep_debug)
+    for (size_t i = 0; i < poses.size(); ++i) pred.debug["debug.pose_enc_iter" + std::to_string(i)] = poses[i];
+
+  // Heads run frame by frame: memory stays bounded and results do not depend on chunking.
+  t0 = now_ms();
+  pred.depth = Tensor::uninitialized({S, H, W, 1});
+  pred.depth_conf = Tensor::uninitialized({S, H, W});
+  for (int64_t s = 0; s < S; ++s) {
+    m.depth_head->forward(layers, s, s + 1, H, W, pred.depth, pred.depth_conf, s);
+    step("depth_head", static_cast<int>(s + 1), static_cast<int>(S));
+  }
+  timed("depth_head", t0, 0);
+  t0 = now_ms();
+  pred.world_points = Tensor::uninitialized({S, H, W, 3});
+  pred.world_points_conf = Tensor::uninitialized({S, H, W});
+  for (int64_t s = 0; s < S; ++s) {
+    m.point_head->forward(layers, s, s + 1, H, W, pred.world_points, pred.world_points_conf, s);
+    step("point_head", static_cast<int>(s + 1), static_cast<int>(S));
+  }
+  timed("point_head", t0, 0);
+
+  t0 = now_ms();
+  pose_encoding_to_extri_intri(pred.pose_enc, H, W, pred.extrinsic, pred.intrinsic);
+  pred.world_points_from_depth = unproject_depth(pred.depth, pred.extrinsic, pred.intrinsic);
+  timed("geometry", t0, 0);
+  step("geometry", 1, 1);
+  return pred;
+}
+
+}  // namespace vggt

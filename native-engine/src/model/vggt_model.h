@@ -1,0 +1,89 @@
+// The VGGT model: weights + forward pass. Used by the CLI, the bench and the engine server.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "model/config.h"
+
+namespace vggt {
+
+// Run-time switches (optimizations issue); all off = the exact fp32 reference path.
+struct EngineOptions {
+  int threads = 0;  // 0 = all cores
+  std::map<std::string, bool> flags;
+  bool flag(const std::string& name) const {
+    auto it = flags.find(name);
+    return it != flags.end() && it->second;
+  }
+};
+
+struct ProgressEvent {
+  std::string stage;  // "encoder", "aggregator", "camera_head", "depth_head", "point_head", "geometry"
+  int step = 0;       // 1-based step within the stage
+  int total = 0;
+  double elapsed_ms = 0;  // since the start of forward()
+};
+
+class CancelledError : public std::runtime_error {
+ public:
+  CancelledError() : std::runtime_error("cancelled") {}
+};
+
+struct RunContext {
+  std::function<void(const ProgressEvent&)> on_progress;  // may be empty
+  const std::atomic<bool>* cancel = nullptr;              // checked between layers
+  bool keep_debug = false;                                // fill Predictions::debug
+};
+
+struct StageTiming {
+  std::string stage;
+  double ms = 0;
+  double gflop = 0;
+};
+
+struct Predictions {
+  Tensor pose_enc;                 // [S, 9]
+  Tensor depth;                    // [S, H, W, 1]
+  Tensor depth_conf;               // [S, H, W]
+  Tensor world_points;             // [S, H, W, 3]
+  Tensor world_points_conf;        // [S, H, W]
+  Tensor extrinsic;                // [S, 3, 4]
+  Tensor intrinsic;                // [S, 3, 3]
+  Tensor world_points_from_depth;  // [S, H, W, 3]
+  std::map<std::string, Tensor> debug;
+  std::vector<StageTiming> timings;
+};
+
+class VggtModel {
+ public:
+  // Loads a .safetensors or .pt state dict with the official names; validates names and
+  // shapes against the config and throws listing every missing/unexpected/mis-shaped tensor.
+  static std::unique_ptr<VggtModel> load(const std::string& weights_path, const ModelConfig& cfg,
+                                         const EngineOptions& opts);
+  // Full architecture with seeded random weights (benchmarks; speed does not depend on values).
+  static std::unique_ptr<VggtModel> random(const ModelConfig& cfg, uint64_t seed, const EngineOptions& opts);
+  ~VggtModel();
+
+  // images: [S, 3, H, W] in [0, 1], H and W multiples of the patch size.
+  Predictions forward(const Tensor& images, const RunContext& ctx = {});
+
+  const ModelConfig& config() const;
+  const EngineOptions& options() const;
+  void set_options(const EngineOptions& opts);  // re-applies threads/flags for later runs
+  size_t weight_bytes() const;
+  bool random_weights() const;
+
+  struct Impl;
+
+ private:
+  explicit VggtModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vggt

@@ -1,0 +1,230 @@
+#include "model/weights.h"
+
+#include <cmath>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace vggt {
+
+namespace {
+
+void add_block(std::vector<ParamSpec>& out, const std::string& p, int64_t dim, int64_t hidden, int64_t qk_norm_dim) {
+  out.push_back({p + ".norm1.weight", {dim}});
+  out.push_back({p + ".norm1.bias", {dim}});
+  out.push_back({p + ".attn.qkv.weight", {3 * dim, dim}});
+  out.push_back({p + ".attn.qkv.bias", {3 * dim}});
+  if (qk_norm_dim) {
+    out.push_back({p + ".attn.q_norm.weight", {qk_norm_dim}});
+    out.push_back({p + ".attn.q_norm.bias", {qk_norm_dim}});
+    out.push_back({p + ".attn.k_norm.weight", {qk_norm_dim}});
+    out.push_back({p + ".attn.k_norm.bias", {qk_norm_dim}});
+  }
+  out.push_back({p + ".attn.proj.weight", {dim, dim}});
+  out.push_back({p + ".attn.proj.bias", {dim}});
+  out.push_back({p + ".ls1.gamma", {dim}});
+  out.push_back({p + ".norm2.weight", {dim}});
+  out.push_back({p + ".norm2.bias", {dim}});
+  out.push_back({p + ".mlp.fc1.weight", {hidden, dim}});
+  out.push_back({p + ".mlp.fc1.bias", {hidden}});
+  out.push_back({p + ".mlp.fc2.weight", {dim, hidden}});
+  out.push_back({p + ".mlp.fc2.bias", {dim}});
+  out.push_back({p + ".ls2.gamma", {dim}});
+}
+
+void add_dpt(std::vector<ParamSpec>& out, const std::string& p, const ModelConfig& c, int64_t out_dim) {
+  const int64_t in = 2 * c.embed_dim, F = c.dpt_features;
+  const auto& oc = c.dpt_out_channels;
+  out.push_back({p + ".norm.weight", {in}});
+  out.push_back({p + ".norm.bias", {in}});
+  for (int i = 0; i < 4; ++i) {
+    out.push_back({p + ".projects." + std::to_string(i) + ".weight", {oc[i], in, 1, 1}});
+    out.push_back({p + ".projects." + std::to_string(i) + ".bias", {oc[i]}});
+  }
+  out.push_back({p + ".resize_layers.0.weight", {oc[0], oc[0], 4, 4}});
+  out.push_back({p + ".resize_layers.0.bias", {oc[0]}});
+  out.push_back({p + ".resize_layers.1.weight", {oc[1], oc[1], 2, 2}});
+  out.push_back({p + ".resize_layers.1.bias", {oc[1]}});
+  out.push_back({p + ".resize_layers.3.weight", {oc[3], oc[3], 3, 3}});
+  out.push_back({p + ".resize_layers.3.bias", {oc[3]}});
+  for (int i = 0; i < 4; ++i)
+    out.push_back({p + ".scratch.layer" + std::to_string(i + 1) + "_rn.weight", {F, oc[i], 3, 3}});
+  for (int r = 1; r <= 4; ++r) {
+    const std::string rn = p + ".scratch.refinenet" + std::to_string(r);
+    out.push_back({rn + ".out_conv.weight", {F, F, 1, 1}});
+    out.push_back({rn + ".out_conv.bias", {F}});
+    for (int u = (r == 4 ? 2 : 1); u <= 2; ++u)
+      for (int k = 1; k <= 2; ++k) {
+        const std::string cv = rn + ".resConfUnit" + std::to_string(u) + ".conv" + std::to_string(k);
+        out.push_back({cv + ".weight", {F, F, 3, 3}});
+        out.push_back({cv + ".bias", {F}});
+      }
+  }
+  out.push_back({p + ".scratch.output_conv1.weight", {F / 2, F, 3, 3}});
+  out.push_back({p + ".scratch.output_conv1.bias", {F / 2}});
+  out.push_back({p + ".scratch.output_conv2.0.weight", {32, F / 2, 3, 3}});
+  out.push_back({p + ".scratch.output_conv2.0.bias", {32}});
+  out.push_back({p + ".scratch.output_conv2.2.weight", {out_dim, 32, 1, 1}});
+  out.push_back({p + ".scratch.output_conv2.2.bias", {out_dim}});
+}
+
+}  // namespace
+
+std::vector<ParamSpec> expected_params(const ModelConfig& c) {
+  std::vector<ParamSpec> out;
+  const int64_t E = c.embed_dim, R = c.num_register_tokens, p = c.patch_size;
+  const int64_t grid = c.img_size / p;
+  const int64_t hidden = static_cast<int64_t>(E * c.mlp_ratio);
+  out.push_back({"aggregator.camera_token", {1, 2, 1, E}});
+  out.push_back({"aggregator.register_token", {1, 2, R, E}});
+  const std::string pe = "aggregator.patch_embed";
+  out.push_back({pe + ".cls_token", {1, 1, E}});
+  out.push_back({pe + ".pos_embed", {1, 1 + grid * grid, E}});
+  if (R) out.push_back({pe + ".register_tokens", {1, R, E}});
+  out.push_back({pe + ".mask_token", {1, E}});
+  out.push_back({pe + ".patch_embed.proj.weight", {E, 3, p, p}});
+  out.push_back({pe + ".patch_embed.proj.bias", {E}});
+  for (int i = 0; i < c.encoder_depth; ++i) add_block(out, pe + ".blocks." + std::to_string(i), E, hidden, 0);
+  out.push_back({pe + ".norm.weight", {E}});
+  out.push_back({pe + ".norm.bias", {E}});
+  const int64_t qk = c.qk_norm ? E / c.num_heads : 0;
+  for (int i = 0; i < c.depth; ++i) add_block(out, "aggregator.frame_blocks." + std::to_string(i), E, hidden, qk);
+  for (int i = 0; i < c.depth; ++i) add_block(out, "aggregator.global_blocks." + std::to_string(i), E, hidden, qk);
+  const int64_t C2 = 2 * E;
+  out.push_back({"camera_head.empty_pose_tokens", {1, 1, 9}});
+  for (int i = 0; i < c.camera_trunk_depth; ++i)
+    add_block(out, "camera_head.trunk." + std::to_string(i), C2, static_cast<int64_t>(C2 * c.mlp_ratio), 0);
+  out.push_back({"camera_head.token_norm.weight", {C2}});
+  out.push_back({"camera_head.token_norm.bias", {C2}});
+  out.push_back({"camera_head.trunk_norm.weight", {C2}});
+  out.push_back({"camera_head.trunk_norm.bias", {C2}});
+  out.push_back({"camera_head.embed_pose.weight", {C2, 9}});
+  out.push_back({"camera_head.embed_pose.bias", {C2}});
+  out.push_back({"camera_head.poseLN_modulation.1.weight", {3 * C2, C2}});
+  out.push_back({"camera_head.poseLN_modulation.1.bias", {3 * C2}});
+  out.push_back({"camera_head.pose_branch.fc1.weight", {C2 / 2, C2}});
+  out.push_back({"camera_head.pose_branch.fc1.bias", {C2 / 2}});
+  out.push_back({"camera_head.pose_branch.fc2.weight", {9, C2 / 2}});
+  out.push_back({"camera_head.pose_branch.fc2.bias", {9}});
+  add_dpt(out, "point_head", c, 4);
+  add_dpt(out, "depth_head", c, 2);
+  return out;
+}
+
+std::string CheckpointReport::describe(const std::string& path) const {
+  std::ostringstream s;
+  s << path << ": checkpoint does not match the model config";
+  auto list = [&](const char* what, const std::vector<std::string>& v) {
+    if (v.empty()) return;
+    s << "\n  " << v.size() << " " << what << ":";
+    for (auto& n : v) s << "\n    " << n;
+  };
+  list("missing tensors", missing);
+  list("unexpected tensors", unexpected);
+  list("tensors with the wrong shape", mis_shaped);
+  return s.str();
+}
+
+CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConfig& cfg) {
+  CheckpointReport rep;
+  std::set<std::string> expected_names;
+  for (auto& spec : expected_params(cfg)) {
+    expected_names.insert(spec.name);
+    const io::TensorInfo* t = r.find(spec.name);
+    if (!t) {
+      rep.missing.push_back(spec.name);
+    } else if (t->shape != spec.shape) {
+      rep.mis_shaped.push_back(spec.name + ": got " + shape_to_string(t->shape) + ", expected " +
+                               shape_to_string(spec.shape));
+    } else if (t->dtype != io::DType::F32 && t->dtype != io::DType::BF16 && t->dtype != io::DType::F16 &&
+               t->dtype != io::DType::F64) {
+      rep.mis_shaped.push_back(spec.name + ": dtype " + io::dtype_name(t->dtype) + " is not floating point");
+    }
+  }
+  for (auto& t : r.tensors()) {
+    if (expected_names.count(t.name)) continue;
+    // The track head is only needed for query-point tracking, which the engine does not run yet.
+    if (cfg.track_enabled && t.name.rfind("track_head.", 0) == 0)
+      rep.ignored.push_back(t.name);
+    else
+      rep.unexpected.push_back(t.name);
+  }
+  return rep;
+}
+
+std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const ModelConfig& cfg) {
+  auto ws = std::make_unique<WeightStore>();
+  ws->reader_ = io::CheckpointReader::open(path);
+  ws->source_ = path;
+  auto rep = check_checkpoint(*ws->reader_, cfg);
+  if (!rep.ok()) throw std::runtime_error(rep.describe(path));
+  for (auto& spec : expected_params(cfg)) {
+    const io::TensorInfo* t = ws->reader_->find(spec.name);
+    const bool aligned = reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
+    if (t->dtype == io::DType::F32 && aligned) {
+      ws->tensors_[spec.name] = Tensor::view(static_cast<const float*>(t->data), spec.shape);
+    } else {
+      Tensor owned = Tensor::uninitialized(spec.shape);
+      io::convert_to_f32(*t, owned.data());
+      ws->tensors_[spec.name] = owned;
+    }
+    ws->bytes_ += static_cast<size_t>(t->numel()) * sizeof(float);
+  }
+  return ws;
+}
+
+namespace {
+
+// splitmix64: fast, seedable, identical on every machine.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+std::unique_ptr<WeightStore> WeightStore::random(const ModelConfig& cfg, uint64_t seed) {
+  auto ws = std::make_unique<WeightStore>();
+  ws->random_ = true;
+  ws->source_ = "random:" + std::to_string(seed);
+  uint64_t salt = seed;
+  for (auto& spec : expected_params(cfg)) {
+    Tensor t = Tensor::uninitialized(spec.shape);
+    const int64_t n = t.numel();
+    const bool is_norm_weight = spec.shape.size() == 1 && ends_with(spec.name, ".weight") &&
+                                spec.name.find("norm") != std::string::npos;
+    const bool is_bias = ends_with(spec.name, ".bias");
+    const bool is_gamma = ends_with(spec.name, ".gamma");
+    // Small fan-in-scaled uniform values keep every activation (and the exp heads) finite.
+    int64_t fan_in = 1;
+    for (size_t i = 1; i < spec.shape.size(); ++i) fan_in *= spec.shape[i];
+    const float amp = is_bias ? 0.01f : (spec.shape.size() >= 2 ? 0.5f / std::sqrt(static_cast<float>(fan_in)) : 0.02f);
+    salt = mix(salt);
+    const uint64_t base = salt;
+#pragma omp parallel for
+    for (int64_t i = 0; i < n; ++i) {
+      if (is_norm_weight) { t[i] = 1.f; continue; }
+      if (is_gamma) { t[i] = 0.1f; continue; }
+      const uint64_t r = mix(base + static_cast<uint64_t>(i));
+      const float u = static_cast<float>(r >> 40) / static_cast<float>(1ull << 24);  // [0, 1)
+      t[i] = (2.f * u - 1.f) * amp;
+    }
+    ws->bytes_ += static_cast<size_t>(n) * sizeof(float);
+    ws->tensors_[spec.name] = t;
+  }
+  return ws;
+}
+
+const Tensor& WeightStore::get(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw std::runtime_error("internal: weight '" + name + "' not loaded");
+  return it->second;
+}
+
+}  // namespace vggt

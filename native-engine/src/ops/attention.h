@@ -1,0 +1,15 @@
+// Exact scaled-dot-product attention (reference path): softmax rows computed in full,
+// queries processed in chunks so the score block stays bounded for long global sequences.
+#pragma once
+#include <cstdint>
+
+namespace vggt::ops {
+
+// q, k, v: [B, H, N, D] contiguous; out: [B, N, H, D]. scale = 1/sqrt(D) typically.
+void attention_exact(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H, int64_t N,
+                     int64_t D, float scale);
+
+// Splits qkv [B, N, 3, H, D] (the Linear's output) into q, k, v [B, H, N, D].
+void split_qkv(const float* qkv, float* q, float* k, float* v, int64_t B, int64_t N, int64_t H, int64_t D);
+
+}  // namespace vggt::ops

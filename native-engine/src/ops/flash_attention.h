@@ -1,0 +1,41 @@
+// Attention for inference: tiled flash attention (online softmax) and the naive reference.
+#pragma once
+#include <cstddef>
+
+namespace vggt::ops {
+
+// Tiled attention with online softmax; never materialises the N x N scores.
+// q, k, v: [B, H, N, D] contiguous float32; out: [B, N, H, D] (heads interleaved per token,
+// ready for the output projection). scale = 1/sqrt(D). Threads: OpenMP over (B*H, query tiles).
+// Path chosen at run time by isa_level(): AVX-512 intrinsics, or portable C++ (auto-vectorised;
+// compiled for AVX2+FMA too when that level is active).
+void flash_attention(const float* q, const float* k, const float* v, float* out, int B, int H,
+                     int N, int D, float scale);
+
+// Same contract, naive reference: materialises the N x N scores of one (b,h) at a time per
+// thread (sgemm for Q K^T and P V, exact row softmax with std::exp).
+void naive_attention(const float* q, const float* k, const float* v, float* out, int B, int H,
+                     int N, int D, float scale);
+
+// Bytes of scratch each path allocates for one call with `threads` OpenMP threads
+// (the kernels allocate exactly this much; the benchmark reports it).
+size_t flash_attention_scratch_bytes(int B, int H, int N, int D, int threads);
+size_t naive_attention_scratch_bytes(int B, int H, int N, int D, int threads);
+
+// exp(x) for x <= 0 as the AVX-512 flash kernel computes it (range reduction + degree-7
+// polynomial); scalar mirror of the vector code, exposed so tests can measure its error.
+float flash_exp_approx(float x);
+
+namespace detail {
+// Kernel variants, dispatched by flash_attention(); exposed for tests and benchmarks.
+void flash_attention_generic(const float* q, const float* k, const float* v, float* out, int B,
+                             int H, int N, int D, float scale);
+void flash_attention_avx2(const float* q, const float* k, const float* v, float* out, int B,
+                          int H, int N, int D, float scale);
+void flash_attention_avx512(const float* q, const float* k, const float* v, float* out, int B,
+                            int H, int N, int D, float scale);
+// Vector exp of the AVX-512 kernel applied to n values (test hook).
+void flash_exp_avx512(const float* x, float* y, int n);
+}  // namespace detail
+
+}  // namespace vggt::ops

@@ -1,0 +1,431 @@
+#include "ops/linear_lowp.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/cpu_features.h"
+
+namespace vggt::ops {
+namespace {
+
+using dnnl::memory;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+// Streams are cheap but not thread-safe to share; one per calling thread.
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream s(cpu_engine());
+  return s;
+}
+
+// Grow-only per-thread staging buffer for converted activations; avoids a fresh mmap (and
+// its page faults) for every call of a multi-megabyte activation.
+void* staging(size_t bytes) {
+  struct Buf {
+    void* p = nullptr;
+    size_t n = 0;
+    ~Buf() { std::free(p); }
+  };
+  thread_local Buf buf;
+  if (bytes > buf.n) {
+    std::free(buf.p);
+    buf.n = ((bytes + 4095) / 4096) * 4096;
+    buf.p = std::aligned_alloc(64, buf.n);
+    if (!buf.p) {
+      buf.n = 0;
+      throw std::bad_alloc();
+    }
+  }
+  return buf.p;
+}
+
+void check_shape(const char* who, int N, int K) {
+  if (N <= 0 || K <= 0)
+    throw std::invalid_argument(std::string(who) + ": bad weight shape [" + std::to_string(N) +
+                                "," + std::to_string(K) + "]");
+}
+
+// oneDNN matmul y = x * W^T (+ bias) with W reordered once into the blocked layout oneDNN
+// picks for format_tag::any. That layout does not depend on M (checked on oneDNN 2.6), so one
+// packed copy serves every M; primitives are cached per M because creating one costs ~ms.
+// (A runtime-M primitive falls back to gemm:jit, which repacks the weights on every call.)
+class PackedMatmul {
+ public:
+  PackedMatmul(dt src_dt, dt wei_dt, dt dst_dt, int N, int K, const void* W_plain, dt plain_dt,
+               const float* bias)
+      : src_dt_(src_dt), wei_dt_(wei_dt), dst_dt_(dst_dt), N_(N), K_(K) {
+    auto& eng = cpu_engine();
+    // W [N,K] row-major is W^T [K,N] with strides (1,K): format_tag::ba.
+    memory::desc plain_md({K, N}, plain_dt, tag::ba);
+    memory::desc any_md({K, N}, wei_dt, tag::any);
+    const memory::dim ref_m = 256;
+    auto pd = dnnl::matmul::primitive_desc(
+        dnnl::matmul::desc(memory::desc({ref_m, K}, src_dt, tag::ab), any_md,
+                           memory::desc({ref_m, N}, dst_dt, tag::ab)),
+        eng);
+    impl_ = pd.impl_info_str();
+    wei_md_ = pd.weights_desc();
+    wei_ = memory(wei_md_, eng);
+    memory src_w(plain_md, eng, const_cast<void*>(W_plain));
+    auto& s = thread_stream();
+    dnnl::reorder(src_w, wei_).execute(s, src_w, wei_);
+    s.wait();
+    if (bias) {
+      bias_md_ = memory::desc({1, N}, dt::f32, tag::ab);
+      bias_ = memory(bias_md_, eng);
+      std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * N);
+    }
+  }
+
+  void run(const void* x, void* y, int M) const {
+    if (M <= 0) return;
+    dnnl::matmul prim = primitive(M);
+    auto& eng = cpu_engine();
+    memory src(memory::desc({M, K_}, src_dt_, tag::ab), eng, const_cast<void*>(x));
+    memory dst(memory::desc({M, N_}, dst_dt_, tag::ab), eng, y);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei_}, {DNNL_ARG_DST, dst}};
+    if (bias_) args[DNNL_ARG_BIAS] = bias_;
+    auto& s = thread_stream();
+    prim.execute(s, args);
+    s.wait();
+  }
+
+  // Packed weights back to row-major [N,K] in out_dt.
+  void unpack(void* W_out, dt out_dt) const {
+    memory dst(memory::desc({K_, N_}, out_dt, tag::ba), cpu_engine(), W_out);
+    auto& s = thread_stream();
+    dnnl::reorder(wei_, dst).execute(s, const_cast<memory&>(wei_), dst);
+    s.wait();
+  }
+
+  size_t weight_bytes() const {
+    return wei_md_.get_size() + (bias_ ? sizeof(float) * static_cast<size_t>(N_) : 0);
+  }
+  const std::string& impl() const { return impl_; }
+  bool has_bias() const { return static_cast<bool>(bias_); }
+
+ private:
+  dnnl::matmul primitive(int M) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(M);
+    if (it != cache_.end()) return it->second;
+    if (cache_.size() >= 32) cache_.clear();  // many distinct M: keep memory bounded
+    auto& eng = cpu_engine();
+    memory::desc src({M, K_}, src_dt_, tag::ab), dst({M, N_}, dst_dt_, tag::ab);
+    auto d = bias_ ? dnnl::matmul::desc(src, wei_md_, bias_md_, dst)
+                   : dnnl::matmul::desc(src, wei_md_, dst);
+    dnnl::matmul prim(dnnl::matmul::primitive_desc(d, eng));
+    cache_.emplace(M, prim);
+    return prim;
+  }
+
+  dt src_dt_, wei_dt_, dst_dt_;
+  memory::dim N_, K_;
+  memory::desc wei_md_, bias_md_;
+  memory wei_, bias_;
+  std::string impl_;
+  mutable std::mutex mu_;
+  mutable std::map<int, dnnl::matmul> cache_;
+};
+
+bool onednn_native_bf16(int N, int K) {
+  if (isa_level() < IsaLevel::avx512) return false;
+  try {
+    auto pd = dnnl::matmul::primitive_desc(
+        dnnl::matmul::desc(memory::desc({256, K}, dt::bf16, tag::ab),
+                           memory::desc({K, N}, dt::bf16, tag::any),
+                           memory::desc({256, N}, dt::f32, tag::ab)),
+        cpu_engine());
+    // The reference bf16 kernel is far slower than the fp32 emulation path.
+    return std::string(pd.impl_info_str()).find("ref") == std::string::npos;
+  } catch (const dnnl::error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+namespace detail {
+
+void f32_to_bf16_generic(const float* x, int64_t n, uint16_t* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, &x[i], 4);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) {
+      out[i] = static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
+    } else {
+      out[i] = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    }
+  }
+}
+
+void f32_to_bf16(const float* x, int64_t n, uint16_t* out) {
+  const bool wide = isa_level() >= IsaLevel::avx512;
+  const int64_t chunk = 1 << 16;
+#pragma omp parallel for schedule(static) if (n > 4 * chunk)
+  for (int64_t c = 0; c < n; c += chunk) {
+    const int64_t len = std::min(chunk, n - c);
+    if (wide)
+      f32_to_bf16_avx512(x + c, len, out + c);
+    else
+      f32_to_bf16_generic(x + c, len, out + c);
+  }
+}
+
+void round_to_bf16(const float* x, int64_t n, float* out) {
+#pragma omp parallel for schedule(static) if (n > (1 << 18))
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    f32_to_bf16_generic(&x[i], 1, &h);
+    uint32_t u = static_cast<uint32_t>(h) << 16;
+    std::memcpy(&out[i], &u, 4);
+  }
+}
+
+void quantize_rows_s8_generic(const float* x, int64_t M, int K, int8_t* q, float* scale) {
+  for (int64_t m = 0; m < M; ++m) {
+    const float* xr = x + m * K;
+    int8_t* qr = q + m * K;
+    float amax = 0.0f;
+    for (int k = 0; k < K; ++k) amax = std::max(amax, std::fabs(xr[k]));
+    if (!(amax > 0.0f) || !std::isfinite(amax)) {
+      // All-zero row (or non-finite input, which int8 cannot carry): emit zeros.
+      scale[m] = amax > 0.0f ? amax : 1.0f;
+      std::fill(qr, qr + K, static_cast<int8_t>(0));
+      continue;
+    }
+    const float inv = 127.0f / amax;
+    scale[m] = amax / 127.0f;
+    for (int k = 0; k < K; ++k) {
+      float v = std::nearbyint(xr[k] * inv);
+      v = std::min(127.0f, std::max(-127.0f, v));
+      qr[k] = static_cast<int8_t>(v);
+    }
+  }
+}
+
+void quantize_rows_s8(const float* x, int64_t M, int K, int8_t* q, float* scale) {
+  const bool wide = isa_level() >= IsaLevel::avx512;
+  const int64_t rows = std::max<int64_t>(1, 16384 / std::max(K, 1));
+#pragma omp parallel for schedule(static) if (M * K > (1 << 16))
+  for (int64_t m = 0; m < M; m += rows) {
+    const int64_t len = std::min(rows, M - m);
+    if (wide)
+      quantize_rows_s8_avx512(x + m * K, len, K, q + m * K, scale + m);
+    else
+      quantize_rows_s8_generic(x + m * K, len, K, q + m * K, scale + m);
+  }
+}
+
+void dequantize_rows_generic(const int32_t* acc, int64_t M, int N, const float* sx,
+                             const float* sw, const float* b, float* y) {
+  for (int64_t m = 0; m < M; ++m) {
+    const int32_t* a = acc + m * N;
+    float* yr = y + m * N;
+    const float s = sx[m];
+    for (int n = 0; n < N; ++n) {
+      const float v = static_cast<float>(a[n]) * (s * sw[n]);
+      yr[n] = b ? v + b[n] : v;
+    }
+  }
+}
+
+void dequantize_rows(const int32_t* acc, int64_t M, int N, const float* sx, const float* sw,
+                     const float* b, float* y) {
+  const bool wide = isa_level() >= IsaLevel::avx512;
+  const int64_t rows = std::max<int64_t>(1, 16384 / std::max(N, 1));
+#pragma omp parallel for schedule(static) if (M * N > (1 << 16))
+  for (int64_t m = 0; m < M; m += rows) {
+    const int64_t len = std::min(rows, M - m);
+    if (wide)
+      dequantize_rows_avx512(acc + m * N, len, N, sx + m, sw, b, y + m * N);
+    else
+      dequantize_rows_generic(acc + m * N, len, N, sx + m, sw, b, y + m * N);
+  }
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------
+struct LinearF32Packed::Impl {
+  Impl(const float* W, const float* b, int N_, int K_)
+      : N(N_), K(K_), mm(dt::f32, dt::f32, dt::f32, N_, K_, W, dt::f32, b) {}
+  int N, K;
+  PackedMatmul mm;
+};
+
+LinearF32Packed::LinearF32Packed(const float* W, const float* b, int N, int K) {
+  check_shape("LinearF32Packed", N, K);
+  impl_ = std::make_unique<Impl>(W, b, N, K);
+}
+LinearF32Packed::~LinearF32Packed() = default;
+LinearF32Packed::LinearF32Packed(LinearF32Packed&&) noexcept = default;
+LinearF32Packed& LinearF32Packed::operator=(LinearF32Packed&&) noexcept = default;
+void LinearF32Packed::forward(const float* x, float* y, int M) const { impl_->mm.run(x, y, M); }
+size_t LinearF32Packed::weight_bytes() const { return impl_->mm.weight_bytes(); }
+int LinearF32Packed::out_features() const { return impl_->N; }
+int LinearF32Packed::in_features() const { return impl_->K; }
+
+// ---------------------------------------------------------------------------------------
+struct LinearBF16::Impl {
+  int N = 0, K = 0;
+  bool native = false;
+  std::unique_ptr<PackedMatmul> mm;  // bf16 x bf16 -> f32, or f32 emulation with bf16 values
+};
+
+LinearBF16::LinearBF16() = default;
+LinearBF16::~LinearBF16() = default;
+LinearBF16::LinearBF16(LinearBF16&&) noexcept = default;
+LinearBF16& LinearBF16::operator=(LinearBF16&&) noexcept = default;
+
+LinearBF16::LinearBF16(const float* W, const float* b, int N, int K) {
+  check_shape("LinearBF16", N, K);
+  std::vector<uint16_t> wb(static_cast<size_t>(N) * K);
+  convert_weights(W, static_cast<int64_t>(wb.size()), wb.data());
+  *this = from_bf16(wb.data(), b, N, K);
+}
+
+LinearBF16 LinearBF16::from_bf16(const uint16_t* W_bf16, const float* b, int N, int K) {
+  check_shape("LinearBF16", N, K);
+  LinearBF16 out;
+  out.impl_ = std::make_unique<Impl>();
+  Impl& im = *out.impl_;
+  im.N = N;
+  im.K = K;
+  im.native = onednn_native_bf16(N, K);
+  if (im.native) {
+    im.mm = std::make_unique<PackedMatmul>(dt::bf16, dt::bf16, dt::f32, N, K, W_bf16, dt::bf16, b);
+  } else {
+    std::vector<float> wf(static_cast<size_t>(N) * K);
+    for (size_t i = 0; i < wf.size(); ++i) {
+      uint32_t u = static_cast<uint32_t>(W_bf16[i]) << 16;
+      std::memcpy(&wf[i], &u, 4);
+    }
+    im.mm = std::make_unique<PackedMatmul>(dt::f32, dt::f32, dt::f32, N, K, wf.data(), dt::f32, b);
+  }
+  return out;
+}
+
+void LinearBF16::convert_weights(const float* W, int64_t count, uint16_t* out) {
+  detail::f32_to_bf16(W, count, out);
+}
+
+void LinearBF16::forward(const float* x, float* y, int M) const {
+  if (M <= 0) return;
+  const Impl& im = *impl_;
+  const int64_t n = static_cast<int64_t>(M) * im.K;
+  if (im.native) {
+    auto* xb = static_cast<uint16_t*>(staging(sizeof(uint16_t) * n));
+    detail::f32_to_bf16(x, n, xb);
+    im.mm->run(xb, y, M);
+  } else {
+    auto* xr = static_cast<float*>(staging(sizeof(float) * n));
+    detail::round_to_bf16(x, n, xr);
+    im.mm->run(xr, y, M);
+  }
+}
+
+void LinearBF16::export_bf16(uint16_t* W_out) const {
+  const Impl& im = *impl_;
+  if (im.native) {
+    im.mm->unpack(W_out, dt::bf16);
+  } else {
+    std::vector<float> wf(static_cast<size_t>(im.N) * im.K);
+    im.mm->unpack(wf.data(), dt::f32);
+    detail::f32_to_bf16_generic(wf.data(), static_cast<int64_t>(wf.size()), W_out);  // exact
+  }
+}
+
+size_t LinearBF16::weight_bytes() const { return impl_->mm->weight_bytes(); }
+int LinearBF16::out_features() const { return impl_->N; }
+int LinearBF16::in_features() const { return impl_->K; }
+bool LinearBF16::native_bf16() const { return impl_->native; }
+
+// ---------------------------------------------------------------------------------------
+struct LinearW8A8::Impl {
+  int N = 0, K = 0;
+  std::vector<float> w_scale;
+  std::vector<float> bias;
+  std::unique_ptr<PackedMatmul> mm;  // s8 x s8 -> s32, no bias (applied when dequantising)
+};
+
+LinearW8A8::LinearW8A8() = default;
+LinearW8A8::~LinearW8A8() = default;
+LinearW8A8::LinearW8A8(LinearW8A8&&) noexcept = default;
+LinearW8A8& LinearW8A8::operator=(LinearW8A8&&) noexcept = default;
+
+void LinearW8A8::quantize_weights(const float* W, int N, int K, int8_t* W_q, float* scale) {
+  check_shape("LinearW8A8", N, K);
+  detail::quantize_rows_s8_generic(W, N, K, W_q, scale);
+}
+
+LinearW8A8::LinearW8A8(const float* W, const float* b, int N, int K) {
+  check_shape("LinearW8A8", N, K);
+  std::vector<int8_t> wq(static_cast<size_t>(N) * K);
+  std::vector<float> sc(N);
+  quantize_weights(W, N, K, wq.data(), sc.data());
+  *this = from_quantized(wq.data(), sc.data(), b, N, K);
+}
+
+LinearW8A8 LinearW8A8::from_quantized(const int8_t* W_q, const float* scale, const float* b,
+                                      int N, int K) {
+  check_shape("LinearW8A8", N, K);
+  for (int n = 0; n < N; ++n)
+    if (!(scale[n] > 0.0f) || !std::isfinite(scale[n]))
+      throw std::invalid_argument("LinearW8A8: weight scale of output channel " +
+                                  std::to_string(n) + " is not a positive finite number");
+  LinearW8A8 out;
+  out.impl_ = std::make_unique<Impl>();
+  Impl& im = *out.impl_;
+  im.N = N;
+  im.K = K;
+  im.w_scale.assign(scale, scale + N);
+  if (b) im.bias.assign(b, b + N);
+  im.mm = std::make_unique<PackedMatmul>(dt::s8, dt::s8, dt::s32, N, K, W_q, dt::s8, nullptr);
+  return out;
+}
+
+void LinearW8A8::forward(const float* x, float* y, int M) const {
+  if (M <= 0) return;
+  const Impl& im = *impl_;
+  const size_t qbytes = static_cast<size_t>(M) * im.K;
+  const size_t qpad = ((qbytes + 63) / 64) * 64;
+  auto* buf = static_cast<char*>(staging(qpad + sizeof(float) * M));
+  auto* xq = reinterpret_cast<int8_t*>(buf);
+  auto* xs = reinterpret_cast<float*>(buf + qpad);
+  detail::quantize_rows_s8(x, M, im.K, xq, xs);
+  // int32 accumulators land in y itself (same size as the fp32 output), then dequantise in place.
+  im.mm->run(xq, y, M);
+  detail::dequantize_rows(reinterpret_cast<const int32_t*>(y), M, im.N, xs, im.w_scale.data(),
+                          im.bias.empty() ? nullptr : im.bias.data(), y);
+}
+
+void LinearW8A8::export_quantized(int8_t* W_q_out, float* scale_out) const {
+  impl_->mm->unpack(W_q_out, dt::s8);
+  std::copy(impl_->w_scale.begin(), impl_->w_scale.end(), scale_out);
+}
+
+size_t LinearW8A8::weight_bytes() const {
+  return impl_->mm->weight_bytes() + sizeof(float) * (impl_->w_scale.size() + impl_->bias.size());
+}
+int LinearW8A8::out_features() const { return impl_->N; }
+int LinearW8A8::in_features() const { return impl_->K; }
+
+}  // namespace vggt::ops

@@ -1,0 +1,104 @@
+#include "ops/resize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace vggt::ops {
+
+Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  Tensor out = Tensor::uninitialized({N, C, oh, ow});
+  const float sh = oh > 1 ? static_cast<float>(H - 1) / static_cast<float>(oh - 1) : 0.f;
+  const float sw = ow > 1 ? static_cast<float>(W - 1) / static_cast<float>(ow - 1) : 0.f;
+  std::vector<int64_t> x0(ow), x1(ow);
+  std::vector<float> lx(ow);
+  for (int64_t j = 0; j < ow; ++j) {
+    const float src = sw * j;
+    x0[j] = std::min(static_cast<int64_t>(src), W - 1);
+    x1[j] = x0[j] + (x0[j] < W - 1 ? 1 : 0);
+    lx[j] = src - x0[j];
+  }
+#pragma omp parallel for collapse(2)
+  for (int64_t nc = 0; nc < N * C; ++nc)
+    for (int64_t i = 0; i < oh; ++i) {
+      const float src = sh * i;
+      const int64_t y0 = std::min(static_cast<int64_t>(src), H - 1);
+      const int64_t y1 = y0 + (y0 < H - 1 ? 1 : 0);
+      const float ly = src - y0, hy = 1.f - ly;
+      const float* r0 = x.data() + (nc * H + y0) * W;
+      const float* r1 = x.data() + (nc * H + y1) * W;
+      float* o = out.data() + (nc * oh + i) * ow;
+      for (int64_t j = 0; j < ow; ++j) {
+        const float hx = 1.f - lx[j];
+        o[j] = hy * (hx * r0[x0[j]] + lx[j] * r0[x1[j]]) + ly * (hx * r1[x0[j]] + lx[j] * r1[x1[j]]);
+      }
+    }
+  return out;
+}
+
+namespace {
+
+double cubic_aa(double x) {
+  const double a = -0.5;
+  x = std::fabs(x);
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
+struct Taps {
+  std::vector<int64_t> start, count;
+  std::vector<std::vector<double>> w;
+};
+
+// Antialiased taps for one axis, following PyTorch's _upsample_*_aa index/weight computation.
+Taps aa_taps(int64_t in, int64_t out) {
+  Taps t;
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  const double support = 2.0 * (scale >= 1.0 ? scale : 1.0);
+  const double invscale = scale >= 1.0 ? 1.0 / scale : 1.0;
+  for (int64_t i = 0; i < out; ++i) {
+    const double center = scale * (i + 0.5);
+    const int64_t xmin = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
+    const int64_t xmax = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in) - xmin;
+    std::vector<double> w(xmax);
+    double total = 0;
+    for (int64_t j = 0; j < xmax; ++j) {
+      w[j] = cubic_aa((j + xmin - center + 0.5) * invscale);
+      total += w[j];
+    }
+    for (auto& v : w) v = total != 0 ? v / total : 0;
+    t.start.push_back(xmin);
+    t.count.push_back(xmax);
+    t.w.push_back(std::move(w));
+  }
+  return t;
+}
+
+}  // namespace
+
+Tensor resize_bicubic_antialias(const Tensor& x, int64_t oh, int64_t ow) {
+  const int64_t C = x.dim(0), H = x.dim(1), W = x.dim(2);
+  // Width first, then height (PyTorch's separable order).
+  const Taps tw = aa_taps(W, ow), th = aa_taps(H, oh);
+  std::vector<double> tmp(C * H * ow);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t j = 0; j < ow; ++j) {
+        double s = 0;
+        for (int64_t k = 0; k < tw.count[j]; ++k) s += tw.w[j][k] * x[(c * H + y) * W + tw.start[j] + k];
+        tmp[(c * H + y) * ow + j] = s;
+      }
+  Tensor out = Tensor::uninitialized({C, oh, ow});
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        double s = 0;
+        for (int64_t k = 0; k < th.count[i]; ++k) s += th.w[i][k] * tmp[(c * H + th.start[i] + k) * ow + j];
+        out[(c * oh + i) * ow + j] = static_cast<float>(s);
+      }
+  return out;
+}
+
+}  // namespace vggt::ops

@@ -1,0 +1,14 @@
+// Resampling with PyTorch's F.interpolate semantics (the modes VGGT uses).
+#pragma once
+#include "core/tensor.h"
+
+namespace vggt::ops {
+
+// Bilinear, align_corners=True. x: [N, C, H, W] -> [N, C, oh, ow].
+Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow);
+
+// Bicubic with antialias=True, align_corners=False (Keys a = -0.5, support widened by the
+// scale when shrinking), as used to resize DINOv2's positional embedding. x: [C, H, W].
+Tensor resize_bicubic_antialias(const Tensor& x, int64_t oh, int64_t ow);
+
+}  // namespace vggt::ops

@@ -1,0 +1,452 @@
+#include "server/engine_server.h"
+
+#include <omp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <new>
+
+#include "io/checkpoint.h"
+#include "model/config.h"
+#include "model/predictions_io.h"
+#include "preprocess/preprocess.h"
+#include "server/process_info.h"
+
+#ifndef VGGT_ENGINE_VERSION
+#define VGGT_ENGINE_VERSION "unknown"
+#endif
+
+namespace vggt::server {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Library messages do not always name the file; the client must always see which one.
+std::string with_path(const std::string& path, const std::string& msg) {
+  return msg.find(path) != std::string::npos ? msg : path + ": " + msg;
+}
+
+EngineOptions merge_options(const EngineOptions& base, const OptionsSpec& over) {
+  EngineOptions o = base;
+  if (over.threads) o.threads = *over.threads;
+  for (const auto& [k, v] : over.flags) o.flags[k] = v;
+  return o;
+}
+
+bool same_options(const EngineOptions& a, const EngineOptions& b) {
+  return a.threads == b.threads && a.flags == b.flags;
+}
+
+json engine_options_json(const EngineOptions& o) {
+  json j = {{"threads", o.threads}, {"flags", json::object()}};
+  for (const auto& [k, v] : o.flags) j["flags"][k] = v;
+  return j;
+}
+
+json memory_json(bool job_scope) {
+  MemoryUsage m = memory_usage();
+  return {{"rss_bytes", m.rss_bytes}, {"peak_rss_bytes", m.peak_rss_bytes},
+          {"peak_rss_scope", job_scope ? "job" : "process"}};
+}
+
+// Reads an [S,3,H,W] float tensor in [0,1] from a safetensors/.pt file.
+Tensor read_input_tensor(const std::string& path, const std::string& name, int patch) {
+  std::unique_ptr<io::CheckpointReader> reader;
+  try {
+    reader = io::CheckpointReader::open(path);
+  } catch (const std::exception& e) {
+    throw ProtocolError(ErrorCode::BadInput, with_path(path, e.what()));
+  }
+  const io::TensorInfo* t = reader->find(name);
+  if (!t) throw ProtocolError(ErrorCode::BadInput, path + ": no tensor named '" + name + "'");
+  if (t->dtype != io::DType::F32 && t->dtype != io::DType::F16 && t->dtype != io::DType::BF16 &&
+      t->dtype != io::DType::F64)
+    throw ProtocolError(ErrorCode::BadInput,
+                        path + ": tensor '" + name + "' has dtype " + io::dtype_name(t->dtype) + ", expected a float type");
+  const auto& s = t->shape;
+  if (s.size() != 4 || s[0] < 1 || s[1] != 3 || s[2] < patch || s[3] < patch || s[2] % patch || s[3] % patch)
+    throw ProtocolError(ErrorCode::BadInput, path + ": tensor '" + name + "' has shape " + shape_to_string(s) +
+                                                 ", expected [S, 3, H, W] with H and W positive multiples of " +
+                                                 std::to_string(patch));
+  Tensor out = Tensor::uninitialized(s);
+  io::convert_to_f32(*t, out.data());
+  for (int64_t i = 0, n = out.numel(); i < n; ++i)
+    if (!std::isfinite(out[i]))
+      throw ProtocolError(ErrorCode::BadInput, path + ": tensor '" + name + "' holds a non-finite value at index " +
+                                                   std::to_string(i));
+  return out;
+}
+
+json frames_json(const std::vector<preprocess::FrameInfo>& frames) {
+  json a = json::array();
+  for (const auto& f : frames)
+    a.push_back({{"path", f.path}, {"orig_width", f.orig_width}, {"orig_height", f.orig_height},
+                 {"scale_x", f.scale_x}, {"scale_y", f.scale_y}, {"offset_x", f.offset_x},
+                 {"offset_y", f.offset_y}, {"content_x0", f.content_x0}, {"content_y0", f.content_y0},
+                 {"content_width", f.content_width}, {"content_height", f.content_height}});
+  return a;
+}
+
+}  // namespace
+
+Server::Server(LineWriter& out, ServerOptions opts) : out_(out), opts_(std::move(opts)) {
+  model_options_.threads = opts_.threads;
+  worker_ = std::thread([this] { worker_loop(); });
+}
+
+Server::~Server() { shutdown(); }
+
+void Server::emit(const json& event) { out_.write_line(to_line(event)); }
+
+void Server::fail(const std::string& id, ErrorCode code, const std::string& message) {
+  emit(make_error(id, code, message));
+}
+
+void Server::send_hello() {
+  CpuIsa isa = detect_cpu_isa();
+  json hello = {{"type", "hello"},
+                {"protocol", kProtocolVersion},
+                {"engine_version", VGGT_ENGINE_VERSION},
+                {"pid", static_cast<int64_t>(getpid())},
+                {"isa", {{"best", isa.best}, {"features", isa.features}}},
+                {"threads", opts_.threads > 0 ? opts_.threads : omp_get_max_threads()},
+                {"hardware_threads", std::thread::hardware_concurrency()},
+                {"parallel", opts_.parallel},
+                {"requests", {"load", "infer", "cancel", "status", "unload", "shutdown", "ping"}},
+                {"max_request_bytes", opts_.max_line_bytes}};
+  emit(hello);
+}
+
+bool Server::handle(const LineDecoder::Line& line) {
+  if (line.oversized) {
+    fail({}, ErrorCode::BadRequest,
+         "request line exceeds " + std::to_string(opts_.max_line_bytes) + " bytes; starts with: " + line.text.substr(0, 80));
+    return true;
+  }
+  std::string id;
+  Request req;
+  try {
+    req = parse_request(line.text, &id);
+    if (req.type == "infer") check_infer_paths(req.infer);
+  } catch (const ProtocolError& e) {
+    fail(id, e.code, e.what());
+    return true;
+  } catch (const std::exception& e) {
+    fail(id, ErrorCode::BadRequest, e.what());
+    return true;
+  }
+
+  if (req.type == "ping") {
+    emit(make_result(req.id, "ping"));
+  } else if (req.type == "status") {
+    emit(status_result(req.id));
+  } else if (req.type == "cancel") {
+    handle_cancel(req);
+  } else if (req.type == "shutdown") {
+    shutdown(req.id);
+    return false;
+  } else {  // load, infer, unload: model work, serialised on the worker
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      fail(req.id, ErrorCode::Cancelled, "engine is shutting down");
+    } else if (!active_ids_.insert(req.id).second) {
+      fail(req.id, ErrorCode::BadRequest, "duplicate id '" + req.id + "': a request with this id is still queued or running");
+    } else {
+      queue_.push_back(Job{std::move(req)});
+      cv_.notify_all();
+    }
+  }
+  return true;
+}
+
+void Server::handle_cancel(const Request& req) {
+  const std::string& job = req.cancel.job;
+  std::string state = "unknown";
+  bool dropped = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_id_ == job && running_cancel_) {
+      running_cancel_->store(true);
+      state = "running";  // the worker reports the job's own `cancelled` error when it stops
+    } else {
+      for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+        if (it->req.id == job) {
+          queue_.erase(it);
+          active_ids_.erase(job);
+          state = "queued";
+          dropped = true;
+          break;
+        }
+      }
+    }
+  }
+  if (dropped) fail(job, ErrorCode::Cancelled, "cancelled before it started");
+  json r = make_result(req.id, "cancel");
+  r["job"] = job;
+  r["state"] = state;
+  emit(r);
+}
+
+json Server::status_result(const std::string& id) {
+  json r = make_result(id, "status");
+  std::lock_guard<std::mutex> lock(mu_);
+  r["state"] = stopping_ ? "stopping" : (running_id_.empty() ? "idle" : "busy");
+  r["running"] = running_id_.empty() ? json(nullptr) : json(running_id_);
+  json q = json::array();
+  for (const auto& j : queue_) q.push_back(j.req.id);
+  r["queued"] = q;
+  r["model"] = model_summary_;
+  r["jobs_completed"] = jobs_done_;
+  r["uptime_ms"] = ms_since(started_);
+  r["memory"] = memory_json(false);
+  return r;
+}
+
+void Server::shutdown(const std::string& request_id) {
+  std::deque<Job> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    if (running_cancel_) running_cancel_->store(true);
+    dropped.swap(queue_);
+    for (const auto& j : dropped) active_ids_.erase(j.req.id);
+    cv_.notify_all();
+  }
+  for (const auto& j : dropped) fail(j.req.id, ErrorCode::Cancelled, "engine is shutting down");
+  if (worker_.joinable()) worker_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    model_summary_ = nullptr;
+  }
+  model_.reset();
+  if (!request_id.empty()) emit(make_result(request_id, "shutdown"));
+}
+
+void Server::wait_idle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return queue_.empty() && running_id_.empty(); });
+}
+
+void Server::worker_loop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      running_id_ = job.req.id;
+      running_cancel_ = job.cancel;
+    }
+    json final_event = run_job(job);
+    // The job counts as finished before its answer goes out, so a status request sent on
+    // receipt of the answer already sees the engine idle.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_id_.clear();
+      running_cancel_.reset();
+      active_ids_.erase(job.req.id);
+      ++jobs_done_;
+      cv_.notify_all();
+    }
+    emit(final_event);
+  }
+}
+
+json Server::run_job(Job& job) {
+  const std::string& id = job.req.id;
+  // Nothing thrown by a job may end the process: every failure becomes an error event.
+  try {
+    if (job.req.type == "load") return do_load(job);
+    if (job.req.type == "infer") return do_infer(job);
+    if (job.req.type == "unload") return do_unload(job);
+    return make_error(id, ErrorCode::Internal, "no handler for queued request type '" + job.req.type + "'");
+  } catch (const ProtocolError& e) {
+    return make_error(id, e.code, e.what());
+  } catch (const CancelledError&) {
+    return make_error(id, ErrorCode::Cancelled, "cancelled");
+  } catch (const std::bad_alloc&) {
+    return make_error(id, ErrorCode::OutOfMemory, job.req.type + ": out of memory");
+  } catch (const std::exception& e) {
+    return make_error(id, ErrorCode::Internal, job.req.type + " failed: " + e.what());
+  } catch (...) {
+    return make_error(id, ErrorCode::Internal, job.req.type + " failed with an unknown exception");
+  }
+}
+
+json Server::do_load(Job& job) {
+  const LoadRequest& r = job.req.load;
+  const auto t0 = Clock::now();
+  // A load replaces the model; the old one goes first so two never share memory.
+  model_.reset();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    model_summary_ = nullptr;
+  }
+  const bool config_is_path = r.config.find('/') != std::string::npos ||
+                              (r.config.size() > 5 && r.config.compare(r.config.size() - 5, 5, ".json") == 0);
+  if (config_is_path && !file_exists(r.config))
+    throw ProtocolError(ErrorCode::NotFound, r.config + ": model config file not found");
+  ModelConfig cfg;
+  try {
+    cfg = ModelConfig::resolve(r.config);
+  } catch (const std::exception& e) {
+    throw ProtocolError(ErrorCode::BadCheckpoint, with_path(r.config, e.what()));
+  }
+  EngineOptions opts;
+  opts.threads = r.options.threads.value_or(opts_.threads);
+  opts.flags = r.options.flags;
+  if (opts.threads > 0) omp_set_num_threads(opts.threads);
+
+  std::unique_ptr<VggtModel> m;
+  if (r.random) {
+    m = VggtModel::random(cfg, r.seed, opts);
+  } else {
+    if (!file_exists(r.weights)) throw ProtocolError(ErrorCode::NotFound, r.weights + ": weights file not found");
+    try {
+      m = VggtModel::load(r.weights, cfg, opts);
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ProtocolError(ErrorCode::BadCheckpoint, with_path(r.weights, e.what()));
+    }
+  }
+  // Loading is not interruptible; a cancel that arrived meanwhile still wins.
+  if (job.cancel->load()) throw CancelledError();
+
+  const double load_ms = ms_since(t0);
+  json summary = {{"source", r.random ? "random:" + std::to_string(r.seed) : r.weights},
+                  {"random_weights", r.random},
+                  {"config_name", r.config},
+                  {"config", json::parse(cfg.to_json(), nullptr, false)},
+                  {"weight_bytes", m->weight_bytes()},
+                  {"options", engine_options_json(opts)}};
+  model_ = std::move(m);
+  model_options_ = opts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    model_summary_ = summary;
+  }
+  emit(make_progress(job.req.id, "load", 1, 1, load_ms));
+  json res = make_result(job.req.id, "load");
+  res["model"] = summary;
+  res["load_ms"] = load_ms;
+  res["memory"] = memory_json(false);
+  return res;
+}
+
+json Server::do_infer(Job& job) {
+  const InferRequest& r = job.req.infer;
+  const std::string& id = job.req.id;
+  if (!model_) throw ProtocolError(ErrorCode::NoModel, "no model is loaded; send a 'load' request first");
+  const auto t0 = Clock::now();
+  const bool job_peak = reset_peak_rss();
+  json timings = json::array();
+
+  // Input.
+  Tensor images;
+  json frames;
+  const int patch = model_->config().patch_size;
+  if (!r.images.empty()) {
+    preprocess::Batch batch;
+    try {
+      batch = preprocess::load_and_preprocess(r.images, preprocess::mode_from_string(r.preprocess), r.exif_orientation);
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ProtocolError(ErrorCode::BadInput, e.what());
+    }
+    images = std::move(batch.images);
+    frames = frames_json(batch.frames);
+  } else {
+    images = read_input_tensor(r.input_tensor, r.input_tensor_name, patch);
+  }
+  timings.push_back({{"stage", "read_input"}, {"ms", ms_since(t0)}});
+  emit(make_progress(id, "read_input", 1, 1, ms_since(t0)));
+  if (job.cancel->load()) throw CancelledError();
+
+  // Per-job options apply to this job only; the load's options come back afterwards.
+  const EngineOptions job_opts = merge_options(model_options_, r.options);
+  const bool swap_opts = !same_options(job_opts, model_options_);
+  if (swap_opts) model_->set_options(job_opts);
+  if (job_opts.threads > 0) omp_set_num_threads(job_opts.threads);
+  struct Restore {
+    Server* s;
+    bool on;
+    ~Restore() {
+      if (on && s->model_) s->model_->set_options(s->model_options_);
+    }
+  } restore{this, swap_opts};
+
+  RunContext ctx;
+  ctx.cancel = job.cancel.get();
+  ctx.keep_debug = r.keep_debug;
+  ctx.on_progress = [this, &id, t0](const ProgressEvent& ev) {
+    emit(make_progress(id, ev.stage, ev.step, ev.total, ms_since(t0)));
+  };
+  const auto t_fwd = Clock::now();
+  Predictions preds = model_->forward(images, ctx);
+  const double forward_ms = ms_since(t_fwd);
+  for (const auto& st : preds.timings) timings.push_back({{"stage", st.stage}, {"ms", st.ms}, {"gflop", st.gflop}});
+  if (job.cancel->load()) throw CancelledError();
+
+  // Output.
+  const auto t_write = Clock::now();
+  // write_predictions adds format and engine_version.
+  std::map<std::string, std::string> meta = {
+      {"model", model_summary_.value("source", std::string())},
+      {"random_weights", model_->random_weights() ? "true" : "false"},
+      {"options", engine_options_json(job_opts).dump()},
+      {"preprocess", r.preprocess},
+  };
+  if (!frames.is_null()) meta["frames"] = frames.dump(-1, ' ', false, json::error_handler_t::replace);
+  try {
+    write_predictions(r.output, preds, images, meta, r.keep_debug);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ProtocolError(ErrorCode::IoError, with_path(r.output, e.what()));
+  }
+  timings.push_back({{"stage", "write_output"}, {"ms", ms_since(t_write)}});
+  emit(make_progress(id, "write_output", 1, 1, ms_since(t0)));
+
+  json res = make_result(id, "infer");
+  res["output"] = r.output;
+  res["frames"] = images.dim(0);
+  res["height"] = images.dim(2);
+  res["width"] = images.dim(3);
+  res["options"] = engine_options_json(job_opts);
+  res["timings"] = timings;
+  res["forward_ms"] = forward_ms;
+  res["total_ms"] = ms_since(t0);
+  res["memory"] = memory_json(job_peak);
+  return res;
+}
+
+json Server::do_unload(Job& job) {
+  const bool had = model_ != nullptr;
+  model_.reset();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    model_summary_ = nullptr;
+  }
+  json res = make_result(job.req.id, "unload");
+  res["had_model"] = had;
+  res["memory"] = memory_json(false);
+  return res;
+}
+
+}  // namespace vggt::server

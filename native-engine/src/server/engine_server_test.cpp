@@ -1,0 +1,273 @@
+// In-process tests of the request/worker state machine, against the real model code.
+#include "server/engine_server.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <thread>
+
+#include "io/checkpoint.h"
+
+using namespace vggt::server;
+using nlohmann::json;
+
+namespace {
+
+std::string shared_dir() {
+  if (const char* env = std::getenv("VGGT_SHARED_DIR")) return env;
+#ifdef VGGT_SHARED_DIR
+  return VGGT_SHARED_DIR;
+#else
+  return "../shared";
+#endif
+}
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+#define REQUIRE_SHARED()                                                                      \
+  do {                                                                                        \
+    if (!exists(shared_dir() + "/goldens/tiny-2f/weights.safetensors")) {                     \
+      std::cerr << "\n*** SKIPPED: shared goldens not found at " << shared_dir() << " ***\n"; \
+      GTEST_SKIP() << "shared goldens absent";                                                \
+    }                                                                                         \
+  } while (0)
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char t[] = "/tmp/vggt-server-test-XXXXXX";
+    path = mkdtemp(t);
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+// A server whose output is captured and parsed, with waiting helpers.
+struct Session {
+  CaptureWriter out;
+  Server server{out, ServerOptions{}};
+
+  void send_raw(const std::string& line) { server.handle({line, false}); }
+  void send(const json& j) { send_raw(j.dump()); }
+  std::vector<json> events() const {
+    std::vector<json> v;
+    for (const auto& l : out.lines()) v.push_back(json::parse(l));
+    return v;
+  }
+  // The first event (after the first `skip` ones) that matches; fails after `timeout`.
+  json wait_for(const std::function<bool(const json&)>& pred, double timeout_s = 60) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    for (;;) {
+      for (const auto& e : events())
+        if (pred(e)) return e;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "timed out; events so far:\n" << dump();
+        return json();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  // The terminal event (result or error) of request `id`.
+  json final_of(const std::string& id, double timeout_s = 60) {
+    return wait_for([&](const json& e) {
+      return (e["type"] == "result" || e["type"] == "error") && e["id"] == id;
+    }, timeout_s);
+  }
+  std::string dump() const {
+    std::string s;
+    for (const auto& l : out.lines()) s += l + "\n";
+    return s;
+  }
+};
+
+json load_tiny(const std::string& id, const std::string& case_name = "tiny-2f") {
+  std::string dir = shared_dir() + "/goldens/" + case_name;
+  return {{"type", "load"}, {"id", id}, {"weights", dir + "/weights.safetensors"}, {"config", dir + "/config.json"}};
+}
+
+}  // namespace
+
+TEST(ServerSession, BadRequestsGetErrorsAndServingContinues) {
+  Session s;
+  s.send_raw(R"({"type":"load","id":)");
+  s.send_raw(R"({"type":"frobnicate","id":"u1"})");
+  s.send_raw(R"({"type":"infer","id":"i1","input_tensor":"/nonexistent/in.safetensors","output":"/tmp/o.safetensors"})");
+  s.send_raw(R"({"type":"load","id":"l1","weights":"/nonexistent/w.safetensors","config":"vggt-1b"})");
+  s.send_raw(R"({"type":"load","id":"l2","weights":"/nonexistent/w.safetensors","config":"/nonexistent/c.json"})");
+  s.send_raw(R"({"type":"ping","id":"p1"})");
+  s.server.wait_idle();
+
+  json malformed = s.wait_for([](const json& e) { return e["type"] == "error" && e["id"].is_null(); });
+  EXPECT_EQ(malformed["code"], "bad_request");
+  EXPECT_EQ(s.final_of("u1")["code"], "unknown_type");
+  json i1 = s.final_of("i1");
+  EXPECT_EQ(i1["code"], "not_found");
+  EXPECT_NE(i1["message"].get<std::string>().find("/nonexistent/in.safetensors"), std::string::npos);
+  json l1 = s.final_of("l1");
+  EXPECT_EQ(l1["code"], "not_found");
+  EXPECT_NE(l1["message"].get<std::string>().find("/nonexistent/w.safetensors"), std::string::npos);
+  json l2 = s.final_of("l2");
+  EXPECT_EQ(l2["code"], "not_found");
+  EXPECT_NE(l2["message"].get<std::string>().find("c.json"), std::string::npos);
+  EXPECT_EQ(s.final_of("p1")["type"], "result");
+}
+
+TEST(ServerSession, InferBeforeLoadIsNoModel) {
+  Session s;
+  TempDir tmp;
+  std::ofstream(tmp.path + "/in.safetensors") << "x";
+  s.send(json{{"type", "infer"}, {"id", "j"}, {"input_tensor", tmp.path + "/in.safetensors"},
+              {"output", tmp.path + "/o.safetensors"}});
+  EXPECT_EQ(s.final_of("j")["code"], "no_model");
+  json st;
+  s.send_raw(R"({"type":"status","id":"s"})");
+  st = s.final_of("s");
+  EXPECT_EQ(st["state"], "idle");
+  EXPECT_TRUE(st["model"].is_null());
+  EXPECT_GT(st["memory"]["peak_rss_bytes"].get<uint64_t>(), 0u);
+}
+
+TEST(ServerSession, LoadsTinyModelRunsTensorJobAndReportsProgressInOrder) {
+  REQUIRE_SHARED();
+  Session s;
+  TempDir tmp;
+  std::string dir = shared_dir() + "/goldens/tiny-2f";
+  s.send(load_tiny("l"));
+  std::string out = tmp.path + "/out.safetensors";
+  s.send(json{{"type", "infer"}, {"id", "j"}, {"input_tensor", dir + "/input.safetensors"}, {"output", out}});
+  json load = s.final_of("l");
+  ASSERT_EQ(load["type"], "result") << s.dump();
+  EXPECT_EQ(load["model"]["random_weights"], false);
+  EXPECT_GT(load["model"]["weight_bytes"].get<uint64_t>(), 0u);
+  json res = s.final_of("j");
+  ASSERT_EQ(res["type"], "result") << s.dump();
+  EXPECT_EQ(res["output"], out);
+  EXPECT_EQ(res["frames"], 2);
+  EXPECT_GT(res["memory"]["peak_rss_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GE(res["timings"].size(), 3u);
+
+  // Progress of the job: read_input first, write_output last, elapsed never decreasing, and
+  // within a stage the steps count up.
+  std::vector<json> prog;
+  for (const auto& e : s.events())
+    if (e["type"] == "progress" && e["id"] == "j") prog.push_back(e);
+  ASSERT_GE(prog.size(), 3u) << s.dump();
+  EXPECT_EQ(prog.front()["stage"], "read_input");
+  EXPECT_EQ(prog.back()["stage"], "write_output");
+  for (size_t i = 1; i < prog.size(); ++i) {
+    EXPECT_GE(prog[i]["elapsed_ms"].get<double>(), prog[i - 1]["elapsed_ms"].get<double>());
+    if (prog[i]["stage"] == prog[i - 1]["stage"])
+      EXPECT_GT(prog[i]["step"].get<int>(), prog[i - 1]["step"].get<int>());
+    EXPECT_LE(prog[i]["step"].get<int>(), prog[i]["total"].get<int>());
+  }
+
+  auto reader = vggt::io::CheckpointReader::open(out);
+  for (const char* name : {"pose_enc", "depth", "depth_conf", "world_points", "world_points_conf", "extrinsic",
+                           "intrinsic", "world_points_from_depth", "images"})
+    EXPECT_NE(reader->find(name), nullptr) << name;
+  EXPECT_EQ(reader->metadata().at("preprocess"), "tensor");
+  EXPECT_EQ(reader->metadata().at("random_weights"), "false");
+}
+
+TEST(ServerSession, TruncatedCheckpointAndCorruptImageAreReportedAndServingContinues) {
+  REQUIRE_SHARED();
+  Session s;
+  TempDir tmp;
+  std::string dir = shared_dir() + "/goldens/tiny-2f";
+  {
+    std::ifstream in(dir + "/weights.safetensors", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(tmp.path + "/truncated.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    std::ofstream(tmp.path + "/corrupt.png", std::ios::binary) << "\x89PNG\r\n\x1a\n this is not a png";
+  }
+  s.send(json{{"type", "load"}, {"id", "bad"}, {"weights", tmp.path + "/truncated.safetensors"},
+              {"config", dir + "/config.json"}});
+  json bad = s.final_of("bad");
+  EXPECT_EQ(bad["code"], "bad_checkpoint") << s.dump();
+  EXPECT_NE(bad["message"].get<std::string>().find("truncated.safetensors"), std::string::npos);
+
+  s.send(load_tiny("good"));
+  ASSERT_EQ(s.final_of("good")["type"], "result") << s.dump();
+  s.send(json{{"type", "infer"}, {"id", "img"}, {"images", {tmp.path + "/corrupt.png"}},
+              {"output", tmp.path + "/o.safetensors"}});
+  json img = s.final_of("img");
+  EXPECT_EQ(img["code"], "bad_input") << s.dump();
+  EXPECT_NE(img["message"].get<std::string>().find("corrupt.png"), std::string::npos);
+  EXPECT_FALSE(exists(tmp.path + "/o.safetensors"));
+
+  s.send(json{{"type", "infer"}, {"id", "ok"}, {"input_tensor", dir + "/input.safetensors"},
+              {"output", tmp.path + "/o.safetensors"}});
+  EXPECT_EQ(s.final_of("ok")["type"], "result") << s.dump();
+}
+
+TEST(ServerSession, CancelStopsARunningJobAndDropsAQueuedOne) {
+  REQUIRE_SHARED();
+  std::string kitchen = shared_dir() + "/datasets/kitchen/images";
+  Session s;
+  TempDir tmp;
+  s.send(load_tiny("l"));
+  // Six 518x350 frames: long enough on the tiny model that the cancel lands mid-forward.
+  json imgs = json::array();
+  for (int i = 0; i < 6; ++i) imgs.push_back(kitchen + "/0" + std::to_string(i) + ".png");
+  s.send(json{{"type", "infer"}, {"id", "long"}, {"images", imgs}, {"output", tmp.path + "/long.safetensors"}});
+  s.send(json{{"type", "infer"}, {"id", "queued"}, {"images", imgs}, {"output", tmp.path + "/q.safetensors"}});
+  s.send(json{{"type", "infer"}, {"id", "queued"}, {"images", imgs}, {"output", tmp.path + "/q.safetensors"}});
+  EXPECT_EQ(s.final_of("queued")["code"], "bad_request");  // duplicate id while queued
+
+  s.wait_for([](const json& e) {
+    return e["type"] == "progress" && e["id"] == "long" && e["stage"] != "read_input";
+  });
+  s.send_raw(R"({"type":"cancel","id":"c1","job":"queued"})");
+  s.send_raw(R"({"type":"cancel","id":"c2","job":"long"})");
+  EXPECT_EQ(s.final_of("c1")["state"], "queued");
+  EXPECT_EQ(s.final_of("c2")["state"], "running");
+  json lg = s.final_of("long");
+  EXPECT_EQ(lg["code"], "cancelled") << s.dump();
+  // Idle as soon as the job's answer is out (no wait): clients act on that answer.
+  s.send_raw(R"({"type":"status","id":"st"})");
+  EXPECT_EQ(s.final_of("st")["state"], "idle");
+  EXPECT_FALSE(exists(tmp.path + "/long.safetensors"));
+  EXPECT_FALSE(exists(tmp.path + "/q.safetensors"));
+  // No progress for the cancelled job after its error.
+  bool after = false;
+  for (const auto& e : s.events()) {
+    if (e["id"] == "long" && e["type"] == "error") after = true;
+    else if (after) EXPECT_NE(e["id"], "long") << e.dump();
+  }
+  s.send_raw(R"({"type":"cancel","id":"c3","job":"long"})");
+  EXPECT_EQ(s.final_of("c3")["state"], "unknown");
+}
+
+TEST(ServerSession, ShutdownFailsQueuedJobsThenAnswers) {
+  REQUIRE_SHARED();
+  Session s;
+  TempDir tmp;
+  std::string dir = shared_dir() + "/goldens/tiny-2f";
+  s.send(load_tiny("l"));
+  for (int i = 0; i < 3; ++i)
+    s.send(json{{"type", "infer"}, {"id", "j" + std::to_string(i)}, {"input_tensor", dir + "/input.safetensors"},
+                {"output", tmp.path + "/o" + std::to_string(i) + ".safetensors"}});
+  EXPECT_FALSE(s.server.handle({R"({"type":"shutdown","id":"bye"})", false}));
+  auto ev = s.events();
+  ASSERT_FALSE(ev.empty());
+  EXPECT_EQ(ev.back()["id"], "bye");
+  EXPECT_EQ(ev.back()["type"], "result");
+  // Every request got exactly one terminal event.
+  for (std::string id : {"l", "j0", "j1", "j2"}) {
+    int n = 0;
+    for (const auto& e : ev)
+      if (e["id"] == id && (e["type"] == "result" || e["type"] == "error")) ++n;
+    EXPECT_EQ(n, 1) << id << "\n" << s.dump();
+  }
+  s.send(json{{"type", "load"}, {"id", "late"}, {"random", {{"seed", 1}}}});
+  EXPECT_EQ(s.final_of("late")["code"], "cancelled");
+}

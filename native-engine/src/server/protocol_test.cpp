@@ -1,0 +1,142 @@
+#include "server/protocol.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+using namespace vggt::server;
+
+namespace {
+// Parses a request that must fail; returns the error and the id recovered from it.
+std::pair<ProtocolError, std::string> parse_error(const std::string& line) {
+  std::string id;
+  try {
+    parse_request(line, &id);
+  } catch (const ProtocolError& e) {
+    return {e, id};
+  }
+  ADD_FAILURE() << "no error for: " << line;
+  return {ProtocolError(ErrorCode::Internal, "none"), id};
+}
+}  // namespace
+
+TEST(ServerProtocol, ParsesLoadWithWeightsConfigAndOptions) {
+  Request r = parse_request(
+      R"({"type":"load","id":"l1","weights":"/m/w.safetensors","config":"/m/config.json",)"
+      R"("options":{"threads":2,"flags":{"bf16":true,"fuse":false}}})",
+      nullptr);
+  EXPECT_EQ(r.type, "load");
+  EXPECT_EQ(r.id, "l1");
+  EXPECT_EQ(r.load.weights, "/m/w.safetensors");
+  EXPECT_FALSE(r.load.random);
+  EXPECT_EQ(r.load.config, "/m/config.json");
+  ASSERT_TRUE(r.load.options.threads.has_value());
+  EXPECT_EQ(*r.load.options.threads, 2);
+  EXPECT_EQ(r.load.options.flags.at("bf16"), true);
+  EXPECT_EQ(r.load.options.flags.at("fuse"), false);
+}
+
+TEST(ServerProtocol, ParsesRandomLoadWithDefaultConfig) {
+  Request r = parse_request(R"({"type":"load","id":"l2","random":{"seed":7}})", nullptr);
+  EXPECT_TRUE(r.load.random);
+  EXPECT_EQ(r.load.seed, 7u);
+  EXPECT_EQ(r.load.config, "vggt-1b");
+}
+
+TEST(ServerProtocol, ParsesInferFromImagesAndFromTensor) {
+  Request a = parse_request(
+      R"({"type":"infer","id":"j1","images":["a.png","b.jpg"],"preprocess":"pad","output":"o.safetensors","keep_debug":true})",
+      nullptr);
+  EXPECT_EQ(a.infer.images.size(), 2u);
+  EXPECT_EQ(a.infer.preprocess, "pad");
+  EXPECT_TRUE(a.infer.keep_debug);
+  EXPECT_EQ(a.infer.output, "o.safetensors");
+  Request b = parse_request(R"({"type":"infer","id":"j2","input_tensor":"in.safetensors","output":"o.safetensors"})",
+                            nullptr);
+  EXPECT_EQ(b.infer.input_tensor, "in.safetensors");
+  EXPECT_EQ(b.infer.input_tensor_name, "images");
+  EXPECT_EQ(b.infer.preprocess, "tensor");
+  EXPECT_FALSE(b.infer.keep_debug);
+}
+
+TEST(ServerProtocol, MalformedJsonIsABadRequestWithoutId) {
+  auto [e, id] = parse_error(R"({"type":"load","id":"x",)");
+  EXPECT_EQ(e.code, ErrorCode::BadRequest);
+  EXPECT_NE(std::string(e.what()).find("malformed JSON"), std::string::npos);
+  EXPECT_TRUE(id.empty());
+  EXPECT_EQ(parse_error("[1,2]").first.code, ErrorCode::BadRequest);
+  EXPECT_EQ(parse_error(R"({"type":"status"})").first.code, ErrorCode::BadRequest);  // no id
+}
+
+TEST(ServerProtocol, UnknownTypeKeepsTheIdForCorrelation) {
+  auto [e, id] = parse_error(R"({"type":"explode","id":"q9"})");
+  EXPECT_EQ(e.code, ErrorCode::UnknownType);
+  EXPECT_EQ(id, "q9");
+  EXPECT_NE(std::string(e.what()).find("explode"), std::string::npos);
+}
+
+TEST(ServerProtocol, FieldErrorsNameTheField) {
+  struct Case { const char* line; const char* mentions; };
+  const Case cases[] = {
+      {R"({"type":"load","id":"a"})", "exactly one of 'weights'"},
+      {R"({"type":"load","id":"a","weights":"w","random":{"seed":1}})", "exactly one of 'weights'"},
+      {R"({"type":"load","id":"a","random":{"seed":-1}})", "random.seed"},
+      {R"({"type":"load","id":"a","weights":3})", "'weights' must be a string"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"threads":"4"}})", "options.threads"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"flags":{"bf16":1}}})", "options.flags.bf16"},
+      {R"({"type":"infer","id":"a","output":"o"})", "exactly one of 'images'"},
+      {R"({"type":"infer","id":"a","images":[],"output":"o"})", "non-empty array"},
+      {R"({"type":"infer","id":"a","images":["x.png"],"preprocess":"zoom","output":"o"})", "preprocess"},
+      {R"({"type":"infer","id":"a","images":["x.png"]})", "'output'"},
+      {R"({"type":"cancel","id":"a"})", "'job'"},
+  };
+  for (const auto& c : cases) {
+    auto [e, id] = parse_error(c.line);
+    EXPECT_EQ(e.code, ErrorCode::BadRequest) << c.line;
+    EXPECT_EQ(id, "a") << c.line;
+    EXPECT_NE(std::string(e.what()).find(c.mentions), std::string::npos) << c.line << " -> " << e.what();
+  }
+}
+
+TEST(ServerProtocol, InferPathChecksNameTheMissingFile) {
+  char tmpl[] = "/tmp/vggt-proto-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::ofstream(dir + "/a.png") << "x";
+  InferRequest r;
+  r.images = {dir + "/a.png", dir + "/missing.png"};
+  r.output = dir + "/out.safetensors";
+  try {
+    check_infer_paths(r);
+    ADD_FAILURE() << "missing image not reported";
+  } catch (const ProtocolError& e) {
+    EXPECT_EQ(e.code, ErrorCode::NotFound);
+    EXPECT_NE(std::string(e.what()).find("missing.png"), std::string::npos);
+  }
+  r.images = {dir + "/a.png"};
+  r.output = dir + "/no/such/dir/out.safetensors";
+  try {
+    check_infer_paths(r);
+    ADD_FAILURE() << "missing output directory not reported";
+  } catch (const ProtocolError& e) {
+    EXPECT_EQ(e.code, ErrorCode::IoError);
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos);
+  }
+  r.output = dir + "/out.safetensors";
+  EXPECT_NO_THROW(check_infer_paths(r));
+  std::remove((dir + "/a.png").c_str());
+  rmdir(dir.c_str());
+}
+
+TEST(ServerProtocol, EventsAreSingleLinesEvenWithNewlinesAndBadUtf8InText) {
+  auto e = make_error("j1", ErrorCode::BadInput, "bad\nimage \xff\xfe name");
+  std::string line = to_line(e);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto back = nlohmann::json::parse(line);
+  EXPECT_EQ(back["type"], "error");
+  EXPECT_EQ(back["id"], "j1");
+  EXPECT_EQ(back["code"], "bad_input");
+  EXPECT_TRUE(nlohmann::json::parse(to_line(make_error("", ErrorCode::BadRequest, "x")))["id"].is_null());
+}

@@ -1,0 +1,76 @@
+import { formatBytes, formatSeconds } from "../format";
+import { cancelRun, setOptions, startRun, useStore } from "../store";
+
+export function RunPanel() {
+  const frames = useStore((s) => s.frames);
+  const options = useStore((s) => s.options);
+  const estimate = useStore((s) => s.estimate);
+  const model = useStore((s) => s.model);
+  const engine = useStore((s) => s.engine);
+  const runs = useStore((s) => s.runs);
+  const progress = useStore((s) => s.progress);
+  const busy = useStore((s) => s.busy);
+  const included = frames.filter((f) => f.included).length;
+  const active = runs.filter((r) => r.status === "running" || r.status === "queued");
+  const noModel = model?.state !== "ready";
+  const canRun = included > 0 && !busy && (options.randomWeights || !noModel) && engine?.state !== "missing";
+
+  return (
+    <section className="panel" data-testid="run-panel">
+      <h2>Run</h2>
+      <div className="row wrap">
+        <label>
+          Preprocess{" "}
+          <select value={options.preprocess} onChange={(e) => setOptions({ preprocess: e.target.value as "crop" | "pad" })}>
+            <option value="crop">crop (518 wide)</option>
+            <option value="pad">pad (518×518)</option>
+          </select>
+        </label>
+        <label title="Random weights: for timing the engine, the geometry is meaningless">
+          <input type="checkbox" data-testid="benchmark-toggle" checked={options.randomWeights} disabled={noModel} onChange={(e) => setOptions({ randomWeights: e.target.checked })} />{" "}
+          Random-weight benchmark
+        </label>
+      </div>
+      {estimate && (
+        <div className="estimate" data-testid="estimate">
+          <div>
+            {estimate.frames} frame{estimate.frames === 1 ? "" : "s"} at {estimate.width}×{estimate.height} ({estimate.tokensPerFrame} tokens each)
+          </div>
+          <div>
+            Expected: <strong>~{formatSeconds(estimate.seconds)}</strong>, peak memory <strong>~{formatBytes(estimate.peakBytes)}</strong>
+          </div>
+          <div className="hint">{estimate.basis}</div>
+          {estimate.warnings.map((w) => (
+            <div key={w} className="warning">
+              ⚠ {w}
+            </div>
+          ))}
+        </div>
+      )}
+      {engine?.state === "missing" && <p className="warning">Engine not available: {engine.message}</p>}
+      <button className="primary" data-testid="run-button" disabled={!canRun} onClick={() => startRun()}>
+        {options.randomWeights ? "Run benchmark (random weights)" : "Reconstruct"}
+      </button>
+      {busy && <p className="hint">{busy}</p>}
+      {active.map((r) => {
+        const p = progress[r.id];
+        return (
+          <div key={r.id} className="progress" data-testid="run-progress">
+            <div className="row">
+              <span className="grow">
+                {r.name} — {r.status === "queued" ? "queued" : (p?.message ?? p?.stage ?? "starting")}
+              </span>
+              <button data-testid="cancel-button" onClick={() => cancelRun(r.id)}>
+                Cancel
+              </button>
+            </div>
+            <progress max={1} value={p?.fraction ?? 0} />
+            <div className="hint">
+              {Math.round((p?.fraction ?? 0) * 100)}% · elapsed {formatSeconds(p?.elapsedSeconds ?? 0)} · ETA {formatSeconds(p?.etaSeconds)}
+            </div>
+          </div>
+        );
+      })}
+    </section>
+  );
+}

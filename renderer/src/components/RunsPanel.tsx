@@ -1,0 +1,34 @@
+import { formatSeconds } from "../format";
+import { deleteRun, selectRun, useStore } from "../store";
+
+export function RunsPanel() {
+  const runs = useStore((s) => s.runs);
+  const selected = useStore((s) => s.selectedRunId);
+  if (runs.length === 0) return null;
+  return (
+    <section className="panel" data-testid="runs-panel">
+      <h2>Runs</h2>
+      <ul className="runs">
+        {runs.map((r) => (
+          <li key={r.id} className={r.id === selected ? "selected" : ""} data-status={r.status} data-testid="run-item">
+            <button className="run-select" onClick={() => selectRun(r.id)} title={r.error ?? r.id}>
+              <span className="run-name">{r.name}</span>
+              <span className={`status status-${r.status}`}>{r.status}</span>
+              <span className="hint">
+                {new Date(r.createdAt).toLocaleString()} · {r.model}
+                {r.durationMs ? ` · ${formatSeconds(r.durationMs / 1000)}` : ""}
+              </span>
+              {r.randomWeights && <span className="badge-random">random weights</span>}
+              {r.error && <span className="run-error">{r.error}</span>}
+            </button>
+            {r.status !== "running" && r.status !== "queued" && (
+              <button className="remove" aria-label={`Delete run ${r.name}`} onClick={() => deleteRun(r.id)}>
+                ×
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

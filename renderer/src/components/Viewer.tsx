@@ -1,0 +1,232 @@
+import { OrbitControls } from "@react-three/drei";
+import { Canvas, useThree, type ThreeEvent } from "@react-three/fiber";
+import { useEffect, useMemo, useRef } from "react";
+import * as THREE from "three";
+
+import type { CameraFrame, PointCloud } from "../../../electron/ipc/channels";
+import { useStore, viewCommand } from "../store";
+import { cameraPose, flip, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
+
+/** The WebGL canvas, for screenshots. */
+export const canvasRef: { current: HTMLCanvasElement | null } = { current: null };
+
+const VERTEX = /* glsl */ `
+attribute float conf;
+attribute float frameIndex;
+uniform float threshold;
+uniform float pointSize;
+uniform sampler2D frameMask;
+uniform float frameCount;
+varying vec3 vColor;
+void main() {
+  float shown = texture2D(frameMask, vec2((frameIndex + 0.5) / frameCount, 0.5)).r;
+  if (conf < threshold || conf <= 1e-5 || shown < 0.5) {
+    // Outside the clip volume: the point is dropped before rasterisation.
+    gl_Position = vec4(2.0, 2.0, 2.0, 1.0);
+    gl_PointSize = 0.0;
+    return;
+  }
+  vColor = color;
+  gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
+  gl_PointSize = pointSize;
+}`;
+
+const FRAGMENT = /* glsl */ `
+varying vec3 vColor;
+void main() {
+  gl_FragColor = vec4(vColor, 1.0);
+}`;
+
+function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) {
+  const pointSize = useStore((s) => s.viewer.pointSize);
+  const hidden = useStore((s) => s.viewer.hiddenFrames);
+  const dpr = useThree((s) => s.viewport.dpr);
+  const frameCount = Math.max(1, cloud.cameras.length);
+
+  const geometry = useMemo(() => {
+    const g = new THREE.BufferGeometry();
+    g.setAttribute("position", new THREE.BufferAttribute(cloud.positions, 3));
+    g.setAttribute("color", new THREE.BufferAttribute(cloud.colors, 3, true));
+    g.setAttribute("conf", new THREE.BufferAttribute(cloud.conf, 1));
+    g.setAttribute("frameIndex", new THREE.BufferAttribute(Float32Array.from(cloud.frame), 1));
+    g.computeBoundingSphere();
+    return g;
+  }, [cloud]);
+  const maskTexture = useMemo(() => {
+    const t = new THREE.DataTexture(new Uint8Array(frameCount * 4), frameCount, 1, THREE.RGBAFormat);
+    t.magFilter = THREE.NearestFilter;
+    t.minFilter = THREE.NearestFilter;
+    return t;
+  }, [frameCount]);
+  const material = useMemo(
+    () =>
+      new THREE.ShaderMaterial({
+        vertexShader: VERTEX,
+        fragmentShader: FRAGMENT,
+        vertexColors: true,
+        uniforms: { threshold: { value: 0 }, pointSize: { value: 2 }, frameMask: { value: maskTexture }, frameCount: { value: frameCount } },
+      }),
+    [maskTexture, frameCount],
+  );
+  useEffect(() => () => geometry.dispose(), [geometry]);
+  useEffect(() => () => material.dispose(), [material]);
+  useEffect(() => () => maskTexture.dispose(), [maskTexture]);
+
+  const data = maskTexture.image.data as Uint8Array;
+  for (let f = 0; f < frameCount; f++) data[4 * f] = hidden.includes(f) ? 0 : 255;
+  maskTexture.needsUpdate = true;
+  material.uniforms.threshold.value = threshold;
+  material.uniforms.pointSize.value = pointSize * dpr;
+
+  return <points geometry={geometry} material={material} frustumCulled={false} />;
+}
+
+function Frustum({ cam, scale }: { cam: CameraFrame; scale: number }) {
+  const { lines, quad, texture } = useMemo(() => {
+    const c = cameraPose(cam.extrinsic).center;
+    const corners = [
+      unproject(cam, 0, 0, scale),
+      unproject(cam, cam.width, 0, scale),
+      unproject(cam, cam.width, cam.height, scale),
+      unproject(cam, 0, cam.height, scale),
+    ];
+    const seg: number[] = [];
+    for (let i = 0; i < 4; i++) seg.push(...c, ...corners[i], ...corners[i], ...corners[(i + 1) % 4]);
+    const lines = new THREE.BufferGeometry();
+    lines.setAttribute("position", new THREE.Float32BufferAttribute(seg, 3));
+    const quad = new THREE.BufferGeometry();
+    quad.setAttribute("position", new THREE.Float32BufferAttribute(corners.flat(), 3));
+    // Image row 0 is the top; DataTexture row 0 is v = 0 (flipY is off for data textures).
+    quad.setAttribute("uv", new THREE.Float32BufferAttribute([0, 0, 1, 0, 1, 1, 0, 1], 2));
+    quad.setIndex([0, 2, 1, 0, 3, 2]);
+    const texture = new THREE.DataTexture(cam.thumb, cam.thumbWidth, cam.thumbHeight, THREE.RGBAFormat);
+    texture.colorSpace = THREE.SRGBColorSpace;
+    texture.needsUpdate = true;
+    return { lines, quad, texture };
+  }, [cam, scale]);
+  useEffect(
+    () => () => {
+      lines.dispose();
+      quad.dispose();
+      texture.dispose();
+    },
+    [lines, quad, texture],
+  );
+  const onClick = (e: ThreeEvent<MouseEvent>) => {
+    e.stopPropagation();
+    viewCommand({ kind: "camera", index: cam.index });
+  };
+  return (
+    <group>
+      <lineSegments geometry={lines}>
+        <lineBasicMaterial color={cam.index === 0 ? "#ff7043" : "#4fc3f7"} />
+      </lineSegments>
+      <mesh geometry={quad} onClick={onClick}>
+        <meshBasicMaterial map={texture} side={THREE.DoubleSide} transparent opacity={0.85} toneMapped={false} />
+      </mesh>
+    </group>
+  );
+}
+
+/** Applies reset / look-through commands to the camera and the orbit controls. */
+function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center: Vec3; radius: number } }) {
+  const camera = useThree((s) => s.camera) as THREE.PerspectiveCamera;
+  const controls = useThree((s) => s.controls) as unknown as { target: THREE.Vector3; enabled: boolean; update(): void } | null;
+  const gl = useThree((s) => s.gl);
+  const seq = useStore((s) => s.viewCommandSeq);
+  const command = useStore((s) => s.viewCommand);
+
+  useEffect(() => {
+    canvasRef.current = gl.domElement;
+  }, [gl]);
+
+  const apply = (cmd: typeof command) => {
+    if (!controls) return;
+    const r = bounds.radius;
+    camera.near = r / 1000;
+    camera.far = r * 200;
+    if (cmd?.kind === "camera" && cloud.cameras[cmd.index]) {
+      const cam = cloud.cameras[cmd.index];
+      const { center, rwc } = cameraPose(cam.extrinsic);
+      // three camera axes in three world: F * R_wc * diag(1,-1,-1).
+      const F = [1, -1, -1];
+      const D = [1, -1, -1];
+      const m = new THREE.Matrix4();
+      const e = m.elements; // column-major
+      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) e[j * 4 + i] = F[i] * rwc[i * 3 + j] * D[j];
+      camera.position.set(...flip(center));
+      camera.quaternion.setFromRotationMatrix(m);
+      camera.fov = verticalFov(cam);
+      const forward = new THREE.Vector3(0, 0, -1).applyQuaternion(camera.quaternion);
+      controls.target.copy(camera.position).addScaledVector(forward, r);
+      // Show the exact pose (roll included) until the user starts orbiting again.
+      controls.enabled = false;
+    } else {
+      const c = new THREE.Vector3(...flip(bounds.center));
+      const first = cloud.cameras[0] ? new THREE.Vector3(...flip(cameraPose(cloud.cameras[0].extrinsic).center)) : new THREE.Vector3();
+      const dir = first.clone().sub(c);
+      if (dir.lengthSq() < 1e-12) dir.set(0, 0, 1);
+      camera.up.set(0, 1, 0);
+      camera.fov = cloud.cameras[0] ? verticalFov(cloud.cameras[0]) : 50;
+      // From the first camera's side, at a distance where the cloud fills most of the view.
+      camera.position.copy(c).addScaledVector(dir.normalize(), r * 2.2);
+      camera.position.y += r * 0.3;
+      controls.target.copy(c);
+      camera.lookAt(c);
+      controls.enabled = true;
+      controls.update();
+    }
+    camera.updateProjectionMatrix();
+  };
+
+  useEffect(() => {
+    apply({ kind: "reset" });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [cloud.runId, controls]);
+  useEffect(() => {
+    if (seq > 0) apply(command);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [seq]);
+
+  useEffect(() => {
+    const el = gl.domElement;
+    const resume = () => {
+      if (controls && !controls.enabled) {
+        camera.up.set(0, 1, 0);
+        controls.enabled = true;
+      }
+    };
+    el.addEventListener("pointerdown", resume);
+    el.addEventListener("wheel", resume);
+    return () => {
+      el.removeEventListener("pointerdown", resume);
+      el.removeEventListener("wheel", resume);
+    };
+  }, [gl, controls, camera]);
+  return null;
+}
+
+export function Viewer({ threshold }: { threshold: number }) {
+  const cloud = useStore((s) => s.cloud);
+  const showCameras = useStore((s) => s.viewer.showCameras);
+  const theme = useStore((s) => s.theme);
+  const bounds = useMemo(() => (cloud ? sceneBounds(cloud.positions) : { center: [0, 0, 1] as Vec3, radius: 1 }), [cloud]);
+  const hostRef = useRef<HTMLDivElement>(null);
+
+  return (
+    <div className="canvas-host" ref={hostRef} data-testid="viewer-canvas-host">
+      <Canvas gl={{ preserveDrawingBuffer: true, antialias: false }} dpr={[1, 2]} camera={{ fov: 50, near: 0.001, far: 1000, position: [0, 0, 2] }}>
+        <color attach="background" args={[theme === "dark" ? "#15171c" : "#f4f5f7"]} />
+        {cloud && (
+          // OpenCV world -> three.js world.
+          <group scale={[1, -1, -1]}>
+            <Points cloud={cloud} threshold={threshold} />
+            {showCameras && cloud.cameras.map((cam) => <Frustum key={cam.index} cam={cam} scale={bounds.radius * 0.12} />)}
+          </group>
+        )}
+        <OrbitControls makeDefault enableDamping={false} />
+        {cloud && <ViewController cloud={cloud} bounds={bounds} />}
+      </Canvas>
+    </div>
+  );
+}

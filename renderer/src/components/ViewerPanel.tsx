@@ -1,0 +1,153 @@
+import { useEffect, useMemo, useState } from "react";
+
+import { formatCount } from "../format";
+import { exportRun, menuHandlers, setViewer, useStore, viewCommand } from "../store";
+import { countVisible, percentileOfSorted } from "../viewer-math";
+import { canvasRef, Viewer } from "./Viewer";
+
+const BUDGETS = [100_000, 300_000, 1_000_000, 2_000_000, 5_000_000];
+
+function screenshot(name: string): void {
+  const canvas = canvasRef.current;
+  if (!canvas) return;
+  canvas.toBlob((blob) => {
+    if (!blob) return;
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `${name}.png`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }, "image/png");
+}
+
+export function ViewerPanel() {
+  const cloud = useStore((s) => s.cloud);
+  const loading = useStore((s) => s.cloudLoading);
+  const error = useStore((s) => s.cloudError);
+  const viewer = useStore((s) => s.viewer);
+  const selected = useStore((s) => s.runs.find((r) => r.id === s.selectedRunId));
+  const formats = useStore((s) => s.exportFormats);
+  const [format, setFormat] = useState("ply");
+  useEffect(() => {
+    menuHandlers.screenshot = () => {
+      const c = useStore.getState().cloud;
+      if (c) screenshot(`vggt-${c.runId}`);
+    };
+  }, []);
+  const sorted = useMemo(() => (cloud ? Float32Array.from(cloud.conf).sort() : new Float32Array(0)), [cloud]);
+  const threshold = percentileOfSorted(sorted, viewer.confPercentile);
+  const hidden = useMemo(() => new Set(viewer.hiddenFrames), [viewer.hiddenFrames]);
+  const visible = useMemo(() => (cloud ? countVisible(cloud.conf, cloud.frame, threshold, hidden) : 0), [cloud, threshold, hidden]);
+
+  return (
+    <main className="viewer" data-testid="viewer">
+      <Viewer threshold={threshold} />
+      {cloud?.randomWeights && (
+        <div className="banner random-banner viewer-banner" data-testid="viewer-random-banner">
+          RANDOM WEIGHTS — benchmark output, the geometry is meaningless
+        </div>
+      )}
+      {!cloud && (
+        <div className="viewer-empty">
+          {loading
+            ? "Loading the point cloud…"
+            : error
+              ? `Cannot show this run: ${error}`
+              : selected && selected.status !== "done"
+                ? `Run ${selected.status}${selected.error ? `: ${selected.error}` : ""}`
+                : "Load images and run a reconstruction, or pick a run from the list."}
+        </div>
+      )}
+      {cloud && (
+        <div className="viewer-controls" data-testid="viewer-controls">
+          <div className="stat" data-testid="point-count" data-visible={visible} data-total={cloud.count}>
+            {formatCount(visible)} of {formatCount(cloud.count)} points shown
+            {cloud.count < cloud.totalPoints && <span className="hint"> (decimated from {formatCount(cloud.totalPoints)})</span>}
+          </div>
+          <label>
+            Confidence threshold: {viewer.confPercentile}% (≥ {threshold.toPrecision(3)})
+            <input
+              data-testid="conf-slider"
+              type="range"
+              min={0}
+              max={99}
+              step={1}
+              value={viewer.confPercentile}
+              onChange={(e) => setViewer({ confPercentile: Number(e.target.value) })}
+            />
+          </label>
+          <label>
+            Point size: {viewer.pointSize}px
+            <input type="range" min={1} max={8} step={0.5} value={viewer.pointSize} onChange={(e) => setViewer({ pointSize: Number(e.target.value) })} />
+          </label>
+          <label>
+            Prediction{" "}
+            <select data-testid="branch-select" value={viewer.branch} onChange={(e) => setViewer({ branch: e.target.value as "pointmap" | "depth" })}>
+              <option value="pointmap">Pointmap branch</option>
+              <option value="depth">Depthmap and camera branch</option>
+            </select>
+          </label>
+          <label>
+            Point budget{" "}
+            <select value={viewer.maxPoints} onChange={(e) => setViewer({ maxPoints: Number(e.target.value) })}>
+              {[...new Set([...BUDGETS, viewer.maxPoints])]
+                .sort((a, b) => a - b)
+                .map((b) => (
+                  <option key={b} value={b}>
+                    {formatCount(b)}
+                  </option>
+                ))}
+            </select>
+          </label>
+          <label>
+            <input type="checkbox" checked={viewer.showCameras} onChange={(e) => setViewer({ showCameras: e.target.checked })} /> Cameras
+          </label>
+          <details>
+            <summary>Frames ({cloud.cameras.length - viewer.hiddenFrames.length} shown)</summary>
+            <ul className="frame-filter">
+              {cloud.cameras.map((c) => (
+                <li key={c.index}>
+                  <label>
+                    <input
+                      type="checkbox"
+                      checked={!hidden.has(c.index)}
+                      onChange={(e) =>
+                        setViewer({ hiddenFrames: e.target.checked ? viewer.hiddenFrames.filter((f) => f !== c.index) : [...viewer.hiddenFrames, c.index] })
+                      }
+                    />{" "}
+                    {c.name}
+                  </label>
+                  <button className="link" title="Look through this camera" onClick={() => viewCommand({ kind: "camera", index: c.index })}>
+                    👁
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </details>
+          <div className="row">
+            <button data-testid="reset-view" onClick={() => viewCommand({ kind: "reset" })}>
+              Reset view
+            </button>
+            <button data-testid="screenshot" onClick={() => screenshot(`vggt-${cloud.runId}`)}>
+              Screenshot
+            </button>
+          </div>
+          {formats.length > 0 && (
+            <div className="row">
+              <select aria-label="Export format" data-testid="export-format" value={format} onChange={(e) => setFormat(e.target.value)}>
+                {formats.map((f) => (
+                  <option key={f.id} value={f.id}>
+                    {f.label}
+                  </option>
+                ))}
+              </select>
+              <button data-testid="export-button" title="Uses the current confidence threshold and prediction branch" onClick={() => exportRun(format)}>
+                Export
+              </button>
+            </div>
+          )}
+        </div>
+      )}
+    </main>
+  );
+}

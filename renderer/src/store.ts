@@ -1,0 +1,371 @@
+// Application state (zustand) and the actions that talk to the services through `api`.
+import { create } from "zustand";
+
+import type {
+  AppInfo,
+  EngineState,
+  Estimate,
+  ExportFormatInfo,
+  ImageEntry,
+  MenuCommand,
+  ModelStatus,
+  PointBranch,
+  PointCloud,
+  RejectedEntry,
+  RunOptions,
+  RunProgress,
+  RunSummary,
+  ScanResult,
+} from "../../electron/ipc/channels";
+import { api } from "./api";
+
+export interface Frame {
+  entry: ImageEntry;
+  included: boolean;
+  thumbUrl?: string;
+}
+
+export interface Notice {
+  id: number;
+  kind: "error" | "info";
+  text: string;
+}
+
+export interface ViewerSettings {
+  confPercentile: number;
+  pointSize: number;
+  branch: PointBranch;
+  maxPoints: number;
+  showCameras: boolean;
+  /** Frames hidden by the per-frame filter. */
+  hiddenFrames: number[];
+}
+
+export interface State {
+  info: AppInfo | null;
+  exportFormats: ExportFormatInfo[];
+  engine: EngineState | null;
+  model: ModelStatus | null;
+  frames: Frame[];
+  rejected: RejectedEntry[];
+  busy: string | null;
+  options: RunOptions;
+  estimate: Estimate | null;
+  runs: RunSummary[];
+  progress: Record<string, RunProgress>;
+  selectedRunId: string | null;
+  cloud: PointCloud | null;
+  cloudLoading: boolean;
+  cloudError: string | null;
+  viewer: ViewerSettings;
+  /** Bumped to ask the viewer to reset / look through a camera. */
+  viewCommand: { kind: "reset" } | { kind: "camera"; index: number } | null;
+  viewCommandSeq: number;
+  notices: Notice[];
+  theme: "dark" | "light";
+}
+
+let noticeSeq = 1;
+
+/** Electron's native menu commands; components register what needs their DOM (file inputs, canvas). */
+export const menuHandlers: Partial<Record<MenuCommand, () => void>> = {
+  "load-sample": () => void loadSample(),
+  "reset-view": () => viewCommand({ kind: "reset" }),
+  "toggle-theme": () => setTheme(get().theme === "dark" ? "light" : "dark"),
+};
+
+/** Point budget sent to the server: smaller where WebGL runs in software. */
+export function defaultMaxPoints(): number {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2");
+    const ext = gl?.getExtension("WEBGL_debug_renderer_info");
+    const renderer = String(ext && gl ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl?.getParameter(gl.RENDERER) ?? "");
+    if (!gl || /swiftshader|llvmpipe|software/i.test(renderer)) return 300_000;
+  } catch {
+    return 300_000;
+  }
+  return 2_000_000;
+}
+
+export const useStore = create<State>(() => ({
+  info: null,
+  exportFormats: [],
+  engine: null,
+  model: null,
+  frames: [],
+  rejected: [],
+  busy: null,
+  options: { preprocess: "crop", randomWeights: false, seed: 0 },
+  estimate: null,
+  runs: [],
+  progress: {},
+  selectedRunId: null,
+  cloud: null,
+  cloudLoading: false,
+  cloudError: null,
+  viewer: { confPercentile: 50, pointSize: 2, branch: "pointmap", maxPoints: 1_000_000, showCameras: true, hiddenFrames: [] },
+  viewCommand: null,
+  viewCommandSeq: 0,
+  notices: [],
+  theme: (localStorage.getItem("vggt-theme") as "dark" | "light") ?? "dark",
+}));
+
+const set = useStore.setState;
+const get = useStore.getState;
+
+export function notify(text: string, kind: Notice["kind"] = "error"): void {
+  const id = noticeSeq++;
+  set((s) => ({ notices: [...s.notices, { id, kind, text }] }));
+  if (kind === "info") setTimeout(() => dismissNotice(id), 6000);
+}
+
+export function dismissNotice(id: number): void {
+  set((s) => ({ notices: s.notices.filter((n) => n.id !== id) }));
+}
+
+async function guarded<T>(label: string, fn: () => Promise<T>): Promise<T | undefined> {
+  set({ busy: label });
+  try {
+    return await fn();
+  } catch (e) {
+    notify((e as Error).message);
+    return undefined;
+  } finally {
+    set({ busy: null });
+  }
+}
+
+export async function init(): Promise<void> {
+  set({ viewer: { ...get().viewer, maxPoints: defaultMaxPoints() } });
+  api.onEvent((e) => {
+    if (e.type === "engine") set({ engine: e.engine });
+    else if (e.type === "model") set({ model: e.model });
+    else if (e.type === "run-progress") set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress } }));
+    else if (e.type === "run-updated") onRunUpdated(e.run);
+    else if (e.type === "menu") menuHandlers[e.command]?.();
+  });
+  try {
+    const info = await api.appInfo();
+    set({ info, engine: info.engine, model: info.model, options: { ...get().options, randomWeights: info.model.state !== "ready" } });
+    set({ runs: await api.listRuns() });
+    set({ exportFormats: await api.exportFormats() });
+  } catch (e) {
+    notify(`cannot reach the services: ${(e as Error).message}`);
+  }
+}
+
+function onRunUpdated(run: RunSummary): void {
+  const runs = get().runs.filter((r) => r.id !== run.id);
+  runs.unshift(run);
+  runs.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+  set({ runs });
+  if (run.status !== "running" && run.status !== "queued") {
+    set((s) => {
+      const progress = { ...s.progress };
+      delete progress[run.id];
+      return { progress };
+    });
+    if (run.status === "failed") notify(`Run “${run.name}” failed: ${run.error ?? "unknown error"}`);
+    if (run.status === "done" && get().selectedRunId === run.id) void loadCloud();
+    // A finished run measured the throughput: the estimate can use it now.
+    if (run.status === "done") void refreshEstimate();
+  }
+}
+
+function revokeThumbs(frames: Frame[]): void {
+  for (const f of frames) if (f.thumbUrl) URL.revokeObjectURL(f.thumbUrl);
+}
+
+function applyScan(scan: ScanResult, extraRejected: RejectedEntry[] = []): void {
+  revokeThumbs(get().frames);
+  set({ frames: scan.images.map((entry) => ({ entry, included: true })), rejected: [...extraRejected, ...scan.rejected] });
+  if (scan.images.length === 0 && scan.rejected.length + extraRejected.length > 0) notify("No usable images: see the list of skipped files.");
+  void refreshEstimate();
+  void loadThumbs();
+}
+
+async function loadThumbs(): Promise<void> {
+  for (const f of get().frames) {
+    if (f.thumbUrl) continue;
+    try {
+      const img = await api.readImage(f.entry.path);
+      const url = URL.createObjectURL(new Blob([img.bytes as BlobPart], { type: img.mime }));
+      set((s) => ({ frames: s.frames.map((x) => (x.entry.path === f.entry.path ? { ...x, thumbUrl: url } : x)) }));
+    } catch {
+      // The scan already validated the file; a thumbnail failure is cosmetic.
+    }
+  }
+}
+
+export async function scanPaths(paths: string[], extraRejected: RejectedEntry[] = []): Promise<void> {
+  const scan = await guarded("Scanning images…", () => api.scanPaths(paths));
+  if (scan) applyScan(scan, extraRejected);
+}
+
+export async function importFiles(files: { file: File; relativePath: string }[]): Promise<void> {
+  const collator = new Intl.Collator(undefined, { numeric: true });
+  files.sort((a, b) => collator.compare(a.relativePath, b.relativePath));
+  const res = await guarded(api.mode === "web" ? `Uploading ${files.length} files…` : "Reading files…", () => api.importFiles(files));
+  if (!res) return;
+  if (res.paths.length === 0) {
+    applyScan({ images: [], rejected: [] }, res.failed);
+    return;
+  }
+  await scanPaths(res.paths, res.failed);
+}
+
+export async function openFolder(fallback: () => void): Promise<void> {
+  const dir = await api.pickFolder().catch(() => null);
+  if (dir) await scanPaths([dir]);
+  else if (api.mode === "web") fallback();
+}
+
+export async function loadSample(): Promise<void> {
+  const scan = await guarded("Loading the sample…", () => api.loadSample());
+  if (scan) applyScan(scan);
+}
+
+export function setFrameIncluded(path: string, included: boolean): void {
+  set((s) => ({ frames: s.frames.map((f) => (f.entry.path === path ? { ...f, included } : f)) }));
+  void refreshEstimate();
+}
+
+export function removeFrame(path: string): void {
+  const f = get().frames.find((x) => x.entry.path === path);
+  if (f?.thumbUrl) URL.revokeObjectURL(f.thumbUrl);
+  set((s) => ({ frames: s.frames.filter((x) => x.entry.path !== path) }));
+  void refreshEstimate();
+}
+
+export function clearFrames(): void {
+  revokeThumbs(get().frames);
+  set({ frames: [], rejected: [], estimate: null });
+}
+
+/** Keep every k-th frame, at most `max` of them, spread evenly over the sequence. */
+export function subsample(every: number, max: number): void {
+  const frames = get().frames;
+  const k = Math.max(1, Math.floor(every));
+  let picked = frames.map((_, i) => i).filter((i) => i % k === 0);
+  if (max > 0 && picked.length > max) {
+    const step = picked.length / max;
+    picked = Array.from({ length: max }, (_, j) => picked[Math.floor(j * step)]);
+  }
+  const keep = new Set(picked);
+  set({ frames: frames.map((f, i) => ({ ...f, included: keep.has(i) })) });
+  void refreshEstimate();
+}
+
+export function setOptions(patch: Partial<RunOptions>): void {
+  set((s) => ({ options: { ...s.options, ...patch } }));
+  void refreshEstimate();
+}
+
+export async function refreshEstimate(): Promise<void> {
+  const { frames, options } = get();
+  const sizes = frames.filter((f) => f.included).map((f) => ({ width: f.entry.width, height: f.entry.height }));
+  if (sizes.length === 0) {
+    set({ estimate: null });
+    return;
+  }
+  try {
+    set({ estimate: await api.estimate({ sizes, preprocess: options.preprocess, randomWeights: options.randomWeights }) });
+  } catch (e) {
+    set({ estimate: null });
+    notify((e as Error).message);
+  }
+}
+
+export async function startRun(): Promise<void> {
+  const { frames, options } = get();
+  const images = frames.filter((f) => f.included).map((f) => f.entry.path);
+  const run = await guarded("Starting the run…", () => api.startRun({ images, options }));
+  if (run) {
+    // The event stream may already have moved this run past "queued": keep the newer state.
+    if (!get().runs.some((r) => r.id === run.id)) onRunUpdated(run);
+    set({ selectedRunId: run.id, cloud: null, cloudError: null });
+  }
+}
+
+export async function cancelRun(runId: string): Promise<void> {
+  try {
+    await api.cancelRun(runId);
+  } catch (e) {
+    notify((e as Error).message);
+  }
+}
+
+export async function deleteRun(runId: string): Promise<void> {
+  try {
+    await api.deleteRun(runId);
+    set((s) => ({ runs: s.runs.filter((r) => r.id !== runId), ...(s.selectedRunId === runId ? { selectedRunId: null, cloud: null } : {}) }));
+  } catch (e) {
+    notify((e as Error).message);
+  }
+}
+
+export async function selectRun(runId: string): Promise<void> {
+  set({ selectedRunId: runId, cloudError: null });
+  const run = get().runs.find((r) => r.id === runId);
+  if (run?.status === "done") await loadCloud();
+  else set({ cloud: null });
+}
+
+let cloudRequest = 0;
+
+export async function loadCloud(): Promise<void> {
+  const { selectedRunId, viewer } = get();
+  if (!selectedRunId) return;
+  const seq = ++cloudRequest;
+  set({ cloudLoading: true, cloudError: null });
+  try {
+    const cloud = await api.getPointCloud({ runId: selectedRunId, branch: viewer.branch, maxPoints: viewer.maxPoints });
+    if (seq !== cloudRequest) return;
+    const keepHidden = get().cloud?.runId === cloud.runId;
+    set((s) => ({ cloud, viewer: keepHidden ? s.viewer : { ...s.viewer, hiddenFrames: [] } }));
+  } catch (e) {
+    if (seq === cloudRequest) set({ cloudError: (e as Error).message, cloud: null });
+  } finally {
+    if (seq === cloudRequest) set({ cloudLoading: false });
+  }
+}
+
+export function setViewer(patch: Partial<ViewerSettings>): void {
+  const prev = get().viewer;
+  set({ viewer: { ...prev, ...patch } });
+  if ((patch.branch && patch.branch !== prev.branch) || (patch.maxPoints && patch.maxPoints !== prev.maxPoints)) void loadCloud();
+}
+
+export function viewCommand(cmd: NonNullable<State["viewCommand"]>): void {
+  set((s) => ({ viewCommand: cmd, viewCommandSeq: s.viewCommandSeq + 1 }));
+}
+
+export async function chooseModelFolder(): Promise<void> {
+  const dir = await api.pickFolder().catch(() => null);
+  if (!dir) {
+    if (api.mode === "web") notify("In web mode, start the server with --model <folder> (a folder holding weights.safetensors and config.json).", "info");
+    return;
+  }
+  const model = await guarded("Checking the model…", () => api.setModelDir(dir));
+  if (model) set({ model, options: { ...get().options, randomWeights: false } });
+}
+
+export async function exportRun(format: string): Promise<void> {
+  const { selectedRunId, viewer } = get();
+  if (!selectedRunId) return;
+  const r = await guarded(`Exporting ${format}…`, () => api.exportRun(selectedRunId, format, { confPercentile: viewer.confPercentile, branch: viewer.branch }));
+  if (!r) return;
+  if (r.download) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([r.download.bytes as BlobPart], { type: r.download.mime }));
+    a.download = r.download.fileName;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+  notify(`Exported ${r.format}${r.pointCount ? ` (${r.pointCount.toLocaleString("en-US")} points)` : ""} to ${r.outDir}${r.notes.length ? ` — ${r.notes.join("; ")}` : ""}`, "info");
+}
+
+export function setTheme(theme: "dark" | "light"): void {
+  localStorage.setItem("vggt-theme", theme);
+  set({ theme });
+}
