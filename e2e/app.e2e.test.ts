@@ -85,6 +85,10 @@ describe("web mode with the real engine", () => {
   });
 
   it("opens a folder through the folder picker (web mode uploads it)", async () => {
+    // Start from an empty list so the result below can only come from the picker.
+    await page.getByRole("button", { name: "Clear" }).click();
+    await expect.poll(() => page.locator("[data-testid=frame-count]").count()).toBe(0);
+    expect(await page.locator("[data-testid=rejected]").count()).toBe(0);
     await page.locator("[data-testid=folder-input]").setInputFiles(folder);
     await page.locator("[data-testid=frame-count]").getByText("2 of 2 frames selected").waitFor();
     await expect.poll(async () => (await page.locator("[data-testid=rejected]").textContent()) ?? "").toMatch(/2 files skipped/);

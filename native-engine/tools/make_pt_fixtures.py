@@ -72,7 +72,8 @@ def repack(src, dst, replace=None, compression=zipfile.ZIP_STORED):
 
 def write_safetensors(path, tensors, metadata):
     header, blobs, off = {"__metadata__": metadata}, [], 0
-    for name, t in tensors.items():
+    # Widest dtypes first keeps every tensor naturally aligned (the header is padded to 8).
+    for name, t in sorted(tensors.items(), key=lambda kv: -kv[1].element_size()):
         raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
         header[name] = {"dtype": SAFETENSORS_DTYPE[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)

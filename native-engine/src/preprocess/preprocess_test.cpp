@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <jpeglib.h>
 #include <png.h>
+#include <zlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -49,13 +51,24 @@ bool exists(const std::string& p) {
                  << dir << "') ***";                                                                 \
   }
 
-// Fresh scratch directory per test.
-std::string scratch_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string d = ::testing::TempDir() + "vggt_preprocess_" + std::to_string(::getpid()) + "_" + info->name();
-  ::mkdir(d.c_str(), 0755);
-  return d;
-}
+// Fresh scratch directory per test, removed when the test ends.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = ::testing::TempDir() + "vggt_preprocess_" + std::to_string(::getpid()) + "_" + info->name();
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
@@ -333,7 +346,8 @@ void check_mapping(const pp::Batch& b, int s, int w, int h) {
 }  // namespace
 
 TEST(PreprocessGeometry, CropTallImageCentreCropMapping) {
-  const std::string d = scratch_dir();
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
   write_png(d + "/tall.png", rgb_png(ramp_image(100, 300)));
   const pp::Batch b = pp::load_and_preprocess({d + "/tall.png"}, pp::Mode::Crop);
   // new height = round(300 * 5.18 / 14) * 14 = 111 * 14 = 1554, crop rows [518, 1036).
@@ -348,7 +362,8 @@ TEST(PreprocessGeometry, CropTallImageCentreCropMapping) {
 }
 
 TEST(PreprocessGeometry, PadWideAndTallMapping) {
-  const std::string d = scratch_dir();
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
   write_png(d + "/wide.png", rgb_png(ramp_image(300, 120)));
   write_png(d + "/tall.png", rgb_png(ramp_image(90, 200)));
   const pp::Batch b = pp::load_and_preprocess({d + "/wide.png", d + "/tall.png"}, pp::Mode::Pad);
@@ -368,7 +383,8 @@ TEST(PreprocessGeometry, PadWideAndTallMapping) {
 }
 
 TEST(PreprocessGeometry, MixedSizesPadToLargestInCropMode) {
-  const std::string d = scratch_dir();
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
   write_png(d + "/a.png", rgb_png(ramp_image(200, 100)));  // -> 518 x 259 rounded: 518x252
   write_png(d + "/b.png", rgb_png(ramp_image(160, 120)));  // -> 518x392
   const pp::Batch b = pp::load_and_preprocess({d + "/a.png", d + "/b.png"}, pp::Mode::Crop);
@@ -383,7 +399,8 @@ TEST(PreprocessGeometry, MixedSizesPadToLargestInCropMode) {
 }
 
 TEST(PreprocessGeometry, SameSizeIsCopiedUnchanged) {
-  const std::string d = scratch_dir();
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
   pp::Image8 im = ramp_image(518, 350);
   write_png(d + "/exact.png", rgb_png(im));
   const pp::Batch b = pp::load_and_preprocess({d + "/exact.png"}, pp::Mode::Crop);
@@ -433,7 +450,8 @@ TEST(PilResample, ConstantStaysConstantAndExtremesClip) {
 // PNG colour types -> PIL convert("RGB")
 
 TEST(PngModes, ConvertLikePil) {
-  const std::string d = scratch_dir();
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
   struct Case {
     const char* name;
     PngSpec spec;
@@ -496,7 +514,8 @@ TEST(PngModes, ConvertLikePil) {
 }
 
 TEST(PngModes, RgbaIsCompositedOnWhiteLikePil) {
-  const std::string d = scratch_dir();
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
   // Pillow's alpha_composite over opaque white = round((v*a + 255*(255-a)) / 255) here.
   // Width 518 and height 14: crop mode keeps the size, so values pass straight through.
   pp::Image8 im = make_image(518, 14, 4);
@@ -550,7 +569,8 @@ TEST(ExifOrientation, AllEightTransforms) {
 }
 
 TEST(ExifOrientation, PngAndJpegEndToEnd) {
-  const std::string d = scratch_dir();
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
   // 64x32: left half red, right half blue. Orientation 6 (rotate 90 clockwise) puts red on top.
   pp::Image8 im = make_image(64, 32, 3);
   for (int y = 0; y < 32; ++y)
@@ -610,7 +630,8 @@ void expect_error(const std::vector<std::string>& paths, const std::string& bad_
 }  // namespace
 
 TEST(PreprocessErrors, BadFilesAreNamedWithTheProblem) {
-  const std::string d = scratch_dir();
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
   const std::string good = d + "/good.png";
   write_png(good, rgb_png(ramp_image(40, 30)));
 
@@ -634,6 +655,15 @@ TEST(PreprocessErrors, BadFilesAreNamedWithTheProblem) {
   zero[16] = zero[17] = zero[18] = zero[19] = 0;
   write_bytes(d + "/zero.png", zero);
   expect_error({d + "/zero.png"}, d + "/zero.png", "zero size");
+  // A valid header announcing 60000x60000 pixels is refused before any allocation.
+  std::string huge = png;
+  const char dims[8] = {0, 0, char(0xEA), 0x60, 0, 0, char(0xEA), 0x60};
+  huge.replace(16, 8, dims, 8);
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(huge.data() + 12), 17);
+  const char crc_be[4] = {char(crc >> 24), char(crc >> 16), char(crc >> 8), char(crc)};
+  huge.replace(29, 4, crc_be, 4);
+  write_bytes(d + "/huge.png", huge);
+  expect_error({d + "/huge.png"}, d + "/huge.png", "too large");
 
   write_jpeg(d + "/ok.jpg", ramp_image(64, 48), 90, {});
   const std::string jpg = read_bytes(d + "/ok.jpg");

@@ -7,11 +7,12 @@
 #include <cmath>
 #include <new>
 
+#include "cli/model_setup.h"
 #include "io/checkpoint.h"
 #include "model/config.h"
 #include "model/predictions_io.h"
 #include "preprocess/preprocess.h"
-#include "server/process_info.h"
+#include "server/memory_usage.h"
 
 #ifndef VGGT_ENGINE_VERSION
 #define VGGT_ENGINE_VERSION "unknown"
@@ -115,16 +116,16 @@ void Server::fail(const std::string& id, ErrorCode code, const std::string& mess
 }
 
 void Server::send_hello() {
-  CpuIsa isa = detect_cpu_isa();
   json hello = {{"type", "hello"},
                 {"protocol", kProtocolVersion},
                 {"engine_version", VGGT_ENGINE_VERSION},
                 {"pid", static_cast<int64_t>(getpid())},
-                {"isa", {{"best", isa.best}, {"features", isa.features}}},
+                {"isa", cli::isa_summary()},
                 {"threads", opts_.threads > 0 ? opts_.threads : omp_get_max_threads()},
                 {"hardware_threads", std::thread::hardware_concurrency()},
                 {"parallel", opts_.parallel},
                 {"requests", {"load", "infer", "cancel", "status", "unload", "shutdown", "ping"}},
+                {"flags", cli::known_option_names()},
                 {"max_request_bytes", opts_.max_line_bytes}};
   emit(hello);
 }
@@ -341,6 +342,11 @@ json Server::do_load(Job& job) {
     model_summary_ = summary;
   }
   emit(make_progress(job.req.id, "load", 1, 1, load_ms));
+  emit(make_log("info",
+                "loaded " + summary["source"].get<std::string>() + " (" +
+                    std::to_string(summary["weight_bytes"].get<uint64_t>() >> 20) + " MiB of weights) in " +
+                    std::to_string(static_cast<int64_t>(load_ms)) + " ms",
+                job.req.id));
   json res = make_result(job.req.id, "load");
   res["model"] = summary;
   res["load_ms"] = load_ms;
@@ -354,6 +360,10 @@ json Server::do_infer(Job& job) {
   if (!model_) throw ProtocolError(ErrorCode::NoModel, "no model is loaded; send a 'load' request first");
   const auto t0 = Clock::now();
   const bool job_peak = reset_peak_rss();
+  if (!job_peak && !warned_peak_scope_) {
+    warned_peak_scope_ = true;
+    emit(make_log("warn", "cannot reset the peak-RSS counter here; peak_rss_bytes is the process lifetime peak", id));
+  }
   json timings = json::array();
 
   // Input.
@@ -409,7 +419,7 @@ json Server::do_infer(Job& job) {
   std::map<std::string, std::string> meta = {
       {"model", model_summary_.value("source", std::string())},
       {"random_weights", model_->random_weights() ? "true" : "false"},
-      {"options", engine_options_json(job_opts).dump()},
+      {"options", cli::options_to_json(job_opts)},  // same form as `vggt-engine infer`
       {"preprocess", r.preprocess},
   };
   if (!frames.is_null()) meta["frames"] = frames.dump(-1, ' ', false, json::error_handler_t::replace);

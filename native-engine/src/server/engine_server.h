@@ -75,6 +75,7 @@ class Server {
 
   std::unique_ptr<VggtModel> model_;
   EngineOptions model_options_;
+  bool warned_peak_scope_ = false;
 };
 
 }  // namespace vggt::server

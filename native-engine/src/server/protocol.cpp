@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+
+#include "cli/model_setup.h"
 
 namespace vggt::server {
 
@@ -69,6 +72,12 @@ OptionsSpec parse_options(const json& o, const std::string& type) {
     if (!f->is_object()) bad(type + ": 'options.flags' must be an object of booleans");
     for (auto& [name, v] : f->items()) {
       if (!v.is_boolean()) bad(type + ": 'options.flags." + name + "' must be a boolean");
+      const auto& known = cli::known_option_names();
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        bad(type + ": unknown option flag '" + name + "' (known: " + list + ")");
+      }
       spec.flags[name] = v.get<bool>();
     }
   }

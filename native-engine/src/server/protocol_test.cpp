@@ -25,7 +25,7 @@ std::pair<ProtocolError, std::string> parse_error(const std::string& line) {
 TEST(ServerProtocol, ParsesLoadWithWeightsConfigAndOptions) {
   Request r = parse_request(
       R"({"type":"load","id":"l1","weights":"/m/w.safetensors","config":"/m/config.json",)"
-      R"("options":{"threads":2,"flags":{"bf16":true,"fuse":false}}})",
+      R"("options":{"threads":2,"flags":{"bf16":true,"prepack":false}}})",
       nullptr);
   EXPECT_EQ(r.type, "load");
   EXPECT_EQ(r.id, "l1");
@@ -35,7 +35,7 @@ TEST(ServerProtocol, ParsesLoadWithWeightsConfigAndOptions) {
   ASSERT_TRUE(r.load.options.threads.has_value());
   EXPECT_EQ(*r.load.options.threads, 2);
   EXPECT_EQ(r.load.options.flags.at("bf16"), true);
-  EXPECT_EQ(r.load.options.flags.at("fuse"), false);
+  EXPECT_EQ(r.load.options.flags.at("prepack"), false);
 }
 
 TEST(ServerProtocol, ParsesRandomLoadWithDefaultConfig) {
@@ -86,6 +86,7 @@ TEST(ServerProtocol, FieldErrorsNameTheField) {
       {R"({"type":"load","id":"a","weights":3})", "'weights' must be a string"},
       {R"({"type":"load","id":"a","weights":"w","options":{"threads":"4"}})", "options.threads"},
       {R"({"type":"load","id":"a","weights":"w","options":{"flags":{"bf16":1}}})", "options.flags.bf16"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"flags":{"turbo":true}}})", "unknown option flag 'turbo' (known: "},
       {R"({"type":"infer","id":"a","output":"o"})", "exactly one of 'images'"},
       {R"({"type":"infer","id":"a","images":[],"output":"o"})", "non-empty array"},
       {R"({"type":"infer","id":"a","images":["x.png"],"preprocess":"zoom","output":"o"})", "preprocess"},

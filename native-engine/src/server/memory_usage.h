@@ -1,8 +1,6 @@
-// Process facts reported by the server: memory high-water mark and CPU features.
+// Resident memory of the engine process, for status and per-job peak reports.
 #pragma once
 #include <cstdint>
-#include <string>
-#include <vector>
 
 namespace vggt::server {
 
@@ -15,11 +13,5 @@ MemoryUsage memory_usage();
 // Resets the kernel's peak-RSS counter (/proc/self/clear_refs, "5") so the next reading is the
 // peak of one job, not of the process. False where the kernel or sandbox refuses.
 bool reset_peak_rss();
-
-struct CpuIsa {
-  std::string best;                   // "avx512_bf16" | "avx512" | "avx2" | "sse4.2" | "baseline"
-  std::vector<std::string> features;  // detected features relevant to the kernels
-};
-CpuIsa detect_cpu_isa();
 
 }  // namespace vggt::server

@@ -1,0 +1,116 @@
+// `vggt-workbench reconstruct`: a folder of photos -> engine output + PLY and COLMAP exports.
+// The main job of the README: it uses the VGGT-1B weights on this computer when present, and
+// otherwise runs the full architecture with random weights, labelled as such everywhere.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { extname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { findEngineBinary } from "../engine/engine-launch.js";
+import { exportEngineOutputFile } from "../export/index.js";
+import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
+import { UsageError, type CliCommand } from "./registry.js";
+
+const USAGE = `Usage: vggt-workbench reconstruct <images-folder> --out DIR [options]
+
+Runs VGGT on every PNG/JPEG in the folder and writes DIR/reconstruction.safetensors (the engine
+output), DIR/points.ply and a COLMAP model in DIR/colmap.
+
+Options:
+  --out DIR               output folder (created)
+  --weights FILE          a .safetensors/.pt checkpoint (default: VGGT-1B from the local cache)
+  --random-weights        use random weights even if a checkpoint is present (benchmark mode)
+  --preprocess crop|pad   how images are fitted to 518 px (default crop)
+  --frames N              use at most N images (evenly subsampled)
+  --threads N             engine threads (default: all cores)
+  --options LIST          engine optimizations, e.g. all or bf16,flash-attn
+  --conf-percentile P     confidence filter for the exports (default 50)
+`;
+
+const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg"]);
+
+function run(bin: string, args: string[], onLine: (l: string) => void): Promise<number> {
+  return new Promise((ok, fail) => {
+    const p = spawn(bin, args, { stdio: ["ignore", "inherit", "pipe"] });
+    let buf = "";
+    p.stderr.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split("\n");
+      buf = lines.pop() ?? "";
+      lines.forEach(onLine);
+    });
+    p.on("error", fail);
+    p.on("close", (code) => {
+      if (buf) onLine(buf);
+      ok(code ?? 1);
+    });
+  });
+}
+
+export const reconstructCommand: CliCommand = {
+  name: "reconstruct",
+  summary: "run VGGT on a folder of images and export a point cloud and cameras",
+  usage: USAGE,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: "string" },
+        weights: { type: "string" },
+        "random-weights": { type: "boolean" },
+        preprocess: { type: "string" },
+        frames: { type: "string" },
+        threads: { type: "string" },
+        options: { type: "string" },
+        "conf-percentile": { type: "string" },
+      },
+    });
+    if (positionals.length !== 1) throw new UsageError("give exactly one images folder");
+    if (!values.out) throw new UsageError("--out DIR is required");
+    const dir = resolve(positionals[0]);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
+    let images = readdirSync(dir)
+      .filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()))
+      .sort()
+      .map((f) => join(dir, f));
+    if (images.length === 0) throw new Error(`${dir}: no PNG or JPEG images`);
+    if (values.frames) {
+      const n = Number(values.frames);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--frames expects a positive integer, got '${values.frames}'`);
+      if (images.length > n) images = Array.from({ length: n }, (_, i) => images[Math.floor((i * images.length) / n)]);
+    }
+
+    const out = resolve(values.out);
+    mkdirSync(out, { recursive: true });
+    const engineOut = join(out, "reconstruction.safetensors");
+    const args = ["infer", "--images", ...images, "--preprocess", values.preprocess ?? "crop", "--out", engineOut];
+    let label: string;
+    const local = values["random-weights"] ? null : values.weights ? { path: resolve(values.weights) } : findLocalModel();
+    if (local) {
+      args.push("--weights", local.path);
+      label = `weights: ${local.path}`;
+    } else {
+      args.push("--random-weights");
+      label = `weights: ${RANDOM_WEIGHTS_LABEL}`;
+      if (!values["random-weights"])
+        io.stderr("No VGGT-1B checkpoint on this computer ('vggt-workbench model download' fetches it): running the full architecture with RANDOM weights.\n");
+    }
+    if (values.threads) args.push("--threads", values.threads);
+    if (values.options) args.push("--options", values.options);
+    io.stderr(`Reconstructing ${images.length} images from ${dir}\n${label}\n`);
+    const code = await run(findEngineBinary(), args, (l) => io.stderr(`  engine: ${l}\n`));
+    if (code !== 0) throw new Error(`the engine failed (exit code ${code}); earlier results in ${out} are unchanged`);
+
+    const conf = values["conf-percentile"] === undefined ? 50 : Number(values["conf-percentile"]);
+    const common = { imagesDir: dir, confPercentile: conf, force: true } as const;
+    const ply = await exportEngineOutputFile(engineOut, { ...common, format: "ply", outDir: out });
+    const colmap = await exportEngineOutputFile(engineOut, { ...common, format: "colmap-bin", outDir: join(out, "colmap"), imagesMode: "symlink" });
+    io.stdout(
+      `engine output: ${engineOut}\n` +
+        `point cloud:   ${join(out, "points.ply")} (${ply.pointCount} points, confidence percentile ${conf})\n` +
+        `COLMAP model:  ${join(out, "colmap", "sparse", "0")} (${colmap.frames.length} images)\n` +
+        (local ? "" : `NOTE: ${RANDOM_WEIGHTS_LABEL}\n`),
+    );
+    return 0;
+  },
+};

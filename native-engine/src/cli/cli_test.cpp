@@ -1,0 +1,174 @@
+// The vggt-engine binary end to end: golden cases through `infer`, and bad input that must
+// fail with a message naming the file and the problem (and leave earlier outputs intact).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "testing/golden.h"
+
+namespace fs = std::filesystem;
+
+namespace vggt {
+namespace {
+
+struct RunResult {
+  int code;
+  std::string output;
+};
+
+RunResult run(const std::string& args) {
+  std::string cmd = std::string(VGGT_ENGINE_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    shared = testing::shared_dir();
+    tmp = fs::temp_directory_path() / ("vggt-cli-test-" + std::to_string(getpid()));
+    fs::create_directories(tmp);
+  }
+  void TearDown() override { fs::remove_all(tmp); }
+  std::string golden(const std::string& c) { return shared + "/goldens/" + c; }
+  std::string shared;
+  fs::path tmp;
+};
+
+TEST_F(CliTest, InferMatchesEveryGoldenCase) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: CLI golden tests SKIPPED ***";
+  for (const char* c : {"tiny-2f", "tiny-1f-518x350", "tiny-3f-portrait"}) {
+    const std::string g = golden(c), out = (tmp / (std::string(c) + ".safetensors")).string();
+    auto r = run("infer --weights " + g + "/weights.safetensors --config " + g + "/config.json --input-tensor " + g +
+                 "/input.safetensors --out " + out + " --quiet --threads 2");
+    ASSERT_EQ(r.code, 0) << r.output;
+    for (const char* name : {"pose_enc", "depth", "depth_conf", "world_points", "world_points_conf", "extrinsic",
+                             "intrinsic", "world_points_from_depth"}) {
+      auto d = testing::compare(testing::load_tensor(out, name), testing::load_tensor(g + "/expected.safetensors", name));
+      EXPECT_LE(d.max_rel, testing::kMaxRelTol) << c << " " << name;
+      EXPECT_LE(d.rms_rel, testing::kRmsRelTol) << c << " " << name;
+    }
+    auto reader = io::CheckpointReader::open(out);
+    EXPECT_EQ(reader->metadata().at("format"), "vggt-engine-output/1");
+    EXPECT_EQ(reader->metadata().at("random_weights"), "false");
+    ASSERT_NE(reader->find("images"), nullptr);
+  }
+}
+
+TEST_F(CliTest, InferFromImageFilesWritesFrameMapping) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared not found: SKIPPED ***";
+  const std::string g = golden("tiny-2f"), out = (tmp / "img.safetensors").string();
+  const std::string imgs = shared + "/goldens/preprocess-crop/images";
+  auto r = run("infer --weights " + g + "/weights.safetensors --config " + g + "/config.json --images " + imgs +
+               "/frame_00.png " + imgs + "/frame_01.jpg --preprocess crop --out " + out + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto reader = io::CheckpointReader::open(out);
+  EXPECT_EQ(reader->find("depth")->shape, (std::vector<int64_t>{2, 392, 518, 1}));
+  EXPECT_NE(reader->metadata().at("frames").find("frame_01.jpg"), std::string::npos);
+  EXPECT_EQ(reader->metadata().at("preprocess"), "crop");
+}
+
+TEST_F(CliTest, CorruptImageAndTextFileNameTheFile) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared not found: SKIPPED ***";
+  const std::string g = golden("tiny-2f");
+  const auto bad = tmp / "broken.png", text = tmp / "notes.jpg", out = tmp / "out.safetensors";
+  {
+    std::ofstream(bad, std::ios::binary) << "\x89PNG\r\n\x1a\n" << std::string(40, '\x01');
+    std::ofstream(text) << "just some text, not a picture\n";
+    std::ofstream(out) << "earlier result";
+  }
+  auto r = run("infer --weights " + g + "/weights.safetensors --config " + g + "/config.json --images " +
+               bad.string() + " --out " + out.string() + " --quiet");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find(bad.string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("corrupt or unreadable PNG"), std::string::npos) << r.output;
+  r = run("preprocess --images " + text.string() + " --mode crop --out " + out.string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find(text.string()), std::string::npos) << r.output;
+  std::ifstream f(out);
+  std::string kept((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_EQ(kept, "earlier result") << "a failed run must leave the earlier output intact";
+}
+
+TEST_F(CliTest, TruncatedCheckpointIsRejected) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared not found: SKIPPED ***";
+  const std::string g = golden("tiny-2f");
+  const auto cut = tmp / "cut.safetensors";
+  fs::copy_file(g + "/weights.safetensors", cut);
+  fs::resize_file(cut, fs::file_size(cut) / 2);
+  auto r = run("infer --weights " + cut.string() + " --config " + g + "/config.json --input-tensor " + g +
+               "/input.safetensors --out " + (tmp / "o.safetensors").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find(cut.string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "o.safetensors"));
+}
+
+TEST_F(CliTest, MisnamedAndMisshapedTensorsAreListed) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared not found: SKIPPED ***";
+  const std::string g = golden("tiny-2f");
+  auto src = io::CheckpointReader::open(g + "/weights.safetensors");
+  std::vector<io::TensorToWrite> t;
+  std::vector<float> odd(7, 0.f);
+  for (auto& info : src->tensors()) {
+    if (info.name == "camera_head.embed_pose.bias") continue;  // -> missing
+    io::TensorToWrite w{info.name, info.dtype, info.shape, info.data, info.nbytes};
+    if (info.name == "aggregator.patch_embed.norm.weight") w = {info.name, io::DType::F32, {7}, odd.data(), 28};
+    t.push_back(w);
+  }
+  t.push_back({"decoder.extra.weight", io::DType::F32, {7}, odd.data(), 28});
+  const auto bad = (tmp / "bad.safetensors").string();
+  io::write_safetensors(bad, t);
+  auto r = run("infer --weights " + bad + " --config " + g + "/config.json --input-tensor " + g +
+               "/input.safetensors --out " + (tmp / "o.safetensors").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("missing tensors:\n    camera_head.embed_pose.bias"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unexpected tensors:\n    decoder.extra.weight"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("aggregator.patch_embed.norm.weight: got [7], expected [128]"), std::string::npos) << r.output;
+  // The tiny checkpoint against the full-size preset: every shape is wrong, and validate says so.
+  r = run("validate --weights " + g + "/weights.safetensors");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.output.find("\"ok\": false"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, BadInputTensorShapes) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared not found: SKIPPED ***";
+  const std::string g = golden("tiny-2f");
+  std::vector<float> px(1 * 3 * 100 * 100, 0.5f);
+  const auto in = (tmp / "in.safetensors").string();
+  io::write_safetensors(in, {{"images", io::DType::F32, {1, 3, 100, 100}, px.data(), px.size() * 4}});
+  auto r = run("infer --weights " + g + "/weights.safetensors --config " + g + "/config.json --input-tensor " + in +
+               " --out " + (tmp / "o.safetensors").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("multiples of 14"), std::string::npos) << r.output;
+  io::write_safetensors(in, {{"pixels", io::DType::F32, {1, 3, 14, 14}, px.data(), 3 * 14 * 14 * 4}});
+  r = run("infer --weights " + g + "/weights.safetensors --config " + g + "/config.json --input-tensor " + in +
+          " --out " + (tmp / "o.safetensors").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find(in + ": no tensor named 'images'"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, UsageErrors) {
+  auto r = run("infer --out x.safetensors");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--weights"), std::string::npos);
+  r = run("frobnicate");
+  EXPECT_EQ(r.code, 2);
+  r = run("infer --random-weights --input-tensor a --images b --out c");
+  EXPECT_NE(r.output.find("exactly one of"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vggt

@@ -1,0 +1,53 @@
+// The full VGGT-1B architecture (random weights: speed and memory do not depend on values)
+// on 2 frames of 518x350: every output has the official shape, is finite, and peak memory
+// stays near the size of the weights.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <cmath>
+
+#include "model/vggt_model.h"
+
+namespace vggt {
+namespace {
+
+bool all_finite(const Tensor& t) {
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(t[i])) return false;
+  return true;
+}
+
+TEST(FullSizeModel, TwoFramesRandomWeights) {
+  auto model = VggtModel::random(ModelConfig::vggt_1b(), 7, {});
+  EXPECT_EQ(model->weight_bytes(), size_t{1190596120} * 4) << "VGGT-1B without the track head";
+  Tensor images({2, 3, 350, 518});
+  for (int64_t i = 0; i < images.numel(); ++i) images[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.f;
+  int last_step = 0;
+  std::string last_stage;
+  RunContext ctx;
+  ctx.on_progress = [&](const ProgressEvent& e) {
+    last_stage = e.stage;
+    last_step = e.step;
+  };
+  Predictions p = model->forward(images, ctx);
+  EXPECT_EQ(last_stage, "geometry");
+  EXPECT_EQ(p.pose_enc.shape(), (std::vector<int64_t>{2, 9}));
+  EXPECT_EQ(p.depth.shape(), (std::vector<int64_t>{2, 350, 518, 1}));
+  EXPECT_EQ(p.depth_conf.shape(), (std::vector<int64_t>{2, 350, 518}));
+  EXPECT_EQ(p.world_points.shape(), (std::vector<int64_t>{2, 350, 518, 3}));
+  EXPECT_EQ(p.world_points_conf.shape(), (std::vector<int64_t>{2, 350, 518}));
+  EXPECT_EQ(p.extrinsic.shape(), (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(p.intrinsic.shape(), (std::vector<int64_t>{2, 3, 3}));
+  EXPECT_EQ(p.world_points_from_depth.shape(), (std::vector<int64_t>{2, 350, 518, 3}));
+  for (const Tensor* t : {&p.pose_enc, &p.depth, &p.depth_conf, &p.world_points, &p.world_points_conf, &p.extrinsic,
+                          &p.intrinsic})
+    EXPECT_TRUE(all_finite(*t));
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const double peak_gib = ru.ru_maxrss / 1048576.0;
+  std::printf("[ memory   ] peak RSS %.2f GiB (weights %.2f GiB)\n", peak_gib, model->weight_bytes() / 1073741824.0);
+  EXPECT_LT(peak_gib, 7.5) << "activations for 2 frames should add well under 3 GiB to the 4.4 GiB of weights";
+}
+
+}  // namespace
+}  // namespace vggt

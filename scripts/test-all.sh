@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test of the project: engine (GoogleTest via ctest), Node services and renderer (vitest),
+# type checks, and the end-to-end suite (web mode + Chromium + the real engine).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+npm run build:renderer --silent >/dev/null || { echo "renderer build failed"; exit 1; }
+
+status=0
+step() {
+  local name="$1"; shift
+  echo; echo "=== $name"
+  if "$@"; then results+=("PASS $name"); else results+=("FAIL $name"); status=1; fi
+}
+results=()
+step "engine unit + golden tests (ctest)" ctest --test-dir native-engine/build --output-on-failure -j1
+step "typecheck (app, Electron layer, renderer)" npx tsc -p tsconfig.json --noEmit
+step "typecheck (Electron build config)" npx tsc -p tsconfig.electron.json --noEmit
+step "Node services + renderer (vitest)" npx vitest run
+step "end-to-end (web mode, Chromium, real engine)" npx vitest run --config e2e/vitest.e2e.config.ts
+
+echo; echo "=== summary"
+printf '%s\n' "${results[@]}"
+passed=$(printf '%s\n' "${results[@]}" | grep -c '^PASS' || true)
+failed=$(printf '%s\n' "${results[@]}" | grep -c '^FAIL' || true)
+echo "suites: $passed passed, $failed failed"
+exit $status
