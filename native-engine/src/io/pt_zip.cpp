@@ -193,7 +193,7 @@ ZipBytes ZipArchive::read(const ZipEntry& e, bool verify_crc) {
     fail("corrupt: cannot inflate entry '" + e.name + "' (zlib status " + std::to_string(rc) + ", " +
          std::to_string(produced) + " of " + std::to_string(out.size()) + " bytes)");
   if (crc_of(out.data(), out.size()) != e.crc32) fail("corrupt: CRC-32 mismatch in entry '" + e.name + "'");
-  ZipBytes b{out.data(), out.size()};
+  ZipBytes b{out.empty() ? src : out.data(), out.size()};  // never a null pointer, even when empty
   inflated_.emplace(e.name, b);
   return b;
 }

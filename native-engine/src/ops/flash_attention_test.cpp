@@ -108,10 +108,10 @@ const Case kCases[] = {
     {1, 1, 1860, 64},                  // 2 frames x (518x350 patches + 5 special tokens)
 };
 
-// Inputs ~ N(0,1), scores ~ N(0,1), outputs are convex combinations of N(0,1) values: fp32
-// dot products (D <= 128 terms) and the ~2-ulp exp give errors ~1e-6; 2e-5 absolute leaves
-// room for fp32 reassociation over N = 1860 keys (~1e-5 relative to the output scale).
-constexpr double kTol = 2e-5;
+// Inputs ~ N(0,1), scores ~ N(0,1), outputs are convex combinations of N(0,1) values (|out|
+// <~ 1): fp32 dot products (D <= 128 terms), the <1-ulp exp and the fp32 sums over N keys give
+// measured max errors 3e-7..9e-7 (naive and flash alike); 5e-6 absolute leaves ~5x headroom.
+constexpr double kTol = 5e-6;
 
 TEST(FlashAttention, MatchesDoubleReferenceOnEveryPath) {
   for (const Case& c : kCases) {

@@ -214,11 +214,12 @@ TEST(LinearW8A8, MatchesIntegerPipelineAndQuantisationBound) {
     EXPECT_LT(worst_exact, 1e-5);
     // 2) Against fp32: |dx| <= sx/2, |dw| <= sw/2 per element with sx = max|x_m|/127,
     //    sw = max|W_n|/127. For Gaussian data max|.| ~ 3-4 sigma, so the relative error of a
-    //    product is ~ (4/127)/2 per operand: worst-case bound 2 * (4.5/254) = 3.5% of S.
-    //    Measured on these shapes: RMS 0.05-0.26% of S, max 0.8%.
+    //    product is ~ (4/127)/2 per operand: worst-case 2 * (4.5/254) = 3.5% of S; errors of
+    //    opposite sign cancel, so measured on these shapes: RMS 0.05-0.26% of S, max 0.8%.
+    //    Tolerance 2% of S.
     std::printf("[ measured ] W8A8 %dx%dx%d error / S: max %.4f rms %.4f\n", p.M, p.N, p.K,
                 worst_fp, std::sqrt(sq / y.size()));
-    EXPECT_LT(worst_fp, 0.035);
+    EXPECT_LT(worst_fp, 0.02);
   }
 }
 
