@@ -3,6 +3,10 @@
 import type {
   AppEvent,
   AppInfo,
+  BenchRecord,
+  BenchRequest,
+  BenchSummary,
+  PerfInfo,
   Estimate,
   EstimateInput,
   ExportFormatInfo,
@@ -44,6 +48,16 @@ export interface InvokeMethods {
   pickFolder(): string | null;
   exportFormats(): ExportFormatInfo[];
   exportRun(runId: string, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): ExportResult;
+  /** Performance lab: engine version, option names, whether parallel runs are possible. */
+  perfInfo(): PerfInfo;
+  /** Runs `vggt-engine bench --json` (cumulative or A/B); progress and the result come as events. */
+  startBenchmark(request: BenchRequest): BenchSummary;
+  cancelBenchmark(benchId: string): void;
+  listBenchmarks(): BenchSummary[];
+  getBenchmark(benchId: string): BenchRecord;
+  deleteBenchmark(benchId: string): void;
+  /** A's or B's point cloud of an A/B benchmark that kept its outputs. */
+  getBenchPointCloud(request: { benchId: string; side: "A" | "B"; branch: "pointmap" | "depth"; maxPoints: number }): PointCloud;
 }
 
 export type InvokeName = keyof InvokeMethods;
@@ -87,6 +101,13 @@ export const INVOKE_METHODS = {
   pickFolder: true,
   exportFormats: true,
   exportRun: true,
+  perfInfo: true,
+  startBenchmark: true,
+  cancelBenchmark: true,
+  listBenchmarks: true,
+  getBenchmark: true,
+  deleteBenchmark: true,
+  getBenchPointCloud: true,
 } as const satisfies { [K in InvokeName]: true };
 
 export const INVOKE_NAMES = Object.keys(INVOKE_METHODS) as InvokeName[];

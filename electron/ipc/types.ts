@@ -1,5 +1,8 @@
 // Data shapes that cross the main/renderer boundary (IPC in Electron, HTTP in web mode).
 // Plain data only: no classes, no functions. Typed arrays are allowed (structured clone / wire.ts).
+import type { BenchProgress, BenchSummary, OptionSet, ParallelSetting } from "./perf-types.js";
+
+export * from "./perf-types.js";
 
 export type AppMode = "electron" | "web";
 
@@ -60,6 +63,17 @@ export interface RunOptions {
   /** Random-weight benchmark mode: geometry is meaningless. */
   randomWeights: boolean;
   seed: number;
+  /** Engine optimization switches (every known one, on or off); absent: the engine's load defaults. */
+  engineOptions?: OptionSet;
+  /** Sequence parallelism asked for (recorded; runs need an engine with MPI support). */
+  parallel?: ParallelSetting;
+}
+
+/** The option set a run used: as the engine reported it for the job, else as requested. */
+export interface RunEngineOptions {
+  flags: OptionSet;
+  source: "engine" | "requested";
+  parallel: ParallelSetting;
 }
 
 export interface EstimateInput {
@@ -101,6 +115,7 @@ export interface RunSummary {
   durationMs?: number;
   error?: string;
   estimate?: Estimate;
+  engineOptions?: RunEngineOptions;
 }
 
 export interface RunDetail extends RunSummary {
@@ -132,6 +147,8 @@ export type AppEvent =
   | { type: "run-updated"; run: RunSummary }
   | { type: "engine"; engine: EngineState }
   | { type: "model"; model: ModelStatus }
+  | { type: "bench-progress"; progress: BenchProgress }
+  | { type: "bench-updated"; bench: BenchSummary }
   /** Application-menu commands the renderer carries out (Electron's native menu). */
   | { type: "menu"; command: MenuCommand };
 

@@ -17,6 +17,7 @@ import type {
   RunSummary,
   ScanResult,
 } from "../../electron/ipc/channels";
+import { defaultSet } from "../../electron/services/perf/catalog";
 import { api } from "./api";
 
 export interface Frame {
@@ -63,6 +64,10 @@ export interface State {
   viewCommandSeq: number;
   notices: Notice[];
   theme: "dark" | "light";
+  /** Main view: reconstruction or the performance lab. */
+  view: "reconstruct" | "perf";
+  /** What the 3-D view shows: a run's output, or A's / B's output of an A/B benchmark. */
+  cloudSource: { kind: "run" } | { kind: "bench"; benchId: string; side: "A" | "B" };
 }
 
 let noticeSeq = 1;
@@ -95,7 +100,7 @@ export const useStore = create<State>(() => ({
   frames: [],
   rejected: [],
   busy: null,
-  options: { preprocess: "crop", randomWeights: false, seed: 0 },
+  options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: defaultSet(), parallel: { mode: "none", degree: 1 } },
   estimate: null,
   runs: [],
   progress: {},
@@ -108,6 +113,8 @@ export const useStore = create<State>(() => ({
   viewCommandSeq: 0,
   notices: [],
   theme: (localStorage.getItem("vggt-theme") as "dark" | "light") ?? "dark",
+  view: "reconstruct",
+  cloudSource: { kind: "run" },
 }));
 
 const set = useStore.setState;
@@ -166,7 +173,7 @@ function onRunUpdated(run: RunSummary): void {
       return { progress };
     });
     if (run.status === "failed") notify(`Run “${run.name}” failed: ${run.error ?? "unknown error"}`);
-    if (run.status === "done" && get().selectedRunId === run.id) void loadCloud();
+    if (run.status === "done" && get().selectedRunId === run.id && get().cloudSource.kind === "run") void loadCloud();
     // A finished run measured the throughput: the estimate can use it now.
     if (run.status === "done") void refreshEstimate();
   }
@@ -305,7 +312,7 @@ export async function deleteRun(runId: string): Promise<void> {
 }
 
 export async function selectRun(runId: string): Promise<void> {
-  set({ selectedRunId: runId, cloudError: null });
+  set({ selectedRunId: runId, cloudError: null, cloudSource: { kind: "run" } });
   const run = get().runs.find((r) => r.id === runId);
   if (run?.status === "done") await loadCloud();
   else set({ cloud: null });
@@ -314,12 +321,15 @@ export async function selectRun(runId: string): Promise<void> {
 let cloudRequest = 0;
 
 export async function loadCloud(): Promise<void> {
-  const { selectedRunId, viewer } = get();
-  if (!selectedRunId) return;
+  const { selectedRunId, viewer, cloudSource: source } = get();
+  if (source.kind === "run" && !selectedRunId) return;
   const seq = ++cloudRequest;
   set({ cloudLoading: true, cloudError: null });
   try {
-    const cloud = await api.getPointCloud({ runId: selectedRunId, branch: viewer.branch, maxPoints: viewer.maxPoints });
+    const cloud =
+      source.kind === "bench"
+        ? await api.getBenchPointCloud({ benchId: source.benchId, side: source.side, branch: viewer.branch, maxPoints: viewer.maxPoints })
+        : await api.getPointCloud({ runId: selectedRunId!, branch: viewer.branch, maxPoints: viewer.maxPoints });
     if (seq !== cloudRequest) return;
     const keepHidden = get().cloud?.runId === cloud.runId;
     set((s) => ({ cloud, viewer: keepHidden ? s.viewer : { ...s.viewer, hiddenFrames: [] } }));
@@ -363,6 +373,22 @@ export async function exportRun(format: string): Promise<void> {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }
   notify(`Exported ${r.format}${r.pointCount ? ` (${r.pointCount.toLocaleString("en-US")} points)` : ""} to ${r.outDir}${r.notes.length ? ` — ${r.notes.join("; ")}` : ""}`, "info");
+}
+
+/** Shows A's or B's point cloud of an A/B benchmark in the 3-D view. */
+export async function showBenchCloud(benchId: string, side: "A" | "B"): Promise<void> {
+  set({ cloudSource: { kind: "bench", benchId, side } });
+  await loadCloud();
+}
+
+export function setView(view: State["view"]): void {
+  if (view === get().view) return;
+  set({ view });
+  // The 3-D view belongs to the run list again: bring back the selected run's cloud.
+  if (view === "reconstruct" && get().cloudSource.kind === "bench") {
+    set({ cloudSource: { kind: "run" }, cloud: null });
+    if (get().runs.find((r) => r.id === get().selectedRunId)?.status === "done") void loadCloud();
+  }
 }
 
 export function setTheme(theme: "dark" | "light"): void {

@@ -28,7 +28,8 @@ export type ClientErrorCode =
 
 export type ErrorCode = EngineErrorCode | ClientErrorCode;
 
-/** Run-time switches: EngineOptions on the C++ side. Unknown flags are ignored by the engine. */
+/** Run-time switches: EngineOptions on the C++ side. The engine rejects flags it does not know
+ *  (hello.flags lists them). */
 export interface EngineOptions {
   /** 0 = all cores. */
   threads?: number;
@@ -93,12 +94,15 @@ export interface HelloEvent {
   protocol: number;
   engine_version: string;
   pid: number;
-  isa: { best: string; features: string[] };
+  /** CPU features the kernels can use, e.g. "avx512+bf16+vnni", "avx2", "generic". */
+  isa: string;
   threads: number;
   hardware_threads: number;
   /** null for a single-process engine; filled in an MPI launch. */
   parallel: { mode: ParallelMode; degree: number; rank: number; size: number } | null;
   requests: RequestType[];
+  /** Option flags this engine knows (EngineOptions.flags); others are rejected. */
+  flags: string[];
   max_request_bytes: number;
 }
 

@@ -95,11 +95,12 @@ export class SupervisedEngine implements EngineRunner {
       if (signal.aborted) throw new CancelledError();
       this.set({ state: "busy", message: "running" });
       const running = sup.infer(
-        { images: job.images, preprocess: job.preprocess, output: job.output },
+        { images: job.images, preprocess: job.preprocess, output: job.output, ...(job.flags ? { options: { flags: job.flags } } : {}) },
         { signal, onProgress: (ev) => onProgress({ stage: ev.stage, step: ev.step, total: ev.total, elapsedMs: ev.elapsed_ms }) },
       );
       const result = await running.done;
-      return { stages: result.timings.map((t) => ({ stage: t.stage, ms: t.ms })) };
+      const flags = result.options?.flags;
+      return { stages: result.timings.map((t) => ({ stage: t.stage, ms: t.ms })), ...(flags && typeof flags === "object" ? { flags } : {}) };
     } catch (e) {
       if (e instanceof CancelledError || (e instanceof EngineError && e.code === "cancelled")) throw new CancelledError();
       if (e instanceof EngineError && (e.code === "engine_crashed" || e.code === "engine_stopped")) this.loadedKey = null;

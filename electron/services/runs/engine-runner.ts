@@ -1,6 +1,6 @@
 // What the run service needs from the engine process. The implementation over the engine
 // client (services/engine) lives in engine-adapter.ts; tests substitute their own.
-import type { EngineState, PreprocessMode, StageTiming } from "../../ipc/types.js";
+import type { EngineState, OptionSet, PreprocessMode, StageTiming } from "../../ipc/types.js";
 
 export type EngineModel =
   | { kind: "weights"; weights: string; config: string }
@@ -11,6 +11,8 @@ export interface EngineJob {
   images: string[];
   preprocess: PreprocessMode;
   output: string;
+  /** Optimization switches for this job; absent: the model's load defaults. */
+  flags?: OptionSet;
 }
 
 export interface EngineProgress {
@@ -22,6 +24,8 @@ export interface EngineProgress {
 
 export interface EngineJobResult {
   stages: StageTiming[];
+  /** The switches the engine says the job ran with. */
+  flags?: OptionSet;
 }
 
 export interface EngineRunner {

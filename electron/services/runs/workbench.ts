@@ -9,6 +9,11 @@ import type { Backend } from "../../ipc/channels.js";
 import type {
   AppEvent,
   AppInfo,
+  BenchRecord,
+  BenchRequest,
+  BenchSummary,
+  PerfInfo,
+  RunEngineOptions,
   AppMode,
   Estimate,
   EstimateInput,
@@ -23,6 +28,9 @@ import type {
   ScanResult,
   StartRunRequest,
 } from "../../ipc/types.js";
+import { normalizeSet } from "../perf/catalog.js";
+import { findEngineBinary } from "../engine/engine-launch.js";
+import { PerfLab } from "../perf/perf-lab.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
@@ -108,8 +116,16 @@ interface ActiveRun {
   promise: Promise<void>;
 }
 
+/** Known switches from an engine report, unknown ones kept as reported (a newer engine). */
+function normalizeReported(flags: Record<string, unknown>): Record<string, boolean> {
+  const known = normalizeSet({});
+  for (const [k, v] of Object.entries(flags)) known[k] = v === true;
+  return known;
+}
+
 export class Workbench implements Backend {
   readonly store: RunStore;
+  readonly perf: PerfLab;
   private readonly events = new EventEmitter();
   private readonly outputs = new OutputCache();
   private model: ModelInfo;
@@ -122,6 +138,21 @@ export class Workbench implements Backend {
     this.model = readModelDir(opts.modelDir ?? this.store.readSettings().modelDir);
     this.unsubscribeEngine = opts.engine.onState((engine) => this.emit({ type: "engine", engine }));
     this.events.setMaxListeners(100);
+    this.perf = new PerfLab({
+      dataDir: opts.dataDir,
+      binary: () => {
+        const b = opts.engine.state().binary;
+        if (b && b !== "fake") return b;
+        try {
+          return findEngineBinary();
+        } catch (e) {
+          return e as Error;
+        }
+      },
+      model: () => (this.model.status.state === "ready" ? { name: this.model.status.name, weights: this.model.weights, config: this.model.config } : null),
+      checkReadable: (p) => this.checkReadable(p),
+      emit: (e) => this.emit(e),
+    });
   }
 
   subscribe(listener: (e: AppEvent) => void): () => void {
@@ -200,11 +231,17 @@ export class Workbench implements Backend {
 
   startRun(req: StartRunRequest): RunSummary {
     if (!req || !Array.isArray(req.images) || req.images.length === 0) throw new Error("select at least one image to run");
-    const options = {
+    const options: RunDetail["options"] = {
       preprocess: req.options?.preprocess === "pad" ? ("pad" as const) : ("crop" as const),
       randomWeights: !!req.options?.randomWeights,
       seed: Number.isInteger(req.options?.seed) ? req.options.seed : 0,
     };
+    if (req.options?.engineOptions !== undefined) options.engineOptions = normalizeSet(req.options.engineOptions, "engine options");
+    const parallel = req.options?.parallel;
+    if (parallel && parallel.mode !== "none")
+      // Serve-mode runs are single-process in this engine build (hello.parallel is always null).
+      throw new Error(`parallel mode ${parallel.mode}: not available in this engine build (the engine reports no MPI support)`);
+    options.parallel = { mode: "none", degree: 1 };
     if (!options.randomWeights && this.model.status.state !== "ready")
       throw new Error("no model is installed: choose a model folder, or use the random-weight benchmark mode");
     for (const p of req.images) this.checkReadable(p);
@@ -228,6 +265,7 @@ export class Workbench implements Backend {
       images,
       options,
       stages: [],
+      ...(options.engineOptions ? { engineOptions: { flags: options.engineOptions, source: "requested" as const, parallel: options.parallel! } } : {}),
     };
     this.store.create(detail);
     this.emit({ type: "run-updated", run: toSummary(detail) });
@@ -273,6 +311,7 @@ export class Workbench implements Backend {
           images: run.images.map((i) => i.path),
           preprocess: run.options.preprocess,
           output: this.store.outputPath(id),
+          ...(run.options.engineOptions ? { flags: run.options.engineOptions } : {}),
         },
         (p) => {
           const fraction = tracker.update(p.stage, p.step, p.total);
@@ -286,7 +325,11 @@ export class Workbench implements Backend {
       );
       const durationMs = Date.now() - t0;
       this.outputs.forget(this.store.outputPath(id));
-      this.setRun(id, { status: "done", durationMs, stages: result.stages });
+      // Record what the engine says it ran with; that, not the request, is what was measured.
+      const engineOptions: RunEngineOptions | undefined = result.flags
+        ? { flags: normalizeReported(result.flags), source: "engine", parallel: run.options.parallel ?? { mode: "none", degree: 1 } }
+        : run.engineOptions;
+      this.setRun(id, { status: "done", durationMs, stages: result.stages, ...(engineOptions ? { engineOptions } : {}) });
       this.recordThroughput(run, durationMs);
     } catch (e) {
       const cancelled = e instanceof CancelledError || signal.aborted;
@@ -357,7 +400,36 @@ export class Workbench implements Backend {
     return this.opts.exporter.export(this.store.outputPath(runId), run, format, options);
   }
 
+  perfInfo(): Promise<PerfInfo> {
+    return this.perf.info();
+  }
+
+  startBenchmark(request: BenchRequest): Promise<BenchSummary> {
+    return this.perf.start(request);
+  }
+
+  cancelBenchmark(benchId: string): void {
+    this.perf.cancel(benchId);
+  }
+
+  listBenchmarks(): BenchSummary[] {
+    return this.perf.list();
+  }
+
+  getBenchmark(benchId: string): BenchRecord {
+    return this.perf.get(benchId);
+  }
+
+  deleteBenchmark(benchId: string): void {
+    this.perf.delete(benchId);
+  }
+
+  getBenchPointCloud(request: { benchId: string; side: "A" | "B"; branch: "pointmap" | "depth"; maxPoints: number }): PointCloud {
+    return this.perf.pointCloud(request.benchId, request.side, request.branch, request.maxPoints);
+  }
+
   async dispose(): Promise<void> {
+    await this.perf.dispose();
     for (const a of this.active.values()) a.abort.abort();
     this.unsubscribeEngine();
     await this.queue.catch(() => undefined);

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -14,12 +15,25 @@ static int64_t count(const std::vector<int64_t>& shape) {
   return n;
 }
 
+static std::atomic<size_t> g_in_use{0}, g_peak{0};
+
+size_t tensor_bytes_in_use() { return g_in_use.load(); }
+size_t tensor_bytes_peak() { return g_peak.load(); }
+void reset_tensor_bytes_peak() { g_peak.store(g_in_use.load()); }
+
 static std::shared_ptr<float> alloc_aligned(int64_t n) {
   size_t bytes = ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64;
   if (bytes == 0) bytes = 64;
   void* p = std::aligned_alloc(64, bytes);
   if (!p) throw std::bad_alloc();
-  return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
+  const size_t now = g_in_use.fetch_add(bytes) + bytes;
+  size_t peak = g_peak.load();
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
+  }
+  return std::shared_ptr<float>(static_cast<float*>(p), [bytes](float* q) {
+    g_in_use.fetch_sub(bytes);
+    std::free(q);
+  });
 }
 
 Tensor Tensor::uninitialized(std::vector<int64_t> shape) {

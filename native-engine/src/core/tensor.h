@@ -40,4 +40,10 @@ class Tensor {
 
 std::string shape_to_string(const std::vector<int64_t>& shape);
 
+// Bytes held by owned tensors now and at the peak since the last reset (benchmarks report the
+// peak of a forward pass: activations and scratch, weights excluded when loaded before the reset).
+size_t tensor_bytes_in_use();
+size_t tensor_bytes_peak();
+void reset_tensor_bytes_peak();
+
 }  // namespace vggt

@@ -2,13 +2,15 @@
 // <archive>/data.pkl is a pickle whose tensors refer to storages by persistent id; each
 // storage's bytes are the zip entry <archive>/data/<key>. The file is memory-mapped and
 // tensors point straight into it; only non-contiguous views, misaligned data and deflated
-// entries get owned copies.
+// entries get owned copies. metadata(): format=pytorch-zip, archive (folder name), version
+// (torch's serialization record) and, for wrapped training checkpoints, state_dict_key.
 #include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>

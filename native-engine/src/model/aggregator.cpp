@@ -16,7 +16,7 @@ Aggregator::Aggregator(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
 
 std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp, int64_t wp,
                                           const std::vector<int>& keep, const StepFn& step, BlockTimes* frame_times,
-                                          BlockTimes* global_times) const {
+                                          BlockTimes* global_times, const ExecFlags& flags) const {
   const int64_t S = patch_tokens.dim(0), Np = patch_tokens.dim(1), E = cfg.embed_dim;
   const int64_t R = cfg.num_register_tokens, special = 1 + R, P = special + Np;
   const int64_t D = E / cfg.num_heads;
@@ -36,19 +36,35 @@ std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp
   global_pos.reserve(frame_pos.size() * S);
   for (int64_t s = 0; s < S; ++s) global_pos.insert(global_pos.end(), frame_pos.begin(), frame_pos.end());
   const ops::RopeTable rope = ops::RopeTable::build(D / 2, std::max(hp, wp) + 1, cfg.rope_freq);
+  std::shared_ptr<const RopeTokens> tokens;
+  if (flags.rope_cache) {
+    std::lock_guard<std::mutex> lock(rope_mu);
+    auto& slot = rope_cache[{hp, wp}];
+    if (!slot) {
+      auto t = std::make_shared<RopeTokens>();
+      t->N = P;
+      t->D = D;
+      t->cos.resize(P * D);
+      t->sin.resize(P * D);
+      ops::rope_gather(frame_pos.data(), P, rope, t->cos.data(), t->sin.data());
+      slot = t;
+    }
+    tokens = slot;
+  }
 
   std::map<int, Tensor> out;
   const int total = 2 * cfg.depth;
   for (int i = 0; i < cfg.depth; ++i) {
     const bool wanted = std::find(keep.begin(), keep.end(), i) != keep.end();
-    frame_blocks[i].forward(x, S, P, frame_pos.data(), &rope, frame_times);
+    frame_blocks[i].forward(x, S, P, frame_pos.data(), &rope, frame_times, flags, false, tokens.get(), cfg.rope_freq);
     Tensor layer;
     if (wanted) {
       layer = Tensor::uninitialized({S, P, 2 * E});
       for (int64_t t = 0; t < S * P; ++t) std::memcpy(layer.data() + t * 2 * E, x.data() + t * E, E * sizeof(float));
     }
     step("aggregator", 2 * i + 1, total);
-    global_blocks[i].forward(x, 1, S * P, global_pos.data(), &rope, global_times);
+    global_blocks[i].forward(x, 1, S * P, global_pos.data(), &rope, global_times, flags, true, tokens.get(),
+                            cfg.rope_freq);
     if (wanted) {
       for (int64_t t = 0; t < S * P; ++t)
         std::memcpy(layer.data() + t * 2 * E + E, x.data() + t * E, E * sizeof(float));

@@ -18,7 +18,7 @@ CameraHead::CameraHead(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
   branch_fc2 = Linear(ws, "camera_head.pose_branch.fc2");
 }
 
-std::vector<Tensor> CameraHead::forward(const Tensor& last_layer, const StepFn& step) const {
+std::vector<Tensor> CameraHead::forward(const Tensor& last_layer, const StepFn& step, const ExecFlags& flags) const {
   const int64_t S = last_layer.dim(0), P = last_layer.dim(1), C = last_layer.dim(2);
   Tensor cam = Tensor::uninitialized({S, C});
   for (int64_t s = 0; s < S; ++s)
@@ -43,7 +43,7 @@ std::vector<Tensor> CameraHead::forward(const Tensor& last_layer, const StepFn& 
         const float shift = mod[s * 3 * C + c], scale = mod[s * 3 * C + C + c], gate = mod[s * 3 * C + 2 * C + c];
         x[s * C + c] = gate * (normed[s * C + c] * (1.f + scale) + shift) + tokens[s * C + c];
       }
-    for (auto& b : trunk) b.forward(x, 1, S, nullptr, nullptr);
+    for (auto& b : trunk) b.forward(x, 1, S, nullptr, nullptr, nullptr, flags);
     Tensor h = branch_fc1.forward(trunk_norm.forward(x));
     ops::gelu_erf(h.data(), h.numel());
     Tensor delta = branch_fc2.forward(h);

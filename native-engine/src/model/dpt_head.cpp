@@ -11,7 +11,7 @@ namespace {
 
 // The DPT heads' UV-grid sin/cos embedding, scaled by 0.1, computed in double like the
 // official float64 code. Returns [C, h, w].
-Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect) {
+Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect, bool lowp) {
   const double diag = std::sqrt(aspect * aspect + 1.0);
   const double span_x = aspect / diag, span_y = 1.0 / diag;
   auto linspace = [](double a, double b, int64_t n, int64_t i) {
@@ -28,6 +28,17 @@ Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect) {
   for (int64_t y = 0; y < h; ++y)
     for (int64_t x = 0; x < w; ++x) {
       const double u = linspace(lx, rx, w, x), v = linspace(ty, by, h, y);
+      if (lowp) {  // float32 throughout, as the write-up's step 1 does with a 16-bit omega
+        const float uf = static_cast<float>(u), vf = static_cast<float>(v);
+        for (int64_t d = 0; d < q; ++d) {
+          const float om = static_cast<float>(omega[d]);
+          out[((0 * q + d) * h + y) * w + x] = 0.1f * std::sin(uf * om);
+          out[((1 * q + d) * h + y) * w + x] = 0.1f * std::cos(uf * om);
+          out[((2 * q + d) * h + y) * w + x] = 0.1f * std::sin(vf * om);
+          out[((3 * q + d) * h + y) * w + x] = 0.1f * std::cos(vf * om);
+        }
+        continue;
+      }
       for (int64_t d = 0; d < q; ++d) {
         out[((0 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::sin(u * omega[d])));
         out[((1 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::cos(u * omega[d])));
@@ -38,10 +49,6 @@ Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect) {
   return out;
 }
 
-void add_pos_embed(Tensor& x, double aspect) {  // x [1, C, h, w]
-  const Tensor pe = uv_pos_embed(x.dim(1), x.dim(2), x.dim(3), aspect);
-  ops::add(x.data(), pe.data(), pe.numel());
-}
 
 // Residual conv unit. The official unit uses an in-place ReLU, so its skip path adds relu(x).
 Tensor residual_unit(const Tensor& x, const ops::Conv2d& c1, const ops::Conv2d& c2) {
@@ -55,6 +62,15 @@ Tensor residual_unit(const Tensor& x, const ops::Conv2d& c1, const ops::Conv2d& 
 }
 
 }  // namespace
+
+Tensor DptHead::pos_embed(int64_t C, int64_t h, int64_t w, double aspect) const {
+  if (!pos_cache) return uv_pos_embed(C, h, w, aspect, sincos_lowp);
+  std::lock_guard<std::mutex> lock(pe_mu);
+  auto key = std::make_tuple(C, h, w, aspect * (sincos_lowp ? -1 : 1));
+  auto it = pe_cache.find(key);
+  if (it == pe_cache.end()) it = pe_cache.emplace(key, uv_pos_embed(C, h, w, aspect, sincos_lowp)).first;
+  return it->second;
+}
 
 DptHead::DptHead(const WeightStore& ws, const ModelConfig& c, const std::string& n, int od, bool depth)
     : cfg(c), name(n), out_dim(od), depth_activation(depth) {
@@ -119,7 +135,7 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
       Tensor x = Tensor::uninitialized({1, oc, hp, wp});
       for (int64_t i = 0; i < Np; ++i)
         for (int64_t c = 0; c < oc; ++c) x[c * Np + i] = proj[i * oc + c];
-      add_pos_embed(x, aspect);
+      ops::add(x.data(), pos_embed(oc, hp, wp, aspect).data(), x.numel());
       if (k == 0) x = ops::conv_transpose_k_eq_s(x, resize0_w, resize0_b);
       if (k == 1) x = ops::conv_transpose_k_eq_s(x, resize1_w, resize1_b);
       if (k == 3) x = resize3.forward(x);
@@ -143,7 +159,7 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
     }
     out = out_conv1.forward(out);
     out = ops::resize_bilinear_align_corners(out, hp * p, wp * p);
-    add_pos_embed(out, aspect);
+    ops::add(out.data(), pos_embed(out.dim(1), out.dim(2), out.dim(3), aspect).data(), out.numel());
     out = out_conv2a.forward(out);
     ops::relu(out.data(), out.numel());
     out = ops::conv1x1(out, out_conv2b_w, out_conv2b_b);  // [1, out_dim, H, W]

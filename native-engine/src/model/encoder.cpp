@@ -38,7 +38,7 @@ Tensor Encoder::interpolated_pos_embed(int64_t hp, int64_t wp) const {
   return out;
 }
 
-Tensor Encoder::forward(const Tensor& images, const StepFn& step, BlockTimes* times) const {
+Tensor Encoder::forward(const Tensor& images, const StepFn& step, BlockTimes* times, const ExecFlags& flags) const {
   const int64_t S = images.dim(0), H = images.dim(2), W = images.dim(3), p = cfg.patch_size;
   const int64_t hp = H / p, wp = W / p, Np = hp * wp, E = cfg.embed_dim, R = cfg.num_register_tokens;
   const int64_t N = 1 + R + Np, K = 3 * p * p;
@@ -74,7 +74,7 @@ Tensor Encoder::forward(const Tensor& images, const StepFn& step, BlockTimes* ti
   }
   patches = Tensor();
   for (size_t i = 0; i < blocks.size(); ++i) {
-    blocks[i].forward(x, S, N, nullptr, nullptr, times);
+    blocks[i].forward(x, S, N, nullptr, nullptr, times, flags);
     step("encoder", static_cast<int>(i + 1), static_cast<int>(blocks.size()));
   }
   // Only the patch tokens leave the encoder (x_norm_patchtokens).

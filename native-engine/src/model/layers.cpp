@@ -1,11 +1,15 @@
 #include "model/layers.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
 #include "ops/attention.h"
 #include "ops/elementwise.h"
+#include "ops/flash_attention.h"
 #include "ops/gemm.h"
+#include "ops/layernorm_fused.h"
+#include "ops/linear_lowp.h"
 #include "ops/norm.h"
 
 namespace vggt {
@@ -23,8 +27,35 @@ Linear::Linear(const WeightStore& ws, const std::string& prefix, bool bias) : w(
 Tensor Linear::forward(const Tensor& x) const {
   const int64_t K = x.dim(-1), M = x.numel() / K, N = w.dim(0);
   Tensor y = Tensor::uninitialized({M, N});
-  ops::linear(x.data(), w.data(), b.empty() ? nullptr : b.data(), y.data(), M, N, K);
+  switch (mode_) {
+    case LinearMode::F32Packed: packed_->forward(x.data(), y.data(), static_cast<int>(M)); break;
+    case LinearMode::BF16: bf16_->forward(x.data(), y.data(), static_cast<int>(M)); break;
+    case LinearMode::W8A8: w8a8_->forward(x.data(), y.data(), static_cast<int>(M)); break;
+    default: ops::linear(x.data(), w.data(), b.empty() ? nullptr : b.data(), y.data(), M, N, K);
+  }
   return y;
+}
+
+void Linear::set_mode(LinearMode m) {
+  if (m == mode_) return;
+  const int N = static_cast<int>(w.dim(0)), K = static_cast<int>(w.dim(1));
+  const float* bias = b.empty() ? nullptr : b.data();
+  packed_.reset();
+  bf16_.reset();
+  w8a8_.reset();
+  if (m == LinearMode::F32Packed) packed_ = std::make_shared<ops::LinearF32Packed>(w.data(), bias, N, K);
+  if (m == LinearMode::BF16) bf16_ = std::make_shared<ops::LinearBF16>(w.data(), bias, N, K);
+  if (m == LinearMode::W8A8) w8a8_ = std::make_shared<ops::LinearW8A8>(w.data(), bias, N, K);
+  mode_ = m;
+}
+
+size_t Linear::weight_bytes() const {
+  switch (mode_) {
+    case LinearMode::F32Packed: return packed_->weight_bytes();
+    case LinearMode::BF16: return bf16_->weight_bytes();
+    case LinearMode::W8A8: return w8a8_->weight_bytes();
+    default: return (w.numel() + b.numel()) * sizeof(float);
+  }
 }
 
 LayerNorm::LayerNorm(const WeightStore& ws, const std::string& prefix, float e)
@@ -56,12 +87,50 @@ TransformerBlock::TransformerBlock(const WeightStore& ws, const std::string& p, 
   }
 }
 
+void TransformerBlock::set_linear_mode(LinearMode m) {
+  for (Linear* l : {&qkv, &proj, &fc1, &fc2}) l->set_mode(m);
+}
+
+size_t TransformerBlock::weight_bytes() const {
+  size_t n = qkv.weight_bytes() + proj.weight_bytes() + fc1.weight_bytes() + fc2.weight_bytes();
+  for (const Tensor* t : {&norm1.w, &norm1.b, &norm2.w, &norm2.b, &ls1, &ls2, &q_norm.w, &q_norm.b, &k_norm.w, &k_norm.b})
+    n += t->numel() * sizeof(float);
+  return n;
+}
+
+namespace {
+
+// RoPE for one of q/k. Without rope-cache the tables and per-token gathers are rebuilt on
+// every call (for q and again for k), as the reference implementation does.
+void apply_rope(float* x, int64_t BH, int64_t N, int64_t D, const int32_t* pos, const ops::RopeTable* table,
+                const RopeTokens* cached, const ExecFlags& f, float base) {
+  if (f.rope_cache && cached) {
+    ops::rope_apply(x, BH, N, D, cached->cos.data(), cached->sin.data(), cached->N, f.rope_fused);
+    return;
+  }
+  int64_t max_pos = 0;
+  for (int64_t i = 0; i < 2 * N; ++i) max_pos = std::max<int64_t>(max_pos, pos[i]);
+  const ops::RopeTable t = ops::RopeTable::build(D / 2, max_pos + 1, base);
+  (void)table;
+  std::vector<float> c(N * D), s(N * D);
+  ops::rope_gather(pos, N, t, c.data(), s.data());
+  ops::rope_apply(x, BH, N, D, c.data(), s.data(), N, f.rope_fused);
+}
+
+}  // namespace
+
 void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* pos, const ops::RopeTable* rope,
-                               BlockTimes* times) const {
+                               BlockTimes* times, const ExecFlags& flags, bool global, const RopeTokens* rope_tokens,
+                               float rope_base) const {
   const int64_t C = x.dim(-1), T = B * N, H = heads, D = C / H;
   double t0 = now_ms();
+  Tensor h2;  // norm2(x), produced by the fused residual+LayerNorm when enabled
   {
-    Tensor h = norm1.forward(x);
+    Tensor h = Tensor::uninitialized(x.shape());
+    if (flags.fused_add_ln)
+      ops::layernorm(x.data(), h.data(), norm1.w.data(), norm1.b.data(), T, static_cast<int>(C), norm1.eps);
+    else
+      h = norm1.forward(x);
     Tensor qkv_out = qkv.forward(h);
     Tensor q = Tensor::uninitialized({B, H, N, D}), k = Tensor::uninitialized({B, H, N, D}),
            v = Tensor::uninitialized({B, H, N, D});
@@ -72,17 +141,28 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
       ops::layer_norm(k.data(), k.data(), k_norm.w.data(), k_norm.b.data(), B * H * N, D, k_norm.eps);
     }
     if (rope) {
-      ops::rope2d_apply(q.data(), B * H, N, D, pos, *rope);
-      ops::rope2d_apply(k.data(), B * H, N, D, pos, *rope);
+      apply_rope(q.data(), B * H, N, D, pos, rope, rope_tokens, flags, rope_base);
+      apply_rope(k.data(), B * H, N, D, pos, rope, rope_tokens, flags, rope_base);
     }
     Tensor a = Tensor::uninitialized({T, C});
-    ops::attention_exact(q.data(), k.data(), v.data(), a.data(), B, H, N, D, 1.f / std::sqrt(static_cast<float>(D)));
+    const float scale = 1.f / std::sqrt(static_cast<float>(D));
+    if (global ? flags.flash_global : flags.flash_frame)
+      ops::flash_attention(q.data(), k.data(), v.data(), a.data(), static_cast<int>(B), static_cast<int>(H),
+                           static_cast<int>(N), static_cast<int>(D), scale);
+    else
+      ops::attention_exact(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale);
     Tensor o = proj.forward(a);
-    ops::add_scaled(x.data(), o.data(), ls1.data(), T, C);
+    if (flags.fused_add_ln) {
+      h2 = Tensor::uninitialized(x.shape());
+      ops::add_scaled_layer_norm(x.data(), o.data(), ls1.data(), h2.data(), norm2.w.data(), norm2.b.data(), T, C,
+                                 norm2.eps);
+    } else {
+      ops::add_scaled(x.data(), o.data(), ls1.data(), T, C);
+    }
   }
   double t1 = now_ms();
   {
-    Tensor h = norm2.forward(x);
+    Tensor h = h2.empty() ? norm2.forward(x) : h2;
     Tensor m = fc1.forward(h);
     ops::gelu_erf(m.data(), m.numel());
     Tensor o = fc2.forward(m);

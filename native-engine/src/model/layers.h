@@ -1,6 +1,7 @@
 // Building blocks shared by the encoder, the aggregator and the camera head.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,16 @@
 
 namespace vggt {
 
+namespace ops {
+class LinearF32Packed;
+class LinearBF16;
+class LinearW8A8;
+}  // namespace ops
+
+// How a Linear runs: plain fp32 sgemm on the checkpoint's layout (reference), or weights
+// converted once at load/toggle time (optimizations issue).
+enum class LinearMode { F32, F32Packed, BF16, W8A8 };
+
 struct Linear {
   Tensor w, b;  // w [N, K] (PyTorch layout), b [N] or empty
   Linear() = default;
@@ -18,6 +29,31 @@ struct Linear {
   int64_t in_features() const { return w.dim(1); }
   Tensor forward(const Tensor& x) const;  // x [M, K] -> [M, N]
   double gflop(int64_t rows) const { return 2.0 * rows * w.numel() / 1e9; }
+  // Converts the weights for `m` (kept until the mode changes; other forms are released).
+  void set_mode(LinearMode m);
+  LinearMode mode() const { return mode_; }
+  size_t weight_bytes() const;  // as held for the current mode
+
+ private:
+  LinearMode mode_ = LinearMode::F32;
+  std::shared_ptr<const ops::LinearF32Packed> packed_;
+  std::shared_ptr<const ops::LinearBF16> bf16_;
+  std::shared_ptr<const ops::LinearW8A8> w8a8_;
+};
+
+// Per-run switches that change how blocks compute (see EngineOptions).
+struct ExecFlags {
+  bool rope_fused = false;    // one pass over q/k per rotation, no temporaries
+  bool rope_cache = false;    // positions and per-token cos/sin built once per grid
+  bool fused_add_ln = false;  // residual add + LayerNorm in one pass; one-pass LayerNorm
+  bool flash_global = false;  // tiled online-softmax attention for global blocks
+  bool flash_frame = false;   // ... and for frame blocks
+};
+
+// Precomputed per-token rotations for one token sequence (rope-cache): [N, D] cos and sin.
+struct RopeTokens {
+  std::vector<float> cos, sin;
+  int64_t N = 0, D = 0;
 };
 
 struct LayerNorm {
@@ -50,7 +86,10 @@ struct TransformerBlock {
   // x: [B*N, C] holding B sequences of N tokens, updated in place.
   // pos: [N, 2] per token when rope is non-null.
   void forward(Tensor& x, int64_t B, int64_t N, const int32_t* pos, const ops::RopeTable* rope,
-               BlockTimes* times = nullptr) const;
+               BlockTimes* times = nullptr, const ExecFlags& flags = {}, bool global = false,
+               const RopeTokens* rope_tokens = nullptr, float rope_base = 100.f) const;
+  void set_linear_mode(LinearMode m);
+  size_t weight_bytes() const;
 };
 
 }  // namespace vggt

@@ -2,6 +2,8 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <mutex>
+#include <tuple>
 #include <vector>
 
 #include "core/tensor.h"
@@ -24,7 +26,7 @@ struct Encoder {
   LayerNorm norm;
   Encoder(const WeightStore& ws, const ModelConfig& cfg);
   // images [S, 3, H, W] in [0, 1] -> normalised patch tokens [S, Hp*Wp, E].
-  Tensor forward(const Tensor& images, const StepFn& step, BlockTimes* times) const;
+  Tensor forward(const Tensor& images, const StepFn& step, BlockTimes* times, const ExecFlags& flags) const;
   Tensor interpolated_pos_embed(int64_t hp, int64_t wp) const;  // [1 + hp*wp, E]
 };
 
@@ -36,7 +38,11 @@ struct Aggregator {
   Aggregator(const WeightStore& ws, const ModelConfig& cfg);
   // patch_tokens [S, Hp*Wp, E] -> frame||global outputs [S, P, 2E] of the layers in `keep`.
   std::map<int, Tensor> forward(const Tensor& patch_tokens, int64_t hp, int64_t wp, const std::vector<int>& keep,
-                                const StepFn& step, BlockTimes* frame_times, BlockTimes* global_times) const;
+                                const StepFn& step, BlockTimes* frame_times, BlockTimes* global_times,
+                                const ExecFlags& flags) const;
+  // rope-cache: per-token rotation tables per patch grid, built once and reused across runs.
+  mutable std::mutex rope_mu;
+  mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const RopeTokens>> rope_cache;
 };
 
 struct CameraHead {
@@ -47,7 +53,7 @@ struct CameraHead {
   Linear embed_pose, modulation, branch_fc1, branch_fc2;
   CameraHead(const WeightStore& ws, const ModelConfig& cfg);
   // last layer tokens [S, P, 2E] -> pose encodings after each iteration, each [S, 9].
-  std::vector<Tensor> forward(const Tensor& last_layer, const StepFn& step) const;
+  std::vector<Tensor> forward(const Tensor& last_layer, const StepFn& step, const ExecFlags& flags) const;
 };
 
 struct DptHead {
@@ -71,9 +77,14 @@ struct DptHead {
 
   DptHead(const WeightStore& ws, const ModelConfig& cfg, const std::string& name, int out_dim, bool depth);
   void set_prepack(bool on);
+  bool sincos_lowp = false;  // UV embedding without float64 (write-up step 1)
+  bool pos_cache = false;    // UV embedding cached per (C, h, w, aspect) (step 4)
   // Runs frames [s0, s1) -> preds [n, H, W, out_dim-1] and conf [n, H, W].
   void forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W, Tensor& preds,
                Tensor& conf, int64_t out_offset) const;
+  Tensor pos_embed(int64_t C, int64_t h, int64_t w, double aspect) const;
+  mutable std::mutex pe_mu;
+  mutable std::map<std::tuple<int64_t, int64_t, int64_t, double>, Tensor> pe_cache;
 };
 
 // pose_enc -> extrinsic [S,3,4] and intrinsic [S,3,3] at (H, W).

@@ -30,8 +30,47 @@ struct VggtModel::Impl {
   }
   void apply_options() {
     if (opts.threads > 0) omp_set_num_threads(opts.threads);
-    depth_head->set_prepack(opts.flag("prepack"));
-    point_head->set_prepack(opts.flag("prepack"));
+    for (DptHead* h : {depth_head.get(), point_head.get()}) {
+      h->set_prepack(opts.flag("prepack"));
+      h->sincos_lowp = opts.flag("sincos-lowp");
+      h->pos_cache = opts.flag("dpt-pos-cache");
+    }
+    // Transformer Linears of the encoder and aggregator (98% of the FLOPs): int8 when w8a8 is
+    // on, else bf16, else fp32 prepacked or plain. The camera head stays fp32 (tiny, and its
+    // output is the pose the user sees).
+    const LinearMode big = opts.flag("w8a8")       ? LinearMode::W8A8
+                           : opts.flag("bf16")     ? LinearMode::BF16
+                           : opts.flag("prepack")  ? LinearMode::F32Packed
+                                                   : LinearMode::F32;
+    for (auto& b : encoder->blocks) b.set_linear_mode(big);
+    for (auto& b : aggregator->frame_blocks) b.set_linear_mode(big);
+    for (auto& b : aggregator->global_blocks) b.set_linear_mode(big);
+    const LinearMode small = opts.flag("prepack") ? LinearMode::F32Packed : LinearMode::F32;
+    for (auto& b : camera->trunk) b.set_linear_mode(small);
+  }
+  ExecFlags flags() const {
+    ExecFlags f;
+    f.rope_fused = opts.flag("rope-fused");
+    f.rope_cache = opts.flag("rope-cache");
+    f.fused_add_ln = opts.flag("fused-add-ln");
+    f.flash_global = opts.flag("flash-attn");
+    f.flash_frame = opts.flag("flash-attn");
+    return f;
+  }
+  size_t weight_bytes() const {
+    size_t n = weights->bytes();
+    auto adjust = [&](const std::vector<TransformerBlock>& blocks) {
+      for (auto& b : blocks) {
+        size_t f32 = 0;
+        for (const Linear* l : {&b.qkv, &b.proj, &b.fc1, &b.fc2}) f32 += (l->w.numel() + l->b.numel()) * sizeof(float);
+        n = n - f32 + (b.qkv.weight_bytes() + b.proj.weight_bytes() + b.fc1.weight_bytes() + b.fc2.weight_bytes());
+      }
+    };
+    adjust(encoder->blocks);
+    adjust(aggregator->frame_blocks);
+    adjust(aggregator->global_blocks);
+    adjust(camera->trunk);
+    return n;
   }
 };
 
@@ -63,7 +102,7 @@ void VggtModel::set_options(const EngineOptions& opts) {
   impl_->opts = opts;
   impl_->apply_options();
 }
-size_t VggtModel::weight_bytes() const { return impl_->weights->bytes(); }
+size_t VggtModel::weight_bytes() const { return impl_->weight_bytes(); }
 bool VggtModel::random_weights() const { return impl_->weights->is_random(); }
 
 namespace {
@@ -92,9 +131,10 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
   Predictions pred;
   auto timed = [&](const std::string& stage, double t0, double gflop) { pred.timings.push_back({stage, now_ms() - t0, gflop}); };
 
+  const ExecFlags flags = m.flags();
   double t0 = now_ms();
   BlockTimes enc_times;
-  Tensor patches = m.encoder->forward(images, step, &enc_times);
+  Tensor patches = m.encoder->forward(images, step, &enc_times, flags);
   timed("encoder", t0, enc_times.linear_gflop + enc_times.attn_gflop);
   if (ctx.keep_debug) pred.debug["debug.encoder_patch_tokens"] = patches;
 
@@ -103,7 +143,7 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
   if (ctx.keep_debug) keep.push_back(0);
   t0 = now_ms();
   BlockTimes frame_times, global_times;
-  std::map<int, Tensor> layers = m.aggregator->forward(patches, hp, wp, keep, step, &frame_times, &global_times);
+  std::map<int, Tensor> layers = m.aggregator->forward(patches, hp, wp, keep, step, &frame_times, &global_times, flags);
   timed("aggregator", t0, frame_times.linear_gflop + frame_times.attn_gflop + global_times.linear_gflop + global_times.attn_gflop);
   pred.timings.push_back({"aggregator.frame_attention", frame_times.attn_ms, frame_times.attn_gflop});
   pred.timings.push_back({"aggregator.global_attention", global_times.attn_ms, global_times.attn_gflop});
@@ -113,7 +153,7 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
     for (auto& [i, t] : layers) pred.debug["debug.aggregated_tokens." + std::to_string(i)] = t;
 
   t0 = now_ms();
-  auto poses = m.camera->forward(layers.at(cfg.depth - 1), step);
+  auto poses = m.camera->forward(layers.at(cfg.depth - 1), step, flags);
   timed("camera_head", t0, 0);
   pred.pose_enc = poses.back();
   if (ctx.keep_debug)

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/tensor.h"
 #include "ops/gemm.h"
 
 namespace vggt::ops {
@@ -30,7 +31,7 @@ void attention_exact(const float* q, const float* k, const float* v, float* out,
   const int64_t work = B * H * nchunks;
 #pragma omp parallel
   {
-    std::vector<float> scores(static_cast<size_t>(chunk) * N);
+    Tensor scores = Tensor::uninitialized({chunk, N});  // counted in the benchmarks' peak memory
 #pragma omp for schedule(dynamic)
     for (int64_t w = 0; w < work; ++w) {
       const int64_t bh = w / nchunks, c = w % nchunks;

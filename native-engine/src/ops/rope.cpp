@@ -45,6 +45,60 @@ void rope2d_apply(float* x, int64_t BH, int64_t N, int64_t D, const int32_t* pos
     }
 }
 
+void rope_gather(const int32_t* pos, int64_t P, const RopeTable& t, float* cos_tok, float* sin_tok) {
+  const int64_t d = t.d, D = 2 * d;
+  for (int64_t n = 0; n < P; ++n)
+    for (int axis = 0; axis < 2; ++axis) {
+      const int64_t p = pos[2 * n + axis];
+      for (int64_t i = 0; i < d; ++i) {
+        cos_tok[n * D + axis * d + i] = t.cos[p * d + i];
+        sin_tok[n * D + axis * d + i] = t.sin[p * d + i];
+      }
+    }
+}
+
+void rope_apply(float* x, int64_t BH, int64_t N, int64_t D, const float* cos_tok, const float* sin_tok,
+                int64_t period, bool fused) {
+  const int64_t d = D / 2, half = d / 2;
+  if (fused) {
+#pragma omp parallel for collapse(2) if (BH * N * D > 65536)
+    for (int64_t bh = 0; bh < BH; ++bh)
+      for (int64_t n = 0; n < N; ++n) {
+        float* v = x + (bh * N + n) * D;
+        const float* c = cos_tok + (n % period) * D;
+        const float* s = sin_tok + (n % period) * D;
+        for (int64_t a = 0; a < D; a += d)
+          for (int64_t i = 0; i < half; ++i) {
+            const float x1 = v[a + i], x2 = v[a + i + half];
+            v[a + i] = x1 * c[a + i] - x2 * s[a + i];
+            v[a + i + half] = x2 * c[a + i + half] + x1 * s[a + i + half];
+          }
+      }
+    return;
+  }
+  std::vector<float> rot(static_cast<size_t>(BH * N * D));
+#pragma omp parallel for collapse(2) if (BH * N * D > 65536)
+  for (int64_t bh = 0; bh < BH; ++bh)
+    for (int64_t n = 0; n < N; ++n) {
+      const float* v = x + (bh * N + n) * D;
+      float* r = rot.data() + (bh * N + n) * D;
+      for (int64_t a = 0; a < D; a += d)
+        for (int64_t i = 0; i < half; ++i) {
+          r[a + i] = -v[a + i + half];
+          r[a + i + half] = v[a + i];
+        }
+    }
+#pragma omp parallel for collapse(2) if (BH * N * D > 65536)
+  for (int64_t bh = 0; bh < BH; ++bh)
+    for (int64_t n = 0; n < N; ++n) {
+      float* v = x + (bh * N + n) * D;
+      const float* r = rot.data() + (bh * N + n) * D;
+      const float* c = cos_tok + (n % period) * D;
+      const float* s = sin_tok + (n % period) * D;
+      for (int64_t i = 0; i < D; ++i) v[i] = v[i] * c[i] + r[i] * s[i];
+    }
+}
+
 std::vector<int32_t> frame_positions(int64_t num_special, int64_t hp, int64_t wp) {
   std::vector<int32_t> pos(2 * (num_special + hp * wp), 0);
   for (int64_t r = 0; r < hp; ++r)

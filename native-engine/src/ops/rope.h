@@ -16,6 +16,15 @@ struct RopeTable {
 // x: [BH, N, D] in place; pos: [N, 2] (row, col) per token.
 void rope2d_apply(float* x, int64_t BH, int64_t N, int64_t D, const int32_t* pos, const RopeTable& table);
 
+// Per-token tables [P, D] (row half then column half), gathered from `table` for positions pos [P, 2].
+void rope_gather(const int32_t* pos, int64_t P, const RopeTable& table, float* cos_tok, float* sin_tok);
+
+// x: [BH, N, D] in place with per-token tables [period, D] (token n uses row n % period).
+// fused: one pass, no temporaries; otherwise x*cos + rotate_half(x)*sin through a temporary,
+// as a framework evaluates the expression.
+void rope_apply(float* x, int64_t BH, int64_t N, int64_t D, const float* cos_tok, const float* sin_tok,
+                int64_t period, bool fused);
+
 // VGGT's token positions for one frame: specials at (0,0), patches at (row+1, col+1).
 std::vector<int32_t> frame_positions(int64_t num_special, int64_t hp, int64_t wp);
 

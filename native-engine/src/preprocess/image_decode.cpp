@@ -219,8 +219,8 @@ DecodedImage decode_png(const uint8_t* data, size_t size, const std::string& nam
               o[0] = raw.palette[idx * 3];
               o[1] = raw.palette[idx * 3 + 1];
               o[2] = raw.palette[idx * 3 + 2];
-            } else {  // PIL's palette is a gray ramp past the PLTE entries
-              o[0] = o[1] = o[2] = static_cast<uint8_t>(idx);
+            } else {  // PIL's palette is zero-filled past the PLTE entries
+              o[0] = o[1] = o[2] = 0;
             }
             break;
           }

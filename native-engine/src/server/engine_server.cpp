@@ -46,6 +46,10 @@ EngineOptions merge_options(const EngineOptions& base, const OptionsSpec& over) 
   return o;
 }
 
+// OpenMP's thread count is per thread and sticky: 0 ("all cores") must be set explicitly, or a
+// previous job's count would remain in force on the worker.
+void set_thread_count(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
+
 bool same_options(const EngineOptions& a, const EngineOptions& b) {
   return a.threads == b.threads && a.flags == b.flags;
 }
@@ -310,7 +314,7 @@ json Server::do_load(Job& job) {
   EngineOptions opts;
   opts.threads = r.options.threads.value_or(opts_.threads);
   opts.flags = r.options.flags;
-  if (opts.threads > 0) omp_set_num_threads(opts.threads);
+  set_thread_count(opts.threads);
 
   std::unique_ptr<VggtModel> m;
   if (r.random) {
@@ -337,6 +341,7 @@ json Server::do_load(Job& job) {
                   {"options", engine_options_json(opts)}};
   model_ = std::move(m);
   model_options_ = opts;
+  applied_options_ = opts;
   {
     std::lock_guard<std::mutex> lock(mu_);
     model_summary_ = summary;
@@ -388,18 +393,14 @@ json Server::do_infer(Job& job) {
   emit(make_progress(id, "read_input", 1, 1, ms_since(t0)));
   if (job.cancel->load()) throw CancelledError();
 
-  // Per-job options apply to this job only; the load's options come back afterwards.
+  // Per-job options apply to this job only. They are applied lazily: a run of jobs with the same
+  // options pays for re-packing weights (bf16, prepack, ...) once, not twice per job.
   const EngineOptions job_opts = merge_options(model_options_, r.options);
-  const bool swap_opts = !same_options(job_opts, model_options_);
-  if (swap_opts) model_->set_options(job_opts);
-  if (job_opts.threads > 0) omp_set_num_threads(job_opts.threads);
-  struct Restore {
-    Server* s;
-    bool on;
-    ~Restore() {
-      if (on && s->model_) s->model_->set_options(s->model_options_);
-    }
-  } restore{this, swap_opts};
+  if (!same_options(job_opts, applied_options_)) {
+    model_->set_options(job_opts);
+    applied_options_ = job_opts;
+  }
+  set_thread_count(job_opts.threads);
 
   RunContext ctx;
   ctx.cancel = job.cancel.get();

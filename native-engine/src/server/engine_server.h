@@ -74,7 +74,8 @@ class Server {
   std::thread worker_;
 
   std::unique_ptr<VggtModel> model_;
-  EngineOptions model_options_;
+  EngineOptions model_options_;    // the load's options
+  EngineOptions applied_options_;  // what the model currently runs with (a job may override)
   bool warned_peak_scope_ = false;
 };
 

@@ -271,3 +271,27 @@ TEST(ServerSession, ShutdownFailsQueuedJobsThenAnswers) {
   s.send(json{{"type", "load"}, {"id", "late"}, {"random", {{"seed", 1}}}});
   EXPECT_EQ(s.final_of("late")["code"], "cancelled");
 }
+
+TEST(ServerSession, PerJobOptionsApplyToThatJobOnly) {
+  REQUIRE_SHARED();
+  Session s;
+  TempDir tmp;
+  std::string dir = shared_dir() + "/goldens/tiny-2f";
+  s.send(load_tiny("l"));
+  s.send(json{{"type", "infer"}, {"id", "a"}, {"input_tensor", dir + "/input.safetensors"},
+              {"output", tmp.path + "/a.safetensors"},
+              {"options", {{"threads", 1}, {"flags", {{"prepack", true}}}}}});
+  s.send(json{{"type", "infer"}, {"id", "b"}, {"input_tensor", dir + "/input.safetensors"},
+              {"output", tmp.path + "/b.safetensors"}});
+  json a = s.final_of("a"), b = s.final_of("b");
+  ASSERT_EQ(a["type"], "result") << s.dump();
+  ASSERT_EQ(b["type"], "result") << s.dump();
+  EXPECT_EQ(a["options"]["threads"], 1);
+  EXPECT_EQ(a["options"]["flags"]["prepack"], true);
+  EXPECT_EQ(b["options"]["threads"], 0);
+  EXPECT_TRUE(b["options"]["flags"].empty());
+  auto meta_a = json::parse(vggt::io::CheckpointReader::open(tmp.path + "/a.safetensors")->metadata().at("options"));
+  auto meta_b = json::parse(vggt::io::CheckpointReader::open(tmp.path + "/b.safetensors")->metadata().at("options"));
+  EXPECT_EQ(meta_a["prepack"], true);
+  EXPECT_EQ(meta_b["prepack"], false);
+}

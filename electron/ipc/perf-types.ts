@@ -1,0 +1,155 @@
+// Performance-lab data that crosses the main/renderer boundary: the engine's benchmark JSON
+// (docs/BENCH-JSON.md, schema vggt-bench/1) and the benchmark records kept on disk.
+
+/** Optimization switches by name (sincos-lowp, rope-fused, ...); absent = off. */
+export type OptionSet = Record<string, boolean>;
+
+export type ParallelModeSetting = "none" | "ulysses" | "ring";
+
+export interface ParallelSetting {
+  mode: ParallelModeSetting;
+  /** Ranks (sequence-parallel degree); 1 with mode "none". */
+  degree: number;
+}
+
+// ---- vggt-bench/1 (what `vggt-engine bench --json` prints) ----
+
+export type BenchKind = "single" | "cumulative" | "ab";
+
+export interface BenchStage {
+  stage: string;
+  ms: number;
+  gflop: number;
+}
+
+export interface BenchAccuracy {
+  depth_rel: number;
+  points_rel: number;
+  rotation_deg: number;
+  translation_rel: number;
+}
+
+export interface BenchRow {
+  name: string;
+  added: string | null;
+  options: OptionSet;
+  latency_ms: number[];
+  median_ms: number;
+  speedup: number;
+  peak_bytes: number;
+  weight_bytes: number;
+  stages: BenchStage[];
+  accuracy: BenchAccuracy | null;
+}
+
+export interface BenchPair {
+  a_ms: number;
+  b_ms: number;
+  ratio: number;
+}
+
+export interface BenchJson {
+  schema: "vggt-bench/1";
+  kind: BenchKind;
+  engine_version: string;
+  isa: string;
+  machine: { cpu: string; cores: number; memory_bytes: number };
+  threads: number;
+  weights: string;
+  random_weights: boolean;
+  config: string;
+  input: string;
+  frames: number;
+  height: number;
+  width: number;
+  repeats: number;
+  machine_gemm_gflops: Record<string, number>;
+  rows: BenchRow[];
+  pairs?: BenchPair[];
+  ratio?: { median: number; min: number; max: number };
+  writeup_npu_ms?: Record<string, number>;
+}
+
+// ---- what the app asks for and keeps ----
+
+export interface BenchRequest {
+  kind: "cumulative" | "ab";
+  /** ab only. */
+  a?: { label: string; options: OptionSet };
+  b?: { label: string; options: OptionSet };
+  /** Image paths (from a scan) in frame order; empty = the engine's synthetic input. */
+  images: string[];
+  /** Synthetic input only: frame count. */
+  frames?: number;
+  repeats: number;
+  /** 0 = all cores. */
+  threads: number;
+  randomWeights: boolean;
+  parallel: ParallelSetting;
+  /** A/B only: also run A and B once each to keep their point clouds (needs images). */
+  keepOutputs?: boolean;
+  label?: string;
+}
+
+export type BenchStatus = "running" | "done" | "failed" | "cancelled" | "interrupted";
+
+export interface MachineDescription {
+  /** From the engine's JSON when there is one, else from the OS. */
+  cpu: string;
+  cores: number;
+  memoryBytes: number;
+  hostname: string;
+  platform: string;
+  arch: string;
+  isa?: string;
+}
+
+export interface BenchSummary {
+  id: string;
+  createdAt: string;
+  label: string;
+  kind: BenchRequest["kind"];
+  status: BenchStatus;
+  engineVersion: string;
+  machine: MachineDescription;
+  model: string;
+  frames: number;
+  repeats: number;
+  threads: number;
+  parallel: ParallelSetting;
+  durationMs?: number;
+  error?: string;
+  /** Medians per row (ms), for lists and comparisons. */
+  medians?: { name: string; ms: number }[];
+}
+
+export interface BenchRecord extends BenchSummary {
+  request: BenchRequest;
+  /** The engine command line that ran (argv, binary first). */
+  command: string[];
+  /** The engine's JSON, as parsed and validated. */
+  result?: BenchJson;
+  /** A/B point clouds kept next to the record ("A" / "B" -> file name), when requested. */
+  outputs?: Partial<Record<"A" | "B", string>>;
+  /** Tail of the engine's stderr (progress and diagnostics). */
+  log?: string;
+}
+
+export interface BenchProgress {
+  benchId: string;
+  /** The engine's last stderr line. */
+  line: string;
+  elapsedSeconds: number;
+  /** Which engine invocation runs: the benchmark, or an A/B output run. */
+  phase: "benchmark" | "output A" | "output B";
+}
+
+export interface PerfInfo {
+  engineVersion: string | null;
+  /** Why the engine's version / capabilities are unknown. */
+  engineProblem?: string;
+  /** Option names the app knows, in the write-up's order. */
+  options: string[];
+  parallel: { available: boolean; note: string; modes: ParallelModeSetting[]; maxDegree: number };
+  hostCores: number;
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+
+import { defaultSet, describeSet, enabledNames, isExact, matchPreset, normalizeSet, OPTION_NAMES, OPTIONS, parseCliList, presetSet, PRESETS, setFromNames, toCliList } from "./catalog.js";
+
+describe("option catalogue", () => {
+  it("lists the engine's switches in the write-up's order, each with an explanation and accuracy effect", () => {
+    expect(OPTION_NAMES).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn"]);
+    for (const o of OPTIONS) {
+      expect(o.what.length).toBeGreaterThan(20);
+      expect(o.accuracy).toMatch(/^(Exact|Lossy)/);
+    }
+    expect(enabledNames(defaultSet())).toEqual(OPTION_NAMES.filter((n) => n !== "w8a8"));
+  });
+
+  it("defines the four presets as the issue states them", () => {
+    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "Fastest exact", "Fastest (int8)"]);
+    expect(enabledNames(presetSet("reference"))).toEqual([]);
+    expect(enabledNames(presetSet("writeup"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack"]);
+    expect(enabledNames(presetSet("fastest-exact"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "prepack", "flash-attn"]);
+    expect(enabledNames(presetSet("fastest-int8"))).toEqual([...OPTION_NAMES]);
+    expect(isExact(presetSet("fastest-exact"))).toBe(true);
+    expect(isExact(presetSet("writeup"))).toBe(false);
+  });
+
+  it("recognises a preset from its set, and names a custom set by its options", () => {
+    expect(matchPreset(setFromNames(["bf16", "prepack", "sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln"]))?.id).toBe("writeup");
+    expect(matchPreset(setFromNames(["bf16"]))).toBeNull();
+    expect(describeSet(setFromNames([]))).toBe("Reference (fp32)");
+    expect(describeSet(setFromNames(["bf16", "flash-attn"]))).toBe("bf16, flash-attn");
+  });
+
+  it("writes explicit --options lists that round-trip through the engine's syntax", () => {
+    for (const p of PRESETS) {
+      const list = toCliList(presetSet(p.id));
+      expect(list.startsWith("--")).toBe(false);
+      expect(list.split(",")).toHaveLength(OPTION_NAMES.length);
+      expect(parseCliList(list)).toEqual(presetSet(p.id));
+    }
+    expect(toCliList(setFromNames(["bf16"]))).toBe("bf16,-sincos-lowp,-rope-fused,-rope-cache,-dpt-pos-cache,-fused-add-ln,-w8a8,-prepack,-flash-attn");
+    expect(parseCliList("all")).toEqual(defaultSet());
+    expect(parseCliList("all,-bf16,w8a8")).toEqual({ ...defaultSet(), bf16: false, w8a8: true });
+  });
+
+  it("rejects unknown options and non-boolean switches with the name", () => {
+    expect(() => setFromNames(["turbo"])).toThrow(/unknown engine option "turbo"/);
+    expect(() => normalizeSet({ bf16: "yes" }, "A")).toThrow(/A\.bf16: expected true or false/);
+    expect(() => normalizeSet({ nope: true }, "B")).toThrow(/B: unknown engine option "nope"/);
+    expect(() => normalizeSet(null)).toThrow(/expected an object/);
+    expect(normalizeSet({ bf16: true })).toEqual(setFromNames(["bf16"]));
+  });
+});

@@ -1,0 +1,43 @@
+// What the engine binary says about itself: its version and whether it can run sequence-parallel
+// (MPI) jobs. `vggt-engine version --json` is asked first; an engine that only prints
+// "vggt-engine X.Y.Z" reports no MPI support, and the parallel controls say so.
+import { execFile } from "node:child_process";
+
+export interface EngineCapabilities {
+  version: string | null;
+  parallel: boolean;
+  parallelModes: ("ulysses" | "ring")[];
+  problem?: string;
+}
+
+export const NO_MPI_NOTE = "Not available in this engine build: the engine reports no MPI (sequence-parallel) support.";
+
+/** Interprets the output of `vggt-engine version [--json]`. */
+export function parseVersionOutput(stdout: string): EngineCapabilities {
+  const t = stdout.trim();
+  try {
+    const j = JSON.parse(t) as Record<string, unknown>;
+    if (j && typeof j === "object") {
+      const version = typeof j.version === "string" ? j.version : typeof j.engine_version === "string" ? j.engine_version : null;
+      const modes = Array.isArray(j.parallel_modes) ? (j.parallel_modes.filter((m) => m === "ulysses" || m === "ring") as ("ulysses" | "ring")[]) : [];
+      const parallel = j.mpi === true || j.parallel === true || modes.length > 0;
+      return { version, parallel, parallelModes: parallel ? (modes.length ? modes : ["ulysses", "ring"]) : [] };
+    }
+  } catch {
+    // plain text
+  }
+  const m = /vggt-engine\s+(\S+)/.exec(t);
+  return { version: m ? m[1] : null, parallel: false, parallelModes: [], ...(m ? {} : { problem: `unexpected version output ${JSON.stringify(t.slice(0, 80))}` }) };
+}
+
+export function probeEngine(binary: string, timeoutMs = 10_000): Promise<EngineCapabilities> {
+  return new Promise((resolve) => {
+    execFile(binary, ["version", "--json"], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err && !stdout) {
+        resolve({ version: null, parallel: false, parallelModes: [], problem: `${binary} version: ${(stderr || err.message).trim()}` });
+        return;
+      }
+      resolve(parseVersionOutput(stdout));
+    });
+  });
+}

@@ -1,0 +1,82 @@
+// Every optimization toggle against the official goldens.
+// Exact options (everything but bf16 and w8a8) must keep the fp32 tolerance of the goldens
+// README (max 1e-3, rms 1e-4 of rms(expected)). Lossy options state their own tolerance, on the
+// same files: bf16 rounds weights and activations to 8 mantissa bits (relative error ~2^-9 per
+// operand, growing through 2*depth residual blocks); int8 W8A8 adds per-token/per-channel
+// quantisation (~2^-8 relative per operand). Measured on these cases (2026-11-25): bf16 depth
+// 4-7e-4, points 2-3e-3, rotation 0.9-1.7 deg; all+w8a8 depth 2-3e-3, points 1e-2, rotation
+// 2-3.2 deg. The tiny random-weight models are far more sensitive than VGGT-1B (their pose
+// quaternions are small and arbitrary); the bounds are about 2x the measurement, so a real
+// regression (a wrong scale, a missing dequantisation) still fails by orders of magnitude.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "cli/model_setup.h"
+#include "model/accuracy.h"
+#include "model/vggt_model.h"
+#include "testing/golden.h"
+
+namespace vggt {
+namespace {
+
+struct Case {
+  const char* options;
+  bool exact;
+  double depth_rel, points_rel, rotation_deg;  // lossy tolerances
+};
+
+class OptionsGolden : public ::testing::TestWithParam<Case> {};
+
+TEST_P(OptionsGolden, WithinTolerance) {
+  const std::string shared = testing::shared_dir();
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
+  const Case c = GetParam();
+  for (const char* name : {"tiny-2f", "tiny-3f-portrait"}) {
+    const std::string dir = shared + "/goldens/" + name, exp = dir + "/expected.safetensors";
+    auto model = VggtModel::load(dir + "/weights.safetensors", ModelConfig::from_json_file(dir + "/config.json"),
+                                 cli::parse_options(c.options, 0));
+    Tensor images = testing::load_tensor(dir + "/input.safetensors", "images");
+    Predictions p = model->forward(images);
+    p = model->forward(images);  // second run: caches (RoPE, DPT embedding) and packed weights are reused
+    if (c.exact) {
+      const std::pair<const char*, const Tensor*> outs[] = {
+          {"pose_enc", &p.pose_enc}, {"depth", &p.depth}, {"depth_conf", &p.depth_conf},
+          {"world_points", &p.world_points}, {"world_points_conf", &p.world_points_conf},
+          {"world_points_from_depth", &p.world_points_from_depth}};
+      for (auto& [n, t] : outs) {
+        auto d = testing::compare(*t, testing::load_tensor(exp, n));
+        EXPECT_LE(d.max_rel, testing::kMaxRelTol) << c.options << " " << name << " " << n;
+        EXPECT_LE(d.rms_rel, testing::kRmsRelTol) << c.options << " " << name << " " << n;
+      }
+    }
+    Accuracy a = compare_outputs(p.depth, testing::load_tensor(exp, "depth"), p.world_points,
+                                 testing::load_tensor(exp, "world_points"), p.extrinsic,
+                                 testing::load_tensor(exp, "extrinsic"));
+    std::printf("[ accuracy ] %-14s %-18s depth %.2e points %.2e rotation %.4f deg translation %.2e\n", c.options,
+                name, a.depth_rel, a.points_rel, a.rotation_deg, a.translation_rel);
+    if (!c.exact) {
+      EXPECT_LE(a.depth_rel, c.depth_rel) << c.options << " " << name;
+      EXPECT_LE(a.points_rel, c.points_rel) << c.options << " " << name;
+      EXPECT_LE(a.rotation_deg, c.rotation_deg) << c.options << " " << name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Toggles, OptionsGolden,
+    ::testing::Values(Case{"sincos-lowp", true}, Case{"rope-fused", true}, Case{"rope-cache", true},
+                      Case{"dpt-pos-cache", true}, Case{"fused-add-ln", true}, Case{"prepack", true},
+                      Case{"flash-attn", true},
+                      Case{"sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn", true},
+                      Case{"bf16", false, 2e-3, 1e-2, 3.5}, Case{"all", false, 2e-3, 1e-2, 3.5},
+                      Case{"all,w8a8", false, 1e-2, 3e-2, 6.5}),
+    [](const auto& info) {
+      std::string n = info.param.options;
+      for (auto& ch : n)
+        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return n.size() > 40 ? std::string("exact_all") : n;
+    });
+
+}  // namespace
+}  // namespace vggt
