@@ -6,8 +6,12 @@ import { ImagesPanel } from "./components/ImagesPanel";
 import { RunPanel } from "./components/RunPanel";
 import { RunsPanel } from "./components/RunsPanel";
 import { ViewerPanel } from "./components/ViewerPanel";
+import { BenchPanel, HistoryPanel } from "./perf/BenchPanels";
+import { OptionsPanel } from "./perf/OptionsPanel";
+import { initPerf } from "./perf/perf-store";
+import { PerfView } from "./perf/PerfView";
 import { formatBytes } from "./format";
-import { chooseModelFolder, dismissNotice, importFiles, setOptions, setTheme, useStore } from "./store";
+import { chooseModelFolder, dismissNotice, importFiles, setOptions, setTheme, setView, useStore } from "./store";
 
 function ModelStatusBar() {
   const model = useStore((s) => s.model);
@@ -42,9 +46,18 @@ function Header() {
   const model = useStore((s) => s.model);
   const engine = useStore((s) => s.engine);
   const theme = useStore((s) => s.theme);
+  const view = useStore((s) => s.view);
   return (
     <header className="app-header">
       <h1>VGGT Workbench</h1>
+      <nav className="tabs" role="tablist">
+        <button role="tab" data-testid="tab-reconstruct" aria-selected={view === "reconstruct"} className={view === "reconstruct" ? "active" : ""} onClick={() => setView("reconstruct")}>
+          Reconstruct
+        </button>
+        <button role="tab" data-testid="tab-perf" aria-selected={view === "perf"} className={view === "perf" ? "active" : ""} onClick={() => setView("perf")}>
+          Performance lab
+        </button>
+      </nav>
       <span className="pill">{info?.mode === "web" ? "web mode" : "desktop"}</span>
       <span className="pill" data-testid="engine-state" data-state={engine?.state}>
         engine: {engine?.state ?? "…"}
@@ -78,7 +91,12 @@ function Notices() {
 
 export function App() {
   const theme = useStore((s) => s.theme);
+  const view = useStore((s) => s.view);
   const [dragging, setDragging] = useState(false);
+
+  useEffect(() => {
+    void initPerf();
+  }, []);
 
   useEffect(() => {
     document.documentElement.dataset.theme = theme;
@@ -123,12 +141,27 @@ export function App() {
       <Header />
       <ModelStatusBar />
       <div className="body">
-        <aside className="sidebar">
-          <ImagesPanel />
-          <RunPanel />
-          <RunsPanel />
-        </aside>
-        <ViewerPanel />
+        {view === "reconstruct" ? (
+          <>
+            <aside className="sidebar">
+              <ImagesPanel />
+              <OptionsPanel />
+              <RunPanel />
+              <RunsPanel />
+            </aside>
+            <ViewerPanel />
+          </>
+        ) : (
+          <>
+            <aside className="sidebar">
+              <ImagesPanel />
+              <OptionsPanel />
+              <BenchPanel />
+              <HistoryPanel />
+            </aside>
+            <PerfView />
+          </>
+        )}
       </div>
       {dragging && <div className="drop-overlay">Drop images or a folder</div>}
       <Notices />

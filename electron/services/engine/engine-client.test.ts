@@ -116,7 +116,7 @@ describe.skipIf(!HAVE_SHARED)("EngineClient with the real engine", () => {
 
   it("cancels a running job; no output is written and the engine keeps serving", async () => {
     const out = join(tmp, "cancelled.safetensors");
-    const job = client.infer({ images: kitchenFrames(4), output: out });
+    const job = client.infer({ images: kitchenFrames(6), output: out });
     for await (const ev of job) if (ev.stage === "encoder") break; // the forward pass is under way
     const c = await job.cancel();
     expect(c.state).toBe("running");
@@ -164,7 +164,7 @@ describe.skipIf(!HAVE_SHARED)("EngineClient with the real engine", () => {
   });
 
   it("a timed-out job rejects with timeout and is cancelled in the engine", async () => {
-    const job = client.infer({ images: kitchenFrames(4), output: join(tmp, "timeout.safetensors") }, { timeoutMs: 300 });
+    const job = client.infer({ images: kitchenFrames(6), output: join(tmp, "timeout.safetensors") }, { timeoutMs: 300 });
     const err = await engineErrorOf(job.done);
     expect(err.code).toBe("timeout");
     const deadline = Date.now() + 30_000;

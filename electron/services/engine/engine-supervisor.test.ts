@@ -41,7 +41,7 @@ describe("EngineSupervisor", () => {
         sup.on("crash", (c) => crashes.push(c));
         const readyAgain = new Promise<{ restarts: number }>((r) => sup.once("ready", r));
 
-        const job = sup.infer({ images: kitchenFrames(4), output: join(tmp, "killed.safetensors") });
+        const job = sup.infer({ images: kitchenFrames(6), output: join(tmp, "killed.safetensors") });
         for await (const ev of job) if (ev.stage === "encoder") break;
         process.kill(first.pid, "SIGKILL"); // from outside, as an OOM killer would
 

@@ -1,34 +1,57 @@
+// `vggt-engine bench`: latency, per-stage breakdown, memory and accuracy of option sets,
+// measured in one process run (ratios, not absolute times, are what carries across machines).
+// Output schema: docs/BENCH-JSON.md.
+#include <dirent.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <dirent.h>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/model_setup.h"
-#include "ops/gemm.h"
+#include "core/cpu_features.h"
+#include "model/accuracy.h"
 #include "preprocess/preprocess.h"
 
 namespace vggt::cli {
 
+Tensor load_input_tensor(const std::string& path);  // infer_cmd.cpp
+
 namespace {
+
+using json = nlohmann::json;
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The machine's own fp32 GEMM rate on a VGGT-sized product, measured in this run.
-double measure_sgemm_gflops() {
-  const int64_t M = 1860, N = 4096, K = 1024;
-  std::vector<float> A(M * K, 0.01f), B(N * K, 0.02f), C(M * N);
-  ops::gemm(M, N, K, A.data(), K, B.data(), K, true, C.data(), N);
+// The machine's own matmul rate per data type on a VGGT-sized product (fc1 of 2 frames).
+double gemm_gflops(dnnl::memory::data_type dt) {
+  using namespace dnnl;
+  const memory::dim M = 1860, N = 4096, K = 1024;
+  engine eng(engine::kind::cpu, 0);
+  stream s(eng);
+  const auto acc = dt == memory::data_type::s8 ? memory::data_type::s32 : memory::data_type::f32;
+  const auto src_dt = dt == memory::data_type::s8 ? memory::data_type::u8 : dt;
+  matmul::primitive_desc pd(matmul::desc({{M, K}, src_dt, memory::format_tag::ab}, {{K, N}, dt, memory::format_tag::any},
+                                         {{M, N}, acc, memory::format_tag::ab}),
+                            eng);
+  memory a(pd.src_desc(), eng), b(pd.weights_desc(), eng), c(pd.dst_desc(), eng);
+  std::fill_n(static_cast<uint8_t*>(a.get_data_handle()), pd.src_desc().get_size(), 1);
+  std::fill_n(static_cast<uint8_t*>(b.get_data_handle()), pd.weights_desc().get_size(), 1);
+  matmul mm(pd);
   double best = 1e30;
-  for (int r = 0; r < 3; ++r) {
+  for (int r = 0; r < 4; ++r) {
     double t0 = now_ms();
-    ops::gemm(M, N, K, A.data(), K, B.data(), K, true, C.data(), N);
-    best = std::min(best, now_ms() - t0);
+    mm.execute(s, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+    s.wait();
+    if (r) best = std::min(best, now_ms() - t0);
   }
   return 2.0 * M * N * K / (best * 1e6);
 }
@@ -38,11 +61,9 @@ std::vector<std::string> list_images(const std::string& dir, int limit) {
   DIR* d = opendir(dir.c_str());
   if (!d) throw std::runtime_error(dir + ": cannot open image folder");
   while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    auto lower = n;
+    std::string n = e->d_name, lower = n;
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-    if (lower.size() > 4 && (lower.ends_with(".png") || lower.ends_with(".jpg") || lower.ends_with(".jpeg")))
-      files.push_back(dir + "/" + n);
+    if (lower.ends_with(".png") || lower.ends_with(".jpg") || lower.ends_with(".jpeg")) files.push_back(dir + "/" + n);
   }
   closedir(d);
   std::sort(files.begin(), files.end());
@@ -51,84 +72,234 @@ std::vector<std::string> list_images(const std::string& dir, int limit) {
   return files;
 }
 
+json machine_json() {
+  json m = {{"cores", sysconf(_SC_NPROCESSORS_ONLN)},
+            {"memory_bytes", static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE)}};
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      m["cpu"] = line.substr(line.find(':') + 2);
+      break;
+    }
+  return m;
+}
+
+struct RowResult {
+  json row;
+  Predictions pred;
+};
+
+// Runs `model` with `opts` (repeats times after `warmup` runs) and describes the row.
+RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& opts, const std::string& name,
+                  int warmup, int repeats, bool quiet) {
+  model.set_options(opts);
+  RowResult r;
+  for (int i = 0; i < warmup; ++i) model.forward(images);
+  std::vector<double> lat;
+  size_t peak = 0;
+  for (int i = 0; i < repeats; ++i) {
+    const size_t base = tensor_bytes_in_use();
+    reset_tensor_bytes_peak();
+    double t0 = now_ms();
+    r.pred = model.forward(images);
+    lat.push_back(now_ms() - t0);
+    peak = std::max(peak, tensor_bytes_peak() - base);
+    if (!quiet) std::fprintf(stderr, "  %-24s run %d/%d: %.0f ms\n", name.c_str(), i + 1, repeats, lat.back());
+  }
+  std::vector<double> s = lat;
+  std::sort(s.begin(), s.end());
+  json stages = json::array();
+  for (auto& t : r.pred.timings) stages.push_back({{"stage", t.stage}, {"ms", t.ms}, {"gflop", t.gflop}});
+  r.row = {{"name", name},
+           {"options", json::parse(options_to_json(opts))},
+           {"latency_ms", lat},
+           {"median_ms", s[s.size() / 2]},
+           {"peak_bytes", peak},
+           {"weight_bytes", model.weight_bytes()},
+           {"stages", stages}};
+  return r;
+}
+
+json accuracy_json(const Predictions& p, const Predictions& ref) {
+  Accuracy a = compare_outputs(p.depth, ref.depth, p.world_points, ref.world_points, p.extrinsic, ref.extrinsic);
+  return {{"depth_rel", a.depth_rel},
+          {"points_rel", a.points_rel},
+          {"rotation_deg", a.rotation_deg},
+          {"translation_rel", a.translation_rel}};
+}
+
+void print_rows(const json& j) {
+  std::printf("%-22s %10s %8s %10s %10s %10s %10s %9s\n", "row", "median ms", "speedup", "peak MiB", "weights MiB",
+              "depth rel", "points rel", "rot deg");
+  for (auto& r : j["rows"]) {
+    const json& a = r["accuracy"];
+    std::printf("%-22s %10.0f %7.2fx %10.0f %10.0f %10.1e %10.1e %9.4f\n", r["name"].get<std::string>().c_str(),
+                r["median_ms"].get<double>(), r.value("speedup", 1.0), r["peak_bytes"].get<double>() / 1048576.0,
+                r["weight_bytes"].get<double>() / 1048576.0, a.value("depth_rel", 0.0), a.value("points_rel", 0.0),
+                a.value("rotation_deg", 0.0));
+  }
+}
+
 }  // namespace
 
 int bench_main(int argc, char** argv) {
-  Args a(argc, argv, 2, {"json"});
-  a.check_known({"weights", "config", "frames", "images", "threads", "repeats", "json", "options", "height", "width"});
+  Args a(argc, argv, 2, {"json", "cumulative", "quiet"});
+  a.check_known({"weights", "config", "frames", "images", "input-tensor", "threads", "repeats", "warmup", "json",
+                 "options", "height", "width", "cumulative", "ab", "seed", "quiet"});
   const int frames = a.get_int("frames", 2), repeats = std::max(1, a.get_int("repeats", 1));
-  EngineOptions opts = parse_options(a.get("options"), a.get_int("threads", 0));
+  const int warmup = std::max(0, a.get_int("warmup", 0));
+  const int threads = a.get_int("threads", 0);
+  const bool quiet = a.has("quiet");
+  if (a.has("ab") && a.list("ab").size() != 2) throw std::runtime_error("--ab takes two option sets, e.g. --ab none all");
+  if (a.has("ab") && a.has("cumulative")) throw std::runtime_error("--ab and --cumulative exclude each other");
+
   Tensor images;
   std::string input_desc;
-  if (a.has("images")) {
-    auto batch = preprocess::load_and_preprocess(list_images(a.get("images"), frames), preprocess::Mode::Crop);
-    images = batch.images;
+  if (a.has("input-tensor")) {
+    images = load_input_tensor(a.get("input-tensor"));
+    input_desc = a.get("input-tensor");
+  } else if (a.has("images")) {
+    images = preprocess::load_and_preprocess(list_images(a.get("images"), frames), preprocess::Mode::Crop).images;
     input_desc = a.get("images");
   } else {
-    const int H = a.get_int("height", 350), W = a.get_int("width", 518);
-    images = Tensor({frames, 3, H, W});
+    images = Tensor({frames, 3, a.get_int("height", 350), a.get_int("width", 518)});
     for (int64_t i = 0; i < images.numel(); ++i) images[i] = static_cast<float>((i * 7919) % 255) / 255.f;
     input_desc = "synthetic";
   }
-  const double sgemm = measure_sgemm_gflops();
-  double t0 = now_ms();
-  auto model = make_model(a.get("weights"), a.get("config", "vggt-1b"), opts);
-  const double load_ms = now_ms() - t0;
 
-  std::vector<double> totals;
-  Predictions last;
-  for (int r = 0; r < repeats; ++r) {
-    t0 = now_ms();
-    last = model->forward(images);
-    totals.push_back(now_ms() - t0);
-  }
-  std::vector<double> sorted = totals;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted[sorted.size() / 2];
+  json j = {{"schema", "vggt-bench/1"},
+            {"engine_version", VGGT_ENGINE_VERSION},
+            {"isa", isa_name()},
+            {"machine", machine_json()},
+            {"threads", threads > 0 ? threads : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN))},
+            {"config", a.get("config", "vggt-1b")},
+            {"input", input_desc},
+            {"frames", images.dim(0)},
+            {"height", images.dim(2)},
+            {"width", images.dim(3)},
+            {"repeats", repeats},
+            {"warmup", warmup},
+            {"writeup_npu_ms",
+             {{"sincos-lowp", 1324.83}, {"rope-fused+rope-cache", 1239.55}, {"dpt-pos-cache", 1211.26},
+              {"fused-add-ln", 1208.17}, {"bf16", 1128.18}, {"prepack", 1121.09}}}};
+  const double t_load = now_ms();
+  auto model = make_model(a.get("weights"), a.get("config", "vggt-1b"), EngineOptions{threads, {}},
+                          static_cast<uint64_t>(a.get_int("seed", 0)));
+  j["load_ms"] = now_ms() - t_load;
+  j["weights"] = model->random_weights() ? "random (benchmark mode)" : a.get("weights");
+  j["random_weights"] = model->random_weights();
+  j["machine_gemm_gflops"] = {{"f32", gemm_gflops(dnnl::memory::data_type::f32)},
+                              {"bf16", gemm_gflops(dnnl::memory::data_type::bf16)},
+                              {"s8", gemm_gflops(dnnl::memory::data_type::s8)}};
+  if (!quiet)
+    std::fprintf(stderr, "bench: ISA %s, %s, %lld frames %lldx%lld\n", isa_name().c_str(),
+                 j["weights"].get<std::string>().c_str(), static_cast<long long>(images.dim(0)),
+                 static_cast<long long>(images.dim(3)), static_cast<long long>(images.dim(2)));
 
-  nlohmann::json j = {{"isa", isa_summary()},
-                      {"threads", opts.threads > 0 ? opts.threads : 0},
-                      {"weights", model->random_weights() ? "random (benchmark mode)" : a.get("weights")},
-                      {"random_weights", model->random_weights()},
-                      {"config", a.get("config", "vggt-1b")},
-                      {"input", input_desc},
-                      {"frames", images.dim(0)},
-                      {"height", images.dim(2)},
-                      {"width", images.dim(3)},
-                      {"options", nlohmann::json::parse(options_to_json(opts))},
-                      {"load_ms", load_ms},
-                      {"latency_ms", totals},
-                      {"median_ms", median},
-                      {"peak_rss_bytes", peak_rss_bytes()},
-                      {"weight_bytes", model->weight_bytes()},
-                      {"machine_sgemm_gflops", sgemm}};
-  nlohmann::json stages = nlohmann::json::array();
-  for (auto& t : last.timings) {
-    nlohmann::json s = {{"stage", t.stage}, {"ms", t.ms}, {"gflop", t.gflop}};
-    if (t.gflop > 0 && t.ms > 0) {
-      s["gflops"] = t.gflop / (t.ms / 1000.0);
-      s["fraction_of_sgemm"] = t.gflop / (t.ms / 1000.0) / sgemm;
+  json rows = json::array();
+  if (a.has("cumulative")) {
+    j["kind"] = "cumulative";
+    // The write-up's order, with w8a8 (off by default) as the last row.
+    const std::vector<std::string> order = {"sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln",
+                                            "bf16",        "prepack",    "flash-attn", "w8a8"};
+    EngineOptions o{threads, {}};
+    RowResult base = run_row(*model, images, o, "baseline", warmup, repeats, quiet);
+    base.row["added"] = nullptr;
+    base.row["speedup"] = 1.0;
+    base.row["accuracy"] = accuracy_json(base.pred, base.pred);
+    rows.push_back(base.row);
+    for (auto& opt : order) {
+      o.flags[opt] = true;
+      RowResult r = run_row(*model, images, o, "+ " + opt, warmup, repeats, quiet);
+      r.row["added"] = opt;
+      r.row["speedup"] = base.row["median_ms"].get<double>() / r.row["median_ms"].get<double>();
+      r.row["accuracy"] = accuracy_json(r.pred, base.pred);
+      rows.push_back(r.row);
     }
-    stages.push_back(s);
+  } else if (a.has("ab")) {
+    j["kind"] = "ab";
+    const auto sets = a.list("ab");
+    auto parse = [&](const std::string& s) { return parse_options(s == "none" ? "" : s, threads); };
+    const EngineOptions oa = parse(sets[0]), ob = parse(sets[1]);
+    json pairs = json::array();
+    std::vector<double> ratios, la, lb;
+    RowResult ra, rb;
+    for (int i = 0; i < warmup; ++i) {
+      run_row(*model, images, oa, "A", 0, 1, true);
+      run_row(*model, images, ob, "B", 0, 1, true);
+    }
+    for (int i = 0; i < repeats; ++i) {  // interleaved, so drifting machine load hits both alike
+      RowResult x = run_row(*model, images, oa, "A", 0, 1, quiet);
+      RowResult y = run_row(*model, images, ob, "B", 0, 1, quiet);
+      const double ta = x.row["median_ms"], tb = y.row["median_ms"];
+      la.push_back(ta);
+      lb.push_back(tb);
+      ratios.push_back(ta / tb);
+      pairs.push_back({{"a_ms", ta}, {"b_ms", tb}, {"ratio", ta / tb}});
+      if (i == 0) {
+        ra = x;
+        rb = y;
+      }
+      ra.row["peak_bytes"] = std::max(ra.row["peak_bytes"].get<size_t>(), x.row["peak_bytes"].get<size_t>());
+      rb.row["peak_bytes"] = std::max(rb.row["peak_bytes"].get<size_t>(), y.row["peak_bytes"].get<size_t>());
+    }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    ra.row["latency_ms"] = la;
+    ra.row["median_ms"] = median(la);
+    rb.row["latency_ms"] = lb;
+    rb.row["median_ms"] = median(lb);
+    ra.row["speedup"] = 1.0;
+    rb.row["speedup"] = median(ratios);
+    ra.row["accuracy"] = accuracy_json(ra.pred, ra.pred);
+    rb.row["accuracy"] = accuracy_json(rb.pred, ra.pred);
+    rows.push_back(ra.row);
+    rows.push_back(rb.row);
+    j["pairs"] = pairs;
+    j["ratio"] = {{"median", median(ratios)},
+                  {"min", *std::min_element(ratios.begin(), ratios.end())},
+                  {"max", *std::max_element(ratios.begin(), ratios.end())}};
+  } else {
+    j["kind"] = "single";
+    RowResult r = run_row(*model, images, parse_options(a.get("options"), threads), "run", warmup, repeats, quiet);
+    r.row["speedup"] = 1.0;
+    r.row["accuracy"] = accuracy_json(r.pred, r.pred);
+    rows.push_back(r.row);
   }
-  j["stages"] = stages;
+  j["rows"] = rows;
+  j["peak_rss_bytes"] = peak_rss_bytes();
+
   if (a.has("json")) {
     std::printf("%s\n", j.dump(1).c_str());
     return 0;
   }
-  std::printf("vggt-engine bench — ISA %s, weights: %s\n", isa_summary().c_str(),
-              model->random_weights() ? "RANDOM (benchmark mode; full VGGT-1B architecture)" : a.get("weights").c_str());
-  std::printf("input: %s, %lld frames of %lldx%lld; machine fp32 GEMM rate: %.0f GFLOP/s\n", input_desc.c_str(),
-              static_cast<long long>(images.dim(0)), static_cast<long long>(images.dim(3)),
-              static_cast<long long>(images.dim(2)), sgemm);
-  std::printf("%-30s %10s %10s %10s %8s\n", "stage", "ms", "GFLOP", "GFLOP/s", "of GEMM");
-  for (auto& s : stages) {
-    const double gf = s.value("gflops", 0.0);
-    std::printf("%-30s %10.0f %10.1f %10.1f %7.0f%%\n", s["stage"].get<std::string>().c_str(), s["ms"].get<double>(),
-                s["gflop"].get<double>(), gf, 100.0 * s.value("fraction_of_sgemm", 0.0));
+  std::printf("vggt-engine bench (%s) — ISA %s, %d threads; weights: %s\n", j["kind"].get<std::string>().c_str(),
+              isa_name().c_str(), j["threads"].get<int>(),
+              model->random_weights() ? "RANDOM (benchmark mode, full architecture)" : a.get("weights").c_str());
+  std::printf("input: %s, %lld frames of %lldx%lld; machine GEMM GFLOP/s: f32 %.0f, bf16 %.0f, int8 %.0f\n",
+              input_desc.c_str(), static_cast<long long>(images.dim(0)), static_cast<long long>(images.dim(3)),
+              static_cast<long long>(images.dim(2)), j["machine_gemm_gflops"]["f32"].get<double>(),
+              j["machine_gemm_gflops"]["bf16"].get<double>(), j["machine_gemm_gflops"]["s8"].get<double>());
+  print_rows(j);
+  const json& last = rows.back();
+  std::printf("\nstages of '%s':\n", last["name"].get<std::string>().c_str());
+  const double f32 = j["machine_gemm_gflops"]["f32"];
+  for (auto& s : last["stages"]) {
+    const double ms = s["ms"], gf = s["gflop"];
+    if (gf > 0 && ms > 0)
+      std::printf("  %-30s %9.0f ms %9.1f GFLOP %7.1f GFLOP/s (%3.0f%% of f32 GEMM)\n",
+                  s["stage"].get<std::string>().c_str(), ms, gf, gf / ms * 1000, 100 * gf / ms * 1000 / f32);
+    else
+      std::printf("  %-30s %9.0f ms\n", s["stage"].get<std::string>().c_str(), ms);
   }
-  std::printf("total: median %.0f ms over %d run(s); load %.0f ms; peak RSS %.2f GiB; weights %.2f GiB\n", median,
-              repeats, load_ms, peak_rss_bytes() / 1073741824.0, model->weight_bytes() / 1073741824.0);
+  if (j.contains("ratio"))
+    std::printf("A/B ratio (A time / B time): median %.3f, min %.3f, max %.3f over %d interleaved pairs\n",
+                j["ratio"]["median"].get<double>(), j["ratio"]["min"].get<double>(), j["ratio"]["max"].get<double>(),
+                repeats);
+  std::printf("peak RSS %.2f GiB\n", peak_rss_bytes() / 1073741824.0);
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <exception>
 #include <string>
 
+#include "bench/kernels_bench.h"
 #include "cli/commands.h"
 #include "model/vggt_model.h"
 #include "server/serve.h"
@@ -15,6 +16,8 @@ static void usage() {
                "              --out O.safetensors [--threads N] [--options a,b,...] [--debug] [--exif]\n"
                "  preprocess  --images F... --mode crop|pad --out O.safetensors [--exif]\n"
                "  bench       [--weights W] [--config C] [--frames N] [--images DIR] [--threads N] [--repeats R] [--json]\n"
+               "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"
+               "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
                "  validate    --weights W [--config C]\n"
                "  serve       (framed stdio protocol, see docs/ENGINE-PROTOCOL.md)\n"
                "  version\n");
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return vggt::cli::bench_main(argc, argv);
     if (cmd == "validate") return vggt::cli::validate_main(argc, argv);
     if (cmd == "serve") return serve_main(argc, argv);
+    if (cmd == "bench-kernels") return kernels_bench_main(argc - 1, argv + 1);
     if (cmd == "version") {
       std::printf("vggt-engine %s\n", VGGT_ENGINE_VERSION);
       return 0;

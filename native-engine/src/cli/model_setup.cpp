@@ -1,5 +1,7 @@
 #include "cli/model_setup.h"
 
+#include "core/cpu_features.h"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -53,17 +55,7 @@ std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::str
   return VggtModel::load(weights, cfg, o);
 }
 
-std::string isa_summary() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) {
-    std::string s = "avx512";
-    if (__builtin_cpu_supports("avx512bf16")) s += "+bf16";
-    if (__builtin_cpu_supports("avx512vnni")) s += "+vnni";
-    return s;
-  }
-  if (__builtin_cpu_supports("avx2")) return "avx2";
-  return "generic";
-}
+std::string isa_summary() { return isa_name(); }
 
 size_t peak_rss_bytes() {
   struct rusage ru;

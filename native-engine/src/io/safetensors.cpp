@@ -154,7 +154,9 @@ std::unique_ptr<CheckpointReader> CheckpointReader::open(const std::string& path
   unsigned char magic[4] = {0, 0, 0, 0};
   size_t n = std::fread(magic, 1, 4, f);
   std::fclose(f);
-  if (n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
+  // Zip container (torch.save >= 1.6) or a legacy pickle stream (0x80 PROTO): the .pt reader
+  // handles both, the latter with a clear "legacy format" message.
+  if ((n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) || (n >= 1 && magic[0] == 0x80))
     return open_pt_checkpoint(path);
   return open_safetensors(path);
 }
@@ -182,23 +184,34 @@ static float half_to_float(uint16_t h) {
 void convert_to_f32(const TensorInfo& t, float* dst) {
   const int64_t n = t.numel();
   switch (t.dtype) {
-    case DType::F32: std::memcpy(dst, t.data, n * 4); break;
+    // Element reads go through memcpy: tensors in a file need not be aligned to their type.
+    case DType::F32: if (n) std::memcpy(dst, t.data, n * 4); break;
     case DType::F64: {
-      auto* s = static_cast<const double*>(t.data);
-      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+      auto* s = static_cast<const uint8_t*>(t.data);
+      for (int64_t i = 0; i < n; ++i) {
+        double v;
+        std::memcpy(&v, s + 8 * i, 8);
+        dst[i] = static_cast<float>(v);
+      }
       break;
     }
     case DType::BF16: {
-      auto* s = static_cast<const uint16_t*>(t.data);
+      auto* s = static_cast<const uint8_t*>(t.data);
       for (int64_t i = 0; i < n; ++i) {
-        uint32_t b = static_cast<uint32_t>(s[i]) << 16;
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        uint32_t b = static_cast<uint32_t>(h) << 16;
         std::memcpy(&dst[i], &b, 4);
       }
       break;
     }
     case DType::F16: {
-      auto* s = static_cast<const uint16_t*>(t.data);
-      for (int64_t i = 0; i < n; ++i) dst[i] = half_to_float(s[i]);
+      auto* s = static_cast<const uint8_t*>(t.data);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        dst[i] = half_to_float(h);
+      }
       break;
     }
     default:

@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/cpu_features.h"
 #include "model/parts.h"
 
 namespace vggt {
@@ -53,8 +54,10 @@ struct VggtModel::Impl {
     f.rope_fused = opts.flag("rope-fused");
     f.rope_cache = opts.flag("rope-cache");
     f.fused_add_ln = opts.flag("fused-add-ln");
-    f.flash_global = opts.flag("flash-attn");
-    f.flash_frame = opts.flag("flash-attn");
+    // The flash kernel pays only on its AVX-512 path; elsewhere the exact kernel is faster.
+    const bool flash = opts.flag("flash-attn") && isa_level() == IsaLevel::avx512;
+    f.flash_global = flash;
+    f.flash_frame = flash;
     return f;
   }
   size_t weight_bytes() const {

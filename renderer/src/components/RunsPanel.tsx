@@ -1,3 +1,4 @@
+import { describeSet, enabledNames } from "../../../electron/services/perf/catalog";
 import { formatSeconds } from "../format";
 import { deleteRun, selectRun, useStore } from "../store";
 
@@ -18,6 +19,18 @@ export function RunsPanel() {
                 {new Date(r.createdAt).toLocaleString()} · {r.model}
                 {r.durationMs ? ` · ${formatSeconds(r.durationMs / 1000)}` : ""}
               </span>
+              {r.engineOptions && (
+                <span
+                  className="hint run-options"
+                  data-testid="run-options"
+                  data-source={r.engineOptions.source}
+                  data-enabled={enabledNames(r.engineOptions.flags).join(",")}
+                  title={`${r.engineOptions.source === "engine" ? "as reported by the engine" : "as requested"}: ${enabledNames(r.engineOptions.flags).join(", ") || "none"}`}
+                >
+                  options: {describeSet(r.engineOptions.flags)}
+                  {r.engineOptions.parallel.mode !== "none" ? ` · ${r.engineOptions.parallel.mode} × ${r.engineOptions.parallel.degree}` : ""}
+                </span>
+              )}
               {r.randomWeights && <span className="badge-random">random weights</span>}
               {r.error && <span className="run-error">{r.error}</span>}
             </button>

@@ -40,7 +40,7 @@ export function ViewerPanel() {
   const visible = useMemo(() => (cloud ? countVisible(cloud.conf, cloud.frame, threshold, hidden) : 0), [cloud, threshold, hidden]);
 
   return (
-    <main className="viewer" data-testid="viewer">
+    <main className="viewer" data-testid="viewer" data-cloud={cloud?.runId ?? ""}>
       <Viewer threshold={threshold} />
       {cloud?.randomWeights && (
         <div className="banner random-banner viewer-banner" data-testid="viewer-random-banner">
@@ -132,7 +132,7 @@ export function ViewerPanel() {
               Screenshot
             </button>
           </div>
-          {formats.length > 0 && (
+          {formats.length > 0 && !cloud.runId.startsWith("bench-") && (
             <div className="row">
               <select aria-label="Export format" data-testid="export-format" value={format} onChange={(e) => setFormat(e.target.value)}>
                 {formats.map((f) => (

@@ -1,0 +1,69 @@
+// The engine's optimization toggles: every option with what it does and its accuracy effect,
+// the presets, and the parallelism controls. Runs and benchmarks use this option set.
+import { isExact, matchPreset, OPTIONS, PRESETS } from "../../../electron/services/perf/catalog";
+import { setOptions, useStore } from "../store";
+import { applyPreset, toggleOption, usePerf } from "./perf-store";
+
+export function OptionsPanel() {
+  const flags = useStore((s) => s.options.engineOptions) ?? {};
+  const parallel = useStore((s) => s.options.parallel) ?? { mode: "none", degree: 1 };
+  const info = usePerf((s) => s.info);
+  const preset = matchPreset(flags);
+  const parallelOk = !!info?.parallel.available;
+  return (
+    <section className="panel" data-testid="options-panel">
+      <h2>Engine options</h2>
+      <div className="presets row wrap" role="group" aria-label="Presets">
+        {PRESETS.map((p) => (
+          <button key={p.id} data-testid={`preset-${p.id}`} className={preset?.id === p.id ? "active" : ""} aria-pressed={preset?.id === p.id} title={p.description} onClick={() => applyPreset(p.id)}>
+            {p.label}
+          </button>
+        ))}
+      </div>
+      <p className="hint" data-testid="options-summary">
+        {preset ? `Preset: ${preset.label}` : "Custom option set"} · {isExact(flags) ? "fp32-exact outputs" : "lossy: outputs differ from the fp32 reference"}
+      </p>
+      <ul className="option-list">
+        {OPTIONS.map((o) => (
+          <li key={o.name}>
+            <label>
+              <input type="checkbox" data-testid={`option-${o.name}`} checked={!!flags[o.name]} onChange={(e) => toggleOption(o.name, e.target.checked)} />
+              <span className="option-name">{o.name}</span>
+              <span className={`acc acc-${o.accuracyClass}`}>{o.accuracyClass}</span>
+            </label>
+            <div className="hint">{o.what}</div>
+            <div className="hint acc-text">{o.accuracy}</div>
+          </li>
+        ))}
+      </ul>
+      <fieldset className="parallel" disabled={!parallelOk} data-testid="parallel-controls">
+        <legend>Parallelism</legend>
+        <div className="row wrap">
+          <label>
+            Mode{" "}
+            <select data-testid="parallel-mode" value={parallel.mode} onChange={(e) => setOptions({ parallel: { mode: e.target.value as "none" | "ulysses" | "ring", degree: e.target.value === "none" ? 1 : Math.max(2, parallel.degree) } })}>
+              <option value="none">single process</option>
+              <option value="ulysses">Ulysses (all-to-all)</option>
+              <option value="ring">Ring attention</option>
+            </select>
+          </label>
+          <label>
+            Degree{" "}
+            <input
+              type="number"
+              data-testid="parallel-degree"
+              min={1}
+              max={info?.parallel.maxDegree ?? 1}
+              value={parallel.degree}
+              disabled={parallel.mode === "none"}
+              onChange={(e) => setOptions({ parallel: { ...parallel, degree: Math.max(1, Math.floor(Number(e.target.value) || 1)) } })}
+            />
+          </label>
+        </div>
+        <p className="hint" data-testid="parallel-note">
+          {info ? info.parallel.note : "Asking the engine…"}
+        </p>
+      </fieldset>
+    </section>
+  );
+}
