@@ -82,6 +82,8 @@ export interface BenchRequest {
   /** Synthetic input only: frame count. */
   frames?: number;
   repeats: number;
+  /** Untimed runs before each timed row (first-run effects: page faults, packing, caches). Default 1. */
+  warmup?: number;
   /** 0 = all cores. */
   threads: number;
   randomWeights: boolean;

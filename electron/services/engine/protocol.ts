@@ -94,7 +94,8 @@ export interface HelloEvent {
   protocol: number;
   engine_version: string;
   pid: number;
-  /** CPU features the kernels can use, e.g. "avx512+bf16+vnni", "avx2", "generic". */
+  /** Human-readable kernel path and CPU features, as `vggt-engine bench` prints them
+   *  (e.g. "avx512 (hw: avx2 fma avx512f ...)"); for display, not for parsing. */
   isa: string;
   threads: number;
   hardware_threads: number;

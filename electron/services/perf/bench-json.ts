@@ -138,7 +138,8 @@ export function validateBenchJson(value: unknown, source = "benchmark output"): 
     kind: k as BenchKind,
     engine_version: c.str(j, "engine_version", "(top level)"),
     isa: c.str(j, "isa", "(top level)", true),
-    machine: { ...machine, cpu: c.str(machine, "cpu", "machine"), cores: c.int(machine, "cores", "machine", 1), memory_bytes: c.num(machine, "memory_bytes", "machine", { min: 0 }) },
+    // The CPU name comes from /proc/cpuinfo's "model name", which some platforms lack.
+    machine: { ...machine, cpu: c.str(machine, "cpu", "machine", true), cores: c.int(machine, "cores", "machine", 1), memory_bytes: c.num(machine, "memory_bytes", "machine", { min: 0 }) },
     threads: c.int(j, "threads", "(top level)"),
     weights: c.str(j, "weights", "(top level)", true),
     random_weights: c.bool(j, "random_weights", "(top level)", true),

@@ -36,6 +36,7 @@ export interface BenchCommandInput {
   imagesDir?: string;
   frames: number;
   repeats: number;
+  warmup?: number;
   threads: number;
   parallel: ParallelSetting;
   mpirun?: string;
@@ -55,7 +56,7 @@ export function buildBenchCommand(i: BenchCommandInput): EngineCommandLine {
   }
   args.push(...modelArgs(i.model, false));
   if (i.imagesDir) args.push("--images", i.imagesDir);
-  args.push("--frames", posInt(i.frames, "frames", 1), "--repeats", posInt(i.repeats, "repeats", 1), "--threads", posInt(i.threads, "threads", 0));
+  args.push("--frames", posInt(i.frames, "frames", 1), "--repeats", posInt(i.repeats, "repeats", 1), "--warmup", posInt(i.warmup ?? 1, "warmup", 0), "--threads", posInt(i.threads, "threads", 0));
   return withParallel(i.binary, args, i.parallel, i.mpirun);
 }
 

@@ -111,7 +111,8 @@ describe("PerfLab", () => {
     await lab.idle();
     expect(lab.get(s.id).status).toBe("done");
     const bench = argv().find((a) => a[0] === "bench")!;
-    expect(bench).toEqual(["bench", "--json", "--cumulative", "--config", "vggt-1b", "--frames", "3", "--repeats", "1", "--threads", "0"]);
+    expect(bench).toEqual(["bench", "--json", "--cumulative", "--config", "vggt-1b", "--frames", "3", "--repeats", "1", "--warmup", "1", "--threads", "0"]);
+    expect(JSON.parse(readFileSync(join(lab.history.benchDir(s.id), "engine-output.json"), "utf8"))).toEqual(cumulativeFixture());
     expect(lab.list()[0].medians).toHaveLength(10);
   });
 

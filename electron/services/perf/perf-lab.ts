@@ -13,7 +13,11 @@ import { describeSet, normalizeSet, OPTION_NAMES } from "./catalog.js";
 import { parseBenchJson } from "./bench-json.js";
 import { buildBenchCommand, buildInferCommand, ProcessCancelledError, runEngineProcess, type BenchModel, type EngineCommandLine } from "./engine-process.js";
 import { NO_MPI_NOTE, probeEngine, type EngineCapabilities } from "./engine-info.js";
+import { writeFileAtomic } from "../tensors/safetensors.js";
 import { BenchHistory, newBenchId, toBenchSummary } from "./history.js";
+
+/** The engine's stdout of a benchmark, verbatim. */
+export const ENGINE_OUTPUT_FILE = "engine-output.json";
 
 export interface PerfModel {
   /** Display name. */
@@ -108,7 +112,9 @@ export class PerfLab {
       if (!caps.parallel) throw new Error(`parallel mode ${parallel.mode}: ${NO_MPI_NOTE}`);
       if (!Number.isInteger(parallel.degree) || parallel.degree < 2) throw new Error(`parallel degree must be an integer >= 2, got ${req.parallel.degree}`);
     }
-    const out: BenchRequest = { kind: req.kind, images, frames, repeats, threads, randomWeights: !!req.randomWeights, parallel, keepOutputs: !!req.keepOutputs && images.length > 0, label: req.label?.trim() || undefined };
+    const warmup = Number(req.warmup ?? 1);
+    if (!Number.isInteger(warmup) || warmup < 0 || warmup > 10) throw new Error(`warmup must be an integer from 0 to 10, got ${req.warmup}`);
+    const out: BenchRequest = { kind: req.kind, images, frames, repeats, warmup, threads, randomWeights: !!req.randomWeights, parallel, keepOutputs: !!req.keepOutputs && images.length > 0, label: req.label?.trim() || undefined };
     if (req.kind === "ab") {
       if (!req.a || !req.b) throw new Error("an A/B benchmark needs two option sets");
       out.a = { label: String(req.a.label || describeSet(normalizeSet(req.a.options, "A"))), options: normalizeSet(req.a.options, "A") };
@@ -207,10 +213,12 @@ export class PerfLab {
     try {
       if (signal.aborted) throw new ProcessCancelledError();
       const imagesDir = req.images.length ? this.linkInputs(id, req.images) : undefined;
-      const cmd = buildBenchCommand({ binary, kind: req.kind, a: req.a?.options, b: req.b?.options, model, imagesDir, frames: req.frames!, repeats: req.repeats, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun });
+      const cmd = buildBenchCommand({ binary, kind: req.kind, a: req.a?.options, b: req.b?.options, model, imagesDir, frames: req.frames!, repeats: req.repeats, warmup: req.warmup, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun });
       this.history.update(id, { command: [cmd.command, ...cmd.args] });
       this.opts.emit({ type: "bench-progress", progress: { benchId: id, line: "starting the engine", elapsedSeconds: 0, phase: "benchmark" } });
       const { stdout } = await run(cmd, "benchmark");
+      // The engine's own words, kept verbatim next to the record (what the charts were drawn from).
+      writeFileAtomic(join(this.history.benchDir(id), ENGINE_OUTPUT_FILE), stdout);
       const result = parseBenchJson(stdout, `vggt-engine bench (benchmark ${id})`);
       if (result.kind !== req.kind) throw new Error(`the engine ran a "${result.kind}" benchmark, "${req.kind}" was asked for`);
       if (req.kind === "ab") {

@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -8,6 +10,8 @@
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "model/predictions_io.h"
+#include "model/sequence_parallel.h"
+#include "parallel/mpi_comm.h"
 #include "preprocess/preprocess.h"
 
 namespace vggt::cli {
@@ -33,34 +37,60 @@ std::string frames_to_json(const std::vector<preprocess::FrameInfo>& frames) {
   return a.dump();
 }
 
-int infer_main(int argc, char** argv) {
-  Args a(argc, argv, 2, {"debug", "exif", "random-weights", "quiet"});
-  a.check_known({"weights", "config", "input-tensor", "images", "preprocess", "out", "threads", "options", "debug",
-                 "exif", "random-weights", "seed", "quiet"});
-  const std::string out = a.required("out");
+namespace {
+
+const std::set<std::string> kInferFlags = {"debug", "exif", "random-weights", "quiet"};
+const std::set<std::string> kInferOptions = {"weights", "config", "input-tensor", "images", "preprocess", "out",
+                                             "threads", "options", "debug", "exif", "random-weights", "seed",
+                                             "quiet", "sp"};
+
+void check_infer_args(const Args& a) {
+  a.check_known(kInferOptions);
+  a.required("out");
   if (!a.has("weights") && !a.has("random-weights"))
     throw std::runtime_error("give --weights W (a .safetensors or .pt checkpoint) or --random-weights");
   if (a.has("input-tensor") == a.has("images")) throw std::runtime_error("give exactly one of --input-tensor or --images");
+}
 
-  std::map<std::string, std::string> meta;
-  Tensor images;
+Tensor load_infer_input(const Args& a, std::map<std::string, std::string>& meta) {
   if (a.has("input-tensor")) {
-    images = load_input_tensor(a.get("input-tensor"));
     meta["preprocess"] = "tensor";
-  } else {
-    const std::string mode = a.get("preprocess", "crop");
-    auto batch = preprocess::load_and_preprocess(a.list("images"), preprocess::mode_from_string(mode), a.has("exif"));
-    images = batch.images;
-    meta["preprocess"] = mode;
-    meta["frames"] = frames_to_json(batch.frames);
+    return load_input_tensor(a.get("input-tensor"));
   }
+  const std::string mode = a.get("preprocess", "crop");
+  auto batch = preprocess::load_and_preprocess(a.list("images"), preprocess::mode_from_string(mode), a.has("exif"));
+  meta["preprocess"] = mode;
+  meta["frames"] = frames_to_json(batch.frames);
+  return batch.images;
+}
+
+void add_model_meta(const Args& a, const VggtModel& model, const EngineOptions& opts, uint64_t seed,
+                    std::map<std::string, std::string>& meta) {
+  meta["model"] = model.random_weights() ? "random:" + std::to_string(seed) : a.get("weights");
+  meta["random_weights"] = model.random_weights() ? "true" : "false";
+  meta["options"] = options_to_json(opts);
+  meta["config"] = model.config().to_json();
+}
+
+void print_summary(const std::string& out, const Predictions& pred, const Tensor& images, bool random) {
+  if (random) std::fprintf(stderr, "note: random weights (benchmark mode): the geometry is meaningless\n");
+  double total = 0;
+  for (auto& t : pred.timings)
+    if (t.stage.find('.') == std::string::npos) total += t.ms;
+  std::fprintf(stderr, "wrote %s (%lld frames, %lldx%lld) in %.0f ms, peak RSS %.0f MiB\n", out.c_str(),
+               static_cast<long long>(images.dim(0)), static_cast<long long>(images.dim(2)),
+               static_cast<long long>(images.dim(3)), total, peak_rss_bytes() / 1048576.0);
+}
+
+int infer_local(const Args& a) {
+  check_infer_args(a);
+  const std::string out = a.get("out");
+  std::map<std::string, std::string> meta;
+  Tensor images = load_infer_input(a, meta);
   EngineOptions opts = parse_options(a.get("options"), a.get_int("threads", 0));
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed", 0));
   auto model = make_model(a.get("weights"), a.get("config", "vggt-1b"), opts, seed);
-  meta["model"] = model->random_weights() ? "random:" + std::to_string(seed) : a.get("weights");
-  meta["random_weights"] = model->random_weights() ? "true" : "false";
-  meta["options"] = options_to_json(opts);
-  meta["config"] = model->config().to_json();
+  add_model_meta(a, *model, opts, seed, meta);
 
   RunContext ctx;
   ctx.keep_debug = a.has("debug");
@@ -70,15 +100,139 @@ int infer_main(int argc, char** argv) {
     };
   Predictions pred = model->forward(images, ctx);
   write_predictions(out, pred, images, meta, ctx.keep_debug);
-  if (model->random_weights())
-    std::fprintf(stderr, "note: random weights (benchmark mode): the geometry is meaningless\n");
-  double total = 0;
-  for (auto& t : pred.timings)
-    if (t.stage.find('.') == std::string::npos) total += t.ms;
-  std::fprintf(stderr, "wrote %s (%lld frames, %lldx%lld) in %.0f ms, peak RSS %.0f MiB\n", out.c_str(),
-               static_cast<long long>(images.dim(0)), static_cast<long long>(images.dim(2)),
-               static_cast<long long>(images.dim(3)), total, peak_rss_bytes() / 1048576.0);
+  print_summary(out, pred, images, model->random_weights());
   return 0;
+}
+
+// Every rank calls this with its own error ("" = fine); all get the lowest failing rank's message.
+std::string agree_error(const parallel::Comm& comm, const std::string& mine) {
+  const std::vector<int64_t> failed = comm.allgather(mine.empty() ? 0 : 1);
+  for (int r = 0; r < comm.size(); ++r)
+    if (failed[r]) {
+      std::string msg = mine;
+      comm.bcast(msg, r);
+      return r == 0 ? msg : "rank " + std::to_string(r) + ": " + msg;
+    }
+  return {};
+}
+
+struct MpiSession {
+  MpiSession() { parallel::mpi_init(); }
+  ~MpiSession() { parallel::mpi_finalize(); }
+};
+
+// `mpirun -np N vggt-engine infer --sp ulysses|ring ...`: rank 0 reads the input and writes the
+// output; every rank loads the model and computes its share of the frames. Errors are agreed on
+// at each phase so they are reported once (by rank 0, naming the failing rank) and every rank
+// exits non-zero; a failure inside the forward pass, where the others may be waiting in a
+// collective, ends the launch with MPI_Abort.
+int infer_parallel(int argc, char** argv) {
+  MpiSession mpi;
+  const parallel::Comm comm = parallel::Comm::world();
+  const bool root = comm.rank() == 0;
+  auto fail_if = [&](const std::string& mine) {
+    const std::string err = agree_error(comm, mine);
+    if (err.empty()) return false;
+    if (root) throw std::runtime_error(err);
+    return true;
+  };
+
+  std::string err;
+  std::unique_ptr<Args> args;
+  std::unique_ptr<SequenceParallel> sp;
+  std::map<std::string, std::string> meta;
+  Tensor images;
+  int64_t shape[4] = {0, 0, 0, 0};
+  try {
+    args = std::make_unique<Args>(argc, argv, 2, kInferFlags);
+    check_infer_args(*args);
+    if (!args->has("sp") && comm.size() == 1) return infer_local(*args);  // `mpirun -np 1` without --sp
+    if (!args->has("sp"))
+      throw std::runtime_error("running under mpirun with " + std::to_string(comm.size()) +
+                               " ranks needs --sp ulysses|ring (otherwise every rank would run the whole model)");
+    sp = std::make_unique<SequenceParallel>(parse_sp_mode(args->get("sp")), comm);
+    sp->check_heads(ModelConfig::resolve(args->get("config", "vggt-1b")).num_heads);
+    if (root) {
+      images = load_infer_input(*args, meta);
+      for (int i = 0; i < 4; ++i) shape[i] = images.dim(i);
+    }
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  if (fail_if(err)) return 1;
+
+  comm.bcast(shape, sizeof shape, 0);
+  if (!root) images = Tensor::uninitialized({shape[0], shape[1], shape[2], shape[3]});
+  comm.bcast(images.data(), images.numel() * sizeof(float), 0);
+
+  std::unique_ptr<VggtModel> model;
+  EngineOptions opts;
+  const uint64_t seed = static_cast<uint64_t>(args->get_int("seed", 0));
+  try {
+    sp->check_frames(images.dim(0));
+    opts = parse_options(args->get("options"), args->get_int("threads", 0));
+    model = make_model(args->get("weights"), args->get("config", "vggt-1b"), opts, seed);
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  if (fail_if(err)) return 1;
+
+  RunContext ctx;
+  ctx.parallel = sp.get();
+  ctx.keep_debug = args->has("debug");
+  if (root && !args->has("quiet"))
+    ctx.on_progress = [](const ProgressEvent& e) {
+      std::fprintf(stderr, "[%8.0f ms] %s %d/%d (rank 0)\n", e.elapsed_ms, e.stage.c_str(), e.step, e.total);
+    };
+  Predictions pred;
+  try {
+    pred = model->forward(images, ctx);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vggt-engine infer: error on rank %d of %d: %s\n", comm.rank(), comm.size(), e.what());
+    std::fflush(stderr);
+    comm.abort(1);
+  }
+
+  const parallel::TransferStats st = sp->stats();
+  const std::string out = args->get("out");
+  try {
+    if (root) {
+      add_model_meta(*args, *model, opts, seed, meta);
+      meta["sequence_parallel"] = "{\"mode\":\"" + std::string(sp_mode_name(sp->mode())) +
+                                  "\",\"ranks\":" + std::to_string(comm.size()) + "}";
+      write_predictions(out, pred, images, meta, ctx.keep_debug);
+    }
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  if (fail_if(err)) return 1;
+  if (root) {
+    print_summary(out, pred, images, model->random_weights());
+    std::fprintf(stderr,
+                 "sequence parallel: %s over %d ranks; rank 0 per global layer: %.3f MB sent, %.1f ms in MPI, "
+                 "%.1f ms attention, %.1f ms packing\n",
+                 sp_mode_name(sp->mode()), comm.size(), st.calls ? st.bytes_sent / st.calls / 1e6 : 0.0,
+                 st.calls ? st.comm_ms / st.calls : 0.0, st.calls ? st.compute_ms / st.calls : 0.0,
+                 st.calls ? st.pack_ms / st.calls : 0.0);
+  }
+  return 0;
+}
+
+bool argv_has(int argc, char** argv, const std::string& opt) {
+  for (int i = 2; i < argc; ++i) {
+    const std::string s = argv[i];
+    if (s == opt || s.rfind(opt + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// MPI starts only for --sp or under mpirun: a plain single-process run never touches it.
+int infer_main(int argc, char** argv) {
+  if (argv_has(argc, argv, "--sp") || (parallel::launched_by_mpirun() && parallel::mpi_compiled()))
+    return infer_parallel(argc, argv);
+  return infer_local(Args(argc, argv, 2, kInferFlags));
 }
 
 int preprocess_main(int argc, char** argv) {

@@ -19,6 +19,7 @@ static void usage() {
                "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"
                "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
                "  validate    --weights W [--config C]\n"
+               "  convert     --weights W [--config C] --to bf16|int8 --out F.safetensors   (converted-weights cache)\n"
                "  serve       (framed stdio protocol, see docs/ENGINE-PROTOCOL.md)\n"
                "  version\n");
 }
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     if (cmd == "preprocess") return vggt::cli::preprocess_main(argc, argv);
     if (cmd == "bench") return vggt::cli::bench_main(argc, argv);
     if (cmd == "validate") return vggt::cli::validate_main(argc, argv);
+    if (cmd == "convert") return vggt::cli::convert_main(argc, argv);
     if (cmd == "serve") return serve_main(argc, argv);
     if (cmd == "bench-kernels") return kernels_bench_main(argc - 1, argv + 1);
     if (cmd == "version") {

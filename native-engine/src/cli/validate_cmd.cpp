@@ -29,3 +29,20 @@ int validate_main(int argc, char** argv) {
 }
 
 }  // namespace vggt::cli
+
+namespace vggt::cli {
+
+// Converted-weights cache: bf16 or int8 Linear weights written once, loaded as stored.
+int convert_main(int argc, char** argv) {
+  Args a(argc, argv, 2, {});
+  a.check_known({"weights", "config", "to", "out"});
+  const std::string path = a.required("weights"), to = a.required("to"), out = a.required("out");
+  if (to != "bf16" && to != "int8") throw std::runtime_error("--to must be bf16 or int8, got '" + to + "'");
+  ModelConfig cfg = ModelConfig::resolve(a.get("config", "vggt-1b"));
+  auto ws = WeightStore::load(path, cfg);
+  write_converted(*ws, cfg, to, out, {{"source", path}, {"engine_version", VGGT_ENGINE_VERSION}, {"config", cfg.to_json()}});
+  std::fprintf(stderr, "wrote %s (%s)\n", out.c_str(), to.c_str());
+  return 0;
+}
+
+}  // namespace vggt::cli

@@ -156,7 +156,10 @@ std::unique_ptr<CheckpointReader> CheckpointReader::open(const std::string& path
   std::fclose(f);
   // Zip container (torch.save >= 1.6) or a legacy pickle stream (0x80 PROTO): the .pt reader
   // handles both, the latter with a clear "legacy format" message.
-  if ((n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) || (n >= 1 && magic[0] == 0x80))
+  // (Legacy files open with PROTO 2 and a LONG1 magic number: 80 02 8a 0a. A safetensors file
+  // starts with a little-endian header length, whose fourth byte is 0 below 16 MiB.)
+  const bool legacy = n == 4 && magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5 && magic[2] == 0x8a && magic[3] != 0;
+  if ((n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) || legacy)
     return open_pt_checkpoint(path);
   return open_safetensors(path);
 }

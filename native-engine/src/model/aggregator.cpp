@@ -16,7 +16,8 @@ Aggregator::Aggregator(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
 
 std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp, int64_t wp,
                                           const std::vector<int>& keep, const StepFn& step, BlockTimes* frame_times,
-                                          BlockTimes* global_times, const ExecFlags& flags) const {
+                                          BlockTimes* global_times, const ExecFlags& flags,
+                                          int64_t frame_offset) const {
   const int64_t S = patch_tokens.dim(0), Np = patch_tokens.dim(1), E = cfg.embed_dim;
   const int64_t R = cfg.num_register_tokens, special = 1 + R, P = special + Np;
   const int64_t D = E / cfg.num_heads;
@@ -24,7 +25,7 @@ std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp
   // Frame 0 takes the first camera/register token set, every other frame the second.
   Tensor x = Tensor::uninitialized({S * P, E});
   for (int64_t s = 0; s < S; ++s) {
-    const int64_t set = s == 0 ? 0 : 1;
+    const int64_t set = s + frame_offset == 0 ? 0 : 1;
     float* f = x.data() + s * P * E;
     std::memcpy(f, camera_token.data() + set * E, E * sizeof(float));
     std::memcpy(f + E, register_token.data() + set * R * E, R * E * sizeof(float));

@@ -76,11 +76,8 @@ DptHead::DptHead(const WeightStore& ws, const ModelConfig& c, const std::string&
     : cfg(c), name(n), out_dim(od), depth_activation(depth) {
   norm = LayerNorm(ws, n + ".norm", 1e-5f);
   for (int i = 0; i < 4; ++i) {
-    Linear l;
     const Tensor& w = ws.get(n + ".projects." + std::to_string(i) + ".weight");
-    l.w = w.reshape({w.dim(0), w.dim(1)});
-    l.b = ws.get(n + ".projects." + std::to_string(i) + ".bias");
-    projects.push_back(l);
+    projects.emplace_back(w.reshape({w.dim(0), w.dim(1)}), ws.get(n + ".projects." + std::to_string(i) + ".bias"));
   }
   resize0_w = ws.get(n + ".resize_layers.0.weight");
   resize0_b = ws.get(n + ".resize_layers.0.bias");

@@ -20,32 +20,55 @@ double now_ms() {
 }
 }  // namespace
 
-Linear::Linear(const WeightStore& ws, const std::string& prefix, bool bias) : w(ws.get(prefix + ".weight")) {
+Linear::Linear(const WeightStore& ws, const std::string& prefix, bool bias) : store_(&ws), name_(prefix + ".weight") {
+  if (const io::TensorInfo* raw = ws.converted(name_))
+    shape_ = raw->shape;
+  else
+    w = ws.get(name_), shape_ = w.shape();
   if (bias) b = ws.get(prefix + ".bias");
 }
 
+const Tensor& Linear::weight() const {
+  if (w.empty() && store_) w = store_->get(name_);
+  return w;
+}
+
 Tensor Linear::forward(const Tensor& x) const {
-  const int64_t K = x.dim(-1), M = x.numel() / K, N = w.dim(0);
+  const int64_t K = x.dim(-1), M = x.numel() / K, N = out_features();
   Tensor y = Tensor::uninitialized({M, N});
   switch (mode_) {
     case LinearMode::F32Packed: packed_->forward(x.data(), y.data(), static_cast<int>(M)); break;
     case LinearMode::BF16: bf16_->forward(x.data(), y.data(), static_cast<int>(M)); break;
     case LinearMode::W8A8: w8a8_->forward(x.data(), y.data(), static_cast<int>(M)); break;
-    default: ops::linear(x.data(), w.data(), b.empty() ? nullptr : b.data(), y.data(), M, N, K);
+    default: ops::linear(x.data(), weight().data(), b.empty() ? nullptr : b.data(), y.data(), M, N, K);
   }
   return y;
 }
 
 void Linear::set_mode(LinearMode m) {
   if (m == mode_) return;
-  const int N = static_cast<int>(w.dim(0)), K = static_cast<int>(w.dim(1));
+  const int N = static_cast<int>(shape_[0]), K = static_cast<int>(shape_[1]);
   const float* bias = b.empty() ? nullptr : b.data();
   packed_.reset();
   bf16_.reset();
   w8a8_.reset();
-  if (m == LinearMode::F32Packed) packed_ = std::make_shared<ops::LinearF32Packed>(w.data(), bias, N, K);
-  if (m == LinearMode::BF16) bf16_ = std::make_shared<ops::LinearBF16>(w.data(), bias, N, K);
-  if (m == LinearMode::W8A8) w8a8_ = std::make_shared<ops::LinearW8A8>(w.data(), bias, N, K);
+  // A converted cache is used as stored: no float round trip, no re-quantisation.
+  const io::TensorInfo* raw = store_ ? store_->converted(name_) : nullptr;
+  if (m == LinearMode::F32Packed) packed_ = std::make_shared<ops::LinearF32Packed>(weight().data(), bias, N, K);
+  if (m == LinearMode::BF16) {
+    if (raw && raw->dtype == io::DType::BF16)
+      bf16_ = std::make_shared<ops::LinearBF16>(
+          ops::LinearBF16::from_bf16(static_cast<const uint16_t*>(raw->data), bias, N, K));
+    else
+      bf16_ = std::make_shared<ops::LinearBF16>(weight().data(), bias, N, K);
+  }
+  if (m == LinearMode::W8A8) {
+    if (raw && raw->dtype == io::DType::I8)
+      w8a8_ = std::make_shared<ops::LinearW8A8>(ops::LinearW8A8::from_quantized(
+          static_cast<const int8_t*>(raw->data), store_->converted_scale(name_), bias, N, K));
+    else
+      w8a8_ = std::make_shared<ops::LinearW8A8>(weight().data(), bias, N, K);
+  }
   mode_ = m;
 }
 
@@ -54,7 +77,7 @@ size_t Linear::weight_bytes() const {
     case LinearMode::F32Packed: return packed_->weight_bytes();
     case LinearMode::BF16: return bf16_->weight_bytes();
     case LinearMode::W8A8: return w8a8_->weight_bytes();
-    default: return (w.numel() + b.numel()) * sizeof(float);
+    default: return (weight_numel() + b.numel()) * sizeof(float);
   }
 }
 
@@ -146,7 +169,9 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     }
     Tensor a = Tensor::uninitialized({T, C});
     const float scale = 1.f / std::sqrt(static_cast<float>(D));
-    if (global ? flags.flash_global : flags.flash_frame)
+    if (global && flags.distributed)
+      flags.distributed->attention(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale, flags.flash_global);
+    else if (global ? flags.flash_global : flags.flash_frame)
       ops::flash_attention(q.data(), k.data(), v.data(), a.data(), static_cast<int>(B), static_cast<int>(H),
                            static_cast<int>(N), static_cast<int>(D), scale);
     else

@@ -22,13 +22,19 @@ class LinearW8A8;
 enum class LinearMode { F32, F32Packed, BF16, W8A8 };
 
 struct Linear {
-  Tensor w, b;  // w [N, K] (PyTorch layout), b [N] or empty
+  // w [N, K] (PyTorch layout), b [N] or empty. From a converted cache (bf16/int8), w stays empty
+  // until a float32 path needs it (weight()), so the cache loads without a float copy.
+  mutable Tensor w;
+  Tensor b;
   Linear() = default;
   Linear(const WeightStore& ws, const std::string& prefix, bool bias = true);
-  int64_t out_features() const { return w.dim(0); }
-  int64_t in_features() const { return w.dim(1); }
+  Linear(const Tensor& weight, const Tensor& bias) : w(weight), b(bias), shape_(weight.shape()) {}
+  int64_t out_features() const { return shape_[0]; }
+  int64_t in_features() const { return shape_[1]; }
+  int64_t weight_numel() const { return shape_[0] * shape_[1]; }
+  const Tensor& weight() const;
   Tensor forward(const Tensor& x) const;  // x [M, K] -> [M, N]
-  double gflop(int64_t rows) const { return 2.0 * rows * w.numel() / 1e9; }
+  double gflop(int64_t rows) const { return 2.0 * rows * weight_numel() / 1e9; }
   // Converts the weights for `m` (kept until the mode changes; other forms are released).
   void set_mode(LinearMode m);
   LinearMode mode() const { return mode_; }
@@ -36,13 +42,26 @@ struct Linear {
 
  private:
   LinearMode mode_ = LinearMode::F32;
+  const WeightStore* store_ = nullptr;
+  std::string name_;
+  std::vector<int64_t> shape_;
   std::shared_ptr<const ops::LinearF32Packed> packed_;
   std::shared_ptr<const ops::LinearBF16> bf16_;
   std::shared_ptr<const ops::LinearW8A8> w8a8_;
 };
 
+// Global attention spread over MPI ranks (sequence parallelism; see model/sequence_parallel.h).
+// Each rank holds q, k, v of its own tokens [B, H, N_local, D] and gets out [B, N_local, H, D].
+class GlobalAttention {
+ public:
+  virtual ~GlobalAttention() = default;
+  virtual void attention(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H,
+                         int64_t N_local, int64_t D, float scale, bool flash) const = 0;
+};
+
 // Per-run switches that change how blocks compute (see EngineOptions).
 struct ExecFlags {
+  const GlobalAttention* distributed = nullptr;  // set: global blocks attend across ranks
   bool rope_fused = false;    // one pass over q/k per rotation, no temporaries
   bool rope_cache = false;    // positions and per-token cos/sin built once per grid
   bool fused_add_ln = false;  // residual add + LayerNorm in one pass; one-pass LayerNorm

@@ -37,9 +37,10 @@ struct Aggregator {
   std::vector<TransformerBlock> frame_blocks, global_blocks;
   Aggregator(const WeightStore& ws, const ModelConfig& cfg);
   // patch_tokens [S, Hp*Wp, E] -> frame||global outputs [S, P, 2E] of the layers in `keep`.
+  // frame_offset: global index of the first frame (sequence parallelism: frames on other ranks).
   std::map<int, Tensor> forward(const Tensor& patch_tokens, int64_t hp, int64_t wp, const std::vector<int>& keep,
                                 const StepFn& step, BlockTimes* frame_times, BlockTimes* global_times,
-                                const ExecFlags& flags) const;
+                                const ExecFlags& flags, int64_t frame_offset = 0) const;
   // rope-cache: per-token rotation tables per patch grid, built once and reused across runs.
   mutable std::mutex rope_mu;
   mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const RopeTokens>> rope_cache;

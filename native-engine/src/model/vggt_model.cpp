@@ -9,6 +9,7 @@
 
 #include "core/cpu_features.h"
 #include "model/parts.h"
+#include "model/sequence_parallel.h"
 
 namespace vggt {
 
@@ -61,11 +62,12 @@ struct VggtModel::Impl {
     return f;
   }
   size_t weight_bytes() const {
+    // Converted-cache weights count as stored; convert them to float32 size first.
     size_t n = weights->bytes();
     auto adjust = [&](const std::vector<TransformerBlock>& blocks) {
       for (auto& b : blocks) {
         size_t f32 = 0;
-        for (const Linear* l : {&b.qkv, &b.proj, &b.fc1, &b.fc2}) f32 += (l->w.numel() + l->b.numel()) * sizeof(float);
+        for (const Linear* l : {&b.qkv, &b.proj, &b.fc1, &b.fc2}) f32 += (l->weight_numel() + l->b.numel()) * sizeof(float);
         n = n - f32 + (b.qkv.weight_bytes() + b.proj.weight_bytes() + b.fc1.weight_bytes() + b.fc2.weight_bytes());
       }
     };
@@ -125,6 +127,7 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
     throw std::runtime_error("images: height and width must be positive multiples of " + std::to_string(p) +
                              ", got " + std::to_string(H) + "x" + std::to_string(W));
   const int64_t hp = H / p, wp = W / p;
+  if (ctx.parallel) return forward_parallel(images, ctx);
 
   const double t_start = now_ms();
   auto step = [&](const std::string& stage, int i, int total) {
@@ -185,6 +188,124 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
   pred.world_points_from_depth = unproject_depth(pred.depth, pred.extrinsic, pred.intrinsic);
   timed("geometry", t0, 0);
   step("geometry", 1, 1);
+  return pred;
+}
+
+// Sequence-parallel forward: this rank runs the encoder, the aggregator's frame blocks and MLPs
+// and the DPT heads on its own frames; global attention goes through ctx.parallel. The camera
+// head needs every frame's camera token: rank 0 gathers them and runs it (while the others run
+// their DPT heads), then gathers the per-frame outputs and computes the geometry.
+Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& ctx) {
+  Impl& m = *impl_;
+  const ModelConfig& cfg = m.cfg;
+  const SequenceParallel& sp = *ctx.parallel;
+  const int64_t S = images.dim(0), H = images.dim(2), W = images.dim(3), hp = H / cfg.patch_size,
+                wp = W / cfg.patch_size;
+  // Checked identically on every rank before any collective.
+  sp.check_heads(cfg.num_heads);
+  sp.check_frames(S);
+  const FramePartition part = partition_frames(S, sp.size());
+  const int64_t s0 = part.first[sp.rank()], sl = part.count[sp.rank()];
+  const bool root = sp.rank() == 0;
+
+  const double t_start = now_ms();
+  // Encoder and aggregator steps come in the same order on every rank: there the ranks agree on
+  // cancellation. The other stages differ per rank, so they only report progress.
+  auto step = [&](const std::string& stage, int i, int total) {
+    if ((stage == "encoder" || stage == "aggregator") && sp.any(ctx.cancel && ctx.cancel->load()))
+      throw CancelledError();
+    if (ctx.on_progress) ctx.on_progress({stage, i, total, now_ms() - t_start});
+  };
+  Predictions pred;
+  auto timed = [&](const std::string& stage, double t0, double gflop) { pred.timings.push_back({stage, now_ms() - t0, gflop}); };
+
+  const ExecFlags local_flags = m.flags();
+  ExecFlags agg_flags = local_flags;
+  agg_flags.distributed = &sp;
+  sp.reset_stats();
+
+  const int64_t frame = 3 * H * W;
+  Tensor mine = Tensor::uninitialized({sl, 3, H, W});
+  std::copy_n(images.data() + s0 * frame, sl * frame, mine.data());
+
+  double t0 = now_ms();
+  BlockTimes enc_times;
+  Tensor patches = m.encoder->forward(mine, step, &enc_times, local_flags);
+  mine = Tensor();
+  timed("encoder", t0, enc_times.linear_gflop + enc_times.attn_gflop);
+  Tensor debug_patches = ctx.keep_debug ? patches : Tensor();
+
+  std::vector<int> keep(cfg.dpt_layers.begin(), cfg.dpt_layers.end());
+  keep.push_back(cfg.depth - 1);
+  if (ctx.keep_debug) keep.push_back(0);
+  t0 = now_ms();
+  BlockTimes frame_times, global_times;
+  std::map<int, Tensor> layers =
+      m.aggregator->forward(patches, hp, wp, keep, step, &frame_times, &global_times, agg_flags, s0);
+  patches = Tensor();
+  timed("aggregator", t0, frame_times.linear_gflop + frame_times.attn_gflop + global_times.linear_gflop);
+  pred.timings.push_back({"aggregator.frame_attention", frame_times.attn_ms, frame_times.attn_gflop});
+  pred.timings.push_back({"aggregator.global_attention", global_times.attn_ms, 0});
+  pred.timings.push_back({"aggregator.mlp", frame_times.mlp_ms + global_times.mlp_ms, 0});
+  const parallel::TransferStats st = sp.stats();
+  pred.timings.push_back({"sp.comm", st.comm_ms, 0});
+  pred.timings.push_back({"sp.attention_compute", st.compute_ms, 0});
+  pred.timings.push_back({"sp.pack", st.pack_ms, 0});
+
+  // Camera tokens of the last layer, [S, 1, 2E] on rank 0.
+  t0 = now_ms();
+  const Tensor& last = layers.at(cfg.depth - 1);
+  const int64_t P = last.dim(1), C = last.dim(2);
+  Tensor cam_local = Tensor::uninitialized({sl, 1, C});
+  for (int64_t s = 0; s < sl; ++s) std::copy_n(last.data() + s * P * C, C, cam_local.data() + s * C);
+  Tensor cams = sp.gather_frames(cam_local, part);
+  std::vector<Tensor> poses;
+  if (root) {
+    poses = m.camera->forward(cams, step, local_flags);
+    pred.pose_enc = poses.back();
+  }
+  timed("camera_head", t0, 0);
+
+  t0 = now_ms();
+  Tensor depth = Tensor::uninitialized({sl, H, W, 1}), depth_conf = Tensor::uninitialized({sl, H, W});
+  for (int64_t s = 0; s < sl; ++s) {
+    m.depth_head->forward(layers, s, s + 1, H, W, depth, depth_conf, s);
+    step("depth_head", static_cast<int>(s + 1), static_cast<int>(sl));
+  }
+  timed("depth_head", t0, 0);
+  t0 = now_ms();
+  Tensor points = Tensor::uninitialized({sl, H, W, 3}), points_conf = Tensor::uninitialized({sl, H, W});
+  for (int64_t s = 0; s < sl; ++s) {
+    m.point_head->forward(layers, s, s + 1, H, W, points, points_conf, s);
+    step("point_head", static_cast<int>(s + 1), static_cast<int>(sl));
+  }
+  timed("point_head", t0, 0);
+  if (sp.any(ctx.cancel && ctx.cancel->load())) throw CancelledError();
+
+  t0 = now_ms();
+  pred.depth = sp.gather_frames(depth, part);
+  pred.depth_conf = sp.gather_frames(depth_conf, part);
+  pred.world_points = sp.gather_frames(points, part);
+  pred.world_points_conf = sp.gather_frames(points_conf, part);
+  if (ctx.keep_debug) {
+    Tensor enc = sp.gather_frames(debug_patches, part);
+    std::map<std::string, Tensor> dbg;
+    for (auto& [i, t] : layers) dbg["debug.aggregated_tokens." + std::to_string(i)] = sp.gather_frames(t, part);
+    if (root) {
+      pred.debug = std::move(dbg);
+      pred.debug["debug.encoder_patch_tokens"] = enc;
+      for (size_t i = 0; i < poses.size(); ++i) pred.debug["debug.pose_enc_iter" + std::to_string(i)] = poses[i];
+    }
+  }
+  timed("gather", t0, 0);
+
+  if (root) {
+    t0 = now_ms();
+    pose_encoding_to_extri_intri(pred.pose_enc, H, W, pred.extrinsic, pred.intrinsic);
+    pred.world_points_from_depth = unproject_depth(pred.depth, pred.extrinsic, pred.intrinsic);
+    timed("geometry", t0, 0);
+    step("geometry", 1, 1);
+  }
   return pred;
 }
 

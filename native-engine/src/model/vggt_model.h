@@ -35,10 +35,16 @@ class CancelledError : public std::runtime_error {
   CancelledError() : std::runtime_error("cancelled") {}
 };
 
+class SequenceParallel;  // model/sequence_parallel.h
+
 struct RunContext {
   std::function<void(const ProgressEvent&)> on_progress;  // may be empty
   const std::atomic<bool>* cancel = nullptr;              // checked between layers
   bool keep_debug = false;                                // fill Predictions::debug
+  // Set: this process is one rank of a sequence-parallel run. Every rank passes the same full
+  // `images`; each computes its share of the frames, and only rank 0 gets Predictions (the
+  // others get empty tensors). A cancel seen by any rank stops all of them.
+  const SequenceParallel* parallel = nullptr;
 };
 
 struct StageTiming {
@@ -82,6 +88,7 @@ class VggtModel {
   struct Impl;
 
  private:
+  Predictions forward_parallel(const Tensor& images, const RunContext& ctx);
   explicit VggtModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

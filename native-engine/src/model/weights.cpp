@@ -1,5 +1,8 @@
 #include "model/weights.h"
 
+#include "io/safetensors.h"
+#include "ops/linear_lowp.h"
+
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -8,6 +11,10 @@
 namespace vggt {
 
 namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 void add_block(std::vector<ParamSpec>& out, const std::string& p, int64_t dim, int64_t hidden, int64_t qk_norm_dim) {
   out.push_back({p + ".norm1.weight", {dim}});
@@ -125,6 +132,13 @@ std::string CheckpointReport::describe(const std::string& path) const {
   return s.str();
 }
 
+bool is_convertible_linear(const std::string& name) {
+  const bool block = name.rfind("aggregator.patch_embed.blocks.", 0) == 0 || name.rfind("aggregator.frame_blocks.", 0) == 0 ||
+                     name.rfind("aggregator.global_blocks.", 0) == 0;
+  return block && (ends_with(name, ".attn.qkv.weight") || ends_with(name, ".attn.proj.weight") ||
+                   ends_with(name, ".mlp.fc1.weight") || ends_with(name, ".mlp.fc2.weight"));
+}
+
 CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConfig& cfg) {
   CheckpointReport rep;
   std::set<std::string> expected_names;
@@ -136,6 +150,13 @@ CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConf
     } else if (t->shape != spec.shape) {
       rep.mis_shaped.push_back(spec.name + ": got " + shape_to_string(t->shape) + ", expected " +
                                shape_to_string(spec.shape));
+    } else if (t->dtype == io::DType::I8 && is_convertible_linear(spec.name)) {
+      // int8 cache: the weight's per-channel scales must come with it.
+      expected_names.insert(spec.name + "_scale");
+      const io::TensorInfo* sc = r.find(spec.name + "_scale");
+      if (!sc || sc->dtype != io::DType::F32 || sc->shape != std::vector<int64_t>{spec.shape[0]})
+        rep.mis_shaped.push_back(spec.name + ": int8 weight without a float32 '" + spec.name + "_scale' of shape [" +
+                                 std::to_string(spec.shape[0]) + "]");
     } else if (t->dtype != io::DType::F32 && t->dtype != io::DType::BF16 && t->dtype != io::DType::F16 &&
                t->dtype != io::DType::F64) {
       rep.mis_shaped.push_back(spec.name + ": dtype " + io::dtype_name(t->dtype) + " is not floating point");
@@ -161,6 +182,11 @@ std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const Mo
   for (auto& spec : expected_params(cfg)) {
     const io::TensorInfo* t = ws->reader_->find(spec.name);
     const bool aligned = reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
+    if ((t->dtype == io::DType::BF16 || t->dtype == io::DType::I8) && is_convertible_linear(spec.name)) {
+      ws->lazy_[spec.name] = t;  // used as stored by the bf16/int8 kernels
+      ws->bytes_ += static_cast<size_t>(t->numel()) * sizeof(float);  // float32-equivalent; see VggtModel::weight_bytes
+      continue;
+    }
     if (t->dtype == io::DType::F32 && aligned) {
       ws->tensors_[spec.name] = Tensor::view(static_cast<const float*>(t->data), spec.shape);
     } else {
@@ -181,10 +207,6 @@ uint64_t mix(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -222,9 +244,64 @@ std::unique_ptr<WeightStore> WeightStore::random(const ModelConfig& cfg, uint64_
 }
 
 const Tensor& WeightStore::get(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = tensors_.find(name);
-  if (it == tensors_.end()) throw std::runtime_error("internal: weight '" + name + "' not loaded");
-  return it->second;
+  if (it != tensors_.end()) return it->second;
+  auto lz = lazy_.find(name);
+  if (lz == lazy_.end()) throw std::runtime_error("internal: weight '" + name + "' not loaded");
+  const io::TensorInfo* t = lz->second;
+  Tensor f = Tensor::uninitialized(t->shape);
+  if (t->dtype == io::DType::I8) {
+    const auto* q = static_cast<const int8_t*>(t->data);
+    const float* sc = converted_scale(name);
+    const int64_t N = t->shape[0], K = t->shape[1];
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) f[n * K + k] = q[n * K + k] * sc[n];
+  } else {
+    io::convert_to_f32(*t, f.data());
+  }
+  return tensors_.emplace(name, f).first->second;
+}
+
+const io::TensorInfo* WeightStore::converted(const std::string& name) const {
+  auto it = lazy_.find(name);
+  return it == lazy_.end() ? nullptr : it->second;
+}
+
+const float* WeightStore::converted_scale(const std::string& name) const {
+  const io::TensorInfo* s = reader_ ? reader_->find(name + "_scale") : nullptr;
+  return s ? static_cast<const float*>(s->data) : nullptr;
+}
+
+void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::string& to, const std::string& out,
+                     const std::map<std::string, std::string>& metadata) {
+  if (to != "bf16" && to != "int8") throw std::runtime_error("--to must be bf16 or int8, got '" + to + "'");
+  std::vector<io::TensorToWrite> entries;
+  std::vector<std::vector<uint8_t>> buffers;  // keeps converted data alive until written
+  buffers.reserve(4 * expected_params(cfg).size());
+  for (auto& spec : expected_params(cfg)) {
+    const Tensor& w = ws.get(spec.name);
+    if (!is_convertible_linear(spec.name)) {
+      entries.push_back(io::f32_entry(spec.name, w));
+      continue;
+    }
+    const int N = static_cast<int>(spec.shape[0]), K = static_cast<int>(spec.shape[1]);
+    if (to == "bf16") {
+      auto& buf = buffers.emplace_back(static_cast<size_t>(N) * K * 2);
+      ops::LinearBF16::convert_weights(w.data(), static_cast<int64_t>(N) * K, reinterpret_cast<uint16_t*>(buf.data()));
+      entries.push_back({spec.name, io::DType::BF16, spec.shape, buf.data(), buf.size()});
+    } else {
+      auto& q = buffers.emplace_back(static_cast<size_t>(N) * K);
+      auto& sc = buffers.emplace_back(static_cast<size_t>(N) * 4);
+      ops::LinearW8A8::quantize_weights(w.data(), N, K, reinterpret_cast<int8_t*>(q.data()),
+                                        reinterpret_cast<float*>(sc.data()));
+      entries.push_back({spec.name, io::DType::I8, spec.shape, q.data(), q.size()});
+      entries.push_back({spec.name + "_scale", io::DType::F32, {N}, sc.data(), sc.size()});
+    }
+  }
+  std::map<std::string, std::string> meta = metadata;
+  meta["vggt_converted"] = to;
+  io::write_safetensors(out, entries, meta);
 }
 
 }  // namespace vggt

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,17 @@ struct ParamSpec {
 // Every parameter the engine reads for this config, official names, in state-dict order.
 std::vector<ParamSpec> expected_params(const ModelConfig& cfg);
 
+class WeightStore;
+
+// The transformer Linear weights (encoder and aggregator blocks) that converted caches store
+// as bf16 or int8.
+bool is_convertible_linear(const std::string& name);
+
+// Writes a converted-weights cache (safetensors): bf16 or int8 ("int8": per-output-channel
+// symmetric weights + "<name>_scale" float32 [N]) for the convertible Linears, float32 for the rest.
+void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::string& to, const std::string& out,
+                     const std::map<std::string, std::string>& metadata);
+
 // Result of comparing a checkpoint with the config; empty lists mean it fits.
 struct CheckpointReport {
   std::vector<std::string> missing, unexpected, mis_shaped;  // mis_shaped: "name: got [..], expected [..]"
@@ -36,15 +48,23 @@ class WeightStore {
   static std::unique_ptr<WeightStore> load(const std::string& path, const ModelConfig& cfg);
   static std::unique_ptr<WeightStore> random(const ModelConfig& cfg, uint64_t seed);
 
+  // float32 view of a parameter; converted caches' bf16/int8 Linear weights are dequantised
+  // only when a float32 path asks for them.
   const Tensor& get(const std::string& name) const;
-  bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+  bool has(const std::string& name) const { return tensors_.count(name) > 0 || lazy_.count(name) > 0; }
+  // A Linear weight stored converted (converted-weights cache): its raw bf16 or int8 data and,
+  // for int8, its per-output-channel scales; null when the checkpoint holds it as float.
+  const io::TensorInfo* converted(const std::string& name) const;
+  const float* converted_scale(const std::string& name) const;
   size_t bytes() const { return bytes_; }
   const std::string& source() const { return source_; }
   bool is_random() const { return random_; }
 
  private:
   std::unique_ptr<io::CheckpointReader> reader_;  // keeps the mapping alive for views
-  std::map<std::string, Tensor> tensors_;
+  mutable std::map<std::string, Tensor> tensors_;
+  std::map<std::string, const io::TensorInfo*> lazy_;  // bf16/int8 weights not yet dequantised
+  mutable std::mutex mu_;
   size_t bytes_ = 0;
   std::string source_;
   bool random_ = false;

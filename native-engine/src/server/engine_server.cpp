@@ -107,7 +107,6 @@ json frames_json(const std::vector<preprocess::FrameInfo>& frames) {
 }  // namespace
 
 Server::Server(LineWriter& out, ServerOptions opts) : out_(out), opts_(std::move(opts)) {
-  model_options_.threads = opts_.threads;
   worker_ = std::thread([this] { worker_loop(); });
 }
 

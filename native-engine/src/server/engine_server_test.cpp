@@ -165,8 +165,9 @@ TEST(ServerSession, LoadsTinyModelRunsTensorJobAndReportsProgressInOrder) {
   EXPECT_EQ(prog.back()["stage"], "write_output");
   for (size_t i = 1; i < prog.size(); ++i) {
     EXPECT_GE(prog[i]["elapsed_ms"].get<double>(), prog[i - 1]["elapsed_ms"].get<double>());
-    if (prog[i]["stage"] == prog[i - 1]["stage"])
+    if (prog[i]["stage"] == prog[i - 1]["stage"]) {
       EXPECT_GT(prog[i]["step"].get<int>(), prog[i - 1]["step"].get<int>());
+    }
     EXPECT_LE(prog[i]["step"].get<int>(), prog[i]["total"].get<int>());
   }
 
@@ -240,8 +241,11 @@ TEST(ServerSession, CancelStopsARunningJobAndDropsAQueuedOne) {
   // No progress for the cancelled job after its error.
   bool after = false;
   for (const auto& e : s.events()) {
-    if (e["id"] == "long" && e["type"] == "error") after = true;
-    else if (after) EXPECT_NE(e["id"], "long") << e.dump();
+    if (e["id"] == "long" && e["type"] == "error") {
+      after = true;
+    } else if (after) {
+      EXPECT_NE(e["id"], "long") << e.dump();
+    }
   }
   s.send_raw(R"({"type":"cancel","id":"c3","job":"long"})");
   EXPECT_EQ(s.final_of("c3")["state"], "unknown");

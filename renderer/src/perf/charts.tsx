@@ -45,7 +45,7 @@ export function usePalette(): Palette {
 const ms = (v: unknown) => (typeof v === "number" ? `${v.toFixed(v < 10 ? 2 : 1)} ms` : String(v));
 
 /** A bar that says what it shows (series, row, value) for tests and assistive tools. */
-function labelledBar(series: string, value: (row: ChartRow) => number | null) {
+function labelledBar(series: string, value: (row: ChartRow) => number | null, fillOf?: (row: ChartRow) => string) {
   return function LabelledBar(props: { x?: number; y?: number; width?: number; height?: number; fill?: string; payload?: ChartRow }) {
     const v = props.payload ? value(props.payload) : null;
     if (v === null || v === undefined) return <g />;
@@ -55,7 +55,7 @@ function labelledBar(series: string, value: (row: ChartRow) => number | null) {
         y={props.y}
         width={props.width}
         height={Math.max(0, props.height ?? 0)}
-        fill={props.fill}
+        fill={fillOf && props.payload ? fillOf(props.payload) : props.fill}
         data-testid="bar"
         data-series={series}
         data-row={props.payload?.row}
@@ -125,7 +125,7 @@ export function LatencyChart({ json, fileBase }: { json: BenchJson; fileBase: st
           <XAxis dataKey="row" interval={0} angle={-30} textAnchor="end" height={50} {...axisProps(pal)} />
           <YAxis {...axisProps(pal)} label={{ value: "ms", angle: -90, position: "insideLeft", fill: pal.muted }} />
           <Tooltip formatter={ms} {...tooltipStyle(pal)} cursor={{ fill: pal.grid, opacity: 0.4 }} />
-          <Legend wrapperStyle={{ color: pal.text }} />
+          <Legend verticalAlign="top" wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
           <Bar dataKey="ours" name="Ours: median (ms)" fill={pal.ours} isAnimationActive={false} shape={labelledBar("ours", (r) => r.ours) as never} />
           {hasNpu && <Bar dataKey="npu" name={NPU_LABEL} fill={pal.npu} isAnimationActive={false} shape={labelledBar("npu", (r) => r.npu) as never} />}
         </BarChart>
@@ -145,14 +145,14 @@ export function StageChart({ json, fileBase }: { json: BenchJson; fileBase: stri
   const data = chartRows(json);
   const present = STAGE_GROUPS.filter((g) => data.some((d) => d[g.key] > 0));
   return (
-    <ChartCard id="stages" title="Per-stage breakdown (one timed forward per row)" legend={present.map((g) => ({ label: g.label, color: pal.stages[g.key] }))} fileBase={fileBase}>
+    <ChartCard id="stages" title="Per-stage breakdown (ms, as the engine timed each row)" legend={present.map((g) => ({ label: g.label, color: pal.stages[g.key] }))} fileBase={fileBase}>
       <ResponsiveContainer width="100%" height={320}>
         <BarChart data={data} margin={{ top: 10, right: 16, bottom: 40, left: 10 }}>
           <CartesianGrid stroke={pal.grid} vertical={false} />
           <XAxis dataKey="row" interval={0} angle={-30} textAnchor="end" height={50} {...axisProps(pal)} />
           <YAxis {...axisProps(pal)} label={{ value: "ms", angle: -90, position: "insideLeft", fill: pal.muted }} />
           <Tooltip formatter={ms} {...tooltipStyle(pal)} cursor={{ fill: pal.grid, opacity: 0.4 }} />
-          <Legend wrapperStyle={{ color: pal.text }} />
+          <Legend verticalAlign="top" wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
           {present.map((g) => (
             <Bar key={g.key} dataKey={g.key} name={g.label} stackId="stages" fill={pal.stages[g.key]} isAnimationActive={false} shape={labelledBar(g.key, (r) => r[g.key]) as never} />
           ))}
@@ -166,14 +166,17 @@ export function AbChart({ json, labels, fileBase }: { json: BenchJson; labels: [
   const pal = usePalette();
   const data = chartRows(json).map((r, i) => ({ ...r, row: `${r.name}: ${labels[i]}` }));
   return (
-    <ChartCard id="ab" title={`A vs B — median of ${json.repeats} interleaved runs`} legend={[{ label: "median latency (ms)", color: pal.b }]} fileBase={fileBase}>
+    <ChartCard id="ab" title={`A vs B — median of ${json.repeats} interleaved runs`} legend={[
+        { label: `A: ${labels[0]}`, color: pal.a },
+        { label: `B: ${labels[1]}`, color: pal.b },
+      ]} fileBase={fileBase}>
       <ResponsiveContainer width="100%" height={220}>
         <BarChart data={data} layout="vertical" margin={{ top: 10, right: 30, bottom: 10, left: 10 }}>
           <CartesianGrid stroke={pal.grid} horizontal={false} />
           <XAxis type="number" {...axisProps(pal)} />
           <YAxis type="category" dataKey="row" width={220} {...axisProps(pal)} />
           <Tooltip formatter={ms} {...tooltipStyle(pal)} cursor={{ fill: pal.grid, opacity: 0.4 }} />
-          <Bar dataKey="ours" name="median (ms)" fill={pal.b} isAnimationActive={false} shape={labelledBar("ours", (r) => r.ours) as never} />
+          <Bar dataKey="ours" name="median (ms)" fill={pal.b} isAnimationActive={false} shape={labelledBar("ours", (r) => r.ours, (r) => (r.name === "A" ? pal.a : pal.b)) as never} />
         </BarChart>
       </ResponsiveContainer>
     </ChartCard>
