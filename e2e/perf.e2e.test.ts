@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../assets/sample/make-sample.js";
 import { parseCsv } from "../electron/services/perf/csv.js";
 import { readSafetensors } from "../electron/services/tensors/safetensors.js";
-import { artifacts, buildRenderer, launchBrowser, preflight, screenshot, startWebMode, type WebMode } from "./harness.js";
+import { artifacts, buildRenderer, descendantPids, launchBrowser, preflight, processName, screenshot, startWebMode, type WebMode } from "./harness.js";
 
 const { engine } = preflight();
 
@@ -101,6 +101,7 @@ interface DrawnBar {
   row: string;
   value: number;
   y: number;
+  width: number;
   height: number;
 }
 
@@ -111,18 +112,19 @@ async function bars(chart: string): Promise<DrawnBar[]> {
       row: e.getAttribute("data-row")!,
       value: Number(e.getAttribute("data-value")),
       y: Number(e.getAttribute("y")),
+      width: Number(e.getAttribute("width")),
       height: Number(e.getAttribute("height")),
     })),
   );
 }
 
 /** Bars are drawn to one linear scale from zero: height / value is the same for every bar. */
-function expectHeightsProportional(drawn: DrawnBar[]): void {
+function expectHeightsProportional(drawn: DrawnBar[], length: "height" | "width" = "height"): void {
   const big = drawn.reduce((a, b) => (b.value > a.value ? b : a));
-  const pxPerMs = big.height / big.value;
+  const pxPerMs = big[length] / big.value;
   expect(pxPerMs).toBeGreaterThan(0);
   // Half a pixel: anything a reader could see.
-  for (const b of drawn) expect(Math.abs(b.height - b.value * pxPerMs), `${b.series} of ${b.row}`).toBeLessThan(0.5);
+  for (const b of drawn) expect(Math.abs(b[length] - b.value * pxPerMs), `${b.series} of ${b.row}`).toBeLessThan(0.5);
 }
 
 function luminance(rgb: string): number {
@@ -161,7 +163,8 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Custom option set.*lossy/);
     // Parallelism is shown, recorded, and honestly unavailable in this engine build.
     await expect.poll(() => page.locator("[data-testid=parallel-note]").textContent()).toMatch(/not available in this engine build/i);
-    expect(await page.locator("[data-testid=parallel-controls]").isDisabled()).toBe(true);
+    expect(await page.locator("[data-testid=parallel-mode]").isDisabled()).toBe(true);
+    expect(await page.locator("[data-testid=parallel-degree]").isDisabled()).toBe(true);
     await screenshot(page, "perf-toggles");
 
     await page.locator("[data-testid=run-button]").click();
@@ -177,6 +180,7 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     expect(Object.entries(detail.engineOptions.flags).filter(([, v]) => v).map(([k]) => k).sort()).toEqual(["bf16", "flash-attn"]);
     const meta = JSON.parse(readSafetensors(join(web.dataDir, "runs", runId, "output.safetensors")).metadata.options);
     for (const n of OPTION_NAMES) expect(meta[n], n).toBe(n === "bf16" || n === "flash-attn");
+    await run.scrollIntoViewIfNeeded();
     await screenshot(page, "perf-run-recorded");
   });
 
@@ -206,16 +210,20 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     expect(await page.locator("[data-testid=ab-rotation]").textContent()).toBe(`${j.rows[1].accuracy.rotation_deg.toFixed(4)}°`);
     const abBars = await bars("ab");
     expect(abBars.map((b) => b.value)).toEqual([j.rows[0].median_ms, j.rows[1].median_ms]);
-    expectHeightsProportional(abBars.map((b) => ({ ...b, height: Number(b.height) })));
+    // Horizontal bars: their length is the width.
+    expectHeightsProportional(abBars, "width");
 
     const viewer = page.locator("[data-testid=viewer]");
     await expect.poll(() => viewer.getAttribute("data-cloud"), { timeout: 60_000 }).toBe(`bench-${abId}-A`);
     await page.locator("[data-testid=point-count]").waitFor();
+    await page.locator("[data-testid=viewer]").scrollIntoViewIfNeeded();
+    await page.waitForTimeout(500); // a few frames rendered
     await screenshot(page, "perf-ab-A");
     await page.locator("[data-testid=ab-flip-B]").click();
     await expect.poll(() => viewer.getAttribute("data-cloud"), { timeout: 60_000 }).toBe(`bench-${abId}-B`);
     await expect.poll(() => page.locator("[data-testid=ab-showing]").getAttribute("data-side")).toBe("B");
     await page.locator("[data-testid=point-count]").waitFor();
+    await page.waitForTimeout(500);
     await screenshot(page, "perf-ab-B");
   });
 
@@ -235,11 +243,15 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     expect(ours.map((b) => b.value)).toEqual(j.rows.map((r: any) => r.median_ms));
     // The write-up's figures stand next to the rows that complete each of its table's lines.
     const npu = latency.filter((b) => b.series === "npu");
-    const want = Object.entries(j.writeup_npu_ms as Record<string, number>).map(([key, ms]) => {
-      const parts = key.split("+");
-      const row = j.rows.find((r: any) => parts.every((p) => r.options[p] === true));
-      return { row: label(row), value: ms };
-    });
+    const want = Object.entries(j.writeup_npu_ms as Record<string, number>)
+      .map(([key, ms]) => {
+        const parts = key.split("+");
+        const index = j.rows.findIndex((r: any) => parts.every((p) => r.options[p] === true));
+        return { index, row: label(j.rows[index]), value: ms };
+      })
+      .sort((a, b) => a.index - b.index)
+      .map(({ row, value }) => ({ row, value }));
+    expect(want).toHaveLength(6);
     expect(npu.map((b) => ({ row: b.row, value: b.value }))).toEqual(want);
     expectHeightsProportional(latency);
     expect(await page.locator("[data-testid=npu-note]").textContent()).toMatch(/reference only: not measured on this machine/);
@@ -284,7 +296,7 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     await d.saveAs(pngPath);
     const png = readFileSync(pngPath);
     expect(png.subarray(1, 4).toString()).toBe("PNG");
-    const box = (await page.locator("[data-testid=chart-latency] svg.recharts-surface").boundingBox())!;
+    const box = (await page.locator("[data-testid=chart-latency] svg.recharts-surface[role=application]").boundingBox())!;
     // 2× the chart's CSS size, plus the title and legend lines.
     expect(png.readUInt32BE(16)).toBe(Math.ceil(box.width * 2));
     expect(png.readUInt32BE(20)).toBeGreaterThan(box.height * 2);
@@ -299,6 +311,23 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     const col = (n: string) => rows[0].indexOf(n);
     expect(rows.slice(1).map((r) => Number(r[col("median_ms")]))).toEqual(j.rows.map((r: any) => r.median_ms));
     expect(rows.slice(1).map((r) => r[col("latency_ms")])).toEqual(j.rows.map((r: any) => r.latency_ms.join(";")));
+  });
+
+  it("cancels a running benchmark (the engine process goes away)", async () => {
+    await page.locator("[data-testid=bench-repeats]").fill("5");
+    await page.locator("[data-testid=bench-run]").click();
+    const progress = page.locator("[data-testid=bench-progress]");
+    // The engine's own stderr progress reaches the page.
+    await progress.getByText(/run \d+\/5/).waitFor({ timeout: 60_000 });
+    const id = (await page.locator("[data-testid=bench-item]").first().getAttribute("data-id"))!;
+    const engines = () => descendantPids(web.proc.pid!).filter((p) => processName(p) === "vggt-engine").length;
+    expect(engines()).toBe(2); // the app's serve process and the benchmark
+    await page.locator("[data-testid=bench-cancel]").click();
+    await page.locator(`[data-testid=bench-item][data-id=${id}][data-status=cancelled]`).waitFor({ timeout: 30_000 });
+    expect(await progress.count()).toBe(0);
+    await expect.poll(engines).toBe(1);
+    const rec = JSON.parse(readFileSync(join(web.dataDir, "benchmarks", id, "benchmark.json"), "utf8"));
+    expect(rec).toMatchObject({ status: "cancelled", error: "cancelled by the user" });
   });
 
   it("keeps every benchmark on disk with machine, engine version and options, and compares them after a reload", async () => {

@@ -145,7 +145,7 @@ export function App() {
           <>
             <aside className="sidebar">
               <ImagesPanel />
-              <OptionsPanel />
+              <OptionsPanel compact />
               <RunPanel />
               <RunsPanel />
             </aside>

@@ -295,10 +295,11 @@ function runEngine(engineBin: string, args: string[], signal?: AbortSignal): Pro
   });
 }
 
-/** `vggt-engine convert --weights W --to bf16|int8 --out F` (to be provided by the engine). */
-export function engineConverter(engineBin: string): Converter {
+/** `vggt-engine convert --weights W [--config C] --to bf16|int8 --out F`; config defaults to the vggt-1b preset. */
+export function engineConverter(engineBin: string, config?: string): Converter {
   return async ({ source, target, out, signal }) => {
-    await runEngine(engineBin, ["convert", "--weights", source, "--to", target, "--out", out], signal);
+    const cfg = config ? ["--config", config] : [];
+    await runEngine(engineBin, ["convert", "--weights", source, ...cfg, "--to", target, "--out", out], signal);
   };
 }
 

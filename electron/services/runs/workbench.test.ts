@@ -17,6 +17,7 @@ if (!haveGolden) console.warn(`\n*** SKIPPING workbench run tests: ${golden} not
 /** Stands in for the engine: "computes" by copying the golden output, or fails / waits for cancel. */
 class FakeEngine implements EngineRunner {
   mode: "ok" | "fail" | "hang" = "ok";
+  reportFlags = true;
   jobs: EngineJob[] = [];
   state(): EngineState {
     return { state: "ready", binary: "fake", restarts: 0 };
@@ -32,7 +33,8 @@ class FakeEngine implements EngineRunner {
       await new Promise((_, reject) => signal.addEventListener("abort", () => reject(new CancelledError()), { once: true }));
     copyFileSync(join(golden, "expected.safetensors"), job.output);
     onProgress({ stage: "write_output", step: 1, total: 1, elapsedMs: 2 });
-    return { stages: [{ stage: "encoder", ms: 1 }] };
+    // Like the engine: the result states the switches the job ran with.
+    return { stages: [{ stage: "encoder", ms: 1 }], ...(this.reportFlags && job.flags ? { flags: job.flags } : {}) };
   }
   async dispose() {}
 }
@@ -109,6 +111,28 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     expect(() => wb.startRun({ images: [join(images, "c.txt")], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).toThrow(/c.txt: not an image/);
     expect(() => wb.startRun({ images: [], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).toThrow(/at least one image/);
     expect(engine.jobs).toHaveLength(0);
+  });
+
+  it("passes the option set to the engine and records what the engine reports", async () => {
+    const { wb, engine, images } = setup();
+    const paths = [join(images, "a.png")];
+    const flags = { bf16: true, "flash-attn": true };
+    const run = wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: flags } });
+    // Every known switch is stated explicitly, so the engine's defaults never decide.
+    expect(run.engineOptions).toMatchObject({ source: "requested", parallel: { mode: "none", degree: 1 } });
+    await wb.idle();
+    expect(engine.jobs[0].flags).toEqual({ "sincos-lowp": false, "rope-fused": false, "rope-cache": false, "dpt-pos-cache": false, "fused-add-ln": false, bf16: true, w8a8: false, prepack: false, "flash-attn": true });
+    const done = wb.getRun(run.id);
+    expect(done.engineOptions?.source).toBe("engine");
+    expect(Object.entries(done.engineOptions!.flags).filter(([, v]) => v).map(([k]) => k)).toEqual(["bf16", "flash-attn"]);
+    expect(wb.listRuns()[0].engineOptions?.flags.bf16).toBe(true);
+    // An engine that does not report them: the requested set is recorded as such.
+    engine.reportFlags = false;
+    const r2 = wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: {} } });
+    await wb.idle();
+    expect(wb.getRun(r2.id).engineOptions).toMatchObject({ source: "requested", flags: { bf16: false } });
+    expect(() => wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: { turbo: true } } })).toThrow(/unknown engine option "turbo"/);
+    expect(() => wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, parallel: { mode: "ring", degree: 2 } } })).toThrow(/not available in this engine build/);
   });
 
   it("web mode reads only uploads", () => {

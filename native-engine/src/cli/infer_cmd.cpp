@@ -104,18 +104,6 @@ int infer_local(const Args& a) {
   return 0;
 }
 
-// Every rank calls this with its own error ("" = fine); all get the lowest failing rank's message.
-std::string agree_error(const parallel::Comm& comm, const std::string& mine) {
-  const std::vector<int64_t> failed = comm.allgather(mine.empty() ? 0 : 1);
-  for (int r = 0; r < comm.size(); ++r)
-    if (failed[r]) {
-      std::string msg = mine;
-      comm.bcast(msg, r);
-      return r == 0 ? msg : "rank " + std::to_string(r) + ": " + msg;
-    }
-  return {};
-}
-
 struct MpiSession {
   MpiSession() { parallel::mpi_init(); }
   ~MpiSession() { parallel::mpi_finalize(); }
@@ -131,7 +119,7 @@ int infer_parallel(int argc, char** argv) {
   const parallel::Comm comm = parallel::Comm::world();
   const bool root = comm.rank() == 0;
   auto fail_if = [&](const std::string& mine) {
-    const std::string err = agree_error(comm, mine);
+    const std::string err = parallel::agree_error(comm, mine);
     if (err.empty()) return false;
     if (root) throw std::runtime_error(err);
     return true;

@@ -19,7 +19,7 @@ static void usage() {
                "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"
                "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
                "  validate    --weights W [--config C]\n"
-               "  convert     --weights W [--config C] --to bf16|int8 --out F.safetensors   (converted-weights cache)\n"
+               "  convert     (--weights W | --random-weights) [--config C] --to f32|bf16|int8 --out F.safetensors\n"
                "  serve       (framed stdio protocol, see docs/ENGINE-PROTOCOL.md)\n"
                "  version\n");
 }

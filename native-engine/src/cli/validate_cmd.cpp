@@ -34,12 +34,16 @@ namespace vggt::cli {
 
 // Converted-weights cache: bf16 or int8 Linear weights written once, loaded as stored.
 int convert_main(int argc, char** argv) {
-  Args a(argc, argv, 2, {});
-  a.check_known({"weights", "config", "to", "out"});
-  const std::string path = a.required("weights"), to = a.required("to"), out = a.required("out");
-  if (to != "bf16" && to != "int8") throw std::runtime_error("--to must be bf16 or int8, got '" + to + "'");
+  Args a(argc, argv, 2, {"random-weights"});
+  a.check_known({"weights", "config", "to", "out", "random-weights", "seed"});
+  const std::string to = a.required("to"), out = a.required("out");
+  if (to != "f32" && to != "bf16" && to != "int8") throw std::runtime_error("--to must be f32, bf16 or int8, got '" + to + "'");
+  if (a.has("weights") == a.has("random-weights")) throw std::runtime_error("give --weights W or --random-weights");
   ModelConfig cfg = ModelConfig::resolve(a.get("config", "vggt-1b"));
-  auto ws = WeightStore::load(path, cfg);
+  // --random-weights writes the benchmark model, e.g. to measure checkpoint sizes on disk.
+  auto ws = a.has("random-weights") ? WeightStore::random(cfg, static_cast<uint64_t>(a.get_int("seed", 0)))
+                                    : WeightStore::load(a.get("weights"), cfg);
+  const std::string path = ws->source();
   write_converted(*ws, cfg, to, out, {{"source", path}, {"engine_version", VGGT_ENGINE_VERSION}, {"config", cfg.to_json()}});
   std::fprintf(stderr, "wrote %s (%s)\n", out.c_str(), to.c_str());
   return 0;

@@ -26,6 +26,8 @@ struct Case {
   double depth_rel, points_rel, rotation_deg;  // lossy tolerances
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.options; }
+
 class OptionsGolden : public ::testing::TestWithParam<Case> {};
 
 TEST_P(OptionsGolden, WithinTolerance) {

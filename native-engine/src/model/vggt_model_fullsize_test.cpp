@@ -39,9 +39,11 @@ TEST(FullSizeModel, TwoFramesRandomWeights) {
   EXPECT_EQ(p.extrinsic.shape(), (std::vector<int64_t>{2, 3, 4}));
   EXPECT_EQ(p.intrinsic.shape(), (std::vector<int64_t>{2, 3, 3}));
   EXPECT_EQ(p.world_points_from_depth.shape(), (std::vector<int64_t>{2, 350, 518, 3}));
-  for (const Tensor* t : {&p.pose_enc, &p.depth, &p.depth_conf, &p.world_points, &p.world_points_conf, &p.extrinsic,
-                          &p.intrinsic})
-    EXPECT_TRUE(all_finite(*t));
+  const std::pair<const char*, const Tensor*> outs[] = {
+      {"pose_enc", &p.pose_enc},       {"depth", &p.depth},         {"depth_conf", &p.depth_conf},
+      {"world_points", &p.world_points}, {"world_points_conf", &p.world_points_conf},
+      {"extrinsic", &p.extrinsic},     {"intrinsic", &p.intrinsic}, {"world_points_from_depth", &p.world_points_from_depth}};
+  for (auto& [name, t] : outs) EXPECT_TRUE(all_finite(*t)) << name;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   const double peak_gib = ru.ru_maxrss / 1048576.0;

@@ -237,6 +237,12 @@ std::unique_ptr<WeightStore> WeightStore::random(const ModelConfig& cfg, uint64_
       const float u = static_cast<float>(r >> 40) / static_cast<float>(1ull << 24);  // [0, 1)
       t[i] = (2.f * u - 1.f) * amp;
     }
+    if (spec.name == "camera_head.pose_branch.fc2.bias") {
+      // Keep random-weight cameras well-posed: over the 4 refinement iterations the deltas sum
+      // to about an identity rotation and a 1-radian field of view (a ReLU'd zero FoV would
+      // give an infinite focal length and non-finite unprojected points).
+      for (int k = 0; k < 9; ++k) t[k] = (k == 6 || k >= 7) ? 0.25f : 0.f;
+    }
     ws->bytes_ += static_cast<size_t>(n) * sizeof(float);
     ws->tensors_[spec.name] = t;
   }
@@ -275,13 +281,13 @@ const float* WeightStore::converted_scale(const std::string& name) const {
 
 void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::string& to, const std::string& out,
                      const std::map<std::string, std::string>& metadata) {
-  if (to != "bf16" && to != "int8") throw std::runtime_error("--to must be bf16 or int8, got '" + to + "'");
+  if (to != "f32" && to != "bf16" && to != "int8") throw std::runtime_error("--to must be f32, bf16 or int8, got '" + to + "'");
   std::vector<io::TensorToWrite> entries;
   std::vector<std::vector<uint8_t>> buffers;  // keeps converted data alive until written
   buffers.reserve(4 * expected_params(cfg).size());
   for (auto& spec : expected_params(cfg)) {
     const Tensor& w = ws.get(spec.name);
-    if (!is_convertible_linear(spec.name)) {
+    if (to == "f32" || !is_convertible_linear(spec.name)) {
       entries.push_back(io::f32_entry(spec.name, w));
       continue;
     }
@@ -300,7 +306,7 @@ void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::s
     }
   }
   std::map<std::string, std::string> meta = metadata;
-  meta["vggt_converted"] = to;
+  if (to != "f32") meta["vggt_converted"] = to;
   io::write_safetensors(out, entries, meta);
 }
 

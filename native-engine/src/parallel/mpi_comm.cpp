@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <unistd.h>
+
 #ifdef VGGT_WITH_MPI
 #include <mpi.h>
 #endif
@@ -97,6 +99,17 @@ Comm Comm::world() {
   return c;
 }
 
+std::string agree_error(const Comm& comm, const std::string& mine) {
+  const std::vector<int64_t> failed = comm.allgather(mine.empty() ? 0 : 1);
+  for (int r = 0; r < comm.size(); ++r)
+    if (failed[r]) {
+      std::string msg = mine;
+      comm.bcast(msg, r);
+      return r == 0 ? msg : "rank " + std::to_string(r) + ": " + msg;
+    }
+  return {};
+}
+
 std::vector<int64_t> displacements(const std::vector<int64_t>& counts) {
   std::vector<int64_t> d(counts.size(), 0);
   for (size_t i = 1; i < counts.size(); ++i) d[i] = d[i - 1] + counts[i - 1];
@@ -123,6 +136,21 @@ void Comm::bcast(std::string& s, int root) const {
   if (size_ == 1) return;
   int64_t n = static_cast<int64_t>(s.size());
   bcast(&n, sizeof n, root);
+  s.resize(static_cast<size_t>(n));
+  bcast(s.data(), s.size(), root);
+}
+
+void Comm::bcast_idle(std::string& s, int root) const {
+  if (size_ == 1) return;
+  int64_t n = static_cast<int64_t>(s.size());
+  MPI_Request req;
+  check(MPI_Ibcast(&n, 1, MPI_INT64_T, root, MPI_COMM_WORLD, &req), "MPI_Ibcast");
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) break;
+    usleep(2000);
+  }
   s.resize(static_cast<size_t>(n));
   bcast(s.data(), s.size(), root);
 }
@@ -220,6 +248,7 @@ void Transfers::wait() {
 void Comm::barrier() const {}
 void Comm::bcast(void*, size_t, int) const {}
 void Comm::bcast(std::string&, int) const {}
+void Comm::bcast_idle(std::string&, int) const {}
 std::vector<int64_t> Comm::allgather(int64_t v) const { return {v}; }
 int64_t Comm::allreduce_max(int64_t v) const { return v; }
 void Comm::allgatherv(const float* send, int64_t n, float* recv, const std::vector<int64_t>&) const {

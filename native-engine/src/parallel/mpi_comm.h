@@ -49,6 +49,8 @@ class Comm {
   void barrier() const;
   void bcast(void* data, size_t bytes, int root) const;  // any size (sent in pieces)
   void bcast(std::string& s, int root) const;
+  // Same, but waits by polling with short sleeps: idle serve followers must not spin a core.
+  void bcast_idle(std::string& s, int root) const;
   std::vector<int64_t> allgather(int64_t v) const;
   int64_t allreduce_max(int64_t v) const;
   // recv holds sum(counts) floats; rank i's part lands at the prefix sum of counts.
@@ -62,6 +64,10 @@ class Comm {
  private:
   int rank_ = 0, size_ = 1;
 };
+
+// Collective: every rank passes its own error ("" = none); all get the message of the lowest
+// failing rank (prefixed "rank k: " unless k = 0), or "" when none failed.
+std::string agree_error(const Comm& comm, const std::string& mine);
 
 // Prefix sums: displs[i] = counts[0] + ... + counts[i-1].
 std::vector<int64_t> displacements(const std::vector<int64_t>& counts);

