@@ -152,6 +152,8 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     await page.goto(web.url);
     await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
     await dropFrames();
+    // First start: the fastest set that keeps the fp32-exact tolerance.
+    expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Fastest exact.*fp32-exact/);
     await page.locator("[data-testid=preset-reference]").click();
     expect(await checkedOptions()).toEqual([]);
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Reference \(fp32\).*fp32-exact/);

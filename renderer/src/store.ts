@@ -17,7 +17,7 @@ import type {
   RunSummary,
   ScanResult,
 } from "../../electron/ipc/channels";
-import { defaultSet } from "../../electron/services/perf/catalog";
+import { normalizeSet, presetSet } from "../../electron/services/perf/catalog";
 import { api } from "./api";
 
 export interface Frame {
@@ -72,6 +72,22 @@ export interface State {
 
 let noticeSeq = 1;
 
+const ENGINE_OPTIONS_KEY = "vggt-engine-options";
+
+/**
+ * The toggles as the user left them. The first time: "Fastest exact", so a reconstruction is as
+ * fast as it can be without leaving the fp32 reference tolerance (the lossy options are opt-in).
+ */
+function savedEngineOptions() {
+  try {
+    const saved = localStorage.getItem(ENGINE_OPTIONS_KEY);
+    if (saved) return normalizeSet(JSON.parse(saved));
+  } catch {
+    // a set saved by another version (unknown names): start over
+  }
+  return presetSet("fastest-exact");
+}
+
 /** Electron's native menu commands; components register what needs their DOM (file inputs, canvas). */
 export const menuHandlers: Partial<Record<MenuCommand, () => void>> = {
   "load-sample": () => void loadSample(),
@@ -100,7 +116,7 @@ export const useStore = create<State>(() => ({
   frames: [],
   rejected: [],
   busy: null,
-  options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: defaultSet(), parallel: { mode: "none", degree: 1 } },
+  options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: savedEngineOptions(), parallel: { mode: "none", degree: 1 } },
   estimate: null,
   runs: [],
   progress: {},
@@ -265,6 +281,7 @@ export function subsample(every: number, max: number): void {
 
 export function setOptions(patch: Partial<RunOptions>): void {
   set((s) => ({ options: { ...s.options, ...patch } }));
+  if (patch.engineOptions) localStorage.setItem(ENGINE_OPTIONS_KEY, JSON.stringify(patch.engineOptions));
   void refreshEstimate();
 }
 

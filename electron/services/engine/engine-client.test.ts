@@ -114,6 +114,15 @@ describe.skipIf(!HAVE_SHARED)("EngineClient with the real engine", () => {
     expect(new Set(seen.map((e) => e.stage))).toEqual(new Set(STAGE_ORDER));
   });
 
+  it.each(["tiny-1f-518x350", "tiny-3f-portrait"])("reproduces golden case %s (model reloaded in the same engine)", async (name) => {
+    const dir = join(TINY, "..", name);
+    await client.load({ weights: join(dir, "weights.safetensors"), config: join(dir, "config.json") });
+    const out = join(tmp, `${name}.safetensors`);
+    await client.infer({ input_tensor: join(dir, "input.safetensors"), output: out }).done;
+    expectMatchesGolden(out, join(dir, "expected.safetensors"));
+    await client.load(tinyLoad()); // later tests expect tiny-2f
+  });
+
   it("cancels a running job; no output is written and the engine keeps serving", async () => {
     const out = join(tmp, "cancelled.safetensors");
     const job = client.infer({ images: kitchenFrames(6), output: out });

@@ -55,7 +55,21 @@ describe("buildEngineCommand", () => {
     });
   });
 
+  it("adds oversubscription, root permission and per-rank threads when asked", () => {
+    const cmd = buildEngineCommand({
+      binary: "/e/vggt-engine",
+      threads: 1,
+      launcher: { kind: "mpirun", np: 2, degree: 2, mode: "ulysses", oversubscribe: true, allowRunAsRoot: true, threadsPerRank: 1 },
+    });
+    expect(cmd.args).toEqual([
+      "-np", "2", "--oversubscribe", "--allow-run-as-root", "-x", "OMP_NUM_THREADS=1",
+      "/e/vggt-engine", "serve", "--threads", "1", "--parallel", "ulysses", "--degree", "2",
+    ]);
+  });
+
   it("rejects impossible launch settings before spawning anything", () => {
+    expect(() => buildEngineCommand({ binary: "/e", launcher: { kind: "mpirun", np: 4, degree: 2, mode: "ring" } })).toThrow(/degree must equal np/);
+    expect(() => buildEngineCommand({ binary: "/e", launcher: { kind: "mpirun", np: 2, mode: "ring", threadsPerRank: 0 } })).toThrow(/threadsPerRank/);
     expect(() => buildEngineCommand({ binary: "/e", launcher: { kind: "mpirun", np: 0, mode: "ulysses" } })).toThrow(/np must be/);
     expect(() => buildEngineCommand({ binary: "/e", launcher: { kind: "mpirun", np: 2, degree: 3, mode: "ulysses" } })).toThrow(/degree/);
     expect(() => buildEngineCommand({ binary: "/e", launcher: { kind: "mpirun", np: 2, mode: "tree" as never } })).toThrow(/mode/);

@@ -66,9 +66,16 @@ export interface MpiLauncher {
   kind: "mpirun";
   np: number;
   mode: ParallelMode;
-  /** Sequence-parallel degree; defaults to np. */
+  /** Sequence-parallel degree; every rank takes part, so it must equal np (the default). */
   degree?: number;
+  /** Open MPI hostfile (`--hostfile`): ranks on several machines; the weights path must exist on each. */
   hostfile?: string;
+  /** Allow more ranks than cores (`--oversubscribe`); then use threadsPerRank: 1. */
+  oversubscribe?: boolean;
+  /** OpenMP threads per rank (`-x OMP_NUM_THREADS=N`); default: Open MPI's binding decides. */
+  threadsPerRank?: number;
+  /** Open MPI refuses to run as root without `--allow-run-as-root` (containers, CI). */
+  allowRunAsRoot?: boolean;
   /** mpirun executable; default "mpirun" from PATH. */
   mpirun?: string;
   /** Extra mpirun arguments (e.g. ["--bind-to", "none"]). */
@@ -104,11 +111,16 @@ export function buildEngineCommand(opts: EngineLaunchOptions): EngineCommand {
 
   if (!Number.isInteger(l.np) || l.np < 1) throw new Error(`mpirun: np must be a positive integer, got ${l.np}`);
   const degree = l.degree ?? l.np;
-  if (!Number.isInteger(degree) || degree < 1 || degree > l.np)
-    throw new Error(`mpirun: degree must be an integer in [1, np=${l.np}], got ${degree}`);
+  if (!Number.isInteger(degree) || degree !== l.np)
+    throw new Error(`mpirun: degree must equal np=${l.np} (every rank takes a share of the frames), got ${degree}`);
   if (l.mode !== "ulysses" && l.mode !== "ring") throw new Error(`mpirun: mode must be "ulysses" or "ring", got ${String(l.mode)}`);
+  if (l.threadsPerRank !== undefined && (!Number.isInteger(l.threadsPerRank) || l.threadsPerRank < 1))
+    throw new Error(`mpirun: threadsPerRank must be a positive integer, got ${l.threadsPerRank}`);
   const args = ["-np", String(l.np)];
   if (l.hostfile) args.push("--hostfile", l.hostfile);
+  if (l.oversubscribe) args.push("--oversubscribe");
+  if (l.allowRunAsRoot) args.push("--allow-run-as-root");
+  if (l.threadsPerRank !== undefined) args.push("-x", `OMP_NUM_THREADS=${l.threadsPerRank}`);
   args.push(...(l.mpirunArgs ?? []));
   args.push(binary, ...serveArgs, "--parallel", l.mode, "--degree", String(degree), ...(opts.extraArgs ?? []));
   return { command: l.mpirun ?? "mpirun", args };

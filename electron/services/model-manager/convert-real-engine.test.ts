@@ -8,7 +8,7 @@ import { findEngineBinary } from "../engine/engine-launch.js";
 import { readSafetensors } from "../tensors/safetensors.js";
 import { convertCached, engineConverter } from "./convert-cache.js";
 
-const shared = process.env.VGGT_SHARED_DIR ?? resolve(__dirname, "../../../../shared");
+const shared = process.env.VGGT_SHARED_DIR ?? resolve(import.meta.dirname, "../../../../shared");
 const golden = join(shared, "goldens", "tiny-2f");
 const have = existsSync(join(golden, "weights.safetensors"));
 if (!have) console.warn(`*** ${golden} not found: real-engine conversion test SKIPPED ***`);

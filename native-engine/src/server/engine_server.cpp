@@ -13,6 +13,8 @@
 #include "model/predictions_io.h"
 #include "preprocess/preprocess.h"
 #include "server/memory_usage.h"
+#include "server/parallel_serve.h"
+#include "parallel/mpi_comm.h"
 
 #ifndef VGGT_ENGINE_VERSION
 #define VGGT_ENGINE_VERSION "unknown"
@@ -296,6 +298,7 @@ json Server::do_load(Job& job) {
   const auto t0 = Clock::now();
   // A load replaces the model; the old one goes first so two never share memory.
   model_.reset();
+  if (opts_.sp) send_command(*opts_.sp, {{"cmd", "unload"}});
   {
     std::lock_guard<std::mutex> lock(mu_);
     model_summary_ = nullptr;
@@ -315,21 +318,53 @@ json Server::do_load(Job& job) {
   opts.flags = r.options.flags;
   set_thread_count(opts.threads);
 
-  std::unique_ptr<VggtModel> m;
-  if (r.random) {
-    m = VggtModel::random(cfg, r.seed, opts);
-  } else {
-    if (!file_exists(r.weights)) throw ProtocolError(ErrorCode::NotFound, r.weights + ": weights file not found");
+  if (!r.random && !file_exists(r.weights))
+    throw ProtocolError(ErrorCode::NotFound, r.weights + ": weights file not found");
+  if (opts_.sp) {
     try {
-      m = VggtModel::load(r.weights, cfg, opts);
-    } catch (const std::bad_alloc&) {
-      throw;
+      opts_.sp->check_heads(cfg.num_heads);
     } catch (const std::exception& e) {
-      throw ProtocolError(ErrorCode::BadCheckpoint, with_path(r.weights, e.what()));
+      throw ProtocolError(ErrorCode::Unsupported, e.what());
     }
+    send_command(*opts_.sp, {{"cmd", "load"}, {"weights", r.weights}, {"random", r.random}, {"seed", r.seed},
+                             {"config", r.config}, {"options", engine_options_command(opts)}});
   }
+
+  std::unique_ptr<VggtModel> m;
+  std::exception_ptr failure;
+  try {
+    if (r.random) {
+      m = VggtModel::random(cfg, r.seed, opts);
+    } else {
+      try {
+        m = VggtModel::load(r.weights, cfg, opts);
+      } catch (const std::bad_alloc&) {
+        throw;
+      } catch (const std::exception& e) {
+        throw ProtocolError(ErrorCode::BadCheckpoint, with_path(r.weights, e.what()));
+      }
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (opts_.sp) {  // every rank has a model, or none keeps one
+    std::string mine;
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        mine = e.what();
+      }
+    }
+    const std::string agreed = parallel::agree_error(opts_.sp->comm(), mine);
+    if (!failure && !agreed.empty()) throw ProtocolError(ErrorCode::BadCheckpoint, agreed);
+  }
+  if (failure) std::rethrow_exception(failure);
   // Loading is not interruptible; a cancel that arrived meanwhile still wins.
-  if (job.cancel->load()) throw CancelledError();
+  if (job.cancel->load()) {
+    if (opts_.sp) send_command(*opts_.sp, {{"cmd", "unload"}});
+    throw CancelledError();
+  }
 
   const double load_ms = ms_since(t0);
   json summary = {{"source", r.random ? "random:" + std::to_string(r.seed) : r.weights},
@@ -407,8 +442,29 @@ json Server::do_infer(Job& job) {
   ctx.on_progress = [this, &id, t0](const ProgressEvent& ev) {
     emit(make_progress(id, ev.stage, ev.step, ev.total, ms_since(t0)));
   };
+  if (opts_.sp) {
+    try {
+      opts_.sp->check_frames(images.dim(0));
+    } catch (const std::exception& e) {
+      throw ProtocolError(ErrorCode::BadInput, e.what());
+    }
+    send_command(*opts_.sp, {{"cmd", "infer"}, {"options", engine_options_command(job_opts)}, {"keep_debug", r.keep_debug}});
+    send_images(*opts_.sp, images);
+    ctx.parallel = opts_.sp;
+  }
   const auto t_fwd = Clock::now();
-  Predictions preds = model_->forward(images, ctx);
+  Predictions preds;
+  try {
+    preds = model_->forward(images, ctx);
+  } catch (const CancelledError&) {
+    throw;  // all ranks agreed on it and stopped together
+  } catch (const std::exception& e) {
+    if (!opts_.sp) throw;
+    // The other ranks may wait in a collective forever: report, then end the whole launch.
+    emit(make_error(id, ErrorCode::Internal,
+                    std::string("parallel forward failed on rank 0: ") + e.what() + "; stopping every rank"));
+    opts_.sp->comm().abort(1);
+  }
   const double forward_ms = ms_since(t_fwd);
   for (const auto& st : preds.timings) timings.push_back({{"stage", st.stage}, {"ms", st.ms}, {"gflop", st.gflop}});
   if (job.cancel->load()) throw CancelledError();
@@ -449,6 +505,7 @@ json Server::do_infer(Job& job) {
 json Server::do_unload(Job& job) {
   const bool had = model_ != nullptr;
   model_.reset();
+  if (opts_.sp) send_command(*opts_.sp, {{"cmd", "unload"}});
   {
     std::lock_guard<std::mutex> lock(mu_);
     model_summary_ = nullptr;

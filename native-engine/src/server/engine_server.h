@@ -17,12 +17,19 @@
 #include "server/framing.h"
 #include "server/protocol.h"
 
+namespace vggt {
+class SequenceParallel;
+}
+
 namespace vggt::server {
 
 struct ServerOptions {
   int threads = 0;  // default EngineOptions::threads for loads that do not set it (0 = all cores)
   size_t max_line_bytes = 16u << 20;
   nlohmann::json parallel;  // null, or {mode, degree, rank, size} in an MPI launch
+  // Rank 0 of a sequence-parallel launch: model jobs are mirrored on the other ranks
+  // (server/parallel_serve.h) and inference is split across them.
+  const SequenceParallel* sp = nullptr;
 };
 
 class Server {

@@ -9,9 +9,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <string>
 
+#include "model/sequence_parallel.h"
+#include "parallel/mpi_comm.h"
 #include "server/engine_server.h"
+#include "server/parallel_serve.h"
 
 namespace {
 
@@ -76,12 +80,45 @@ int serve_main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!parallel_mode.empty() || degree) {
-    // The wire format already has room for it (hello.parallel); the sequence-parallel runtime
-    // is not part of this build yet.
-    std::fprintf(stderr, "vggt-engine serve: --parallel %s is not supported by this build yet\n",
-                 parallel_mode.c_str());
-    return 2;
+  // Sequence-parallel launch (mpirun): MPI only then, never for a plain single process.
+  std::unique_ptr<vggt::SequenceParallel> sp;
+  struct Finalize {
+    bool on = false;
+    ~Finalize() {
+      if (on) vggt::parallel::mpi_finalize();
+    }
+  } finalize;
+  if (!parallel_mode.empty() || degree || (vggt::parallel::launched_by_mpirun() && vggt::parallel::mpi_compiled())) {
+    try {
+      vggt::parallel::mpi_init();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "vggt-engine serve: %s\n", e.what());
+      return 2;
+    }
+    finalize.on = true;
+    const vggt::parallel::Comm comm = vggt::parallel::Comm::world();
+    std::string err;  // the same on every rank: computed from the same arguments
+    try {
+      if (parallel_mode.empty() && comm.size() > 1)
+        throw std::runtime_error("running under mpirun with " + std::to_string(comm.size()) +
+                                 " ranks needs --parallel ulysses|ring");
+      if (!parallel_mode.empty()) {
+        const vggt::SpMode mode = vggt::parse_sp_mode(parallel_mode);
+        if (degree && degree != comm.size())
+          throw std::runtime_error("--degree " + std::to_string(degree) + " must equal the number of MPI ranks (" +
+                                   std::to_string(comm.size()) + "); start it with mpirun -np " + std::to_string(degree));
+        sp = std::make_unique<vggt::SequenceParallel>(mode, comm);
+        opts.parallel = {{"mode", vggt::sp_mode_name(mode)}, {"degree", comm.size()}, {"rank", comm.rank()},
+                         {"size", comm.size()}};
+        opts.sp = sp.get();
+      }
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+    if (!err.empty()) {
+      if (comm.rank() == 0) std::fprintf(stderr, "vggt-engine serve: %s\n%s", err.c_str(), kUsage);
+      return 2;
+    }
   }
 
   // stdout belongs to the protocol: keep a private descriptor for it and point fd 1 at stderr,
@@ -96,11 +133,18 @@ int serve_main(int argc, char** argv) {
   // A vanished client shows up as a failed write (EPIPE), not as a fatal signal.
   ::signal(SIGPIPE, SIG_IGN);
 
+  if (sp && sp->rank() != 0) return run_follower(*sp);  // stdin goes to rank 0 only
+
   LineWriter out(proto_fd);
   LineDecoder decoder(opts.max_line_bytes);
   Server server(out, opts);
   server.send_hello();
 
+  // The followers leave with rank 0 (after its worker is joined: one MPI thread at a time).
+  auto release_followers = [&] {
+    server.shutdown();
+    if (sp) send_command(*sp, {{"cmd", "exit"}});
+  };
   std::vector<LineDecoder::Line> lines;
   char buf[1 << 16];
   bool running = true;
@@ -115,9 +159,12 @@ int serve_main(int argc, char** argv) {
       decoder.feed(buf, static_cast<size_t>(n), lines);
     }
     for (const auto& l : lines) {
-      if (!server.handle(l)) return 0;  // shutdown request: already drained and answered
+      if (!server.handle(l)) {  // shutdown request: already drained and answered
+        release_followers();
+        return 0;
+      }
     }
   }
-  server.shutdown();
+  release_followers();
   return 0;
 }

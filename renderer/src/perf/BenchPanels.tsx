@@ -106,7 +106,7 @@ export function HistoryPanel() {
     <section className="panel" data-testid="bench-history">
       <h2>History</h2>
       <p className="hint">Kept on disk; tick two or more to compare.</p>
-      <ul className="runs">
+      <ul className="runs bench-list">
         {benches.map((b) => (
           <li key={b.id} className={b.id === selectedId ? "selected" : ""} data-testid="bench-item" data-status={b.status} data-id={b.id}>
             <button className="run-select" onClick={() => void selectBench(b.id)} title={b.error ?? b.id}>
