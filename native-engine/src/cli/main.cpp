@@ -6,6 +6,7 @@
 
 #include "bench/kernels_bench.h"
 #include "cli/commands.h"
+#include "cli/model_setup.h"
 #include "model/vggt_model.h"
 #include "server/serve.h"
 
@@ -39,6 +40,13 @@ int main(int argc, char** argv) {
     if (cmd == "serve") return serve_main(argc, argv);
     if (cmd == "bench-kernels") return kernels_bench_main(argc - 1, argv + 1);
     if (cmd == "version") {
+      if (argc > 2 && std::string(argv[2]) == "--json") {
+        // The app reads this to decide which features to offer (docs/ENGINE-PROTOCOL.md).
+        std::printf("{\"version\": \"%s\", \"mpi\": %s, \"parallel_modes\": [%s], \"isa\": \"%s\"}\n",
+                    VGGT_ENGINE_VERSION, vggt::cli::mpi_available() ? "true" : "false",
+                    vggt::cli::mpi_available() ? "\"ulysses\", \"ring\"" : "", vggt::cli::isa_summary().c_str());
+        return 0;
+      }
       std::printf("vggt-engine %s\n", VGGT_ENGINE_VERSION);
       return 0;
     }

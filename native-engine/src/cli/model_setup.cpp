@@ -57,6 +57,14 @@ std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::str
 
 std::string isa_summary() { return isa_name(); }
 
+bool mpi_available() {
+#if defined(VGGT_WITH_MPI) && defined(VGGT_SEQUENCE_PARALLEL)
+  return true;
+#else
+  return false;
+#endif
+}
+
 size_t peak_rss_bytes() {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);

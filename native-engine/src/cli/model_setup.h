@@ -19,5 +19,7 @@ std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::str
 // "avx512_bf16+vnni", "avx2", ... for benchmark and hello output.
 std::string isa_summary();
 size_t peak_rss_bytes();
+// True when this build can run sequence-parallel inference under mpirun.
+bool mpi_available();
 
 }  // namespace vggt::cli
