@@ -30,12 +30,18 @@ Accuracy compare_outputs(const Tensor& depth, const Tensor& depth_ref, const Ten
   for (int64_t s = 0; s < S; ++s) {
     const float* e = extrinsic.data() + s * 12;
     const float* r = extrinsic_ref.data() + s * 12;
-    // trace(R_ref^T R) = 1 + 2 cos(angle)
-    double tr = 0;
+    // M = R_ref^T R: cos(angle) = (tr M - 1) / 2, sin(angle) = |axial vector of M|; atan2 keeps
+    // small angles exact where acos of a value rounded near 1 would not.
+    double M[3][3];
     for (int i = 0; i < 3; ++i)
-      for (int k = 0; k < 3; ++k) tr += static_cast<double>(r[k * 4 + i]) * e[k * 4 + i];
-    const double c = std::clamp((tr - 1.0) / 2.0, -1.0, 1.0);
-    a.rotation_deg = std::max(a.rotation_deg, std::acos(c) * 180.0 / M_PI);
+      for (int j = 0; j < 3; ++j) {
+        M[i][j] = 0;
+        for (int k = 0; k < 3; ++k) M[i][j] += static_cast<double>(r[k * 4 + i]) * e[k * 4 + j];
+      }
+    const double c = (M[0][0] + M[1][1] + M[2][2] - 1.0) / 2.0;
+    const double vx = (M[2][1] - M[1][2]) / 2, vy = (M[0][2] - M[2][0]) / 2, vz = (M[1][0] - M[0][1]) / 2;
+    const double sn = std::sqrt(vx * vx + vy * vy + vz * vz);
+    a.rotation_deg = std::max(a.rotation_deg, std::atan2(sn, c) * 180.0 / M_PI);
     double dt = 0, tn = 0;
     for (int i = 0; i < 3; ++i) {
       dt += (e[i * 4 + 3] - r[i * 4 + 3]) * (e[i * 4 + 3] - r[i * 4 + 3]);
