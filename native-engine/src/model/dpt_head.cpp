@@ -107,13 +107,15 @@ DptHead::DptHead(const WeightStore& ws, const ModelConfig& c, const std::string&
   out_conv2b_b = ws.get(n + ".scratch.output_conv2.2.bias");
 }
 
-void DptHead::set_prepack(bool on) {
-  resize3.set_prepack(on);
-  for (auto& c : layer_rn) c.set_prepack(on);
+void DptHead::set_conv_modes(bool prepack, bool bf16) {
+  std::vector<ops::Conv2d*> convs = {&resize3, &out_conv1, &out_conv2a};
+  for (auto& c : layer_rn) convs.push_back(&c);
   for (auto& f : refine)
-    for (ops::Conv2d* c : {&f.u1c1, &f.u1c2, &f.u2c1, &f.u2c2}) c->set_prepack(on);
-  out_conv1.set_prepack(on);
-  out_conv2a.set_prepack(on);
+    for (ops::Conv2d* c : {&f.u1c1, &f.u1c2, &f.u2c1, &f.u2c2}) convs.push_back(c);
+  for (ops::Conv2d* c : convs) {
+    c->set_prepack(prepack);
+    c->set_bf16(bf16);
+  }
 }
 
 void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W,

@@ -3,9 +3,9 @@
 // README (max 1e-3, rms 1e-4 of rms(expected)). Lossy options state their own tolerance, on the
 // same files: bf16 rounds weights and activations to 8 mantissa bits (relative error ~2^-9 per
 // operand, growing through 2*depth residual blocks); int8 W8A8 adds per-token/per-channel
-// quantisation (~2^-8 relative per operand). Measured on these cases (2026-11-25): bf16 depth
-// 4-7e-4, points 2-3e-3, rotation 0.9-1.7 deg; all+w8a8 depth 2-3e-3, points 1e-2, rotation
-// 2-3.2 deg. The tiny random-weight models are far more sensitive than VGGT-1B (their pose
+// quantisation (~2^-8 relative per operand). Measured on these cases (2026-11-25, bf16 Linears
+// and DPT 3x3 convs): bf16 depth 1.1-1.4e-3, points 4e-3, rotation 0.7-1.7 deg; all+w8a8 depth
+// 2-3e-3, points 1.0-1.4e-2, rotation 1.9-3.2 deg. The tiny random-weight models are far more sensitive than VGGT-1B (their pose
 // quaternions are small and arbitrary); the bounds are about 2x the measurement, so a real
 // regression (a wrong scale, a missing dequantisation) still fails by orders of magnitude.
 #include <gtest/gtest.h>
@@ -71,7 +71,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"dpt-pos-cache", true}, Case{"fused-add-ln", true}, Case{"prepack", true},
                       Case{"flash-attn", true},
                       Case{"sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn", true},
-                      Case{"bf16", false, 2e-3, 1e-2, 3.5}, Case{"all", false, 2e-3, 1e-2, 3.5},
+                      Case{"bf16", false, 3e-3, 1e-2, 3.5}, Case{"all", false, 3e-3, 1e-2, 3.5},
                       Case{"all,w8a8", false, 1e-2, 3e-2, 6.5}),
     [](const auto& info) {
       std::string n = info.param.options;

@@ -77,7 +77,7 @@ struct DptHead {
   Tensor out_conv2b_w, out_conv2b_b;
 
   DptHead(const WeightStore& ws, const ModelConfig& cfg, const std::string& name, int out_dim, bool depth);
-  void set_prepack(bool on);
+  void set_conv_modes(bool prepack, bool bf16);
   bool sincos_lowp = false;  // UV embedding without float64 (write-up step 1)
   bool pos_cache = false;    // UV embedding cached per (C, h, w, aspect) (step 4)
   // Runs frames [s0, s1) -> preds [n, H, W, out_dim-1] and conf [n, H, W].

@@ -33,7 +33,8 @@ struct VggtModel::Impl {
   void apply_options() {
     if (opts.threads > 0) omp_set_num_threads(opts.threads);
     for (DptHead* h : {depth_head.get(), point_head.get()}) {
-      h->set_prepack(opts.flag("prepack"));
+      // The 3x3 convolutions follow the bf16 switch; the output convs' results stay fp32.
+      h->set_conv_modes(opts.flag("prepack"), opts.flag("bf16"));
       h->sincos_lowp = opts.flag("sincos-lowp");
       h->pos_cache = opts.flag("dpt-pos-cache");
     }

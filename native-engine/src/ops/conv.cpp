@@ -25,7 +25,7 @@ struct Conv2d::Impl {
     memory packed_weights;  // valid once packed (prepack mode)
   };
   std::mutex mu;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>> plans;
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::shared_ptr<Plan>> plans;
 };
 
 Conv2d::Conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding)
@@ -49,10 +49,11 @@ Tensor Conv2d::forward(const Tensor& x) const {
   std::shared_ptr<Impl::Plan> plan;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    auto& p = impl_->plans[{N, H, W}];
+    auto& p = impl_->plans[{N, H, W, bf16_}];
     if (!p) {
-      memory::desc src_md({N, IC, H, W}, dt::f32, tag::any);
-      memory::desc wei_md({OC, IC, KH, KW}, dt::f32, tag::any);
+      const dt in_dt = bf16_ ? dt::bf16 : dt::f32;
+      memory::desc src_md({N, IC, H, W}, in_dt, tag::any);
+      memory::desc wei_md({OC, IC, KH, KW}, in_dt, tag::any);
       memory::desc dst_md({N, OC, OH, OW}, dt::f32, tag::any);
       memory::desc bias_md({OC}, dt::f32, tag::x);
       memory::dims strides = {stride_, stride_}, pad = {padding_, padding_};

@@ -19,6 +19,8 @@ class Conv2d {
   // x: [N, IC, H, W] -> [N, OC, H', W']
   Tensor forward(const Tensor& x) const;
   void set_prepack(bool on) { prepack_ = on; }
+  // bf16 inputs and weights, fp32 accumulation and output (oneDNN converts in its reorders).
+  void set_bf16(bool on) { bf16_ = on; }
   int64_t out_channels() const { return weight_.dim(0); }
   double gflop(int64_t n, int64_t h, int64_t w) const;
 
@@ -27,7 +29,7 @@ class Conv2d {
  private:
   Tensor weight_, bias_;
   int stride_ = 1, padding_ = 0;
-  bool prepack_ = false;
+  bool prepack_ = false, bf16_ = false;
   std::shared_ptr<Impl> impl_;  // primitive cache, shared by copies
 };
 
