@@ -58,7 +58,7 @@ std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::str
 std::string isa_summary() { return isa_name(); }
 
 bool mpi_available() {
-#if defined(VGGT_WITH_MPI) && defined(VGGT_SEQUENCE_PARALLEL)
+#if defined(VGGT_WITH_MPI)
   return true;
 #else
   return false;
