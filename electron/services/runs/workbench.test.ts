@@ -1,13 +1,13 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { AppEvent, EngineState } from "../../ipc/types.js";
 import { CancelledError, type EngineJob, type EngineRunner } from "./engine-runner.js";
 import { getFloat32, readSafetensors } from "../tensors/safetensors.js";
 import { pngBytes } from "./test-fixtures.js";
-import { Workbench } from "./workbench.js";
+import { readModelDir, Workbench } from "./workbench.js";
 
 const shared = resolve(process.env.VGGT_SHARED_DIR ?? join(__dirname, "../../../../shared"));
 const golden = join(shared, "goldens", "tiny-2f");
@@ -147,6 +147,32 @@ describe.skipIf(!haveGolden)("Workbench", () => {
 });
 
 describe("Workbench without a model", () => {
+  // The model manager's places are looked in: point them at empty folders for these tests.
+  const saved = { cache: process.env.HF_HUB_CACHE, data: process.env.VGGT_WORKBENCH_DATA };
+  beforeAll(() => {
+    process.env.HF_HUB_CACHE = mkdtempSync(join(root, "hf-"));
+    process.env.VGGT_WORKBENCH_DATA = mkdtempSync(join(root, "appdata-"));
+  });
+  afterAll(() => {
+    for (const [k, v] of [["HF_HUB_CACHE", saved.cache], ["VGGT_WORKBENCH_DATA", saved.data]] as const)
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  });
+
+  it("finds VGGT-1B weights that the model manager put in the Hugging Face cache", () => {
+    const snap = join(process.env.HF_HUB_CACHE!, "models--facebook--VGGT-1B", "snapshots", "0123456789abcdef0123456789abcdef01234567");
+    mkdirSync(snap, { recursive: true });
+    mkdirSync(join(process.env.HF_HUB_CACHE!, "models--facebook--VGGT-1B", "refs"), { recursive: true });
+    writeFileSync(join(process.env.HF_HUB_CACHE!, "models--facebook--VGGT-1B", "refs", "main"), "0123456789abcdef0123456789abcdef01234567");
+    const file = join(snap, "model.safetensors");
+    writeFileSync(file, Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{}")]));
+    const info = readModelDir(undefined);
+    expect(info.status).toMatchObject({ state: "ready", dir: file });
+    expect(info).toMatchObject({ weights: file, config: "vggt-1b" });
+    rmSync(join(process.env.HF_HUB_CACHE!, "models--facebook--VGGT-1B"), { recursive: true });
+    expect(readModelDir(undefined).status.state).toBe("none");
+  });
+
   it("says so and allows only benchmark runs", () => {
     const dataDir = mkdtempSync(join(root, "nomodel-"));
     const wb = new Workbench({ mode: "electron", dataDir, engine: new FakeEngine() });

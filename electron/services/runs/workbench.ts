@@ -30,6 +30,7 @@ import type {
 } from "../../ipc/types.js";
 import { normalizeSet } from "../perf/catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
+import { findLocalModel } from "../model-manager/index.js";
 import { PerfLab } from "../perf/perf-lab.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, type ModelDims, type Throughput } from "./estimate.js";
@@ -90,9 +91,25 @@ function countParams(weights: string): number | null {
   }
 }
 
-export function readModelDir(dir: string | undefined): ModelInfo {
+/** VGGT-1B weights as a single checkpoint file (the model manager's cache or a file the user picked). */
+function vggt1bFile(path: string, name: string): ModelInfo {
+  return {
+    status: { state: "ready", name, dir: path, weightsBytes: statSync(path).size, params: path.endsWith(".safetensors") ? countParams(path) : null },
+    dims: VGGT_1B_DIMS,
+    weights: path,
+    config: "vggt-1b", // the engine's built-in preset
+  };
+}
+
+export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = process.env): ModelInfo {
   const none = (hint: string): ModelInfo => ({ status: { state: "none", hint }, dims: VGGT_1B_DIMS });
-  if (!dir) return none("No model is installed. Get the VGGT-1B weights with the model manager (or choose a folder holding weights.safetensors and config.json). Until then you can try the random-weight benchmark mode.");
+  if (!dir) {
+    // Nothing chosen yet: the VGGT-1B weights the model manager downloaded or found.
+    const local = findLocalModel({}, { env });
+    if (local) return vggt1bFile(local.path, `VGGT-1B (${local.origin === "hf-cache" ? "Hugging Face cache" : "local file"})`);
+    return none("No model is installed. Get the VGGT-1B weights with 'vggt-workbench model download' (or choose a checkpoint file, or a folder holding weights.safetensors and config.json). Until then you can try the random-weight benchmark mode.");
+  }
+  if (existsSync(dir) && statSync(dir).isFile()) return vggt1bFile(resolve(dir), basename(dir));
   const weights = join(dir, "weights.safetensors");
   const config = join(dir, "config.json");
   if (!existsSync(weights) || !existsSync(config)) return none(`The model folder ${dir} must hold weights.safetensors and config.json.`);
