@@ -57,15 +57,21 @@ void Linear::set_mode(LinearMode m) {
   if (m == LinearMode::F32Packed) packed_ = std::make_shared<ops::LinearF32Packed>(weight().data(), bias, N, K);
   if (m == LinearMode::BF16) {
     if (raw && raw->dtype == io::DType::BF16)
+    {
       bf16_ = std::make_shared<ops::LinearBF16>(
           ops::LinearBF16::from_bf16(static_cast<const uint16_t*>(raw->data), bias, N, K));
+      store_->release_converted(name_);  // the packed copy is the one in use
+    }
     else
       bf16_ = std::make_shared<ops::LinearBF16>(weight().data(), bias, N, K);
   }
   if (m == LinearMode::W8A8) {
     if (raw && raw->dtype == io::DType::I8)
+    {
       w8a8_ = std::make_shared<ops::LinearW8A8>(ops::LinearW8A8::from_quantized(
           static_cast<const int8_t*>(raw->data), store_->converted_scale(name_), bias, N, K));
+      store_->release_converted(name_);
+    }
     else
       w8a8_ = std::make_shared<ops::LinearW8A8>(weight().data(), bias, N, K);
   }

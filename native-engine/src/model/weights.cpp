@@ -3,6 +3,9 @@
 #include "io/safetensors.h"
 #include "ops/linear_lowp.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -272,6 +275,15 @@ const Tensor& WeightStore::get(const std::string& name) const {
 const io::TensorInfo* WeightStore::converted(const std::string& name) const {
   auto it = lazy_.find(name);
   return it == lazy_.end() ? nullptr : it->second;
+}
+
+void WeightStore::release_converted(const std::string& name) const {
+  const io::TensorInfo* t = converted(name);
+  if (!t) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(t->data) + page - 1) & ~(page - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(t->data) + t->nbytes) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 const float* WeightStore::converted_scale(const std::string& name) const {

@@ -56,6 +56,9 @@ class WeightStore {
   // for int8, its per-output-channel scales; null when the checkpoint holds it as float.
   const io::TensorInfo* converted(const std::string& name) const;
   const float* converted_scale(const std::string& name) const;
+  // Tells the kernel the mapped pages of a converted weight are no longer needed once a kernel
+  // has packed its own copy (they are re-read from the file if ever touched again).
+  void release_converted(const std::string& name) const;
   size_t bytes() const { return bytes_; }
   const std::string& source() const { return source_; }
   bool is_random() const { return random_; }
