@@ -163,9 +163,10 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     await page.locator("[data-testid=option-bf16]").check();
     await page.locator("[data-testid=option-flash-attn]").check();
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Custom option set.*lossy/);
-    // Parallelism is shown, recorded, and honestly unavailable in this engine build.
-    await expect.poll(() => page.locator("[data-testid=parallel-note]").textContent()).toMatch(/not available in this engine build/i);
-    expect(await page.locator("[data-testid=parallel-mode]").isDisabled()).toBe(true);
+    // Parallelism: this engine build has MPI (version --json); the mode can be chosen, the degree
+    // once a mode is set, and the note says what it applies to.
+    await expect.poll(() => page.locator("[data-testid=parallel-note]").textContent()).toMatch(/mpirun with one rank per degree/i);
+    expect(await page.locator("[data-testid=parallel-mode]").isDisabled()).toBe(false);
     expect(await page.locator("[data-testid=parallel-degree]").isDisabled()).toBe(true);
     await screenshot(page, "perf-toggles");
 

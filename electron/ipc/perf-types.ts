@@ -10,6 +10,8 @@ export interface ParallelSetting {
   mode: ParallelModeSetting;
   /** Ranks (sequence-parallel degree); 1 with mode "none". */
   degree: number;
+  /** Open MPI hostfile for ranks on several machines (default: all ranks on this one). */
+  hostfile?: string;
 }
 
 // ---- vggt-bench/1 (what `vggt-engine bench --json` prints) ----

@@ -84,7 +84,7 @@ export class PerfLab {
       engineProblem: caps.problem,
       options: [...OPTION_NAMES],
       parallel: caps.parallel
-        ? { available: true, note: "Sequence parallelism runs the engine under mpirun, one rank per degree.", modes: ["none", ...caps.parallelModes], maxDegree: 64 }
+        ? { available: true, note: "Reconstruction runs use mpirun with one rank per degree; benchmarks stay single-process.", modes: ["none", ...caps.parallelModes], maxDegree: 64 }
         : { available: false, note: NO_MPI_NOTE, modes: ["none"], maxDegree: 1 },
       hostCores: cpus().length,
     };
@@ -110,6 +110,9 @@ export class PerfLab {
     if (parallel.mode !== "none") {
       const caps = await this.capabilities();
       if (!caps.parallel) throw new Error(`parallel mode ${parallel.mode}: ${NO_MPI_NOTE}`);
+      // The engine's bench command is single-process; parallel timings come from reconstruction
+      // runs (Run panel) or `mpirun ... vggt-engine infer --sp` (docs/PERFORMANCE.md).
+      throw new Error(`parallel mode ${parallel.mode}: benchmarks run in one process; use a reconstruction run with this parallelism setting to time it`);
       if (!Number.isInteger(parallel.degree) || parallel.degree < 2) throw new Error(`parallel degree must be an integer >= 2, got ${req.parallel.degree}`);
     }
     const warmup = Number(req.warmup ?? 1);

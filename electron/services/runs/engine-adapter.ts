@@ -26,6 +26,10 @@ export class SupervisedEngine implements EngineRunner {
   private readonly listeners = new Set<(s: EngineState) => void>();
   private readonly supervisor: EngineSupervisor | null = null;
   private loadedKey: string | null = null;
+  // Parallel runs: one `mpirun ... serve --parallel` launch per (mode, degree, hostfile), started
+  // on first use and kept, like the single-process engine, so its model stays loaded.
+  private readonly parallel = new Map<string, { sup: EngineSupervisor; loadedKey: string | null }>();
+  private binary: string | null = null;
   private restarts = 0;
 
   constructor(opts: SupervisedEngineOptions = {}) {
@@ -37,6 +41,7 @@ export class SupervisedEngine implements EngineRunner {
       return;
     }
     this.current = { state: "stopped", binary, restarts: 0 };
+    this.binary = binary;
     const sup = new EngineSupervisor({ client: { binary, threads: opts.threads } });
     this.supervisor = sup;
     sup.on("ready", ({ restarts }) => {
@@ -77,19 +82,47 @@ export class SupervisedEngine implements EngineRunner {
     return () => this.listeners.delete(listener);
   }
 
+  private parallelSupervisor(p: NonNullable<EngineJob["parallel"]>): { sup: EngineSupervisor; loadedKey: string | null } {
+    const key = `${p.mode}:${p.degree}:${p.hostfile ?? ""}`;
+    let entry = this.parallel.get(key);
+    if (!entry) {
+      const sup = new EngineSupervisor({
+        client: {
+          binary: this.binary!,
+          threads: 1,
+          launcher: {
+            kind: "mpirun",
+            np: p.degree,
+            mode: p.mode,
+            degree: p.degree,
+            ...(p.hostfile ? { hostfile: p.hostfile } : { oversubscribe: true, threadsPerRank: 1 }),
+            allowRunAsRoot: process.getuid?.() === 0,
+          },
+        },
+      });
+      entry = { sup, loadedKey: null };
+      sup.on("reload-failed", () => (entry!.loadedKey = null));
+      this.parallel.set(key, entry);
+    }
+    return entry;
+  }
+
   async infer(job: EngineJob, onProgress: (p: EngineProgress) => void, signal: AbortSignal): Promise<EngineJobResult> {
-    const sup = this.supervisor;
-    if (!sup) throw new Error(`the engine is not available: ${this.current.message}`);
+    if (!this.supervisor) throw new Error(`the engine is not available: ${this.current.message}`);
+    const par = job.parallel && job.parallel.degree > 1 ? this.parallelSupervisor(job.parallel) : null;
+    const sup = par ? par.sup : this.supervisor;
+    const loaded = () => (par ? par.loadedKey : this.loadedKey);
+    const setLoaded = (k: string | null) => (par ? (par.loadedKey = k) : (this.loadedKey = k));
     const t0 = Date.now();
     try {
       const params = loadParams(job);
       const key = JSON.stringify(params);
-      if (this.loadedKey !== key) {
-        this.loadedKey = null;
-        this.set({ state: "busy", message: "loading the model" });
+      if (loaded() !== key) {
+        setLoaded(null);
+        this.set({ state: "busy", message: par ? `starting ${job.parallel!.degree} ranks (${job.parallel!.mode}) and loading the model` : "loading the model" });
         onProgress({ stage: "load", step: 0, total: 1, elapsedMs: 0 });
         await sup.load(params);
-        this.loadedKey = key;
+        setLoaded(key);
         onProgress({ stage: "load", step: 1, total: 1, elapsedMs: Date.now() - t0 });
       }
       if (signal.aborted) throw new CancelledError();
@@ -103,7 +136,7 @@ export class SupervisedEngine implements EngineRunner {
       return { stages: result.timings.map((t) => ({ stage: t.stage, ms: t.ms })), ...(flags && typeof flags === "object" ? { flags } : {}) };
     } catch (e) {
       if (e instanceof CancelledError || (e instanceof EngineError && e.code === "cancelled")) throw new CancelledError();
-      if (e instanceof EngineError && (e.code === "engine_crashed" || e.code === "engine_stopped")) this.loadedKey = null;
+      if (e instanceof EngineError && (e.code === "engine_crashed" || e.code === "engine_stopped")) setLoaded(null);
       throw new Error((e as Error).message);
     } finally {
       if (this.current.state === "busy") this.set({ state: "ready" });
@@ -119,6 +152,6 @@ export class SupervisedEngine implements EngineRunner {
   }
 
   async dispose(): Promise<void> {
-    await this.supervisor?.stop();
+    await Promise.all([this.supervisor?.stop(), ...[...this.parallel.values()].map((p) => p.sup.stop())]);
   }
 }

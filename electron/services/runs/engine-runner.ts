@@ -13,6 +13,8 @@ export interface EngineJob {
   output: string;
   /** Optimization switches for this job; absent: the model's load defaults. */
   flags?: OptionSet;
+  /** Sequence parallelism over MPI ranks (mpirun on this machine); absent or degree 1: one process. */
+  parallel?: { mode: "ulysses" | "ring"; degree: number; hostfile?: string };
 }
 
 export interface EngineProgress {

@@ -132,7 +132,10 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     await wb.idle();
     expect(wb.getRun(r2.id).engineOptions).toMatchObject({ source: "requested", flags: { bf16: false } });
     expect(() => wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: { turbo: true } } })).toThrow(/unknown engine option "turbo"/);
-    expect(() => wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, parallel: { mode: "ring", degree: 2 } } })).toThrow(/not available in this engine build/);
+    // A parallel run reaches the engine runner with its mode and degree.
+    wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, parallel: { mode: "ring", degree: 2 } } });
+    await wb.idle();
+    expect(engine.jobs.at(-1)!.parallel).toEqual({ mode: "ring", degree: 2 });
   });
 
   it("web mode reads only uploads", () => {

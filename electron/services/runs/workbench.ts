@@ -255,10 +255,9 @@ export class Workbench implements Backend {
     };
     if (req.options?.engineOptions !== undefined) options.engineOptions = normalizeSet(req.options.engineOptions, "engine options");
     const parallel = req.options?.parallel;
-    if (parallel && parallel.mode !== "none")
-      // Serve-mode runs are single-process in this engine build (hello.parallel is always null).
-      throw new Error(`parallel mode ${parallel.mode}: not available in this engine build (the engine reports no MPI support)`);
-    options.parallel = { mode: "none", degree: 1 };
+    // Parallel runs go to an mpirun launch of the engine (engine-adapter.ts); the engine itself
+    // refuses what it cannot do (fewer frames than ranks, Ulysses with indivisible heads).
+    options.parallel = parallel && parallel.mode !== "none" ? parallel : { mode: "none", degree: 1 };
     if (!options.randomWeights && this.model.status.state !== "ready")
       throw new Error("no model is installed: choose a model folder, or use the random-weight benchmark mode");
     for (const p of req.images) this.checkReadable(p);
@@ -329,6 +328,9 @@ export class Workbench implements Backend {
           preprocess: run.options.preprocess,
           output: this.store.outputPath(id),
           ...(run.options.engineOptions ? { flags: run.options.engineOptions } : {}),
+          ...(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1
+            ? { parallel: { mode: run.options.parallel.mode, degree: run.options.parallel.degree, ...(run.options.parallel.hostfile ? { hostfile: run.options.parallel.hostfile } : {}) } }
+            : {}),
         },
         (p) => {
           const fraction = tracker.update(p.stage, p.step, p.total);
