@@ -22,11 +22,15 @@ Options:
   --preprocess crop|pad   how images are fitted to 518 px (default crop)
   --frames N              use at most N images (evenly subsampled)
   --threads N             engine threads (default: all cores)
-  --options LIST          engine optimizations, e.g. all or bf16,flash-attn
+  --options LIST          engine optimizations (default: every option that keeps fp32-exact results:
+                          sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn;
+                          'all' adds bf16, 'all,w8a8' int8; '' for the plain reference path)
   --conf-percentile P     confidence filter for the exports (default 50)
 `;
 
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg"]);
+// The app's "Fastest exact" preset: within the goldens' fp32 tolerance (docs/PERFORMANCE.md).
+const FASTEST_EXACT = "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn";
 
 function run(bin: string, args: string[], onLine: (l: string) => void): Promise<number> {
   return new Promise((ok, fail) => {
@@ -96,7 +100,7 @@ export const reconstructCommand: CliCommand = {
         io.stderr("No VGGT-1B checkpoint on this computer ('vggt-workbench model download' fetches it): running the full architecture with RANDOM weights.\n");
     }
     if (values.threads) args.push("--threads", values.threads);
-    if (values.options) args.push("--options", values.options);
+    args.push("--options", values.options ?? FASTEST_EXACT);
     io.stderr(`Reconstructing ${images.length} images from ${dir}\n${label}\n`);
     const code = await run(findEngineBinary(), args, (l) => io.stderr(`  engine: ${l}\n`));
     if (code !== 0) throw new Error(`the engine failed (exit code ${code}); earlier results in ${out} are unchanged`);
