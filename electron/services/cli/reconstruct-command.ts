@@ -18,6 +18,7 @@ output), DIR/points.ply and a COLMAP model in DIR/colmap.
 Options:
   --out DIR               output folder (created)
   --weights FILE          a .safetensors/.pt checkpoint (default: VGGT-1B from the local cache)
+  --config FILE           architecture config JSON for --weights (default: the vggt-1b preset)
   --random-weights        use random weights even if a checkpoint is present (benchmark mode)
   --preprocess crop|pad   how images are fitted to 518 px (default crop)
   --frames N              use at most N images (evenly subsampled)
@@ -61,6 +62,7 @@ export const reconstructCommand: CliCommand = {
       options: {
         out: { type: "string" },
         weights: { type: "string" },
+        config: { type: "string" },
         "random-weights": { type: "boolean" },
         preprocess: { type: "string" },
         frames: { type: "string" },
@@ -99,6 +101,7 @@ export const reconstructCommand: CliCommand = {
       if (!values["random-weights"])
         io.stderr("No VGGT-1B checkpoint on this computer ('vggt-workbench model download' fetches it): running the full architecture with RANDOM weights.\n");
     }
+    if (values.config) args.push("--config", resolve(values.config));
     if (values.threads) args.push("--threads", values.threads);
     args.push("--options", values.options ?? FASTEST_EXACT);
     io.stderr(`Reconstructing ${images.length} images from ${dir}\n${label}\n`);
