@@ -258,6 +258,8 @@ export class Workbench implements Backend {
     // Parallel runs go to an mpirun launch of the engine (engine-adapter.ts); the engine itself
     // refuses what it cannot do (fewer frames than ranks, Ulysses with indivisible heads).
     options.parallel = parallel && parallel.mode !== "none" ? parallel : { mode: "none", degree: 1 };
+    // A hostfile names machines and a path on the server: the desktop app's choice only.
+    if (options.parallel.hostfile && this.opts.mode === "web") throw new Error("parallel hostfile: not accessible in web mode");
     if (!options.randomWeights && this.model.status.state !== "ready")
       throw new Error("no model is installed: choose a model folder, or use the random-weight benchmark mode");
     for (const p of req.images) this.checkReadable(p);

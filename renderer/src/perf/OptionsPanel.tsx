@@ -60,6 +60,17 @@ export function OptionsPanel({ compact = false }: { compact?: boolean }) {
               onChange={(e) => setOptions({ parallel: { ...parallel, degree: Math.max(1, Math.floor(Number(e.target.value) || 1)) } })}
             />
           </label>
+          <label>
+            Hostfile{" "}
+            <input
+              type="text"
+              data-testid="parallel-hostfile"
+              placeholder="(this machine)"
+              value={parallel.hostfile ?? ""}
+              disabled={parallel.mode === "none"}
+              onChange={(e) => setOptions({ parallel: { ...parallel, hostfile: e.target.value.trim() || undefined } })}
+            />
+          </label>
         </div>
         <p className="hint" data-testid="parallel-note">
           {info ? info.parallel.note : "Asking the engine…"}
