@@ -115,6 +115,18 @@ namespace {
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+// A DPT head over frames [0, n), frame by frame: memory stays bounded and results do not depend
+// on chunking. preds [n, H, W, out_dim-1], conf [n, H, W].
+void run_dpt_head(const DptHead& head, const std::map<int, Tensor>& layers, int64_t n, int64_t H, int64_t W,
+                  const char* stage, const StepFn& step, Tensor& preds, Tensor& conf) {
+  preds = Tensor::uninitialized({n, H, W, head.out_dim - 1});
+  conf = Tensor::uninitialized({n, H, W});
+  for (int64_t s = 0; s < n; ++s) {
+    head.forward(layers, s, s + 1, H, W, preds, conf, s);
+    step(stage, static_cast<int>(s + 1), static_cast<int>(n));
+  }
+}
 }  // namespace
 
 Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
@@ -166,22 +178,11 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
   if (ctx.keep_debug)
     for (size_t i = 0; i < poses.size(); ++i) pred.debug["debug.pose_enc_iter" + std::to_string(i)] = poses[i];
 
-  // Heads run frame by frame: memory stays bounded and results do not depend on chunking.
   t0 = now_ms();
-  pred.depth = Tensor::uninitialized({S, H, W, 1});
-  pred.depth_conf = Tensor::uninitialized({S, H, W});
-  for (int64_t s = 0; s < S; ++s) {
-    m.depth_head->forward(layers, s, s + 1, H, W, pred.depth, pred.depth_conf, s);
-    step("depth_head", static_cast<int>(s + 1), static_cast<int>(S));
-  }
+  run_dpt_head(*m.depth_head, layers, S, H, W, "depth_head", step, pred.depth, pred.depth_conf);
   timed("depth_head", t0, 0);
   t0 = now_ms();
-  pred.world_points = Tensor::uninitialized({S, H, W, 3});
-  pred.world_points_conf = Tensor::uninitialized({S, H, W});
-  for (int64_t s = 0; s < S; ++s) {
-    m.point_head->forward(layers, s, s + 1, H, W, pred.world_points, pred.world_points_conf, s);
-    step("point_head", static_cast<int>(s + 1), static_cast<int>(S));
-  }
+  run_dpt_head(*m.point_head, layers, S, H, W, "point_head", step, pred.world_points, pred.world_points_conf);
   timed("point_head", t0, 0);
 
   t0 = now_ms();
@@ -268,18 +269,11 @@ Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& 
   timed("camera_head", t0, 0);
 
   t0 = now_ms();
-  Tensor depth = Tensor::uninitialized({sl, H, W, 1}), depth_conf = Tensor::uninitialized({sl, H, W});
-  for (int64_t s = 0; s < sl; ++s) {
-    m.depth_head->forward(layers, s, s + 1, H, W, depth, depth_conf, s);
-    step("depth_head", static_cast<int>(s + 1), static_cast<int>(sl));
-  }
+  Tensor depth, depth_conf, points, points_conf;
+  run_dpt_head(*m.depth_head, layers, sl, H, W, "depth_head", step, depth, depth_conf);
   timed("depth_head", t0, 0);
   t0 = now_ms();
-  Tensor points = Tensor::uninitialized({sl, H, W, 3}), points_conf = Tensor::uninitialized({sl, H, W});
-  for (int64_t s = 0; s < sl; ++s) {
-    m.point_head->forward(layers, s, s + 1, H, W, points, points_conf, s);
-    step("point_head", static_cast<int>(s + 1), static_cast<int>(sl));
-  }
+  run_dpt_head(*m.point_head, layers, sl, H, W, "point_head", step, points, points_conf);
   timed("point_head", t0, 0);
   if (sp.any(ctx.cancel && ctx.cancel->load())) throw CancelledError();
 

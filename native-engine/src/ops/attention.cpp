@@ -26,6 +26,22 @@ void split_qkv(const float* qkv, float* q, float* k, float* v, int64_t B, int64_
         }
 }
 
+float softmax_row(float* s, int64_t n, bool vector_exp) {
+  float mx = s[0];
+  for (int64_t j = 1; j < n; ++j) mx = std::max(mx, s[j]);
+  for (int64_t j = 0; j < n; ++j) s[j] -= mx;
+  // Vector exp (under 1 ulp from expf, measured in flash_attention_test) where AVX-512 runs.
+  if (vector_exp)
+    detail::flash_exp_avx512(s, s, static_cast<int>(n));
+  else
+    for (int64_t j = 0; j < n; ++j) s[j] = std::exp(s[j]);
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += s[j];
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+  return mx + static_cast<float>(std::log(sum));
+}
+
 void attention_exact(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H, int64_t N,
                      int64_t D, float scale) {
   const int64_t chunk = 128;
@@ -44,21 +60,7 @@ void attention_exact(const float* q, const float* k, const float* v, float* out,
       const float* kp = k + bh * N * D;
       const float* vp = v + bh * N * D;
       gemm(rows, N, D, qp, D, kp, D, true, scores.data(), N, scale, 0.f);
-      for (int64_t r = 0; r < rows; ++r) {
-        float* s = scores.data() + r * N;
-        float mx = s[0];
-        for (int64_t j = 1; j < N; ++j) mx = std::max(mx, s[j]);
-        for (int64_t j = 0; j < N; ++j) s[j] -= mx;
-        // Vector exp (under 1 ulp from expf, measured in flash_attention_test) where AVX-512 runs.
-        if (vector_exp)
-          detail::flash_exp_avx512(s, s, static_cast<int>(N));
-        else
-          for (int64_t j = 0; j < N; ++j) s[j] = std::exp(s[j]);
-        double sum = 0;
-        for (int64_t j = 0; j < N; ++j) sum += s[j];
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t j = 0; j < N; ++j) s[j] *= inv;
-      }
+      for (int64_t r = 0; r < rows; ++r) softmax_row(scores.data() + r * N, N, vector_exp);
       float* op = out + ((b * N + q0) * H + h) * D;
       gemm(rows, D, N, scores.data(), N, vp, D, false, op, H * D, 1.f, 0.f);
     }

@@ -9,6 +9,7 @@
 #include "core/cpu_features.h"
 #include "core/tensor.h"
 #include "ops/flash_attention.h"
+#include "ops/attention.h"
 #include "ops/gemm.h"
 
 namespace vggt::parallel {
@@ -52,22 +53,7 @@ void attend_block_merge(const float* q, int64_t Nq, const float* k, const float*
       const float* kp = k + bh * Nk * D;
       const float* vp = v + bh * Nk * D;
       ops::gemm(rows, Nk, D, qp, D, kp, D, true, scores.data(), Nk, scale, 0.f);
-      for (int64_t r = 0; r < rows; ++r) {
-        float* s = scores.data() + r * Nk;
-        float mx = s[0];
-        for (int64_t j = 1; j < Nk; ++j) mx = std::max(mx, s[j]);
-        for (int64_t j = 0; j < Nk; ++j) s[j] -= mx;
-        // The same vector exp as attention_exact (under 1 ulp from expf) where AVX-512 runs.
-        if (vector_exp)
-          ops::detail::flash_exp_avx512(s, s, static_cast<int>(Nk));
-        else
-          for (int64_t j = 0; j < Nk; ++j) s[j] = std::exp(s[j]);
-        double sum = 0;
-        for (int64_t j = 0; j < Nk; ++j) sum += s[j];
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t j = 0; j < Nk; ++j) s[j] *= inv;
-        lb[r] = mx + static_cast<float>(std::log(sum));
-      }
+      for (int64_t r = 0; r < rows; ++r) lb[r] = ops::softmax_row(scores.data() + r * Nk, Nk, vector_exp);
       ops::gemm(rows, D, Nk, scores.data(), Nk, vp, D, false, ob.data(), D, 1.f, 0.f);
       lse_merge(o_acc + (bh * Nq + q0) * D, lse_acc + bh * Nq + q0, ob.data(), lb.data(), rows, D);
     }
