@@ -1,10 +1,19 @@
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "core/cpu_features.h"
 
 namespace vggt::ops {
 
 void gelu_erf(float* x, int64_t n) {
+  if (isa_level() == IsaLevel::avx512) {
+    const int64_t block = 1 << 14;
+#pragma omp parallel for if (n > 65536)
+    for (int64_t b = 0; b < n; b += block) detail::gelu_erf_avx512(x + b, std::min(block, n - b));
+    return;
+  }
 #pragma omp parallel for if (n > 65536)
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
 }

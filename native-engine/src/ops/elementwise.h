@@ -12,4 +12,8 @@ void add(float* x, const float* r, int64_t n);  // x += r
 // x[r, c] += gamma[c] * y[r, c]  (LayerScale residual)
 void add_scaled(float* x, const float* y, const float* gamma, int64_t rows, int64_t C);
 
+namespace detail {
+void gelu_erf_avx512(float* x, int64_t n);  // chosen by gelu_erf() when AVX-512 runs
+}  // namespace detail
+
 }  // namespace vggt::ops
