@@ -12,7 +12,7 @@ import {
   canvasForegroundPixels,
   descendantPids,
   dropFiles,
-  launchBrowser,
+  openPage,
   preflight,
   processName,
   repoRoot,
@@ -28,18 +28,13 @@ let web: WebMode;
 let browser: BrowserContext;
 let profile: string;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-images-"));
 
 beforeAll(async () => {
   await buildRenderer();
   web = await startWebMode(engine);
-  ({ context: browser, profile } = await launchBrowser());
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") pageErrors.push(m.text());
-  });
+  ({ context: browser, profile, page, pageErrors } = await openPage());
   // The dropped folder: two views of the bundled sample, a corrupt PNG and a text file.
   copyFileSync(join(repoRoot, "assets/sample/view-1.png"), join(folder, "view-1.png"));
   copyFileSync(join(repoRoot, "assets/sample/view-3.png"), join(folder, "view-3.png"));

@@ -111,6 +111,18 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; profil
 }
 
 let shot = 0;
+/** A browser on web mode's page with page errors and console errors collected (CSP violations included). */
+export async function openPage(): Promise<{ context: BrowserContext; profile: string; page: Page; pageErrors: string[] }> {
+  const { context, profile } = await launchBrowser();
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors: string[] = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") pageErrors.push(m.text());
+  });
+  return { context, profile, page, pageErrors };
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(artifacts, { recursive: true });
   const file = join(artifacts, `${String(++shot).padStart(2, "0")}-${name}.png`);

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../assets/sample/make-sample.js";
 import { parseCsv } from "../electron/services/perf/csv.js";
 import { readSafetensors } from "../electron/services/tensors/safetensors.js";
-import { artifacts, buildRenderer, descendantPids, launchBrowser, preflight, processName, screenshot, startWebMode, type WebMode } from "./harness.js";
+import { artifacts, buildRenderer, descendantPids,
+  openPage, preflight, processName, screenshot, startWebMode, type WebMode } from "./harness.js";
 
 const { engine } = preflight();
 
@@ -23,7 +24,7 @@ let web: WebMode;
 let browser: BrowserContext;
 let profile: string;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-perf-images-"));
 const frames = [join(folder, "frame-1.png"), join(folder, "frame-2.png")];
 
@@ -45,12 +46,7 @@ function frame(seed: number): Buffer {
 beforeAll(async () => {
   await buildRenderer();
   web = await startWebMode(engine);
-  ({ context: browser, profile } = await launchBrowser());
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") pageErrors.push(m.text());
-  });
+  ({ context: browser, profile, page, pageErrors } = await openPage());
   frames.forEach((f, i) => writeFileSync(f, frame(i)));
 });
 

@@ -116,6 +116,12 @@ double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Cameras from the pose encoding and the depth branch's world points (the same on every path).
+void add_geometry(Predictions& pred, int64_t H, int64_t W) {
+  pose_encoding_to_extri_intri(pred.pose_enc, H, W, pred.extrinsic, pred.intrinsic);
+  pred.world_points_from_depth = unproject_depth(pred.depth, pred.extrinsic, pred.intrinsic);
+}
+
 // A DPT head over frames [0, n), frame by frame: memory stays bounded and results do not depend
 // on chunking. preds [n, H, W, out_dim-1], conf [n, H, W].
 void run_dpt_head(const DptHead& head, const std::map<int, Tensor>& layers, int64_t n, int64_t H, int64_t W,
@@ -186,8 +192,7 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
   timed("point_head", t0, 0);
 
   t0 = now_ms();
-  pose_encoding_to_extri_intri(pred.pose_enc, H, W, pred.extrinsic, pred.intrinsic);
-  pred.world_points_from_depth = unproject_depth(pred.depth, pred.extrinsic, pred.intrinsic);
+  add_geometry(pred, H, W);
   timed("geometry", t0, 0);
   step("geometry", 1, 1);
   return pred;
@@ -296,8 +301,7 @@ Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& 
 
   if (root) {
     t0 = now_ms();
-    pose_encoding_to_extri_intri(pred.pose_enc, H, W, pred.extrinsic, pred.intrinsic);
-    pred.world_points_from_depth = unproject_depth(pred.depth, pred.extrinsic, pred.intrinsic);
+    add_geometry(pred, H, W);
     timed("geometry", t0, 0);
     step("geometry", 1, 1);
   }
