@@ -226,9 +226,11 @@ nlohmann::json bench_attention(const Options& o, int threads) {
   const float scale = 0.125f;
   if (!o.json)
     std::printf("\nGlobal attention, H=%d D=%d (latency s; scratch = bytes each path allocates; "
-                "peak = measured RSS growth)\n%-3s %6s | %9s %9s %7s | %12s %12s | %12s %12s | %s\n",
-                H, D, "S", "N", "naive", "flash", "ratio", "naive scr", "flash scr", "naive peak",
-                "flash peak", "max|diff|");
+                "peak = measured RSS growth; flash-bf16 = bf16 dot products, %s)\n"
+                "%-3s %6s | %9s %9s %7s | %12s %12s | %12s %12s | %9s | %9s %7s %9s\n",
+                H, D, ops::flash_attention_bf16_native(D) ? "AVX512-BF16 kernel" : "not native here: fp32 kernel",
+                "S", "N", "naive", "flash", "ratio", "naive scr", "flash scr", "naive peak",
+                "flash peak", "max|diff|", "flash-bf16", "f32/bf16", "bf16 diff");
   for (int S : o.attn_frames) {
     const int N = kTokensPerFrame * S;
     const size_t n = static_cast<size_t>(H) * N * D;
@@ -248,6 +250,19 @@ nlohmann::json bench_attention(const Options& o, int threads) {
                           {"flash_gflops", flop / tf / 1e9},
                           {"flash_scratch_bytes", ops::flash_attention_scratch_bytes(1, H, N, D, threads)},
                           {"flash_peak_rss_growth_bytes", flash_peak}};
+    // bf16 dot products (the flash-attn + bf16 options), against the fp32 flash output.
+    std::vector<float> ob(n);
+    const double tb = best_time(o, [&] {
+      ops::flash_attention_bf16(q.data(), k.data(), v.data(), ob.data(), 1, H, N, D, scale);
+    });
+    double bdiff = 0;
+    for (size_t i = 0; i < n; ++i) bdiff = std::max(bdiff, static_cast<double>(std::fabs(of[i] - ob[i])));
+    row["flash_bf16_seconds"] = tb;
+    row["flash_bf16_gflops"] = flop / tb / 1e9;
+    row["flash_bf16_native"] = ops::flash_attention_bf16_native(D);
+    row["flash_over_flash_bf16"] = tf / tb;
+    row["flash_bf16_max_abs_diff"] = bdiff;
+    row["flash_bf16_scratch_bytes"] = ops::flash_attention_bf16_scratch_bytes(1, H, N, D, threads);
     double tn = -1, diff = -1;
     long long naive_peak = -1;
     if (S <= o.naive_max_frames) {
@@ -271,14 +286,14 @@ nlohmann::json bench_attention(const Options& o, int threads) {
     if (!o.json) {
       auto mb = [](long long b) { return b < 0 ? std::string("-") : std::to_string(b / (1 << 20)) + " MiB"; };
       if (tn >= 0)
-        std::printf("%-3d %6d | %9.3f %9.3f %7.2f | %12s %12s | %12s %12s | %.2e\n", S, N, tn, tf,
-                    tn / tf, mb(ops::naive_attention_scratch_bytes(1, H, N, D, threads)).c_str(),
+        std::printf("%-3d %6d | %9.3f %9.3f %7.2f | %12s %12s | %12s %12s | %.2e | %9.3f %7.2f %.2e\n", S,
+                    N, tn, tf, tn / tf, mb(ops::naive_attention_scratch_bytes(1, H, N, D, threads)).c_str(),
                     mb(ops::flash_attention_scratch_bytes(1, H, N, D, threads)).c_str(),
-                    mb(naive_peak).c_str(), mb(flash_peak).c_str(), diff);
+                    mb(naive_peak).c_str(), mb(flash_peak).c_str(), diff, tb, tf / tb, bdiff);
       else
-        std::printf("%-3d %6d | %9s %9.3f %7s | %12s %12s | %12s %12s | -\n", S, N, "skipped", tf,
-                    "-", "-", mb(ops::flash_attention_scratch_bytes(1, H, N, D, threads)).c_str(),
-                    "-", mb(flash_peak).c_str());
+        std::printf("%-3d %6d | %9s %9.3f %7s | %12s %12s | %12s %12s | %9s | %9.3f %7.2f %.2e\n", S, N,
+                    "skipped", tf, "-", "-", mb(ops::flash_attention_scratch_bytes(1, H, N, D, threads)).c_str(),
+                    "-", mb(flash_peak).c_str(), "-", tb, tf / tb, bdiff);
     }
     std::fflush(stdout);
   }

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
 #include <sstream>
 #include <stdexcept>
@@ -21,10 +23,82 @@ size_t tensor_bytes_in_use() { return g_in_use.load(); }
 size_t tensor_bytes_peak() { return g_peak.load(); }
 void reset_tensor_bytes_peak() { g_peak.store(g_in_use.load()); }
 
+namespace {
+
+constexpr size_t kCacheMinBytes = size_t{1} << 20;
+
+size_t cache_limit() {
+  static const size_t limit = [] {
+    const char* e = std::getenv("VGGT_TENSOR_CACHE_MB");
+    return (e && *e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : size_t{1024}) << 20;
+  }();
+  return limit;
+}
+
+// Free large blocks by exact size (shapes repeat exactly between layers and passes).
+struct BlockCache {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;
+  size_t bytes = 0;
+  ~BlockCache() {
+    for (auto& [n, p] : free_blocks) std::free(p);
+  }
+};
+BlockCache& block_cache() {
+  static BlockCache* c = new BlockCache();  // never destroyed: tensors may outlive statics
+  return *c;
+}
+
+void* take_cached(size_t bytes) {
+  if (bytes < kCacheMinBytes || cache_limit() == 0) return nullptr;
+  BlockCache& c = block_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.free_blocks.find(bytes);
+  if (it == c.free_blocks.end()) return nullptr;
+  void* p = it->second;
+  c.free_blocks.erase(it);
+  c.bytes -= bytes;
+  return p;
+}
+
+void give_back(void* p, size_t bytes) {
+  if (bytes >= kCacheMinBytes) {
+    BlockCache& c = block_cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (c.bytes + bytes <= cache_limit()) {
+      c.free_blocks.emplace(bytes, p);
+      c.bytes += bytes;
+      return;
+    }
+  }
+  std::free(p);
+}
+
+}  // namespace
+
+size_t tensor_cache_bytes() {
+  BlockCache& c = block_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.bytes;
+}
+
+void release_tensor_cache() {
+  BlockCache& c = block_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (auto& [n, p] : c.free_blocks) std::free(p);
+  c.free_blocks.clear();
+  c.bytes = 0;
+}
+
 static std::shared_ptr<float> alloc_aligned(int64_t n) {
   size_t bytes = ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64;
   if (bytes == 0) bytes = 64;
-  void* p = std::aligned_alloc(64, bytes);
+  void* p = take_cached(bytes);
+  if (!p) p = std::aligned_alloc(64, bytes);
+  if (!p) {
+    release_tensor_cache();  // the cache must never be why an allocation fails
+    p = std::aligned_alloc(64, bytes);
+  }
   if (!p) throw std::bad_alloc();
   const size_t now = g_in_use.fetch_add(bytes) + bytes;
   size_t peak = g_peak.load();
@@ -32,7 +106,7 @@ static std::shared_ptr<float> alloc_aligned(int64_t n) {
   }
   return std::shared_ptr<float>(static_cast<float*>(p), [bytes](float* q) {
     g_in_use.fetch_sub(bytes);
-    std::free(q);
+    give_back(q, bytes);
   });
 }
 

@@ -46,4 +46,12 @@ size_t tensor_bytes_in_use();
 size_t tensor_bytes_peak();
 void reset_tensor_bytes_peak();
 
+// Large tensor blocks (>= 1 MiB) are kept after they are freed and handed out again for the
+// same size: a forward pass allocates the same shapes layer after layer, and a fresh block
+// from the OS costs a page fault per 4 KiB on first touch (~10% of a DPT head's time).
+// The cache holds at most VGGT_TENSOR_CACHE_MB (default 1024; 0 turns it off) of free blocks;
+// they count in the process RSS, not in tensor_bytes_in_use().
+size_t tensor_cache_bytes();
+void release_tensor_cache();  // returns every cached block to the OS
+
 }  // namespace vggt

@@ -116,6 +116,9 @@ void DptHead::set_conv_modes(bool prepack, bool bf16) {
     c->set_prepack(prepack);
     c->set_bf16(bf16);
   }
+  // The token projections (1x1 convs as Linears, 2048 -> 256..1024) follow the same switches.
+  for (Linear& l : projects)
+    l.set_mode(bf16 ? LinearMode::BF16 : prepack ? LinearMode::F32Packed : LinearMode::F32);
 }
 
 void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W,
@@ -153,8 +156,11 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
       out = residual_unit(out, f.u2c1, f.u2c2);
       const int64_t th = level > 0 ? feats[level - 1].dim(2) : out.dim(2) * 2;
       const int64_t tw = level > 0 ? feats[level - 1].dim(3) : out.dim(3) * 2;
-      out = ops::resize_bilinear_align_corners(out, th, tw);
+      // The official block resizes, then applies its 1x1 out_conv. Both are linear and the
+      // bilinear weights sum to 1 (bias included), so they commute: running the 256x256 1x1
+      // conv before the 2x upsampling is the same function at a quarter of its FLOPs.
       out = ops::conv1x1(out, f.out_w, f.out_b);
+      out = ops::resize_bilinear_align_corners(out, th, tw);
     }
     out = out_conv1.forward(out);
     out = ops::resize_bilinear_align_corners(out, hp * p, wp * p);

@@ -176,12 +176,10 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     Tensor a = Tensor::uninitialized({T, C});
     const float scale = 1.f / std::sqrt(static_cast<float>(D));
     if (global && flags.distributed)
-      flags.distributed->attention(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale, flags.flash_global);
-    else if (global ? flags.flash_global : flags.flash_frame)
-      ops::flash_attention(q.data(), k.data(), v.data(), a.data(), static_cast<int>(B), static_cast<int>(H),
-                           static_cast<int>(N), static_cast<int>(D), scale);
+      flags.distributed->attention(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale, flags.global_attn);
     else
-      ops::attention_exact(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale);
+      ops::attention(global ? flags.global_attn : flags.frame_attn, q.data(), k.data(), v.data(), a.data(), B, H, N,
+                     D, scale);
     Tensor o = proj.forward(a);
     if (flags.fused_add_ln) {
       h2 = Tensor::uninitialized(x.shape());

@@ -7,6 +7,7 @@
 
 #include "core/tensor.h"
 #include "model/weights.h"
+#include "ops/attention.h"
 #include "ops/rope.h"
 
 namespace vggt {
@@ -56,7 +57,7 @@ class GlobalAttention {
  public:
   virtual ~GlobalAttention() = default;
   virtual void attention(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H,
-                         int64_t N_local, int64_t D, float scale, bool flash) const = 0;
+                         int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel) const = 0;
 };
 
 // Per-run switches that change how blocks compute (see EngineOptions).
@@ -65,8 +66,8 @@ struct ExecFlags {
   bool rope_fused = false;    // one pass over q/k per rotation, no temporaries
   bool rope_cache = false;    // positions and per-token cos/sin built once per grid
   bool fused_add_ln = false;  // residual add + LayerNorm in one pass; one-pass LayerNorm
-  bool flash_global = false;  // tiled online-softmax attention for global blocks
-  bool flash_frame = false;   // ... and for frame blocks
+  ops::AttentionKernel global_attn = ops::AttentionKernel::exact;  // kernel of global blocks
+  ops::AttentionKernel frame_attn = ops::AttentionKernel::exact;   // ... of frame blocks
 };
 
 // Precomputed per-token rotations for one token sequence (rope-cache): [N, D] cos and sin.

@@ -39,9 +39,9 @@ void SequenceParallel::check_frames(int64_t frames) const {
 }
 
 void SequenceParallel::attention(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H,
-                                 int64_t N_local, int64_t D, float scale, bool flash) const {
+                                 int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel) const {
   if (mode_ == SpMode::Ulysses)
-    parallel::ulysses_attention(comm_, q, k, v, out, B, H, N_local, D, scale, flash, &stats_);
+    parallel::ulysses_attention(comm_, q, k, v, out, B, H, N_local, D, scale, kernel, &stats_);
   else
     parallel::ring_attention(comm_, q, k, v, out, B, H, N_local, D, scale, &stats_);
 }

@@ -58,8 +58,12 @@ struct VggtModel::Impl {
     f.fused_add_ln = opts.flag("fused-add-ln");
     // The flash kernel pays only on its AVX-512 path; elsewhere the exact kernel is faster.
     const bool flash = opts.flag("flash-attn") && isa_level() == IsaLevel::avx512;
-    f.flash_global = flash;
-    f.flash_frame = flash;
+    // With bf16 on, attention's two GEMM-like products take bf16 inputs too (fp32 softmax).
+    const auto kernel = !flash                ? ops::AttentionKernel::exact
+                        : opts.flag("bf16")   ? ops::AttentionKernel::flash_bf16
+                                              : ops::AttentionKernel::flash;
+    f.global_attn = kernel;
+    f.frame_attn = kernel;
     return f;
   }
   size_t weight_bytes() const {

@@ -67,4 +67,14 @@ void attention_exact(const float* q, const float* k, const float* v, float* out,
   }
 }
 
+void attention(AttentionKernel kernel, const float* q, const float* k, const float* v, float* out, int64_t B,
+               int64_t H, int64_t N, int64_t D, float scale) {
+  const int b = static_cast<int>(B), h = static_cast<int>(H), n = static_cast<int>(N), d = static_cast<int>(D);
+  switch (kernel) {
+    case AttentionKernel::flash: flash_attention(q, k, v, out, b, h, n, d, scale); return;
+    case AttentionKernel::flash_bf16: flash_attention_bf16(q, k, v, out, b, h, n, d, scale); return;
+    default: attention_exact(q, k, v, out, B, H, N, D, scale);
+  }
+}
+
 }  // namespace vggt::ops

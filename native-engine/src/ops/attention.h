@@ -9,6 +9,13 @@ namespace vggt::ops {
 void attention_exact(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H, int64_t N,
                      int64_t D, float scale);
 
+// Which kernel a block's attention runs (engine options flash-attn, and bf16 on top of it).
+enum class AttentionKernel { exact, flash, flash_bf16 };
+
+// Same contract as attention_exact, with the chosen kernel (see ops/flash_attention.h).
+void attention(AttentionKernel kernel, const float* q, const float* k, const float* v, float* out, int64_t B,
+               int64_t H, int64_t N, int64_t D, float scale);
+
 // Softmax of one row of scores in place (max-shifted; the vector exp where AVX-512 runs);
 // returns the row's log-sum-exp, which blockwise attention needs to merge partial results.
 float softmax_row(float* s, int64_t n, bool vector_exp);

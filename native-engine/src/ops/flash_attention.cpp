@@ -234,6 +234,31 @@ size_t flash_attention_scratch_bytes(int B, int H, int N, int D, int threads) {
          sizeof(float);
 }
 
+bool flash_attention_bf16_native(int D) {
+  return isa_level() >= IsaLevel::avx512 && cpu_features().avx512_bf16 && D % 16 == 0 && D <= 128;
+}
+
+void flash_attention_bf16(const float* q, const float* k, const float* v, float* out, int B, int H,
+                          int N, int D, float scale) {
+  if (flash_attention_bf16_native(D))
+    detail::flash_attention_bf16_avx512(q, k, v, out, B, H, N, D, scale);
+  else
+    flash_attention(q, k, v, out, B, H, N, D, scale);
+}
+
+size_t flash_attention_bf16_scratch_bytes(int B, int H, int N, int D, int threads) {
+  // Mirrors flash_attention_bf16_avx512.cpp: bf16-pair packed K and V tiles for every head,
+  // plus per thread the bf16 queries, fp32 output rows, one register block of scores and
+  // probabilities, row max/sum and alignment slack.
+  if (!flash_attention_bf16_native(D)) return flash_attention_scratch_bytes(B, H, N, D, threads);
+  constexpr size_t kRB = 6;
+  const size_t ntiles = (static_cast<size_t>(N) + kBC - 1) / kBC;
+  const size_t packed = static_cast<size_t>(B) * H * ntiles * kBC * D * 2 * sizeof(uint16_t);
+  const size_t task = static_cast<size_t>(kBR) * D * 2 + static_cast<size_t>(kBR) * D * 4 +
+                      kRB * kBC * 4 + kRB * kBC * 2 + 2 * kBR * 4 + 6 * 64;
+  return packed + static_cast<size_t>(threads) * task;
+}
+
 size_t naive_attention_scratch_bytes(int B, int H, int N, int D, int threads) {
   (void)D;
   const int BH = B * H;

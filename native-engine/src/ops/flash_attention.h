@@ -12,6 +12,16 @@ namespace vggt::ops {
 void flash_attention(const float* q, const float* k, const float* v, float* out, int B, int H,
                      int N, int D, float scale);
 
+// Same contract with bf16 dot products (AVX512-BF16): Q K^T and P V from bf16-rounded inputs
+// with fp32 accumulation; softmax, running sums and output in fp32. Lossy (inputs keep 8
+// mantissa bits); used when both the flash-attn and bf16 options are on. Where the bf16 kernel
+// cannot run (no AVX512-BF16, ISA forced lower, D not a multiple of 16 or above 128) it is
+// flash_attention() exactly.
+void flash_attention_bf16(const float* q, const float* k, const float* v, float* out, int B, int H,
+                          int N, int D, float scale);
+// Whether flash_attention_bf16() runs its bf16 kernel for head size D on this CPU/ISA level.
+bool flash_attention_bf16_native(int D);
+
 // Same contract, naive reference: materialises the N x N scores of one (b,h) at a time per
 // thread (sgemm for Q K^T and P V, exact row softmax with std::exp).
 void naive_attention(const float* q, const float* k, const float* v, float* out, int B, int H,
@@ -21,6 +31,7 @@ void naive_attention(const float* q, const float* k, const float* v, float* out,
 // (the kernels allocate exactly this much; the benchmark reports it).
 size_t flash_attention_scratch_bytes(int B, int H, int N, int D, int threads);
 size_t naive_attention_scratch_bytes(int B, int H, int N, int D, int threads);
+size_t flash_attention_bf16_scratch_bytes(int B, int H, int N, int D, int threads);
 
 // exp(x) for x <= 0 as the AVX-512 flash kernel computes it (range reduction + degree-7
 // polynomial); scalar mirror of the vector code, exposed so tests can measure its error.
@@ -34,6 +45,8 @@ void flash_attention_avx2(const float* q, const float* k, const float* v, float*
                           int H, int N, int D, float scale);
 void flash_attention_avx512(const float* q, const float* k, const float* v, float* out, int B,
                             int H, int N, int D, float scale);
+void flash_attention_bf16_avx512(const float* q, const float* k, const float* v, float* out,
+                                 int B, int H, int N, int D, float scale);
 // Vector exp of the AVX-512 kernel applied to n values (test hook).
 void flash_exp_avx512(const float* x, float* y, int n);
 }  // namespace detail

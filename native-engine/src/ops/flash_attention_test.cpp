@@ -198,6 +198,62 @@ TEST(FlashAttention, ExpApproximationIsWithinAFewUlp) {
   EXPECT_EQ(flash_exp_approx(-200.0f), 0.0f);
 }
 
+// bf16 dot products: q, k, v and the probabilities keep 8 significant bits (rounding <= 2^-8
+// = 3.9e-3 relative, rms ~1.6e-3). With one key the output is v rounded to bf16 (measured max
+// 4.9e-3, rms 1.7e-3 for |v| ~ N(0,1)); more keys average the rounding away (N = 1860: max
+// 1.1e-3, rms 1.3e-4). Bounds 1e-2 max and 2.5e-3 rms: 2x the worst measured, and 10x below
+// what a wrong tile or pair layout produces (errors >= 0.1).
+TEST(FlashAttention, Bf16DotProductsStayWithinTheirRoundingBound) {
+  if (!flash_attention_bf16_native(64)) GTEST_SKIP() << "no AVX512-BF16 on this CPU: bf16 path is the fp32 kernel";
+  for (const Case& c : kCases) {
+    if (c.D % 16 != 0 || c.D > 128) continue;
+    Inputs in = random_inputs(c, 1.0f, 77 + c.N);
+    auto ref = reference(in, c, 1.0 / std::sqrt(static_cast<double>(c.D)));
+    std::vector<float> out(ref.size(), std::nanf(""));
+    flash_attention_bf16(in.q.data(), in.k.data(), in.v.data(), out.data(), c.B, c.H, c.N, c.D,
+                         1.0f / std::sqrt(static_cast<float>(c.D)));
+    double mx = 0, ss = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      const double e = std::fabs(out[i] - ref[i]);
+      mx = std::isnan(e) ? INFINITY : std::max(mx, e);
+      ss += e * e;
+    }
+    const double rms = std::sqrt(ss / out.size());
+    std::printf("[ measured ] bf16 B=%d H=%d N=%d D=%d max abs error %.2e rms %.2e\n", c.B, c.H, c.N,
+                c.D, mx, rms);
+    SCOPED_TRACE("N=" + std::to_string(c.N) + " D=" + std::to_string(c.D));
+    EXPECT_LT(mx, 1e-2);
+    EXPECT_LT(rms, 2.5e-3);
+  }
+}
+
+TEST(FlashAttention, Bf16FallsBackToTheExactKernelWhereItCannotRun) {
+  // D not a multiple of 16, or the ISA forced below AVX-512: bitwise the fp32 flash kernel.
+  for (const char* isa : {"avx2", "avx512"}) {
+    ForcedIsa forced(isa);
+    const Case c = std::string(isa) == "avx2" ? Case{1, 2, 150, 64} : Case{1, 1, 29, 33};
+    Inputs in = random_inputs(c, 1.0f, 3);
+    std::vector<float> a(in.q.size()), b(in.q.size());
+    flash_attention(in.q.data(), in.k.data(), in.v.data(), a.data(), c.B, c.H, c.N, c.D, 0.125f);
+    flash_attention_bf16(in.q.data(), in.k.data(), in.v.data(), b.data(), c.B, c.H, c.N, c.D, 0.125f);
+    EXPECT_EQ(a, b) << isa;
+    EXPECT_FALSE(flash_attention_bf16_native(c.D)) << isa;
+  }
+}
+
+TEST(FlashAttention, Bf16ResultDoesNotDependOnThreadCount) {
+  const Case c{1, 2, 333, 64};
+  Inputs in = random_inputs(c, 1.0f, 5);
+  std::vector<float> a(in.q.size()), b(in.q.size());
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  flash_attention_bf16(in.q.data(), in.k.data(), in.v.data(), a.data(), c.B, c.H, c.N, c.D, 0.125f);
+  omp_set_num_threads(std::max(2, saved));
+  flash_attention_bf16(in.q.data(), in.k.data(), in.v.data(), b.data(), c.B, c.H, c.N, c.D, 0.125f);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(a, b);
+}
+
 TEST(FlashAttention, ScratchIsLinearInNForFlashQuadraticForNaive) {
   const int N2 = 930 * 2, N16 = 930 * 16;
   const size_t f2 = flash_attention_scratch_bytes(1, 16, N2, 64, 2);
@@ -207,6 +263,9 @@ TEST(FlashAttention, ScratchIsLinearInNForFlashQuadraticForNaive) {
   EXPECT_LT(f16, f2 * 9);    // ~8x for 8x the tokens
   EXPECT_GT(n16, n2 * 60);   // ~64x
   EXPECT_EQ(n16, size_t{2} * N16 * N16 * 4);
+  const size_t b2 = flash_attention_bf16_scratch_bytes(1, 16, N2, 64, 2);
+  const size_t b16 = flash_attention_bf16_scratch_bytes(1, 16, N16, 64, 2);
+  EXPECT_LT(b16, b2 * 9);
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ TEST(SequenceParallelSingleRank, UlyssesAndRingEqualExactAttention) {
   std::vector<float> ref(B * N * H * D), u(ref.size()), r(ref.size());
   ops::attention_exact(q.data(), k.data(), v.data(), ref.data(), B, H, N, D, scale);
   TransferStats su, sr;
-  ulysses_attention(comm, q.data(), k.data(), v.data(), u.data(), B, H, N, D, scale, false, &su);
+  ulysses_attention(comm, q.data(), k.data(), v.data(), u.data(), B, H, N, D, scale, ops::AttentionKernel::exact, &su);
   ring_attention(comm, q.data(), k.data(), v.data(), r.data(), B, H, N, D, scale, &sr);
   EXPECT_EQ(max_abs_diff(u, ref), 0.0);  // same kernel on the same data
   EXPECT_LT(max_abs_diff(r, ref), 2e-6);

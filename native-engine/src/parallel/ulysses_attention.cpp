@@ -26,7 +26,8 @@ void check_ulysses_heads(int64_t heads, int ranks) {
 }
 
 void ulysses_attention(const Comm& comm, const float* q, const float* k, const float* v, float* out, int64_t B,
-                       int64_t H, int64_t N_local, int64_t D, float scale, bool flash, TransferStats* stats) {
+                       int64_t H, int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel,
+                       TransferStats* stats) {
   const int n = comm.size();
   check_ulysses_heads(H, n);
   const int64_t Hr = H / n;
@@ -82,11 +83,7 @@ void ulysses_attention(const Comm& comm, const float* q, const float* k, const f
 
   t = now_ms();
   std::vector<float> o(B * N * Hr * D);  // [B, N, Hr, D]
-  if (flash)
-    ops::flash_attention(qf, kf, vf, o.data(), static_cast<int>(B), static_cast<int>(Hr), static_cast<int>(N),
-                         static_cast<int>(D), scale);
-  else
-    ops::attention_exact(qf, kf, vf, o.data(), B, Hr, N, D, scale);
+  ops::attention(kernel, qf, kf, vf, o.data(), B, Hr, N, D, scale);
   const double compute_ms = now_ms() - t;
   full = std::vector<float>();
 

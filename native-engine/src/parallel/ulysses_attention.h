@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "ops/attention.h"
 #include "parallel/mpi_comm.h"
 
 namespace vggt::parallel {
@@ -12,9 +13,9 @@ namespace vggt::parallel {
 void check_ulysses_heads(int64_t heads, int ranks);
 
 // q, k, v: this rank's tokens [B, H, N_local, D]; out: [B, N_local, H, D]. N_local may differ
-// between ranks (MPI_Alltoallv with per-rank counts). flash: tiled kernel for the local part.
+// between ranks (MPI_Alltoallv with per-rank counts). kernel: what runs on the local heads.
 void ulysses_attention(const Comm& comm, const float* q, const float* k, const float* v, float* out, int64_t B,
-                       int64_t H, int64_t N_local, int64_t D, float scale, bool flash,
+                       int64_t H, int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel,
                        TransferStats* stats = nullptr);
 
 }  // namespace vggt::parallel

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "cli/model_setup.h"
+#include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "model/config.h"
 #include "model/predictions_io.h"
@@ -258,6 +259,8 @@ void Server::worker_loop() {
       running_cancel_ = job.cancel;
     }
     json final_event = run_job(job);
+    // An idle engine keeps no cached activation blocks (the app may sit idle for hours).
+    release_tensor_cache();
     // The job counts as finished before its answer goes out, so a status request sent on
     // receipt of the answer already sees the engine idle.
     {

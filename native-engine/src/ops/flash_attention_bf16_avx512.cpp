@@ -1,0 +1,288 @@
+// Flash attention with bf16 dot products (AVX512-BF16 vdpbf16ps): Q K^T and P V take bf16
+// inputs with fp32 accumulation; the online softmax (max, exp, sums, rescaling) and the output
+// stay fp32. Same tiling as the fp32 kernel, half the multiply instructions per tile.
+// GCC 12 warns about the self-initialised __Y inside its own AVX-512 intrinsics (GCC bug
+// 105593, fixed in 13); the warning points at the compiler headers, not at this code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <new>
+
+#include "core/cpu_features.h"
+#include "ops/exp_avx512.h"
+#include "ops/flash_attention.h"
+
+namespace vggt::ops::detail {
+namespace {
+
+// A "word" is a pair of bf16 values, the unit vdpbf16ps multiplies and adds per fp32 lane.
+// K tile: [D/2][kBC] words (word = two consecutive dims of one key) -> one 16-lane load gives
+// 16 keys. V tile: [kBC/2][D] words (word = one dim of two consecutive keys) -> one load
+// gives 16 dims. Q rows and P rows are plain bf16 rows, so a 32-bit broadcast is a word.
+constexpr int kBR = 64;  // query rows per task
+constexpr int kBC = 64;  // keys per tile
+constexpr int kRB = 6;   // register block: 6 rows x 4 zmm accumulators
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<void, FreeDeleter>;
+
+Buffer alloc_bytes(size_t n) {
+  void* p = std::aligned_alloc(64, ((n + 63) / 64) * 64 + 64);
+  if (!p) throw std::bad_alloc();
+  return Buffer(p);
+}
+
+inline __m512bh as_bh(__m512i x) { return reinterpret_cast<__m512bh>(x); }
+
+// 16 floats -> 16 bf16 (round to nearest even), as 16-bit lanes of a ymm.
+inline __m256i to_bf16(__m512 x) { return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(x)); }
+
+// Words of one key tile of K: kw[dp][c] = (k[j0+c][2dp], k[j0+c][2dp+1]); zero past N.
+void pack_k_tile(const float* k, uint32_t* kw, int N, int D, int tile) {
+  const int j0 = tile * kBC, nc = std::min(kBC, N - j0), Dh = D / 2;
+  alignas(64) uint32_t row[64];  // D <= 128 -> at most 64 words
+  for (int c = 0; c < kBC; ++c) {
+    if (c < nc) {
+      const float* kr = k + static_cast<size_t>(j0 + c) * D;
+      for (int d = 0; d < D; d += 16)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(row + d / 2), to_bf16(_mm512_loadu_ps(kr + d)));
+    } else {
+      std::fill(row, row + Dh, 0u);
+    }
+    for (int dp = 0; dp < Dh; ++dp) kw[static_cast<size_t>(dp) * kBC + c] = row[dp];
+  }
+}
+
+// Words of one key tile of V: vw[cp][d] = (v[j0+2cp][d], v[j0+2cp+1][d]); zero past N.
+void pack_v_tile(const float* v, uint32_t* vw, int N, int D, int tile) {
+  const int j0 = tile * kBC;
+  for (int cp = 0; cp < kBC / 2; ++cp) {
+    const int a = j0 + 2 * cp, b = a + 1;
+    uint32_t* dst = vw + static_cast<size_t>(cp) * D;
+    for (int d = 0; d < D; d += 16) {
+      const __m512 va = a < N ? _mm512_loadu_ps(v + static_cast<size_t>(a) * D + d) : _mm512_setzero_ps();
+      const __m512 vb = b < N ? _mm512_loadu_ps(v + static_cast<size_t>(b) * D + d) : _mm512_setzero_ps();
+      const __m512i lo = _mm512_cvtepu16_epi32(to_bf16(va));
+      const __m512i hi = _mm512_slli_epi32(_mm512_cvtepu16_epi32(to_bf16(vb)), 16);
+      _mm512_storeu_si512(dst + d, _mm512_or_si512(lo, hi));
+    }
+  }
+}
+
+// s[RB][64] = qw[RB][D/2] . kw[D/2][64]
+template <int RB>
+inline void qk_block(const uint32_t* qw, const uint32_t* kw, float* s, int Dh) {
+  __m512 acc[RB][4];
+  for (int r = 0; r < RB; ++r)
+    for (int i = 0; i < 4; ++i) acc[r][i] = _mm512_setzero_ps();
+  for (int dp = 0; dp < Dh; ++dp) {
+    const uint32_t* kd = kw + static_cast<size_t>(dp) * kBC;
+    const __m512bh k0 = as_bh(_mm512_load_si512(kd)), k1 = as_bh(_mm512_load_si512(kd + 16));
+    const __m512bh k2 = as_bh(_mm512_load_si512(kd + 32)), k3 = as_bh(_mm512_load_si512(kd + 48));
+    for (int r = 0; r < RB; ++r) {
+      const __m512bh qb = as_bh(_mm512_set1_epi32(static_cast<int>(qw[static_cast<size_t>(r) * Dh + dp])));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], qb, k0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], qb, k1);
+      acc[r][2] = _mm512_dpbf16_ps(acc[r][2], qb, k2);
+      acc[r][3] = _mm512_dpbf16_ps(acc[r][3], qb, k3);
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int i = 0; i < 4; ++i) _mm512_store_ps(s + r * kBC + 16 * i, acc[r][i]);
+}
+
+// o[RB][c0 : c0+16*NV] = o * alpha[r] + pw[RB][0:ncp] . vw[0:ncp][c0 : ...]
+template <int RB, int NV>
+inline void pv_block(const uint32_t* pw, const uint32_t* vw, int ncp, int D, float* o, const float* alpha) {
+  __m512 acc[RB][NV];
+  for (int r = 0; r < RB; ++r) {
+    const __m512 a = _mm512_set1_ps(alpha[r]);
+    for (int i = 0; i < NV; ++i) acc[r][i] = _mm512_mul_ps(_mm512_loadu_ps(o + static_cast<size_t>(r) * D + 16 * i), a);
+  }
+  for (int cp = 0; cp < ncp; ++cp) {
+    __m512bh vj[NV];
+    for (int i = 0; i < NV; ++i) vj[i] = as_bh(_mm512_loadu_si512(vw + static_cast<size_t>(cp) * D + 16 * i));
+    for (int r = 0; r < RB; ++r) {
+      const __m512bh pb = as_bh(_mm512_set1_epi32(static_cast<int>(pw[r * (kBC / 2) + cp])));
+      for (int i = 0; i < NV; ++i) acc[r][i] = _mm512_dpbf16_ps(acc[r][i], pb, vj[i]);
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int i = 0; i < NV; ++i) _mm512_storeu_ps(o + static_cast<size_t>(r) * D + 16 * i, acc[r][i]);
+}
+
+template <int RB>
+inline void pv_rows(const uint32_t* pw, const uint32_t* vw, int ncp, int D, float* o, const float* alpha) {
+  for (int c0 = 0; c0 < D; c0 += 64) {
+    switch (std::min(4, (D - c0) / 16)) {
+      case 1: pv_block<RB, 1>(pw, vw + c0, ncp, D, o + c0, alpha); break;
+      case 2: pv_block<RB, 2>(pw, vw + c0, ncp, D, o + c0, alpha); break;
+      case 3: pv_block<RB, 3>(pw, vw + c0, ncp, D, o + c0, alpha); break;
+      default: pv_block<RB, 4>(pw, vw + c0, ncp, D, o + c0, alpha); break;
+    }
+  }
+}
+
+template <int RB>
+inline void row_block(const uint32_t* qw, const uint32_t* kw, float* s, uint32_t* pw, const uint32_t* vw, int nc,
+                      int D, float* o, float* m, float* l) {
+  qk_block<RB>(qw, kw, s, D / 2);
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  float alpha[RB];
+  for (int r = 0; r < RB; ++r) {
+    const float* sr = s + r * kBC;
+    __m512 x[4];
+    for (int i = 0; i < 4; ++i) {
+      // Padded keys must not take part in the softmax (their P becomes exactly 0).
+      const __mmask16 valid =
+          _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(16 * i)), _mm512_set1_epi32(nc));
+      x[i] = _mm512_mask_blend_ps(valid, ninf, _mm512_load_ps(sr + 16 * i));
+    }
+    const float tile_max =
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(x[0], x[1]), _mm512_max_ps(x[2], x[3])));
+    const float mx = std::max(m[r], tile_max);
+    const __m512 vmx = _mm512_set1_ps(mx);
+    __m512 e[4];
+    for (int i = 0; i < 4; ++i) e[i] = exp512(_mm512_sub_ps(x[i], vmx));
+    // The row sum uses the fp32 probabilities; P V sees them rounded to bf16 (unbiased RNE).
+    uint32_t* pr = pw + r * (kBC / 2);
+    _mm512_store_si512(pr, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e[1], e[0])));
+    _mm512_store_si512(pr + 16, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e[3], e[2])));
+    const float a = _mm512_cvtss_f32(exp512(_mm512_set1_ps(m[r] - mx)));
+    alpha[r] = a;
+    l[r] = l[r] * a + _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3])));
+    m[r] = mx;
+  }
+  pv_rows<RB>(pw, vw, (nc + 1) / 2, D, o, alpha);
+}
+
+struct TaskScratch {
+  uint32_t* qw;  // [kBR][D/2] scaled queries, bf16 pairs
+  float* o;      // [kBR][D] running output
+  float* s;      // [kRB][kBC] scores of one register block
+  uint32_t* pw;  // [kRB][kBC/2] probabilities, bf16 pairs
+  float* m;      // [kBR] running max
+  float* l;      // [kBR] running sum
+};
+
+// Must match flash_attention_bf16_scratch_bytes() in flash_attention.cpp (the same tiles).
+size_t task_scratch_bytes(int D) {
+  return static_cast<size_t>(kBR) * D * 2 + static_cast<size_t>(kBR) * D * 4 + kRB * kBC * 4 + kRB * kBC * 2 +
+         2 * kBR * 4 + 6 * 64;
+}
+
+TaskScratch carve(void* base, int D) {
+  auto align = [](char* p) { return reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63}); };
+  char* p = align(static_cast<char*>(base));
+  TaskScratch ws;
+  ws.qw = reinterpret_cast<uint32_t*>(p);
+  p = align(p + static_cast<size_t>(kBR) * D * 2);
+  ws.o = reinterpret_cast<float*>(p);
+  p = align(p + static_cast<size_t>(kBR) * D * 4);
+  ws.s = reinterpret_cast<float*>(p);
+  p = align(p + kRB * kBC * 4);
+  ws.pw = reinterpret_cast<uint32_t*>(p);
+  p = align(p + kRB * kBC * 2);
+  ws.m = reinterpret_cast<float*>(p);
+  ws.l = ws.m + kBR;
+  return ws;
+}
+
+void flash_task(const float* q, const uint32_t* kw, const uint32_t* vw, float* out, int N, int D, int H, int h,
+                int r0, float scale, const TaskScratch& ws) {
+  const int nr = std::min(kBR, N - r0);
+  const int ntiles = (N + kBC - 1) / kBC;
+  const int Dh = D / 2;
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (int r = 0; r < kBR; ++r) {
+    // Rows past N (last task) compute on zeros and are never written out.
+    uint32_t* qwr = ws.qw + static_cast<size_t>(r) * Dh;
+    float* orow = ws.o + static_cast<size_t>(r) * D;
+    for (int d = 0; d < D; d += 16) {
+      const __m512 x = r < nr ? _mm512_mul_ps(_mm512_loadu_ps(q + static_cast<size_t>(r0 + r) * D + d), vscale)
+                              : _mm512_setzero_ps();
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qwr + d / 2), to_bf16(x));
+      _mm512_storeu_ps(orow + d, _mm512_setzero_ps());
+    }
+    ws.m[r] = -std::numeric_limits<float>::infinity();
+    ws.l[r] = 0.0f;
+  }
+  const size_t ktile = static_cast<size_t>(Dh) * kBC, vtile = static_cast<size_t>(kBC / 2) * D;
+  for (int t = 0; t < ntiles; ++t) {
+    const int nc = std::min(kBC, N - t * kBC);
+    const uint32_t* kt = kw + t * ktile;
+    const uint32_t* vt = vw + t * vtile;
+    for (int rb = 0; rb < nr; rb += kRB) {
+      const uint32_t* qo = ws.qw + static_cast<size_t>(rb) * Dh;
+      float* oo = ws.o + static_cast<size_t>(rb) * D;
+      switch (std::min(kRB, nr - rb)) {
+        case 1: row_block<1>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
+        case 2: row_block<2>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
+        case 3: row_block<3>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
+        case 4: row_block<4>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
+        case 5: row_block<5>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
+        default: row_block<6>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
+      }
+    }
+  }
+  for (int r = 0; r < nr; ++r) {
+    const __m512 inv = _mm512_set1_ps(1.0f / ws.l[r]);
+    const float* orow = ws.o + static_cast<size_t>(r) * D;
+    float* dst = out + (static_cast<size_t>(r0 + r) * H + h) * D;
+    for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + d, _mm512_mul_ps(_mm512_loadu_ps(orow + d), inv));
+  }
+}
+
+size_t packed_words(int N, int D) {
+  const size_t ntiles = (static_cast<size_t>(N) + kBC - 1) / kBC;
+  return ntiles * kBC * D / 2;  // per head, for K or for V
+}
+}  // namespace
+
+void flash_attention_bf16_avx512(const float* q, const float* k, const float* v, float* out, int B, int H, int N,
+                                 int D, float scale) {
+  if (detected_isa() < IsaLevel::avx512 || !cpu_features().avx512_bf16 || D % 16 != 0 || D > 128) {  // never run AVX512-BF16 code without it
+    flash_attention_avx512(q, k, v, out, B, H, N, D, scale);
+    return;
+  }
+  if (B <= 0 || H <= 0 || N <= 0) return;
+  const int BH = B * H;
+  const int ntiles = (N + kBC - 1) / kBC;
+  const int nqt = (N + kBR - 1) / kBR;
+  const size_t head = static_cast<size_t>(N) * D;
+  const size_t head_w = packed_words(N, D);
+  const size_t ktile = static_cast<size_t>(D / 2) * kBC, vtile = static_cast<size_t>(kBC / 2) * D;
+  Buffer packed = alloc_bytes(static_cast<size_t>(BH) * head_w * 2 * sizeof(uint32_t));
+  uint32_t* kw = static_cast<uint32_t*>(packed.get());
+  uint32_t* vw = kw + static_cast<size_t>(BH) * head_w;
+#pragma omp parallel
+  {
+#pragma omp for collapse(2) schedule(static)
+    for (int bh = 0; bh < BH; ++bh)
+      for (int t = 0; t < ntiles; ++t) {
+        pack_k_tile(k + bh * head, kw + bh * head_w + t * ktile, N, D, t);
+        pack_v_tile(v + bh * head, vw + bh * head_w + t * vtile, N, D, t);
+      }
+    Buffer mine = alloc_bytes(task_scratch_bytes(D));
+    const TaskScratch ws = carve(mine.get(), D);
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (int bh = 0; bh < BH; ++bh)
+      for (int qt = 0; qt < nqt; ++qt) {
+        const int b = bh / H, h = bh % H;
+        flash_task(q + bh * head, kw + bh * head_w, vw + bh * head_w, out + static_cast<size_t>(b) * N * H * D, N,
+                   D, H, h, qt * kBR, scale, ws);
+      }
+  }
+}
+
+}  // namespace vggt::ops::detail
