@@ -10,7 +10,7 @@ namespace vggt {
 namespace {
 
 // The DPT heads' UV-grid sin/cos embedding, scaled by 0.1, computed in double like the
-// official float64 code. Returns [C, h, w].
+// official float64 code. Returns [h, w, C] (channels-last, like the head's activations).
 Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect, bool lowp) {
   const double diag = std::sqrt(aspect * aspect + 1.0);
   const double span_x = aspect / diag, span_y = 1.0 / diag;
@@ -24,7 +24,7 @@ Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect, bool lowp) {
   const int64_t q = C / 4;  // per axis: q sines then q cosines
   std::vector<double> omega(q);
   for (int64_t d = 0; d < q; ++d) omega[d] = 1.0 / std::pow(100.0, static_cast<double>(d) / (C / 4.0));
-  Tensor out = Tensor::uninitialized({C, h, w});
+  Tensor out = Tensor::uninitialized({h, w, C});
   for (int64_t y = 0; y < h; ++y)
     for (int64_t x = 0; x < w; ++x) {
       const double u = linspace(lx, rx, w, x), v = linspace(ty, by, h, y);
@@ -32,18 +32,18 @@ Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect, bool lowp) {
         const float uf = static_cast<float>(u), vf = static_cast<float>(v);
         for (int64_t d = 0; d < q; ++d) {
           const float om = static_cast<float>(omega[d]);
-          out[((0 * q + d) * h + y) * w + x] = 0.1f * std::sin(uf * om);
-          out[((1 * q + d) * h + y) * w + x] = 0.1f * std::cos(uf * om);
-          out[((2 * q + d) * h + y) * w + x] = 0.1f * std::sin(vf * om);
-          out[((3 * q + d) * h + y) * w + x] = 0.1f * std::cos(vf * om);
+          out[(y * w + x) * C + 0 * q + d] = 0.1f * std::sin(uf * om);
+          out[(y * w + x) * C + 1 * q + d] = 0.1f * std::cos(uf * om);
+          out[(y * w + x) * C + 2 * q + d] = 0.1f * std::sin(vf * om);
+          out[(y * w + x) * C + 3 * q + d] = 0.1f * std::cos(vf * om);
         }
         continue;
       }
       for (int64_t d = 0; d < q; ++d) {
-        out[((0 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::sin(u * omega[d])));
-        out[((1 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::cos(u * omega[d])));
-        out[((2 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::sin(v * omega[d])));
-        out[((3 * q + d) * h + y) * w + x] = static_cast<float>(0.1 * static_cast<float>(std::cos(v * omega[d])));
+        out[(y * w + x) * C + 0 * q + d] = static_cast<float>(0.1 * static_cast<float>(std::sin(u * omega[d])));
+        out[(y * w + x) * C + 1 * q + d] = static_cast<float>(0.1 * static_cast<float>(std::cos(u * omega[d])));
+        out[(y * w + x) * C + 2 * q + d] = static_cast<float>(0.1 * static_cast<float>(std::sin(v * omega[d])));
+        out[(y * w + x) * C + 3 * q + d] = static_cast<float>(0.1 * static_cast<float>(std::cos(v * omega[d])));
       }
     }
   return out;
@@ -51,14 +51,18 @@ Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect, bool lowp) {
 
 
 // Residual conv unit. The official unit uses an in-place ReLU, so its skip path adds relu(x).
+// The second ReLU and the skip add run inside the convolutions' epilogues.
 Tensor residual_unit(const Tensor& x, const ops::Conv2d& c1, const ops::Conv2d& c2) {
   Tensor r = Tensor::uninitialized(x.shape());
   ops::relu_to(x.data(), r.data(), x.numel());
-  Tensor h = c1.forward(r);
-  ops::relu(h.data(), h.numel());
-  Tensor o = c2.forward(h);
-  ops::add(o.data(), r.data(), o.numel());
-  return o;
+  Tensor h = c1.forward(r, /*relu=*/true);
+  return c2.forward(h, false, &r);
+}
+
+// A 1x1 convolution on channels-last activations is a Linear over the pixels.
+Tensor pointwise(const Linear& l, const Tensor& x) {
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2);
+  return l.forward(x.reshape({N * H * W, x.dim(3)})).reshape({N, H, W, l.out_features()});
 }
 
 }  // namespace
@@ -97,14 +101,14 @@ DptHead::DptHead(const WeightStore& ws, const ModelConfig& c, const std::string&
     }
     f.u2c1 = conv(".resConfUnit2.conv1");
     f.u2c2 = conv(".resConfUnit2.conv2");
-    f.out_w = ws.get(p + ".out_conv.weight");
-    f.out_b = ws.get(p + ".out_conv.bias");
+    const Tensor& ow = ws.get(p + ".out_conv.weight");
+    f.out_conv = Linear(ow.reshape({ow.dim(0), ow.dim(1)}), ws.get(p + ".out_conv.bias"));
     refine.push_back(std::move(f));
   }
   out_conv1 = ops::Conv2d(ws.get(n + ".scratch.output_conv1.weight"), ws.get(n + ".scratch.output_conv1.bias"), 1, 1);
   out_conv2a = ops::Conv2d(ws.get(n + ".scratch.output_conv2.0.weight"), ws.get(n + ".scratch.output_conv2.0.bias"), 1, 1);
-  out_conv2b_w = ws.get(n + ".scratch.output_conv2.2.weight");
-  out_conv2b_b = ws.get(n + ".scratch.output_conv2.2.bias");
+  const Tensor& w2b = ws.get(n + ".scratch.output_conv2.2.weight");
+  out_conv2b = Linear(w2b.reshape({w2b.dim(0), w2b.dim(1)}), ws.get(n + ".scratch.output_conv2.2.bias"));
 }
 
 void DptHead::set_conv_modes(bool prepack, bool bf16) {
@@ -117,8 +121,11 @@ void DptHead::set_conv_modes(bool prepack, bool bf16) {
     c->set_bf16(bf16);
   }
   // The token projections (1x1 convs as Linears, 2048 -> 256..1024) follow the same switches.
-  for (Linear& l : projects)
-    l.set_mode(bf16 ? LinearMode::BF16 : prepack ? LinearMode::F32Packed : LinearMode::F32);
+  // So do the fusion blocks' 1x1 out_convs; the last 1x1 conv (the predictions) stays fp32.
+  const LinearMode pointwise_mode = bf16 ? LinearMode::BF16 : prepack ? LinearMode::F32Packed : LinearMode::F32;
+  for (Linear& l : projects) l.set_mode(pointwise_mode);
+  for (auto& f : refine) f.out_conv.set_mode(pointwise_mode);
+  out_conv2b.set_mode(prepack ? LinearMode::F32Packed : LinearMode::F32);
 }
 
 void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W,
@@ -132,11 +139,10 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
       const Tensor& layer = layers.at(cfg.dpt_layers[k]);
       const int64_t P = layer.dim(1), C2 = layer.dim(2);
       Tensor tok = Tensor::view(layer.data() + (s * P + special) * C2, {Np, C2});
-      Tensor proj = projects[k].forward(norm.forward(tok));  // [Np, oc]
-      const int64_t oc = proj.dim(1);
-      Tensor x = Tensor::uninitialized({1, oc, hp, wp});
-      for (int64_t i = 0; i < Np; ++i)
-        for (int64_t c = 0; c < oc; ++c) x[c * Np + i] = proj[i * oc + c];
+      // [Np, oc] tokens are already a channels-last [1, hp, wp, oc] map.
+      Tensor x = projects[k].forward(norm.forward(tok));
+      const int64_t oc = x.dim(1);
+      x = x.reshape({1, hp, wp, oc});
       ops::add(x.data(), pos_embed(oc, hp, wp, aspect).data(), x.numel());
       if (k == 0) x = ops::conv_transpose_k_eq_s(x, resize0_w, resize0_b);
       if (k == 1) x = ops::conv_transpose_k_eq_s(x, resize1_w, resize1_b);
@@ -154,31 +160,30 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
         ops::add(out.data(), res.data(), out.numel());
       }
       out = residual_unit(out, f.u2c1, f.u2c2);
-      const int64_t th = level > 0 ? feats[level - 1].dim(2) : out.dim(2) * 2;
-      const int64_t tw = level > 0 ? feats[level - 1].dim(3) : out.dim(3) * 2;
+      const int64_t th = level > 0 ? feats[level - 1].dim(1) : out.dim(1) * 2;
+      const int64_t tw = level > 0 ? feats[level - 1].dim(2) : out.dim(2) * 2;
       // The official block resizes, then applies its 1x1 out_conv. Both are linear and the
       // bilinear weights sum to 1 (bias included), so they commute: running the 256x256 1x1
       // conv before the 2x upsampling is the same function at a quarter of its FLOPs.
-      out = ops::conv1x1(out, f.out_w, f.out_b);
+      out = pointwise(f.out_conv, out);
       out = ops::resize_bilinear_align_corners(out, th, tw);
     }
     out = out_conv1.forward(out);
     out = ops::resize_bilinear_align_corners(out, hp * p, wp * p);
-    ops::add(out.data(), pos_embed(out.dim(1), out.dim(2), out.dim(3), aspect).data(), out.numel());
-    out = out_conv2a.forward(out);
-    ops::relu(out.data(), out.numel());
-    out = ops::conv1x1(out, out_conv2b_w, out_conv2b_b);  // [1, out_dim, H, W]
+    ops::add(out.data(), pos_embed(out.dim(3), out.dim(1), out.dim(2), aspect).data(), out.numel());
+    out = out_conv2a.forward(out, /*relu=*/true);
+    out = pointwise(out_conv2b, out);  // [1, H, W, out_dim]
 
     const int64_t HW = H * W, nc = out_dim - 1;
     float* pr = preds.data() + (s - s0 + out_offset) * HW * nc;
     float* cf = conf.data() + (s - s0 + out_offset) * HW;
     for (int64_t i = 0; i < HW; ++i) {
       for (int64_t c = 0; c < nc; ++c) {
-        const float v = out[c * HW + i];
+        const float v = out[i * out_dim + c];
         // depth: exp; points: inv_log = sign(v) * (exp|v| - 1)
         pr[i * nc + c] = depth_activation ? std::exp(v) : std::copysign(std::expm1(std::fabs(v)), v);
       }
-      cf[i] = 1.f + std::exp(out[nc * HW + i]);
+      cf[i] = 1.f + std::exp(out[i * out_dim + nc]);
     }
   }
 }

@@ -63,6 +63,7 @@ struct DptHead {
   int out_dim;
   bool depth_activation;  // exp (depth head) vs inv_log (point head)
   LayerNorm norm;
+  // Activations are channels-last [1, h, w, C] throughout (oneDNN's native conv layout).
   std::vector<Linear> projects;  // 1x1 convs applied to tokens
   Tensor resize0_w, resize0_b, resize1_w, resize1_b;
   ops::Conv2d resize3;
@@ -70,11 +71,11 @@ struct DptHead {
   struct Fusion {
     bool has_unit1;
     ops::Conv2d u1c1, u1c2, u2c1, u2c2;
-    Tensor out_w, out_b;
+    Linear out_conv;  // 1x1 conv, run on channels-last pixels
   };
   std::vector<Fusion> refine;  // refinenet1..4 at index 0..3
   ops::Conv2d out_conv1, out_conv2a;
-  Tensor out_conv2b_w, out_conv2b_b;
+  Linear out_conv2b;  // final 1x1 conv -> out_dim channels
 
   DptHead(const WeightStore& ws, const ModelConfig& cfg, const std::string& name, int out_dim, bool depth);
   void set_conv_modes(bool prepack, bool bf16);

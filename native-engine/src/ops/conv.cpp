@@ -2,7 +2,10 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cstring>
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 #include <stdexcept>
 
 #include "ops/gemm.h"
@@ -25,7 +28,8 @@ struct Conv2d::Impl {
     memory packed_weights;  // valid once packed (prepack mode)
   };
   std::mutex mu;
-  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::shared_ptr<Plan>> plans;
+  // (N, H, W, bf16, epilogue: 0 none, 1 relu, 2 residual sum)
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool, int>, std::shared_ptr<Plan>> plans;
 };
 
 Conv2d::Conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding)
@@ -37,24 +41,28 @@ double Conv2d::gflop(int64_t n, int64_t h, int64_t w) const {
   return 2.0 * n * oh * ow * weight_.numel() / 1e9;
 }
 
-Tensor Conv2d::forward(const Tensor& x) const {
-  const int64_t N = x.dim(0), IC = x.dim(1), H = x.dim(2), W = x.dim(3);
+Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor* residual) const {
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), IC = x.dim(3);
   const int64_t OC = weight_.dim(0), KH = weight_.dim(2), KW = weight_.dim(3);
   if (IC != weight_.dim(1))
     throw std::runtime_error("conv2d: input has " + std::to_string(IC) + " channels, weight expects " +
                              std::to_string(weight_.dim(1)));
   const int64_t OH = (H + 2 * padding_ - KH) / stride_ + 1;
   const int64_t OW = (W + 2 * padding_ - KW) / stride_ + 1;
+  if (residual && residual->shape() != std::vector<int64_t>{N, OH, OW, OC})
+    throw std::runtime_error("conv2d: residual shape does not match the output");
+  const int epilogue = residual ? 2 : relu ? 1 : 0;
   auto& eng = cpu_engine();
   std::shared_ptr<Impl::Plan> plan;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    auto& p = impl_->plans[{N, H, W, bf16_}];
+    auto& p = impl_->plans[{N, H, W, bf16_, epilogue}];
     if (!p) {
       const dt in_dt = bf16_ ? dt::bf16 : dt::f32;
-      memory::desc src_md({N, IC, H, W}, in_dt, tag::any);
+      // oneDNN dims are always (N, C, H, W); the tag says the memory is channels-last.
+      memory::desc src_md({N, IC, H, W}, in_dt, tag::nhwc);
       memory::desc wei_md({OC, IC, KH, KW}, in_dt, tag::any);
-      memory::desc dst_md({N, OC, OH, OW}, dt::f32, tag::any);
+      memory::desc dst_md({N, OC, OH, OW}, dt::f32, tag::nhwc);
       memory::desc bias_md({OC}, dt::f32, tag::x);
       memory::dims strides = {stride_, stride_}, pad = {padding_, padding_};
       dnnl::convolution_forward::desc d =
@@ -64,21 +72,27 @@ Tensor Conv2d::forward(const Tensor& x) const {
                         : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                           dnnl::algorithm::convolution_direct, src_md, wei_md,
                                                           bias_md, dst_md, strides, pad, pad);
+      dnnl::post_ops po;
+      if (epilogue == 1) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      if (epilogue == 2) po.append_sum(1.f);
+      dnnl::primitive_attr attr;
+      attr.set_post_ops(po);
       p = std::make_shared<Impl::Plan>();
-      p->pd = dnnl::convolution_forward::primitive_desc(d, eng);
+      p->pd = dnnl::convolution_forward::primitive_desc(d, attr, eng);
       p->prim = dnnl::convolution_forward(p->pd);
     }
     plan = p;
   }
   dnnl::stream s(eng);
   auto& pd = plan->pd;
-  memory user_src({{N, IC, H, W}, dt::f32, tag::nchw}, eng, const_cast<float*>(x.data()));
+  memory user_src({{N, IC, H, W}, dt::f32, tag::nhwc}, eng, const_cast<float*>(x.data()));
   memory user_wei({{OC, IC, KH, KW}, dt::f32, tag::oihw}, eng, const_cast<float*>(weight_.data()));
-  Tensor out = Tensor::uninitialized({N, OC, OH, OW});
-  memory user_dst({{N, OC, OH, OW}, dt::f32, tag::nchw}, eng, out.data());
+  Tensor out = Tensor::uninitialized({N, OH, OW, OC});
+  if (residual) std::memcpy(out.data(), residual->data(), sizeof(float) * out.numel());
+  memory dst({{N, OC, OH, OW}, dt::f32, tag::nhwc}, eng, out.data());
 
   memory src = user_src;
-  if (pd.src_desc() != user_src.get_desc()) {
+  if (pd.src_desc() != user_src.get_desc()) {  // bf16: a conversion, same layout
     src = memory(pd.src_desc(), eng);
     dnnl::reorder(user_src, src).execute(s, user_src, src);
   }
@@ -92,50 +106,32 @@ Tensor Conv2d::forward(const Tensor& x) const {
       if (prepack_) plan->packed_weights = wei;
     }
   }
-  memory dst = pd.dst_desc() != user_dst.get_desc() ? memory(pd.dst_desc(), eng) : user_dst;
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
   if (!bias_.empty()) args[DNNL_ARG_BIAS] = memory({{OC}, dt::f32, tag::x}, eng, const_cast<float*>(bias_.data()));
   plan->prim.execute(s, args);
-  if (dst != user_dst) dnnl::reorder(dst, user_dst).execute(s, dst, user_dst);
   s.wait();
   return out;
 }
 
-Tensor conv1x1(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  const int64_t N = x.dim(0), IC = x.dim(1), HW = x.dim(2) * x.dim(3), OC = weight.dim(0);
-  Tensor out = Tensor::uninitialized({N, OC, x.dim(2), x.dim(3)});
-  for (int64_t n = 0; n < N; ++n) {
-    float* o = out.data() + n * OC * HW;
-    if (!bias.empty()) {
-#pragma omp parallel for
-      for (int64_t c = 0; c < OC; ++c)
-        for (int64_t i = 0; i < HW; ++i) o[c * HW + i] = bias[c];
-    }
-    gemm(OC, HW, IC, weight.data(), IC, x.data() + n * IC * HW, HW, false, o, HW, 1.f, bias.empty() ? 0.f : 1.f);
-  }
-  return out;
-}
-
 Tensor conv_transpose_k_eq_s(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  const int64_t N = x.dim(0), IC = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), IC = x.dim(3);
   const int64_t OC = weight.dim(1), k = weight.dim(2);
   const int64_t HW = H * W, M = OC * k * k;
-  Tensor out = Tensor::uninitialized({N, OC, H * k, W * k});
-  std::vector<float> tmp(static_cast<size_t>(M) * HW);
+  Tensor out = Tensor::uninitialized({N, H * k, W * k, OC});
+  std::vector<float> tmp(static_cast<size_t>(HW) * M);
   for (int64_t n = 0; n < N; ++n) {
-    // tmp[(oc,i,j), (y,x)] = sum_ic W[ic, (oc,i,j)] * x[ic, (y,x)]
-    gemm(M, HW, IC, weight.data(), M, x.data() + n * IC * HW, HW, false, tmp.data(), HW, 1.f, 0.f, true);
-    float* o = out.data() + n * OC * HW * k * k;
+    // tmp[(y,x), (oc,i,j)] = sum_ic x[(y,x), ic] * W[ic, (oc,i,j)]
+    gemm(HW, M, IC, x.data() + n * HW * IC, IC, weight.data(), M, false, tmp.data(), M);
+    float* o = out.data() + n * HW * M;
 #pragma omp parallel for
-    for (int64_t oc = 0; oc < OC; ++oc) {
-      const float b = bias.empty() ? 0.f : bias[oc];
+    for (int64_t y = 0; y < H; ++y)
       for (int64_t i = 0; i < k; ++i)
-        for (int64_t j = 0; j < k; ++j) {
-          const float* t = tmp.data() + ((oc * k + i) * k + j) * HW;
-          for (int64_t y = 0; y < H; ++y)
-            for (int64_t xx = 0; xx < W; ++xx) o[(oc * H * k + y * k + i) * W * k + xx * k + j] = t[y * W + xx] + b;
-        }
-    }
+        for (int64_t xx = 0; xx < W; ++xx)
+          for (int64_t j = 0; j < k; ++j) {
+            const float* t = tmp.data() + (y * W + xx) * M + i * k + j;
+            float* dst = o + ((y * k + i) * W * k + xx * k + j) * OC;
+            for (int64_t oc = 0; oc < OC; ++oc) dst[oc] = t[oc * k * k] + (bias.empty() ? 0.f : bias[oc]);
+          }
   }
   return out;
 }

@@ -9,15 +9,18 @@
 
 namespace vggt::ops {
 
-// General convolution through oneDNN. Weights [OC, IC, KH, KW] (PyTorch layout) are read from
+// General convolution through oneDNN on channels-last (NHWC) activations, the layout its
+// AVX-512 convolutions use natively: no reorders of activations around a call (inputs are
+// only converted to bf16 in bf16 mode). Weights [OC, IC, KH, KW] (PyTorch layout) are read from
 // the checkpoint; with prepack they are reordered once into oneDNN's preferred layout,
 // otherwise on every call (what a framework without weight caching does).
 class Conv2d {
  public:
   Conv2d() = default;
   Conv2d(const Tensor& weight, const Tensor& bias, int stride, int padding);
-  // x: [N, IC, H, W] -> [N, OC, H', W']
-  Tensor forward(const Tensor& x) const;
+  // x: [N, H, W, IC] -> [N, H', W', OC]. Fused epilogues: relu(conv(x) + b), or
+  // conv(x) + b + residual (residual [N, H', W', OC]) -- both exact, applied to the fp32 result.
+  Tensor forward(const Tensor& x, bool relu = false, const Tensor* residual = nullptr) const;
   void set_prepack(bool on) { prepack_ = on; }
   // bf16 inputs and weights, fp32 accumulation and output (oneDNN converts in its reorders).
   void set_bf16(bool on) { bf16_ = on; }
@@ -33,10 +36,8 @@ class Conv2d {
   std::shared_ptr<Impl> impl_;  // primitive cache, shared by copies
 };
 
-// 1x1 convolution as a GEMM: W [OC, IC, 1, 1].
-Tensor conv1x1(const Tensor& x, const Tensor& weight, const Tensor& bias);
-
-// Transposed convolution with kernel == stride (no overlap), W [IC, OC, k, k]: one GEMM + scatter.
+// Transposed convolution with kernel == stride (no overlap), W [IC, OC, k, k], channels-last:
+// x [N, H, W, IC] -> [N, H*k, W*k, OC]: one GEMM + scatter.
 Tensor conv_transpose_k_eq_s(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
 }  // namespace vggt::ops

@@ -251,11 +251,11 @@ size_t flash_attention_bf16_scratch_bytes(int B, int H, int N, int D, int thread
   // plus per thread the bf16 queries, fp32 output rows, one register block of scores and
   // probabilities, row max/sum and alignment slack.
   if (!flash_attention_bf16_native(D)) return flash_attention_scratch_bytes(B, H, N, D, threads);
-  constexpr size_t kRB = 6;
-  const size_t ntiles = (static_cast<size_t>(N) + kBC - 1) / kBC;
-  const size_t packed = static_cast<size_t>(B) * H * ntiles * kBC * D * 2 * sizeof(uint16_t);
+  constexpr size_t kRB = 6, kTile = 128;  // the bf16 kernel's register block and key tile
+  const size_t ntiles = (static_cast<size_t>(N) + kTile - 1) / kTile;
+  const size_t packed = static_cast<size_t>(B) * H * ntiles * kTile * D * 2 * sizeof(uint16_t);
   const size_t task = static_cast<size_t>(kBR) * D * 2 + static_cast<size_t>(kBR) * D * 4 +
-                      kRB * kBC * 4 + kRB * kBC * 2 + 2 * kBR * 4 + 6 * 64;
+                      kRB * kTile * 4 + kRB * kTile * 2 + kBR * 4 + kBR * 16 * 4 + 6 * 64;
   return packed + static_cast<size_t>(threads) * task;
 }
 

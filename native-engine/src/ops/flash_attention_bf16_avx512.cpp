@@ -16,7 +16,6 @@
 #include <new>
 
 #include "core/cpu_features.h"
-#include "ops/exp_avx512.h"
 #include "ops/flash_attention.h"
 
 namespace vggt::ops::detail {
@@ -27,7 +26,8 @@ namespace {
 // 16 keys. V tile: [kBC/2][D] words (word = one dim of two consecutive keys) -> one load
 // gives 16 dims. Q rows and P rows are plain bf16 rows, so a 32-bit broadcast is a word.
 constexpr int kBR = 64;  // query rows per task
-constexpr int kBC = 64;  // keys per tile
+constexpr int kBC = 128;  // keys per tile
+constexpr int kNV = kBC / 16;  // score vectors per row
 constexpr int kRB = 6;   // register block: 6 rows x 4 zmm accumulators
 
 struct FreeDeleter {
@@ -39,6 +39,23 @@ Buffer alloc_bytes(size_t n) {
   void* p = std::aligned_alloc(64, ((n + 63) / 64) * 64 + 64);
   if (!p) throw std::bad_alloc();
   return Buffer(p);
+}
+
+// 2^x for the softmax, whose probabilities are then rounded to bf16 (2^-9 relative): x = n + r,
+// |r| <= 1/2, 2^r by Taylor degree 5 in r ln2 (truncation < 2.5e-6 relative), 2^n by vscalefps.
+// Inputs are clamped at -126 (so -inf gives 2^-126 ~ 1e-38, not 0: only padded keys reach it,
+// and their V rows are zero). Half the instructions of exp512, which serves exact paths.
+inline __m512 exp2_for_bf16(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(1.3333558146e-3f);  // ln2^5 / 5!
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.6181291076e-3f));  // ln2^4 / 4!
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.5504108665e-2f));  // ln2^3 / 3!
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4022650696e-1f));  // ln2^2 / 2!
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.9314718056e-1f));  // ln2
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
 }
 
 inline __m512bh as_bh(__m512i x) { return reinterpret_cast<__m512bh>(x); }
@@ -78,9 +95,11 @@ void pack_v_tile(const float* v, uint32_t* vw, int N, int D, int tile) {
   }
 }
 
-// s[RB][64] = qw[RB][D/2] . kw[D/2][64]
+// s[RB][half*64 : +64] = qw[RB][D/2] . kw[D/2][half*64 : +64]
 template <int RB>
-inline void qk_block(const uint32_t* qw, const uint32_t* kw, float* s, int Dh) {
+inline void qk_half(const uint32_t* qw, const uint32_t* kw, float* s, int Dh, int half) {
+  kw += half * 64;
+  s += half * 64;
   __m512 acc[RB][4];
   for (int r = 0; r < RB; ++r)
     for (int i = 0; i < 4; ++i) acc[r][i] = _mm512_setzero_ps();
@@ -98,6 +117,12 @@ inline void qk_block(const uint32_t* qw, const uint32_t* kw, float* s, int Dh) {
   }
   for (int r = 0; r < RB; ++r)
     for (int i = 0; i < 4; ++i) _mm512_store_ps(s + r * kBC + 16 * i, acc[r][i]);
+}
+
+template <int RB>
+inline void qk_block(const uint32_t* qw, const uint32_t* kw, float* s, int Dh, int nc) {
+  qk_half<RB>(qw, kw, s, Dh, 0);
+  if (nc > 64) qk_half<RB>(qw, kw, s, Dh, 1);
 }
 
 // o[RB][c0 : c0+16*NV] = o * alpha[r] + pw[RB][0:ncp] . vw[0:ncp][c0 : ...]
@@ -135,32 +160,41 @@ inline void pv_rows(const uint32_t* pw, const uint32_t* vw, int ncp, int D, floa
 template <int RB>
 inline void row_block(const uint32_t* qw, const uint32_t* kw, float* s, uint32_t* pw, const uint32_t* vw, int nc,
                       int D, float* o, float* m, float* l) {
-  qk_block<RB>(qw, kw, s, D / 2);
+  qk_block<RB>(qw, kw, s, D / 2, nc);
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   float alpha[RB];
   for (int r = 0; r < RB; ++r) {
     const float* sr = s + r * kBC;
-    __m512 x[4];
-    for (int i = 0; i < 4; ++i) {
-      // Padded keys must not take part in the softmax (their P becomes exactly 0).
-      const __mmask16 valid =
-          _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(16 * i)), _mm512_set1_epi32(nc));
-      x[i] = _mm512_mask_blend_ps(valid, ninf, _mm512_load_ps(sr + 16 * i));
+    __m512 x[kNV];
+    for (int i = 0; i < kNV; ++i) x[i] = _mm512_load_ps(sr + 16 * i);
+    if (nc < kBC) {
+      // Padded keys must not take part in the softmax.
+      for (int i = 0; i < kNV; ++i) {
+        const __mmask16 valid =
+            _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(16 * i)), _mm512_set1_epi32(nc));
+        x[i] = _mm512_mask_blend_ps(valid, ninf, x[i]);
+      }
     }
-    const float tile_max =
-        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(x[0], x[1]), _mm512_max_ps(x[2], x[3])));
-    const float mx = std::max(m[r], tile_max);
+    __m512 vmax = x[0];
+    for (int i = 1; i < kNV; ++i) vmax = _mm512_max_ps(vmax, x[i]);
+    const float mx = std::max(m[r], _mm512_reduce_max_ps(vmax));
     const __m512 vmx = _mm512_set1_ps(mx);
-    __m512 e[4];
-    for (int i = 0; i < 4; ++i) e[i] = exp512(_mm512_sub_ps(x[i], vmx));
-    // The row sum uses the fp32 probabilities; P V sees them rounded to bf16 (unbiased RNE).
+    __m512 sum = _mm512_setzero_ps();
     uint32_t* pr = pw + r * (kBC / 2);
-    _mm512_store_si512(pr, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e[1], e[0])));
-    _mm512_store_si512(pr + 16, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e[3], e[2])));
-    const float a = _mm512_cvtss_f32(exp512(_mm512_set1_ps(m[r] - mx)));
+    for (int i = 0; i < kNV; i += 2) {
+      const __m512 e0 = exp2_for_bf16(_mm512_sub_ps(x[i], vmx));
+      const __m512 e1 = exp2_for_bf16(_mm512_sub_ps(x[i + 1], vmx));
+      // The row sum uses the fp32 probabilities; P V sees them rounded to bf16 (unbiased RNE).
+      _mm512_store_si512(pr + 8 * i, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e1, e0)));
+      sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+    }
+    // The running max rarely moves after the first tiles: then the rescale factor is 1.
+    const float a = mx == m[r] ? 1.0f : _mm512_cvtss_f32(exp2_for_bf16(_mm512_set1_ps(m[r] - mx)));
     alpha[r] = a;
-    l[r] = l[r] * a + _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3])));
+    // Row sums stay as 16 partial lanes until the end (no horizontal add per tile).
+    float* lr = l + r * 16;
+    _mm512_store_ps(lr, _mm512_fmadd_ps(_mm512_load_ps(lr), _mm512_set1_ps(a), sum));
     m[r] = mx;
   }
   pv_rows<RB>(pw, vw, (nc + 1) / 2, D, o, alpha);
@@ -171,14 +205,14 @@ struct TaskScratch {
   float* o;      // [kBR][D] running output
   float* s;      // [kRB][kBC] scores of one register block
   uint32_t* pw;  // [kRB][kBC/2] probabilities, bf16 pairs
-  float* m;      // [kBR] running max
-  float* l;      // [kBR] running sum
+  float* m;      // [kBR] running max (log2 units)
+  float* l;      // [kBR][16] running sums, 16 partial lanes per row
 };
 
 // Must match flash_attention_bf16_scratch_bytes() in flash_attention.cpp (the same tiles).
 size_t task_scratch_bytes(int D) {
   return static_cast<size_t>(kBR) * D * 2 + static_cast<size_t>(kBR) * D * 4 + kRB * kBC * 4 + kRB * kBC * 2 +
-         2 * kBR * 4 + 6 * 64;
+         kBR * 4 + kBR * 16 * 4 + 6 * 64;
 }
 
 TaskScratch carve(void* base, int D) {
@@ -193,8 +227,8 @@ TaskScratch carve(void* base, int D) {
   p = align(p + kRB * kBC * 4);
   ws.pw = reinterpret_cast<uint32_t*>(p);
   p = align(p + kRB * kBC * 2);
-  ws.m = reinterpret_cast<float*>(p);
-  ws.l = ws.m + kBR;
+  ws.l = reinterpret_cast<float*>(p);
+  ws.m = ws.l + kBR * 16;
   return ws;
 }
 
@@ -203,7 +237,8 @@ void flash_task(const float* q, const uint32_t* kw, const uint32_t* vw, float* o
   const int nr = std::min(kBR, N - r0);
   const int ntiles = (N + kBC - 1) / kBC;
   const int Dh = D / 2;
-  const __m512 vscale = _mm512_set1_ps(scale);
+  // log2(e) folded into the query scale: the softmax then runs on 2^x (see exp2_for_bf16).
+  const __m512 vscale = _mm512_set1_ps(scale * 1.44269504088896341f);
   for (int r = 0; r < kBR; ++r) {
     // Rows past N (last task) compute on zeros and are never written out.
     uint32_t* qwr = ws.qw + static_cast<size_t>(r) * Dh;
@@ -215,7 +250,7 @@ void flash_task(const float* q, const uint32_t* kw, const uint32_t* vw, float* o
       _mm512_storeu_ps(orow + d, _mm512_setzero_ps());
     }
     ws.m[r] = -std::numeric_limits<float>::infinity();
-    ws.l[r] = 0.0f;
+    _mm512_store_ps(ws.l + r * 16, _mm512_setzero_ps());
   }
   const size_t ktile = static_cast<size_t>(Dh) * kBC, vtile = static_cast<size_t>(kBC / 2) * D;
   for (int t = 0; t < ntiles; ++t) {
@@ -226,17 +261,17 @@ void flash_task(const float* q, const uint32_t* kw, const uint32_t* vw, float* o
       const uint32_t* qo = ws.qw + static_cast<size_t>(rb) * Dh;
       float* oo = ws.o + static_cast<size_t>(rb) * D;
       switch (std::min(kRB, nr - rb)) {
-        case 1: row_block<1>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
-        case 2: row_block<2>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
-        case 3: row_block<3>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
-        case 4: row_block<4>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
-        case 5: row_block<5>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
-        default: row_block<6>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb); break;
+        case 1: row_block<1>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
+        case 2: row_block<2>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
+        case 3: row_block<3>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
+        case 4: row_block<4>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
+        case 5: row_block<5>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
+        default: row_block<6>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
       }
     }
   }
   for (int r = 0; r < nr; ++r) {
-    const __m512 inv = _mm512_set1_ps(1.0f / ws.l[r]);
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_load_ps(ws.l + r * 16)));
     const float* orow = ws.o + static_cast<size_t>(r) * D;
     float* dst = out + (static_cast<size_t>(r0 + r) * H + h) * D;
     for (int d = 0; d < D; d += 16) _mm512_storeu_ps(dst + d, _mm512_mul_ps(_mm512_loadu_ps(orow + d), inv));

@@ -7,50 +7,40 @@
 namespace vggt::ops {
 
 Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  Tensor out = Tensor::uninitialized({N, C, oh, ow});
+  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
+  Tensor out = Tensor::uninitialized({N, oh, ow, C});
   const float sh = oh > 1 ? static_cast<float>(H - 1) / static_cast<float>(oh - 1) : 0.f;
   const float sw = ow > 1 ? static_cast<float>(W - 1) / static_cast<float>(ow - 1) : 0.f;
-  std::vector<int64_t> x0(ow), x1(ow), y0(oh), y1(oh);
-  std::vector<float> lx(ow), hx(ow), ly(oh), hy(oh);
+  std::vector<int64_t> x0(ow), x1(ow);
+  std::vector<float> lx(ow);
   for (int64_t j = 0; j < ow; ++j) {
     const float src = sw * j;
     x0[j] = std::min(static_cast<int64_t>(src), W - 1);
     x1[j] = x0[j] + (x0[j] < W - 1 ? 1 : 0);
     lx[j] = src - x0[j];
-    hx[j] = 1.f - lx[j];
   }
-  for (int64_t i = 0; i < oh; ++i) {
-    const float src = sh * i;
-    y0[i] = std::min(static_cast<int64_t>(src), H - 1);
-    y1[i] = y0[i] + (y0[i] < H - 1 ? 1 : 0);
-    ly[i] = src - y0[i];
-    hy[i] = 1.f - ly[i];
-  }
-  // Separable: each input row is interpolated along x once (a gather per output column), then
-  // every output row is a two-row blend that vectorises. Same products and sums, in the same
-  // order, as hy * (hx a + lx b) + ly * (hx c + lx d): bitwise the direct formula.
-#pragma omp parallel
-  {
-    std::vector<float> rows(static_cast<size_t>(H) * ow);
-#pragma omp for schedule(static)
-    for (int64_t nc = 0; nc < N * C; ++nc) {
-      const float* src = x.data() + nc * H * W;
-      for (int64_t y = 0; y < H; ++y) {
-        const float* r = src + y * W;
-        float* t = rows.data() + y * ow;
-        for (int64_t j = 0; j < ow; ++j) t[j] = hx[j] * r[x0[j]] + lx[j] * r[x1[j]];
-      }
-      float* o = out.data() + nc * oh * ow;
-      for (int64_t i = 0; i < oh; ++i) {
-        const float* t0 = rows.data() + y0[i] * ow;
-        const float* t1 = rows.data() + y1[i] * ow;
-        const float a = hy[i], b = ly[i];
-        float* oi = o + i * ow;
-        for (int64_t j = 0; j < ow; ++j) oi[j] = a * t0[j] + b * t1[j];
+  // Channels are contiguous: every output pixel is four contiguous rows of C blended with the
+  // same two weights per axis, which vectorises over C.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < oh; ++i) {
+      const float src = sh * i;
+      const int64_t y0 = std::min(static_cast<int64_t>(src), H - 1);
+      const int64_t y1 = y0 + (y0 < H - 1 ? 1 : 0);
+      const float ly = src - y0, hy = 1.f - ly;
+      const float* r0 = x.data() + (n * H + y0) * W * C;
+      const float* r1 = x.data() + (n * H + y1) * W * C;
+      float* o = out.data() + (n * oh + i) * ow * C;
+      for (int64_t j = 0; j < ow; ++j) {
+        const float l = lx[j], h = 1.f - l;
+        const float* a = r0 + x0[j] * C;
+        const float* b = r0 + x1[j] * C;
+        const float* c = r1 + x0[j] * C;
+        const float* d = r1 + x1[j] * C;
+        float* oj = o + j * C;
+        for (int64_t ch = 0; ch < C; ++ch) oj[ch] = hy * (h * a[ch] + l * b[ch]) + ly * (h * c[ch] + l * d[ch]);
       }
     }
-  }
   return out;
 }
 

@@ -4,7 +4,7 @@
 
 namespace vggt::ops {
 
-// Bilinear, align_corners=True. x: [N, C, H, W] -> [N, C, oh, ow].
+// Bilinear, align_corners=True, channels-last. x: [N, H, W, C] -> [N, oh, ow, C].
 Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow);
 
 // Bicubic with antialias=True, align_corners=False (Keys a = -0.5, support widened by the

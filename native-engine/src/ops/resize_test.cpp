@@ -9,8 +9,8 @@
 namespace vggt::ops {
 namespace {
 
-// PyTorch's align_corners=True bilinear, written out per output pixel (the formula the
-// separable kernel must reproduce bit for bit: same products, same order).
+// PyTorch's align_corners=True bilinear on one NCHW plane, written out per output pixel (the
+// formula the channels-last kernel must reproduce bit for bit: same products, same order).
 float direct(const Tensor& x, int64_t nc, int64_t i, int64_t j, int64_t oh, int64_t ow) {
   const int64_t H = x.dim(2), W = x.dim(3);
   const float sh = oh > 1 ? static_cast<float>(H - 1) / static_cast<float>(oh - 1) : 0.f;
@@ -23,7 +23,7 @@ float direct(const Tensor& x, int64_t nc, int64_t i, int64_t j, int64_t oh, int6
   return hy * (hx * p[y0 * W + x0] + lx * p[y0 * W + x1]) + ly * (hx * p[y1 * W + x0] + lx * p[y1 * W + x1]);
 }
 
-TEST(ResizeBilinear, SeparableKernelEqualsTheDirectFormulaBitwise) {
+TEST(ResizeBilinear, ChannelsLastKernelEqualsTheDirectFormulaBitwise) {
   struct Case { int64_t n, c, h, w, oh, ow; };
   for (const Case& k : {Case{1, 3, 25, 37, 50, 74}, Case{2, 2, 100, 148, 350, 518}, Case{1, 1, 1, 5, 3, 9},
                         Case{1, 2, 7, 1, 13, 4}, Case{1, 1, 6, 6, 1, 1}, Case{1, 4, 13, 19, 25, 37}}) {
@@ -31,16 +31,21 @@ TEST(ResizeBilinear, SeparableKernelEqualsTheDirectFormulaBitwise) {
     std::mt19937 g(static_cast<unsigned>(k.h * 131 + k.w));
     std::normal_distribution<float> nd;
     for (int64_t i = 0; i < x.numel(); ++i) x[i] = nd(g);
-    Tensor y = resize_bilinear_align_corners(x, k.oh, k.ow);
-    ASSERT_EQ(y.shape(), (std::vector<int64_t>{k.n, k.c, k.oh, k.ow}));
+    Tensor xl({k.n, k.h, k.w, k.c});  // the same values, channels-last
+    for (int64_t n = 0; n < k.n; ++n)
+      for (int64_t c = 0; c < k.c; ++c)
+        for (int64_t p = 0; p < k.h * k.w; ++p) xl[(n * k.h * k.w + p) * k.c + c] = x[(n * k.c + c) * k.h * k.w + p];
+    Tensor y = resize_bilinear_align_corners(xl, k.oh, k.ow);
+    ASSERT_EQ(y.shape(), (std::vector<int64_t>{k.n, k.oh, k.ow, k.c}));
     int64_t mismatches = 0;
-    for (int64_t nc = 0; nc < k.n * k.c; ++nc)
-      for (int64_t i = 0; i < k.oh; ++i)
-        for (int64_t j = 0; j < k.ow; ++j)
-          mismatches += y[(nc * k.oh + i) * k.ow + j] != direct(x, nc, i, j, k.oh, k.ow);
+    for (int64_t n = 0; n < k.n; ++n)
+      for (int64_t c = 0; c < k.c; ++c)
+        for (int64_t i = 0; i < k.oh; ++i)
+          for (int64_t j = 0; j < k.ow; ++j)
+            mismatches += y[((n * k.oh + i) * k.ow + j) * k.c + c] != direct(x, n * k.c + c, i, j, k.oh, k.ow);
     EXPECT_EQ(mismatches, 0) << k.h << "x" << k.w << " -> " << k.oh << "x" << k.ow;
     // Corners are copied exactly (align_corners=True).
-    EXPECT_EQ(y[0], x[0]);
+    EXPECT_EQ(y[0], xl[0]);
   }
 }
 
