@@ -118,10 +118,16 @@ int infer_parallel(int argc, char** argv) {
   MpiSession mpi;
   const parallel::Comm comm = parallel::Comm::world();
   const bool root = comm.rank() == 0;
+  // Rank 0 prints the agreed error before any rank exits: mpirun kills the whole job as soon
+  // as one rank ends non-zero, which could otherwise cut rank 0 off before it reports.
   auto fail_if = [&](const std::string& mine) {
     const std::string err = parallel::agree_error(comm, mine);
     if (err.empty()) return false;
-    if (root) throw std::runtime_error(err);
+    if (root) {
+      std::fprintf(stderr, "vggt-engine infer: error: %s\n", err.c_str());
+      std::fflush(stderr);
+    }
+    comm.barrier();
     return true;
   };
 
