@@ -61,7 +61,7 @@ export const OPTIONS: readonly OptionInfo[] = [
   {
     name: "bf16",
     label: "BF16 weights",
-    what: "Holds the weights in bfloat16 and runs the large matrix products in bf16 (half the weight memory).",
+    what: "Holds the weights in bfloat16 and runs the large matrix products in bf16 (half the weight memory); with flash attention on, attention's two products use bf16 dot products too.",
     accuracy: "Lossy: about 1e-2 relative error (write-up: camera AUC 0.919 → 0.911).",
     accuracyClass: "lossy",
     defaultOn: true,
@@ -85,8 +85,8 @@ export const OPTIONS: readonly OptionInfo[] = [
   {
     name: "flash-attn",
     label: "Flash attention",
-    what: "Tiled attention with an online softmax for global attention: no full attention matrix in memory.",
-    accuracy: "Exact: within the fp32 reference tolerance (reordered sums).",
+    what: "Tiled attention with an online softmax for global and frame attention: no full attention matrix in memory.",
+    accuracy: "Exact on its own: within the fp32 reference tolerance (reordered sums); with bf16 on it shares bf16's tolerance.",
     accuracyClass: "exact",
     defaultOn: true,
   },

@@ -45,6 +45,21 @@ Tensor Linear::forward(const Tensor& x) const {
   return y;
 }
 
+Tensor Linear::forward_gelu_into(const Tensor& x, const Linear& next) const {
+  if (mode_ != LinearMode::BF16 || next.mode_ != LinearMode::BF16 || !bf16_->native_bf16() ||
+      !next.bf16_->native_bf16())
+    return Tensor();
+  const int64_t K = x.dim(-1), M = x.numel() / K, N = out_features();
+  // The bf16 activations live in a float tensor of half the element count (the tensor
+  // allocator's block cache then reuses it layer after layer).
+  Tensor mid = Tensor::uninitialized({(M * N + 1) / 2});
+  auto* mb = reinterpret_cast<uint16_t*>(mid.data());
+  bf16_->forward_gelu_to_bf16(x.data(), mb, static_cast<int>(M));
+  Tensor y = Tensor::uninitialized({M, next.out_features()});
+  next.bf16_->forward_bf16_input(mb, y.data(), static_cast<int>(M));
+  return y;
+}
+
 void Linear::set_mode(LinearMode m) {
   if (m == mode_) return;
   const int N = static_cast<int>(shape_[0]), K = static_cast<int>(shape_[1]);
@@ -166,8 +181,12 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     ops::split_qkv(qkv_out.data(), q.data(), k.data(), v.data(), B, N, H, D);
     qkv_out = Tensor();
     if (has_qk_norm) {
-      ops::layer_norm(q.data(), q.data(), q_norm.w.data(), q_norm.b.data(), B * H * N, D, q_norm.eps);
-      ops::layer_norm(k.data(), k.data(), k_norm.w.data(), k_norm.b.data(), B * H * N, D, k_norm.eps);
+      // fused-add-ln also brings the one-pass vector LayerNorm to QK-norm (64-wide rows).
+      auto norm = flags.fused_add_ln ? [](const float* x, float* y, const float* w, const float* b, int64_t rows,
+                                          int64_t C, float eps) { ops::layernorm(x, y, w, b, rows, static_cast<int>(C), eps); }
+                                     : ops::layer_norm;
+      norm(q.data(), q.data(), q_norm.w.data(), q_norm.b.data(), B * H * N, D, q_norm.eps);
+      norm(k.data(), k.data(), k_norm.w.data(), k_norm.b.data(), B * H * N, D, k_norm.eps);
     }
     if (rope) {
       apply_rope(q.data(), B * H, N, D, pos, rope, rope_tokens, flags, rope_base);
@@ -192,9 +211,12 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
   double t1 = now_ms();
   {
     Tensor h = h2.empty() ? norm2.forward(x) : h2;
-    Tensor m = fc1.forward(h);
-    ops::gelu_erf(m.data(), m.numel());
-    Tensor o = fc2.forward(m);
+    Tensor o = fc1.forward_gelu_into(h, fc2);  // bf16: GELU fused, no fp32 hidden activations
+    if (o.empty()) {
+      Tensor m = fc1.forward(h);
+      ops::gelu_erf(m.data(), m.numel());
+      o = fc2.forward(m);
+    }
     ops::add_scaled(x.data(), o.data(), ls2.data(), T, C);
   }
   double t2 = now_ms();

@@ -39,6 +39,9 @@ struct Linear {
   // Converts the weights for `m` (kept until the mode changes; other forms are released).
   void set_mode(LinearMode m);
   LinearMode mode() const { return mode_; }
+  // MLP fusion in bf16 mode: this Linear (fc1) with GELU in its epilogue, handing bf16
+  // activations straight to `next` (fc2). Empty when either is not native bf16.
+  Tensor forward_gelu_into(const Tensor& x, const Linear& next) const;
   size_t weight_bytes() const;  // as held for the current mode
 
  private:

@@ -3,9 +3,12 @@
 // README (max 1e-3, rms 1e-4 of rms(expected)). Lossy options state their own tolerance, on the
 // same files: bf16 rounds weights and activations to 8 mantissa bits (relative error ~2^-9 per
 // operand, growing through 2*depth residual blocks); int8 W8A8 adds per-token/per-channel
-// quantisation (~2^-8 relative per operand). Measured on these cases (2026-11-25, bf16 Linears
-// and DPT 3x3 convs): bf16 depth 1.1-1.4e-3, points 4e-3, rotation 0.7-1.7 deg; all+w8a8 depth
-// 2-3e-3, points 1.0-1.4e-2, rotation 1.9-3.2 deg. The tiny random-weight models are far more sensitive than VGGT-1B (their pose
+// quantisation (~2^-8 relative per operand). Measured on these cases (2026-11-25 after the bf16
+// flash kernel and the channels-last DPT head; bf16 covers the transformer Linears, the DPT
+// 3x3 convs, projections and 1x1 convs, and with flash-attn on, attention's two products):
+// bf16 depth 1.2-1.5e-3, points 5e-3, rotation 0.6-1.1 deg; all depth 1.1-1.4e-3, points 5e-3,
+// rotation 0.8-1.8 deg; all+w8a8 depth 1.8-3.2e-3, points 1.1-1.3e-2, rotation 2.6-4.1 deg.
+// The tiny random-weight models are far more sensitive than VGGT-1B (their pose
 // quaternions are small and arbitrary); the bounds are about 2x the measurement, so a real
 // regression (a wrong scale, a missing dequantisation) still fails by orders of magnitude.
 #include <gtest/gtest.h>
@@ -72,7 +75,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"flash-attn", true},
                       Case{"sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn", true},
                       Case{"bf16", false, 3e-3, 1e-2, 3.5}, Case{"all", false, 3e-3, 1e-2, 3.5},
-                      Case{"all,w8a8", false, 1e-2, 3e-2, 6.5}),
+                      Case{"all,w8a8", false, 1e-2, 3e-2, 8.0}),
     [](const auto& info) {
       std::string n = info.param.options;
       for (auto& ch : n)

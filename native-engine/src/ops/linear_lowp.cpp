@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -92,12 +93,15 @@ class PackedMatmul {
     }
   }
 
-  void run(const void* x, void* y, int M) const {
+  // gelu: exact (erf) GELU applied to x W^T + b in the epilogue; dst_dt: output type
+  // (the constructor's by default; bf16 hands the result to a following bf16 Linear).
+  void run(const void* x, void* y, int M, bool gelu = false, dt dst_dt = dt::undef) const {
     if (M <= 0) return;
-    dnnl::matmul prim = primitive(M);
+    if (dst_dt == dt::undef) dst_dt = dst_dt_;
+    dnnl::matmul prim = primitive(M, gelu, dst_dt);
     auto& eng = cpu_engine();
     memory src(memory::desc({M, K_}, src_dt_, tag::ab), eng, const_cast<void*>(x));
-    memory dst(memory::desc({M, N_}, dst_dt_, tag::ab), eng, y);
+    memory dst(memory::desc({M, N_}, dst_dt, tag::ab), eng, y);
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei_}, {DNNL_ARG_DST, dst}};
     if (bias_) args[DNNL_ARG_BIAS] = bias_;
@@ -121,17 +125,24 @@ class PackedMatmul {
   bool has_bias() const { return static_cast<bool>(bias_); }
 
  private:
-  dnnl::matmul primitive(int M) const {
+  dnnl::matmul primitive(int M, bool gelu, dt dst_dt) const {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(M);
+    const auto key = std::make_tuple(M, gelu, static_cast<int>(dst_dt));
+    auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     if (cache_.size() >= 32) cache_.clear();  // many distinct M: keep memory bounded
     auto& eng = cpu_engine();
-    memory::desc src({M, K_}, src_dt_, tag::ab), dst({M, N_}, dst_dt_, tag::ab);
+    memory::desc src({M, K_}, src_dt_, tag::ab), dst({M, N_}, dst_dt, tag::ab);
     auto d = bias_ ? dnnl::matmul::desc(src, wei_md_, bias_md_, dst)
                    : dnnl::matmul::desc(src, wei_md_, dst);
-    dnnl::matmul prim(dnnl::matmul::primitive_desc(d, eng));
-    cache_.emplace(M, prim);
+    dnnl::primitive_attr attr;
+    if (gelu) {
+      dnnl::post_ops po;
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+      attr.set_post_ops(po);
+    }
+    dnnl::matmul prim(dnnl::matmul::primitive_desc(d, attr, eng));
+    cache_.emplace(key, prim);
     return prim;
   }
 
@@ -141,7 +152,7 @@ class PackedMatmul {
   memory wei_, bias_;
   std::string impl_;
   mutable std::mutex mu_;
-  mutable std::map<int, dnnl::matmul> cache_;
+  mutable std::map<std::tuple<int, bool, int>, dnnl::matmul> cache_;
 };
 
 bool onednn_native_bf16(int N, int K) {
@@ -340,6 +351,23 @@ void LinearBF16::forward(const float* x, float* y, int M) const {
     detail::round_to_bf16(x, n, xr);
     im.mm->run(xr, y, M);
   }
+}
+
+void LinearBF16::forward_gelu_to_bf16(const float* x, uint16_t* y, int M) const {
+  if (M <= 0) return;
+  const Impl& im = *impl_;
+  if (!im.native) throw std::logic_error("LinearBF16::forward_gelu_to_bf16 needs native bf16");
+  const int64_t n = static_cast<int64_t>(M) * im.K;
+  auto* xb = static_cast<uint16_t*>(staging(sizeof(uint16_t) * n));
+  detail::f32_to_bf16(x, n, xb);
+  im.mm->run(xb, y, M, /*gelu=*/true, dt::bf16);
+}
+
+void LinearBF16::forward_bf16_input(const uint16_t* x, float* y, int M) const {
+  if (M <= 0) return;
+  const Impl& im = *impl_;
+  if (!im.native) throw std::logic_error("LinearBF16::forward_bf16_input needs native bf16");
+  im.mm->run(x, y, M);
 }
 
 void LinearBF16::export_bf16(uint16_t* W_out) const {

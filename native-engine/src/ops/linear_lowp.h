@@ -46,6 +46,11 @@ class LinearBF16 {
   int in_features() const;
   // True when oneDNN runs a native bf16 GEMM (false: the fp32 emulation fallback).
   bool native_bf16() const;
+  // Native bf16 only (throws otherwise). A fused MLP: y = bf16(gelu_erf(x W^T + b)) with the
+  // GELU in the GEMM's epilogue, and a Linear that takes such bf16 activations as they are --
+  // the same values the unfused path rounds to bf16 before its GEMM, without the fp32 round trip.
+  void forward_gelu_to_bf16(const float* x, uint16_t* y, int M) const;
+  void forward_bf16_input(const uint16_t* x, float* y, int M) const;
 
   // Serialisation: plain row-major [N,K] bf16 bit patterns (uint16, as safetensors "BF16").
   static void convert_weights(const float* W, int64_t count, uint16_t* out);  // fp32 -> bf16 RNE
