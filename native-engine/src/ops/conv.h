@@ -1,4 +1,4 @@
-// 2-D convolutions of the DPT heads and the patch embedding, NCHW float32.
+// 2-D convolutions of the DPT heads, channels-last (NHWC) float32 activations.
 #pragma once
 #include <cstdint>
 #include <map>

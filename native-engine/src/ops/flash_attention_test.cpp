@@ -158,20 +158,21 @@ TEST(FlashAttention, ForcedIsaPathsAgree) {
   }
 }
 
-TEST(FlashAttention, ResultDoesNotDependOnThreadCount) {
-  // Each (b,h, query tile) task is computed by one thread in a fixed order: bitwise equal.
+// Each (b,h, query tile) task is computed by one thread in a fixed order: bitwise equal.
+void expect_same_on_one_and_two_threads(AttnFn fn) {
   const Case c{1, 2, 333, 64};
   Inputs in = random_inputs(c, 1.0f, 5);
-  const size_t n = in.q.size();
-  std::vector<float> a(n), b(n);
+  std::vector<float> a(in.q.size()), b(in.q.size());
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
-  flash_attention(in.q.data(), in.k.data(), in.v.data(), a.data(), c.B, c.H, c.N, c.D, 0.125f);
+  fn(in.q.data(), in.k.data(), in.v.data(), a.data(), c.B, c.H, c.N, c.D, 0.125f);
   omp_set_num_threads(std::max(2, saved));
-  flash_attention(in.q.data(), in.k.data(), in.v.data(), b.data(), c.B, c.H, c.N, c.D, 0.125f);
+  fn(in.q.data(), in.k.data(), in.v.data(), b.data(), c.B, c.H, c.N, c.D, 0.125f);
   omp_set_num_threads(saved);
   EXPECT_EQ(a, b);
 }
+
+TEST(FlashAttention, ResultDoesNotDependOnThreadCount) { expect_same_on_one_and_two_threads(flash_attention); }
 
 // Max relative error of the kernel's exp against exp in double over [-87.3, 0]: measured
 // 7.8e-8 for the AVX-512 (FMA) version and 1.0e-7 for the portable one, i.e. <= 0.9 ulp
@@ -242,16 +243,7 @@ TEST(FlashAttention, Bf16FallsBackToTheExactKernelWhereItCannotRun) {
 }
 
 TEST(FlashAttention, Bf16ResultDoesNotDependOnThreadCount) {
-  const Case c{1, 2, 333, 64};
-  Inputs in = random_inputs(c, 1.0f, 5);
-  std::vector<float> a(in.q.size()), b(in.q.size());
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  flash_attention_bf16(in.q.data(), in.k.data(), in.v.data(), a.data(), c.B, c.H, c.N, c.D, 0.125f);
-  omp_set_num_threads(std::max(2, saved));
-  flash_attention_bf16(in.q.data(), in.k.data(), in.v.data(), b.data(), c.B, c.H, c.N, c.D, 0.125f);
-  omp_set_num_threads(saved);
-  EXPECT_EQ(a, b);
+  expect_same_on_one_and_two_threads(flash_attention_bf16);
 }
 
 TEST(FlashAttention, ScratchIsLinearInNForFlashQuadraticForNaive) {
