@@ -1,4 +1,5 @@
 #include "ops/flash_attention.h"
+#include "ops/scratch_buffer.h"
 
 #include <omp.h>
 
@@ -22,17 +23,9 @@ namespace {
 constexpr int kBR = 64;  // query rows per task
 constexpr int kBC = 64;  // keys per tile
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<float, FreeDeleter>;
+using Buffer = ScratchBuffer;
 
-Buffer alloc_floats(size_t n) {
-  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-  void* p = std::aligned_alloc(64, bytes ? bytes : 64);
-  if (!p) throw std::bad_alloc();
-  return Buffer(static_cast<float*>(p));
-}
+Buffer alloc_floats(size_t n) { return scratch_bytes(n * sizeof(float)); }
 
 #define VGGT_INLINE inline __attribute__((always_inline))
 
@@ -171,7 +164,7 @@ void flash_portable(TaskFn task, PackFn pack, const float* q, const float* k, co
   const size_t head = static_cast<size_t>(N) * D;
   const size_t head_kp = static_cast<size_t>(ntiles) * kBC * D;
   Buffer kp = alloc_floats(packed_k_floats(B, H, N, D));
-  float* kpp = kp.get();
+  float* kpp = scratch_data<float>(kp);
 #pragma omp parallel
   {
 #pragma omp for collapse(2) schedule(static)
@@ -180,7 +173,7 @@ void flash_portable(TaskFn task, PackFn pack, const float* q, const float* k, co
         pack(k + bh * head, kpp + bh * head_kp + static_cast<size_t>(t) * kBC * D, N, D, t);
     Buffer mine = alloc_floats(task_scratch_floats(D));
     TaskScratch ws;
-    ws.qs = mine.get();
+    ws.qs = scratch_data<float>(mine);
     ws.o = ws.qs + static_cast<size_t>(kBR) * D;
     ws.s = ws.o + static_cast<size_t>(kBR) * D;
     ws.m = ws.s + static_cast<size_t>(kBR) * kBC;
@@ -303,11 +296,11 @@ void naive_attention(const float* q, const float* k, const float* v, float* out,
     {
       Buffer S = alloc_floats(nn);
 #pragma omp for schedule(dynamic, 1)
-      for (int bh = 0; bh < BH; ++bh) one_head(bh, S.get(), false);
+      for (int bh = 0; bh < BH; ++bh) one_head(bh, scratch_data<float>(S), false);
     }
   } else {
     Buffer S = alloc_floats(nn);
-    for (int bh = 0; bh < BH; ++bh) one_head(bh, S.get(), true);
+    for (int bh = 0; bh < BH; ++bh) one_head(bh, scratch_data<float>(S), true);
   }
 }
 

@@ -16,6 +16,7 @@
 #include "core/cpu_features.h"
 #include "ops/exp_avx512.h"
 #include "ops/flash_attention.h"
+#include "ops/scratch_buffer.h"
 
 namespace vggt::ops::detail {
 namespace {
@@ -28,17 +29,9 @@ constexpr int kBR = 64;
 constexpr int kBC = 64;
 constexpr int kRB = 6;  // register block: 6 rows x 4 zmm = 24 accumulators
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<float, FreeDeleter>;
+using Buffer = ScratchBuffer;
 
-Buffer alloc_floats(size_t n) {
-  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-  void* p = std::aligned_alloc(64, bytes ? bytes : 64);
-  if (!p) throw std::bad_alloc();
-  return Buffer(static_cast<float*>(p));
-}
+Buffer alloc_floats(size_t n) { return scratch_bytes(n * sizeof(float)); }
 
 void pack_kt_tile(const float* k, float* kp, int N, int D, int tile) {
   const int j0 = tile * kBC, nc = std::min(kBC, N - j0);
@@ -227,7 +220,7 @@ void flash_attention_avx512(const float* q, const float* k, const float* v, floa
   const size_t head = static_cast<size_t>(N) * D;
   const size_t head_kp = static_cast<size_t>(ntiles) * kBC * D;
   Buffer kp = alloc_floats(static_cast<size_t>(BH) * head_kp);
-  float* kpp = kp.get();
+  float* kpp = scratch_data<float>(kp);
 #pragma omp parallel
   {
 #pragma omp for collapse(2) schedule(static)
@@ -237,7 +230,7 @@ void flash_attention_avx512(const float* q, const float* k, const float* v, floa
     Buffer mine = alloc_floats(static_cast<size_t>(kBR) * D * 2 + static_cast<size_t>(kBR) * kBC +
                                2 * kBR);
     TaskScratch ws;
-    ws.qs = mine.get();
+    ws.qs = scratch_data<float>(mine);
     ws.o = ws.qs + static_cast<size_t>(kBR) * D;
     ws.s = ws.o + static_cast<size_t>(kBR) * D;
     ws.m = ws.s + static_cast<size_t>(kBR) * kBC;

@@ -17,6 +17,7 @@
 
 #include "core/cpu_features.h"
 #include "ops/flash_attention.h"
+#include "ops/scratch_buffer.h"
 
 namespace vggt::ops::detail {
 namespace {
@@ -30,16 +31,6 @@ constexpr int kBC = 128;  // keys per tile
 constexpr int kNV = kBC / 16;  // score vectors per row
 constexpr int kRB = 6;   // register block: 6 rows x 4 zmm accumulators
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<void, FreeDeleter>;
-
-Buffer alloc_bytes(size_t n) {
-  void* p = std::aligned_alloc(64, ((n + 63) / 64) * 64 + 64);
-  if (!p) throw std::bad_alloc();
-  return Buffer(p);
-}
 
 // 2^x for the softmax, whose probabilities are then rounded to bf16 (2^-9 relative): x = n + r,
 // |r| <= 1/2, 2^r by Taylor degree 5 in r ln2 (truncation < 2.5e-6 relative), 2^n by vscalefps.
@@ -297,7 +288,7 @@ void flash_attention_bf16_avx512(const float* q, const float* k, const float* v,
   const size_t head = static_cast<size_t>(N) * D;
   const size_t head_w = packed_words(N, D);
   const size_t ktile = static_cast<size_t>(D / 2) * kBC, vtile = static_cast<size_t>(kBC / 2) * D;
-  Buffer packed = alloc_bytes(static_cast<size_t>(BH) * head_w * 2 * sizeof(uint32_t));
+  ScratchBuffer packed = scratch_bytes(static_cast<size_t>(BH) * head_w * 2 * sizeof(uint32_t));
   uint32_t* kw = static_cast<uint32_t*>(packed.get());
   uint32_t* vw = kw + static_cast<size_t>(BH) * head_w;
 #pragma omp parallel
@@ -308,7 +299,7 @@ void flash_attention_bf16_avx512(const float* q, const float* k, const float* v,
         pack_k_tile(k + bh * head, kw + bh * head_w + t * ktile, N, D, t);
         pack_v_tile(v + bh * head, vw + bh * head_w + t * vtile, N, D, t);
       }
-    Buffer mine = alloc_bytes(task_scratch_bytes(D));
+    ScratchBuffer mine = scratch_bytes(task_scratch_bytes(D));
     const TaskScratch ws = carve(mine.get(), D);
 #pragma omp for collapse(2) schedule(dynamic, 1)
     for (int bh = 0; bh < BH; ++bh)

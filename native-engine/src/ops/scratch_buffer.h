@@ -1,0 +1,23 @@
+// 64-byte aligned scratch memory for the kernels' per-call and per-thread work areas.
+#pragma once
+#include <cstddef>
+#include <memory>
+
+namespace vggt::ops {
+
+struct ScratchFree {
+  void operator()(void* p) const;
+};
+using ScratchBuffer = std::unique_ptr<void, ScratchFree>;
+
+// At least `bytes` bytes (never a null buffer for 0), 64-byte aligned; throws std::bad_alloc.
+// Defined in a generically compiled file: AVX-512 kernels call it too, and an inline copy
+// could be the one the linker keeps for every caller.
+ScratchBuffer scratch_bytes(size_t bytes);
+
+template <class T>
+T* scratch_data(const ScratchBuffer& b) {
+  return static_cast<T*>(b.get());
+}
+
+}  // namespace vggt::ops
