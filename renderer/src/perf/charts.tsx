@@ -115,6 +115,22 @@ function tooltipStyle(pal: Palette) {
   return { contentStyle: { background: pal.background, border: `1px solid ${pal.grid}`, color: pal.text }, labelStyle: { color: pal.text }, itemStyle: { color: pal.text } };
 }
 
+// The cumulative rows along x, milliseconds up: the frame both row charts share.
+function RowsBarChart({ data, pal, children }: { data: ChartRow[]; pal: Palette; children: ReactNode }) {
+  return (
+    <ResponsiveContainer width="100%" height={320}>
+      <BarChart data={data} margin={{ top: 10, right: 16, bottom: 40, left: 10 }}>
+        <CartesianGrid stroke={pal.grid} vertical={false} />
+        <XAxis dataKey="row" interval={0} angle={-30} textAnchor="end" height={50} {...axisProps(pal)} />
+        <YAxis {...axisProps(pal)} label={{ value: "ms", angle: -90, position: "insideLeft", fill: pal.muted }} />
+        <Tooltip formatter={ms} {...tooltipStyle(pal)} cursor={{ fill: pal.grid, opacity: 0.4 }} />
+        <Legend verticalAlign="top" itemSorter={null} wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
+        {children}
+      </BarChart>
+    </ResponsiveContainer>
+  );
+}
+
 export function LatencyChart({ json, fileBase }: { json: BenchJson; fileBase: string }) {
   const pal = usePalette();
   const data = chartRows(json);
@@ -122,17 +138,10 @@ export function LatencyChart({ json, fileBase }: { json: BenchJson; fileBase: st
   const legend = [{ label: "Ours: median latency (ms)", color: pal.ours }, ...(hasNpu ? [{ label: NPU_LABEL, color: pal.npu }] : [])];
   return (
     <ChartCard id="latency" title={`Latency per cumulative row — ${json.frames} frames ${json.width}×${json.height}, ${json.threads || "all"} threads`} legend={legend} fileBase={fileBase}>
-      <ResponsiveContainer width="100%" height={320}>
-        <BarChart data={data} margin={{ top: 10, right: 16, bottom: 40, left: 10 }}>
-          <CartesianGrid stroke={pal.grid} vertical={false} />
-          <XAxis dataKey="row" interval={0} angle={-30} textAnchor="end" height={50} {...axisProps(pal)} />
-          <YAxis {...axisProps(pal)} label={{ value: "ms", angle: -90, position: "insideLeft", fill: pal.muted }} />
-          <Tooltip formatter={ms} {...tooltipStyle(pal)} cursor={{ fill: pal.grid, opacity: 0.4 }} />
-          <Legend verticalAlign="top" itemSorter={null} wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
-          <Bar dataKey="ours" name="Ours: median (ms)" fill={pal.ours} isAnimationActive={false} shape={labelledBar("ours", (r) => r.ours) as never} />
-          {hasNpu && <Bar dataKey="npu" name={NPU_LABEL} fill={pal.npu} isAnimationActive={false} shape={labelledBar("npu", (r) => r.npu) as never} />}
-        </BarChart>
-      </ResponsiveContainer>
+      <RowsBarChart data={data} pal={pal}>
+        <Bar dataKey="ours" name="Ours: median (ms)" fill={pal.ours} isAnimationActive={false} shape={labelledBar("ours", (r) => r.ours) as never} />
+        {hasNpu && <Bar dataKey="npu" name={NPU_LABEL} fill={pal.npu} isAnimationActive={false} shape={labelledBar("npu", (r) => r.npu) as never} />}
+      </RowsBarChart>
       {hasNpu && (
         <p className="hint" data-testid="npu-note">
           The NPU figures are the write-up's (Huawei Ascend, one card, 25 kitchen images), shown for reference only: not measured on this machine, and not
@@ -149,18 +158,11 @@ export function StageChart({ json, fileBase }: { json: BenchJson; fileBase: stri
   const present = STAGE_GROUPS.filter((g) => data.some((d) => d[g.key] > 0));
   return (
     <ChartCard id="stages" title="Per-stage breakdown (ms, as the engine timed each row)" legend={present.map((g) => ({ label: g.label, color: pal.stages[g.key] }))} fileBase={fileBase}>
-      <ResponsiveContainer width="100%" height={320}>
-        <BarChart data={data} margin={{ top: 10, right: 16, bottom: 40, left: 10 }}>
-          <CartesianGrid stroke={pal.grid} vertical={false} />
-          <XAxis dataKey="row" interval={0} angle={-30} textAnchor="end" height={50} {...axisProps(pal)} />
-          <YAxis {...axisProps(pal)} label={{ value: "ms", angle: -90, position: "insideLeft", fill: pal.muted }} />
-          <Tooltip formatter={ms} {...tooltipStyle(pal)} cursor={{ fill: pal.grid, opacity: 0.4 }} />
-          <Legend verticalAlign="top" itemSorter={null} wrapperStyle={{ color: pal.text, paddingBottom: 6 }} />
-          {present.map((g) => (
-            <Bar key={g.key} dataKey={g.key} name={g.label} stackId="stages" fill={pal.stages[g.key]} isAnimationActive={false} shape={labelledBar(g.key, (r) => r[g.key]) as never} />
-          ))}
-        </BarChart>
-      </ResponsiveContainer>
+      <RowsBarChart data={data} pal={pal}>
+        {present.map((g) => (
+          <Bar key={g.key} dataKey={g.key} name={g.label} stackId="stages" fill={pal.stages[g.key]} isAnimationActive={false} shape={labelledBar(g.key, (r) => r[g.key]) as never} />
+        ))}
+      </RowsBarChart>
     </ChartCard>
   );
 }
