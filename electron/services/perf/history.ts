@@ -4,10 +4,11 @@
 // corrupt record is skipped by list() and left untouched, and a benchmark that was running when
 // the app stopped is marked "interrupted" on the next start.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 import type { BenchRecord, BenchSummary } from "../../ipc/perf-types.js";
+import { listNewestFirst, readJsonRecord } from "../runs/json-records.js";
 import { writeFileAtomic } from "../tensors/safetensors.js";
 
 const BENCH_ID_RE = /^b[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$/;
@@ -54,13 +55,7 @@ export class BenchHistory {
 
   get(id: string): BenchRecord {
     const file = this.recordPath(id);
-    if (!existsSync(file)) throw new Error(`benchmark ${id} not found`);
-    let rec: BenchRecord;
-    try {
-      rec = JSON.parse(readFileSync(file, "utf8"));
-    } catch (e) {
-      throw new Error(`benchmark ${id}: corrupt record ${file} (${(e as Error).message})`);
-    }
+    const rec = readJsonRecord<BenchRecord>(file, `benchmark ${id}`);
     if (!rec || typeof rec !== "object" || rec.id !== id) throw new Error(`benchmark ${id}: ${file} is not a benchmark record of this id`);
     return rec;
   }
@@ -73,16 +68,7 @@ export class BenchHistory {
 
   /** Newest first; unreadable records are skipped so one bad file never hides the others. */
   list(): BenchSummary[] {
-    const out: BenchSummary[] = [];
-    for (const name of readdirSync(this.dir)) {
-      if (!BENCH_ID_RE.test(name)) continue;
-      try {
-        out.push(toBenchSummary(this.get(name)));
-      } catch {
-        // left on disk for the user to inspect
-      }
-    }
-    return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.id.localeCompare(a.id)));
+    return listNewestFirst(this.dir, BENCH_ID_RE, (id) => toBenchSummary(this.get(id)));
   }
 
   delete(id: string): void {

@@ -1,11 +1,12 @@
 // Runs and settings on disk. One folder per run: run.json (the RunDetail) and the engine's
 // output.safetensors. Every write is atomic, so a crash never leaves a half-written record, and a
 // run that was in flight when the app stopped is marked "interrupted" on the next start.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
 import type { RunDetail, RunSummary } from "../../ipc/types.js";
+import { listNewestFirst, readJsonRecord } from "./json-records.js";
 import { writeFileAtomic } from "../tensors/safetensors.js";
 
 export interface Settings {
@@ -73,14 +74,7 @@ export class RunStore {
   get(id: string): RunDetail {
     const cached = this.cache.get(id);
     if (cached) return cached;
-    const file = join(this.runDir(id), "run.json");
-    if (!existsSync(file)) throw new Error(`run ${id} not found`);
-    let detail: RunDetail;
-    try {
-      detail = JSON.parse(readFileSync(file, "utf8"));
-    } catch (e) {
-      throw new Error(`run ${id}: corrupt record ${file} (${(e as Error).message})`);
-    }
+    const detail = readJsonRecord<RunDetail>(join(this.runDir(id), "run.json"), `run ${id}`);
     this.cache.set(id, detail);
     return detail;
   }
@@ -93,16 +87,7 @@ export class RunStore {
 
   /** Newest first. Unreadable records are skipped (and left on disk untouched). */
   list(): RunSummary[] {
-    const out: RunSummary[] = [];
-    for (const name of readdirSync(this.runsDir)) {
-      if (!RUN_ID_RE.test(name)) continue;
-      try {
-        out.push(toSummary(this.get(name)));
-      } catch {
-        // A corrupt record must not hide the other runs.
-      }
-    }
-    return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.id.localeCompare(a.id)));
+    return listNewestFirst(this.runsDir, RUN_ID_RE, (id) => toSummary(this.get(id)));
   }
 
   delete(id: string): void {
