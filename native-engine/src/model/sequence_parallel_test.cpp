@@ -117,6 +117,21 @@ class SequenceParallelMpi : public ::testing::Test {
   }
   std::string shared;
   fs::path tmp;
+
+  // The full VGGT-1B architecture (random weights, 16 heads, 1024-dim tokens) on `frames` frames of
+  // 126x182 (pixel values from a multiplicative hash), `ranks` ranks in `mode` vs one process.
+  void expect_full_size_matches_single(int64_t frames, uint32_t hash, int seed, int ranks, const std::string& mode,
+                                       const std::string& name) {
+    Tensor images({frames, 3, 126, 182});
+    for (int64_t i = 0; i < images.numel(); ++i) images[i] = static_cast<float>((i * hash) % 1000) / 1000.f;
+    const std::string input = (tmp / (name + ".safetensors")).string();
+    io::write_safetensors(input, {io::f32_entry("images", images)}, {});
+    const std::string model = " --random-weights --seed " + std::to_string(seed);
+    const std::string one = single(model, input, name);
+    const std::string out = parallel(ranks, mode, model, input, name);
+    expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel,
+                 "vggt-1b random " + mode + " np=" + std::to_string(ranks), true);
+  }
 };
 
 TEST(FramePartition, BalancedContiguousRankZeroHoldsFrameZero) {
@@ -203,17 +218,9 @@ TEST_F(SequenceParallelMpi, FewerFramesThanRanksAndBadModeFailOnce) {
   EXPECT_FALSE(fs::exists(out));
 }
 
-// The full VGGT-1B architecture (random weights, 16 heads, 1024-dim tokens), 2 frames of
-// 126x182, Ulysses on 2 ranks vs one process. About a minute on 2 cores, ~9 GiB for 2 ranks.
+// 2 frames, Ulysses on 2 ranks. About a minute on 2 cores, ~9 GiB for 2 ranks.
 TEST_F(SequenceParallelMpi, FullSizeRandomWeightsTwoRanksMatchSingle) {
-  Tensor images({2, 3, 126, 182});
-  for (int64_t i = 0; i < images.numel(); ++i) images[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.f;
-  const std::string input = (tmp / "full.safetensors").string();
-  io::write_safetensors(input, {io::f32_entry("images", images)}, {});
-  const std::string model = " --random-weights --seed 3";
-  const std::string one = single(model, input, "full");
-  const std::string out = parallel(2, "ulysses", model, input, "full");
-  expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, "vggt-1b random ulysses np=2", true);
+  expect_full_size_matches_single(2, 2654435761u, 3, 2, "ulysses", "full");
 }
 
 // Four ranks of the full architecture need 4 x 4.4 GiB of weights: run when the memory is there
@@ -228,14 +235,7 @@ TEST_F(SequenceParallelMpi, FullSizeRandomWeightsFourRanksMatchSingle) {
   }
   if (avail_kb < 20ll * 1024 * 1024)
     GTEST_SKIP() << "*** only " << avail_kb / 1048576 << " GiB available, 4 full-size ranks need 20: SKIPPED ***";
-  Tensor images({4, 3, 126, 182});
-  for (int64_t i = 0; i < images.numel(); ++i) images[i] = static_cast<float>((i * 2246822519u) % 1000) / 1000.f;
-  const std::string input = (tmp / "full4.safetensors").string();
-  io::write_safetensors(input, {io::f32_entry("images", images)}, {});
-  const std::string model = " --random-weights --seed 5";
-  const std::string one = single(model, input, "full4");
-  const std::string out = parallel(4, "ring", model, input, "full4");
-  expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, "vggt-1b random ring np=4", true);
+  expect_full_size_matches_single(4, 2246822519u, 5, 4, "ring", "full4");
 }
 
 }  // namespace
