@@ -6,12 +6,14 @@ import { writeColmap, type ColmapCameraModel } from "./colmap.js";
 import { loadEngineOutput, pointArrays, type EngineOutput } from "./engine-output.js";
 import { resolveImages, writeImagesFolder, type ImagesMode } from "./images-folder.js";
 import { stageExport, type OverwritePolicy } from "./output-dir.js";
+import { checkFiniteCameras } from "./finite-check.js";
 import { writePly } from "./ply.js";
 import { requireColors, resolveFrames, selectPoints, type PointSelectionOptions } from "./point-selection.js";
 
 export { loadEngineOutput, engineOutputFromSafetensors, EngineOutputError } from "./engine-output.js";
 export type { EngineOutput, FrameMapping, PointSource } from "./engine-output.js";
 export { ExportCancelledError } from "./output-dir.js";
+export { NonFiniteError } from "./finite-check.js";
 export { selectPoints, percentile } from "./point-selection.js";
 export type { PointSelection, PointSelectionOptions } from "./point-selection.js";
 
@@ -68,11 +70,13 @@ export async function exportReconstruction(out: EngineOutput, opts: ExportOption
   // Validate everything before touching the output folder.
   const needsPoints = opts.format !== "json";
   const frames = resolveFrames(out, opts.frames);
+  if (opts.format !== "ply") checkFiniteCameras(out, frames);
   let sel;
   if (needsPoints) {
     pointArrays(out, opts.points ?? "depth");
     requireColors(out);
     sel = selectPoints(out, opts);
+    if (sel.nonFinite > 0) notes.push(`${sel.nonFinite} points with non-finite coordinates were skipped`);
   }
   const needsImages = opts.format === "colmap" || opts.format === "colmap-bin" || opts.format === "nerfstudio";
   const imagesMode: ImagesMode = needsImages ? (opts.imagesMode ?? "copy") : "none";

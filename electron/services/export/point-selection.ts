@@ -20,6 +20,8 @@ export interface PointSelection {
   threshold: number;
   /** Pixels considered (selected frames). */
   considered: number;
+  /** Pixels that passed the confidence filter but whose coordinates are NaN/Inf (skipped). */
+  nonFinite: number;
 }
 
 /** Official demos drop near-zero confidences too (VGGT's conf = 1 + exp(x) is never that small). */
@@ -103,6 +105,7 @@ export function selectPoints(out: EngineOutput, opts: PointSelectionOptions = {}
 
   const keep = new Uint32Array(frames.length * HW);
   let k = 0;
+  let nonFinite = 0;
   const padding = !opts.includePadding && out.frames !== undefined;
   for (const s of frames)
     for (let v = 0; v < out.H; v++)
@@ -110,11 +113,14 @@ export function selectPoints(out: EngineOutput, opts: PointSelectionOptions = {}
         const i = s * HW + v * out.W + u;
         const c = conf[i];
         if (!(c >= threshold && c > CONF_EPSILON)) continue;
-        if (!(Number.isFinite(xyz[3 * i]) && Number.isFinite(xyz[3 * i + 1]) && Number.isFinite(xyz[3 * i + 2]))) continue;
         if (padding && !inContent(out, s, u, v)) continue;
+        if (!(Number.isFinite(xyz[3 * i]) && Number.isFinite(xyz[3 * i + 1]) && Number.isFinite(xyz[3 * i + 2]))) {
+          nonFinite++;
+          continue;
+        }
         keep[k++] = i;
       }
-  return { points, frames, indices: keep.slice(0, k), threshold, considered: frames.length * HW };
+  return { points, frames, indices: keep.slice(0, k), threshold, considered: frames.length * HW, nonFinite };
 }
 
 /** 8-bit colour of pixel i from the preprocessed `images` tensor (rounded; the official demo truncates,

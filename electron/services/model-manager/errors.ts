@@ -10,6 +10,7 @@ export type ModelErrorCode =
   | "DISK_FULL" // ENOSPC / EDQUOT or not enough free space up front
   | "WRITE_FAILED" // any other filesystem error
   | "INTERRUPTED" // connection dropped mid-body; the partial file is kept
+  | "TOO_LONG" // the server sent more than the declared size; aborted, never retried
   | "ABORTED" // the caller's AbortSignal fired
   | "BUSY" // another process is downloading / converting the same file
   | "INVALID_CHECKPOINT" // a local file failed validation

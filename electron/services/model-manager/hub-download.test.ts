@@ -358,3 +358,22 @@ describe("settings", () => {
     expect(m).toContain("/c/hub/models--facebook--VGGT-1B");
   });
 });
+
+describe("downloadModel against a body longer than declared", () => {
+  it.each([
+    ["30 MB more than the declared size", 30 * 2 ** 20],
+    ["an endless body", Infinity],
+  ])("%s: aborted at the declared size, not retried, the kept prefix is at most the declared size", async (_label, extra) => {
+    server.behaviour = { hashVia: "x-linked-etag", overlongBy: extra };
+    const e = await expectModelError(downloadModel(opts({ retries: 3 })), "TOO_LONG");
+    expect(e.message).toContain(`more than the ${data.length} bytes`);
+    expect(server.log.filter((l) => l.server === "cdn" && l.method === "GET")).toHaveLength(1);
+    const left = readdirSync(blobsDir());
+    expect(left.every((f) => f.endsWith(".incomplete"))).toBe(true);
+    for (const f of left) expect(statSync(join(blobsDir(), f)).size).toBeLessThanOrEqual(data.length);
+    // The kept prefix is the file itself here: the next attempt, from a sane server, completes from it.
+    server.behaviour = { hashVia: "x-linked-etag" };
+    const r = await downloadModel(opts({ retries: 0 }));
+    expect(readFileSync(r.blobPath).equals(data)).toBe(true);
+  });
+});

@@ -165,6 +165,9 @@ function statusError(status: number, url: URL, s: HubSettings): ModelError {
   return new ModelError("HTTP", `server error: HTTP ${status} from ${where}`, { status, url: where });
 }
 
+/** Hub API answers (revision info, tree listings) are small; this bounds a broken or hostile one. */
+const MAX_JSON_BYTES = 32 * 2 ** 20;
+
 const normalizeEtag = (e: string | undefined) => (e ? e.replace(/^W\//, "").replace(/^"|"$/g, "") : "");
 
 async function getJson(s: HubSettings, path: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<unknown> {
@@ -177,7 +180,15 @@ async function getJson(s: HubSettings, path: string, signal: AbortSignal | undef
       continue;
     }
     const chunks: Buffer[] = [];
-    for await (const c of r.body) chunks.push(c as Buffer);
+    let n = 0;
+    for await (const c of r.body) {
+      n += (c as Buffer).length;
+      if (n > MAX_JSON_BYTES) {
+        r.body.destroy();
+        throw new ModelError("TOO_LONG", `${url.href} sent more than ${formatBytes(MAX_JSON_BYTES)} of JSON; refused`, { url: url.href });
+      }
+      chunks.push(c as Buffer);
+    }
     if (r.status !== 200) throw statusError(r.status, url, s);
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   }
@@ -577,19 +588,30 @@ async function fetchBody(
   const wstate: { err: Error | null } = { err: null };
   ws.on("error", (e: Error) => (wstate.err = e));
   const meter = new ProgressMeter("download", s.filename, total, start, onProgress);
+  // The declared size (the hub's X-Linked-Size / tree listing, checked against Content-Length above)
+  // caps what is written: a longer or endless body is cut there, so the partial file stays a prefix
+  // of at most `total` bytes and the disk cannot be filled.
+  let overlong = false;
   try {
     try {
       for await (const chunk of res.body) {
-        const b = chunk as Buffer;
+        let b = chunk as Buffer;
+        const room = total - hashState.bytes;
+        if (b.length > room) {
+          b = b.subarray(0, room);
+          overlong = true;
+        }
         hashState.hash.update(b);
         hashState.bytes += b.length;
-        await writeChunk(ws, b, wstate);
+        if (b.length) await writeChunk(ws, b, wstate);
         meter.add(b.length);
+        if (overlong) break;
       }
     } catch (e) {
       if (wstate.err || e === wstate.err) throw wstate.err;
       throw e;
     }
+    if (overlong) res.body.destroy();
     await closeStream(ws, wstate);
   } catch (e) {
     res.body.destroy();
@@ -614,6 +636,12 @@ async function fetchBody(
       e,
     );
   }
+  if (overlong)
+    throw new ModelError(
+      "TOO_LONG",
+      `${url.href} sent more than the ${total} bytes of ${s.repo}/${s.filename}; the transfer was stopped there (${formatBytes(fileSize(incomplete))} kept in ${incomplete}, checked against the SHA-256 before use). If it persists the server or mirror (${s.endpoint}) is broken.`,
+      { incomplete, url: url.href, total },
+    );
   if (hashState.bytes !== total)
     throw new ModelError(
       "INTERRUPTED",

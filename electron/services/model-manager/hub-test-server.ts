@@ -33,6 +33,9 @@ export interface Behaviour {
   /** CDN destroys the socket after sending this many body bytes (the next `interruptCount` requests). */
   interruptAfter?: number;
   interruptCount?: number;
+  /** CDN sends this many bytes more than the file (Infinity: never stops), chunked, without
+   * Content-Length: a hostile or broken server. */
+  overlongBy?: number;
   /** Bytes per write and delay between writes, to make transfers observable. */
   chunkSize?: number;
   chunkDelayMs?: number;
@@ -125,6 +128,24 @@ export class HubTestServer {
     this.sendBytes(req, res, f.data, { ...common, etag });
   }
 
+  /** Writes `data` then `extra` more bytes (Infinity: until the client goes away), chunked. */
+  private sendOverlong(res: http.ServerResponse, data: Buffer, extra: number, headers: http.OutgoingHttpHeaders): void {
+    res.writeHead(200, headers); // no content-length: chunked transfer encoding
+    res.write(data);
+    const junk = Buffer.alloc(1 << 16, 0x5a);
+    let left = extra;
+    res.on("close", () => (left = 0));
+    const pump = () => {
+      while (left > 0 && !res.destroyed) {
+        const n = Math.min(junk.length, left);
+        left -= n;
+        if (!res.write(junk.subarray(0, n))) return void res.once("drain", pump);
+      }
+      if (!res.destroyed) res.end();
+    };
+    pump();
+  }
+
   private onCdn(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url!, this.cdnUrl);
     this.log.push({ server: "cdn", method: req.method!, url: url.pathname, range: req.headers.range, authorization: req.headers.authorization });
@@ -142,6 +163,10 @@ export class HubTestServer {
     if (b.cdnStatus && (b.cdnStatusCount ?? Infinity) > 0) {
       if (b.cdnStatusCount !== undefined) b.cdnStatusCount--;
       res.writeHead(b.cdnStatus).end("error");
+      return;
+    }
+    if (b.overlongBy !== undefined) {
+      this.sendOverlong(res, data, b.overlongBy, extra);
       return;
     }
     let start = 0;

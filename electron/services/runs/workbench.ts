@@ -31,12 +31,14 @@ import type {
 import { normalizeSet } from "../perf/catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { findLocalModel } from "../model-manager/index.js";
+import { appCacheDir, appDataDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
 import { PerfLab } from "../perf/perf-lab.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
-import { isWithin, mimeOf, scanPaths } from "./scan.js";
+import { PathPolicy } from "./path-policy.js";
+import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
 import { newRunId, RunStore, toSummary } from "./store.js";
 
 export const APP_VERSION = "0.1.0";
@@ -54,8 +56,11 @@ export interface WorkbenchOptions {
   /** Model folder given on the command line / environment; wins over the saved setting. */
   modelDir?: string;
   sampleDir?: string;
-  /** Web mode: files may only be read from these folders (plus the upload folders). */
+  /** Web mode: files may only be read from these folders, plus the app's own data folders (see
+   *  path-policy.ts); undefined: unrestricted (the desktop app). */
   restrictToRoots?: string[];
+  /** Environment for the model manager's folders (default process.env). */
+  env?: NodeJS.ProcessEnv;
   pickFolder?: () => Promise<string | null>;
   exporter?: Exporter;
   hostMemoryBytes?: number;
@@ -68,9 +73,18 @@ interface ModelInfo {
   config?: string;
 }
 
+const isRegularFile = (p: string) => {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+};
+
 /** Parameter count from a safetensors header, without reading the tensors. */
 function countParams(weights: string): number | null {
   try {
+    if (!isRegularFile(weights)) return null; // a FIFO or device would block or never end
     const fd = openSync(weights, "r");
     try {
       const head = Buffer.alloc(8);
@@ -101,6 +115,9 @@ function vggt1bFile(path: string, name: string): ModelInfo {
   };
 }
 
+/** Model configs are a few hundred bytes; this bounds what a bad path can make us read. */
+const MAX_CONFIG_BYTES = 1 << 20;
+
 export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = process.env): ModelInfo {
   const none = (hint: string): ModelInfo => ({ status: { state: "none", hint }, dims: VGGT_1B_DIMS });
   if (!dir) {
@@ -109,15 +126,19 @@ export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = p
     if (local) return vggt1bFile(local.path, `VGGT-1B (${local.origin === "hf-cache" ? "Hugging Face cache" : "local file"})`);
     return none("No model is installed. Get the VGGT-1B weights with 'vggt-workbench model download' (or choose a checkpoint file, or a folder holding weights.safetensors and config.json). Until then you can try the random-weight benchmark mode.");
   }
-  if (existsSync(dir) && statSync(dir).isFile()) return vggt1bFile(resolve(dir), basename(dir));
+  if (isRegularFile(dir)) return vggt1bFile(resolve(dir), basename(dir));
   const weights = join(dir, "weights.safetensors");
   const config = join(dir, "config.json");
-  if (!existsSync(weights) || !existsSync(config)) return none(`The model folder ${dir} must hold weights.safetensors and config.json.`);
+  if (!isRegularFile(weights) || !isRegularFile(config)) return none(`The model folder ${dir} must hold weights.safetensors and config.json (regular files).`);
   let cfg: unknown;
   try {
+    const st = statSync(config);
+    if (st.size > MAX_CONFIG_BYTES) return none(`${config}: too large for a model config (${st.size} bytes, at most ${MAX_CONFIG_BYTES})`);
     cfg = JSON.parse(readFileSync(config, "utf8"));
   } catch (e) {
-    return none(`${config}: not valid JSON (${(e as Error).message}).`);
+    // JSON.parse quotes the text it choked on: never echo a file's bytes, say where it broke.
+    const at = /position (\d+)/.exec((e as Error).message);
+    return none(`${config}: not valid JSON${at ? ` (at byte ${at[1]})` : ""}.`);
   }
   return {
     status: { state: "ready", name: basename(resolve(dir)), dir: resolve(dir), weightsBytes: statSync(weights).size, params: countParams(weights) },
@@ -149,10 +170,20 @@ export class Workbench implements Backend {
   private queue: Promise<void> = Promise.resolve();
   private readonly active = new Map<string, ActiveRun>();
   private readonly unsubscribeEngine: () => void;
+  /** The one check every path from a request goes through (web mode: see path-policy.ts). */
+  readonly paths: PathPolicy;
 
   constructor(private readonly opts: WorkbenchOptions) {
     this.store = new RunStore(opts.dataDir);
-    this.model = readModelDir(opts.modelDir ?? this.store.readSettings().modelDir);
+    const env = opts.env ?? process.env;
+    const restrict = opts.restrictToRoots;
+    const pi = { ...currentPlatform(), env };
+    const ownDirs = [this.store.dataDir, hfHubCacheDir(pi), appDataDir(pi), appCacheDir(pi)];
+    // The operator's --model is a choice made on the server, not by the browser.
+    this.paths = new PathPolicy(restrict ? () => [...restrict, ...ownDirs, ...(opts.modelDir ? [opts.modelDir] : [])] : null);
+    // A folder saved by the desktop app (or by an older version) may lie outside what web mode may read.
+    const saved = this.store.readSettings().modelDir;
+    this.model = readModelDir(opts.modelDir ?? (saved && this.paths.allows(saved) ? saved : undefined), env);
     this.unsubscribeEngine = opts.engine.onState((engine) => this.emit({ type: "engine", engine }));
     this.events.setMaxListeners(100);
     this.perf = new PerfLab({
@@ -181,13 +212,8 @@ export class Workbench implements Backend {
     this.events.emit("event", e);
   }
 
-  /** Web mode may only touch uploaded files, the sample and images of recorded runs. */
-  private checkReadable(path: string): void {
-    const roots = this.opts.restrictToRoots;
-    if (!roots) return;
-    const p = resolve(path);
-    if ([...roots, this.store.uploadsDir].some((r) => isWithin(r, p))) return;
-    throw new Error(`${path}: not accessible in web mode (upload the files instead)`);
+  private checkReadable(path: string): string {
+    return this.paths.check(path);
   }
 
   appInfo(): AppInfo {
@@ -221,8 +247,12 @@ export class Workbench implements Backend {
   }
 
   readImage(path: string): ImageBytes {
-    this.checkReadable(path);
-    return { mime: mimeOf(path), bytes: new Uint8Array(readFileSync(path)) };
+    const p = this.checkReadable(path);
+    // Only regular files of bounded size: a FIFO would block and /dev/zero would never end.
+    const st = statSync(p);
+    if (!st.isFile()) throw new Error(`${path}: not a regular file`);
+    if (st.size > MAX_IMAGE_BYTES) throw new Error(`${path}: file too large (${(st.size / 2 ** 20).toFixed(0)} MiB, at most ${MAX_IMAGE_BYTES / 2 ** 20} MiB)`);
+    return { mime: mimeOf(p), bytes: new Uint8Array(readFileSync(p)) };
   }
 
   private throughput(randomWeights: boolean): Throughput {
@@ -398,7 +428,7 @@ export class Workbench implements Backend {
   }
 
   setModelDir(dir: string): ModelStatus {
-    const info = readModelDir(dir);
+    const info = readModelDir(this.paths.check(dir, "model folder"), this.opts.env ?? process.env);
     if (info.status.state !== "ready") throw new Error(info.status.hint);
     this.model = info;
     this.store.writeSettings({ modelDir: info.status.dir });

@@ -1,0 +1,147 @@
+// Web mode's one path policy, through every route that takes a server-side path.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+import type { EngineState } from "../../ipc/types.js";
+import type { EngineJob, EngineRunner } from "./engine-runner.js";
+import { PathPolicy } from "./path-policy.js";
+import { pngBytes } from "./test-fixtures.js";
+import { Workbench } from "./workbench.js";
+
+const root = mkdtempSync(join(tmpdir(), "vggt-policy-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+class RecordingEngine implements EngineRunner {
+  jobs: EngineJob[] = [];
+  state(): EngineState {
+    return { state: "ready", binary: "fake", restarts: 0 };
+  }
+  onState() {
+    return () => {};
+  }
+  async infer(job: EngineJob): Promise<{ stages: { stage: string; ms: number }[] }> {
+    this.jobs.push(job);
+    throw new Error("not run in these tests");
+  }
+  async dispose() {}
+}
+
+/** A safetensors file with an empty header and a config: a model folder the workbench accepts. */
+function modelFolder(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "weights.safetensors"), Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{}")]));
+  writeFileSync(join(dir, "config.json"), "{}");
+  return dir;
+}
+
+function setup(mode: "web" | "electron", modelDir?: string) {
+  const dataDir = mkdtempSync(join(root, "data-"));
+  const outside = mkdtempSync(join(root, "outside-"));
+  writeFileSync(join(outside, "secret.png"), pngBytes());
+  writeFileSync(join(outside, "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+  modelFolder(join(outside, "model"));
+  const engine = new RecordingEngine();
+  const env = { HF_HUB_CACHE: join(dataDir, "hf"), VGGT_WORKBENCH_DATA: join(dataDir, "app") };
+  const wb = new Workbench({ mode, dataDir, engine, modelDir, restrictToRoots: mode === "web" ? [] : undefined, env });
+  return { wb, engine, dataDir, outside };
+}
+
+const REFUSED = /not accessible in web mode/;
+
+describe("PathPolicy", () => {
+  it("refuses paths outside its roots with the same message whether they exist or not", () => {
+    const { outside } = setup("web");
+    const p = new PathPolicy(() => [join(root, "nothing-here")]);
+    const msg = (x: string) => {
+      try {
+        p.check(x);
+        return "accepted";
+      } catch (e) {
+        return (e as Error).message.replace(x, "<path>");
+      }
+    };
+    expect(msg(join(outside, "passwd"))).toBe("<path>: not accessible in web mode (upload the files instead)");
+    expect(msg(join(outside, "no-such-file"))).toBe(msg(join(outside, "passwd")));
+    expect(msg("/etc/passwd")).toBe(msg(join(outside, "passwd")));
+    expect(() => p.check(join(root, "nothing-here", "..", "x"))).toThrow(REFUSED);
+    expect(() => p.check(42)).toThrow(/expected a file path/);
+    expect(new PathPolicy(null).check("a/b")).toMatch(/a\/b$/);
+  });
+
+  it("follows symlinks: a link inside a root to a file outside is refused", () => {
+    const { wb, outside } = setup("web");
+    const dir = wb.store.uploadDir(wb.createUpload().uploadId);
+    symlinkSync(join(outside, "secret.png"), join(dir, "link.png"));
+    symlinkSync(outside, join(dir, "folder"));
+    expect(() => wb.readImage(join(dir, "link.png"))).toThrow(REFUSED);
+    expect(() => wb.readImage(join(dir, "folder", "secret.png"))).toThrow(REFUSED);
+  });
+});
+
+describe("web mode routes that take a path", () => {
+  it("scanPaths, readImage, startRun, startBenchmark refuse files outside and accept uploads", async () => {
+    const { wb, engine, outside } = setup("web");
+    const secret = join(outside, "secret.png");
+    expect(() => wb.scanPaths([secret])).toThrow(REFUSED);
+    expect(() => wb.scanPaths([outside])).toThrow(REFUSED);
+    expect(() => wb.readImage(secret)).toThrow(REFUSED);
+    expect(() => wb.startRun({ images: [secret], options: { preprocess: "crop", randomWeights: true, seed: 0 } })).toThrow(REFUSED);
+    await expect(wb.startBenchmark({ kind: "cumulative", images: [secret], repeats: 1, threads: 0 } as never)).rejects.toThrow(REFUSED);
+    expect(engine.jobs).toEqual([]);
+    const dir = wb.store.uploadDir(wb.createUpload().uploadId);
+    writeFileSync(join(dir, "x.png"), pngBytes());
+    expect(wb.scanPaths([dir]).images).toHaveLength(1);
+    expect(wb.readImage(join(dir, "x.png")).bytes.length).toBe(pngBytes().length);
+    await wb.dispose();
+  });
+
+  it("setModelDir: no file outside the app's folders, no existence or size oracle, nothing saved", async () => {
+    const { wb, outside, dataDir } = setup("web");
+    const refusal = (p: string) => {
+      try {
+        wb.setModelDir(p);
+        return "accepted";
+      } catch (e) {
+        return (e as Error).message.replace(p, "<path>");
+      }
+    };
+    expect(refusal("/etc/passwd")).toMatch(REFUSED);
+    expect(refusal(join(outside, "passwd"))).toBe(refusal("/etc/passwd"));
+    expect(refusal(join(outside, "does-not-exist"))).toBe(refusal("/etc/passwd"));
+    expect(refusal(join(outside, "model"))).toBe(refusal("/etc/passwd"));
+    expect(refusal(join(outside, "model", "weights.safetensors"))).toBe(refusal("/etc/passwd"));
+    expect(wb.store.readSettings().modelDir).toBeUndefined();
+    expect(wb.appInfo().model.state).toBe("none");
+    // A model in the app's own folder (where `model download` / manual placement put weights) is fine.
+    const own = modelFolder(join(dataDir, "app", "models", "mine"));
+    expect(wb.setModelDir(own)).toMatchObject({ state: "ready", dir: own });
+    await wb.dispose();
+  });
+
+  it("a model folder saved in the settings outside the allowed folders is not used in web mode", async () => {
+    const { wb, outside, dataDir } = setup("electron");
+    wb.setModelDir(join(outside, "model")); // the desktop app may
+    expect(JSON.parse(readFileSync(join(dataDir, "settings.json"), "utf8")).modelDir).toBe(join(outside, "model"));
+    await wb.dispose();
+    const web = new Workbench({ mode: "web", dataDir, engine: new RecordingEngine(), restrictToRoots: [], env: { HF_HUB_CACHE: join(dataDir, "hf"), VGGT_WORKBENCH_DATA: join(dataDir, "app") } });
+    expect(web.appInfo().model.state).toBe("none");
+    await web.dispose();
+  });
+
+  it("the model given on the command line is the operator's choice and stays usable", async () => {
+    const dir = modelFolder(join(mkdtempSync(join(root, "op-")), "m"));
+    const { wb } = setup("web", dir);
+    expect(wb.appInfo().model).toMatchObject({ state: "ready", dir });
+    expect(wb.setModelDir(dir)).toMatchObject({ state: "ready" });
+    await wb.dispose();
+  });
+
+  it("desktop mode reads what the user picked", async () => {
+    const { wb, outside } = setup("electron");
+    expect(wb.scanPaths([join(outside, "secret.png")]).images).toHaveLength(1);
+    expect(wb.setModelDir(join(outside, "model"))).toMatchObject({ state: "ready" });
+    await wb.dispose();
+  });
+});
