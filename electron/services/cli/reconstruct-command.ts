@@ -1,6 +1,7 @@
 // `vggt-workbench reconstruct`: a folder of photos -> engine output + PLY and COLMAP exports.
 // The main job of the README: it uses the VGGT-1B weights on this computer when present, and
 // otherwise runs the full architecture with random weights, labelled as such everywhere.
+import { checkThreads } from "../engine/limits.js";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
@@ -102,7 +103,13 @@ export const reconstructCommand: CliCommand = {
         io.stderr("No VGGT-1B checkpoint on this computer ('vggt-workbench model download' fetches it): running the full architecture with RANDOM weights.\n");
     }
     if (values.config) args.push("--config", resolve(values.config));
-    if (values.threads) args.push("--threads", values.threads);
+    if (values.threads) {
+      try {
+        args.push("--threads", String(checkThreads(values.threads, "--threads")));
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     args.push("--options", values.options ?? FASTEST_EXACT);
     io.stderr(`Reconstructing ${images.length} images from ${dir}\n${label}\n`);
     const code = await run(findEngineBinary(), args, (l) => io.stderr(`  engine: ${l}\n`));

@@ -1,5 +1,6 @@
 // Where the engine binary is, and the command line that starts `vggt-engine serve` (directly
 // or under mpirun for a sequence-parallel run).
+import { checkThreads } from "./limits.js";
 import { accessSync, constants, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -103,8 +104,7 @@ export function buildEngineCommand(opts: EngineLaunchOptions): EngineCommand {
   const binary = opts.binary ?? findEngineBinary({ env: opts.env });
   const serveArgs = ["serve"];
   if (opts.threads !== undefined) {
-    if (!Number.isInteger(opts.threads) || opts.threads < 0) throw new Error(`threads must be a non-negative integer, got ${opts.threads}`);
-    serveArgs.push("--threads", String(opts.threads));
+    serveArgs.push("--threads", String(checkThreads(opts.threads)));
   }
   const l = opts.launcher;
   if (!l) return { command: binary, args: [...serveArgs, ...(opts.extraArgs ?? [])] };

@@ -151,24 +151,73 @@ export function entryExists(p: string): boolean {
   }
 }
 
-/** An exclusive lock file holding our pid; a lock left by a dead process is taken over. */
+/** A process's start time in clock ticks since boot (Linux /proc), or null where unknown. */
+export function processStartTicks(pid: number | "self"): number | null {
+  try {
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ") ".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const v = Number(stat.slice(stat.lastIndexOf(") ") + 2).split(" ")[19]);
+    return Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Seconds since the epoch at which the system booted (Linux), for turning start ticks into a date. */
+function bootTimeSeconds(): number | null {
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+// Linux reports start times in USER_HZ, which is 100 on every architecture it supports.
+const USER_HZ = 100;
+
+/**
+ * Whether the lock's writer is still running. A PID alone is not enough: after the holder died, its
+ * PID may have been given to another process, which must not keep the lock forever. Locks record the
+ * holder's start time; for older pid-only locks, a process that started after the lock file was last
+ * written cannot be its writer.
+ */
+function lockHolderAlive(pid: number, recordedStart: number | null, lockMtimeMs: number): boolean {
+  if (!processAlive(pid)) return false;
+  const start = processStartTicks(pid);
+  if (start === null) return true; // no /proc: PID liveness is all there is
+  if (recordedStart !== null) return start === recordedStart;
+  const boot = bootTimeSeconds();
+  if (boot === null) return true;
+  const startedMs = (boot + start / USER_HZ) * 1000;
+  return startedMs <= lockMtimeMs + 1000; // 1 s: btime and mtime granularity
+}
+
+/** An exclusive lock file holding our pid and start time; a lock left by a process that is gone
+ *  (dead, or its PID reused by another process) is taken over. */
 export function acquireLock(lockPath: string, what: string): () => void {
   mkdirSync(dirname(lockPath), { recursive: true });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(lockPath, "wx");
-      writeSync(fd, String(process.pid));
+      const start = processStartTicks("self");
+      writeSync(fd, `${process.pid}${start !== null ? ` ${start}` : ""}\n`);
       closeSync(fd);
       return () => rmSync(lockPath, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       let pid = NaN;
+      let recordedStart: number | null = null;
+      let mtimeMs = 0;
       try {
-        pid = Number(readFileSync(lockPath, "utf8").trim());
+        const [p, st] = readFileSync(lockPath, "utf8").trim().split(/\s+/);
+        pid = Number(p);
+        recordedStart = st !== undefined && /^\d+$/.test(st) ? Number(st) : null;
+        mtimeMs = statSync(lockPath).mtimeMs;
       } catch {
         /* vanished meanwhile */
       }
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid))
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && lockHolderAlive(pid, recordedStart, mtimeMs))
         throw new ModelError("BUSY", `${what} is already in progress in process ${pid} (lock file ${lockPath})`, { lockPath, pid });
       if (pid === process.pid)
         throw new ModelError("BUSY", `${what} is already in progress in this process (lock file ${lockPath})`, { lockPath, pid });

@@ -368,9 +368,13 @@ export async function downloadModel(opts: DownloadOptions = {}, onProgress?: Pro
     });
   }
 
-  if (cached && !opts.checkForUpdates && !opts.rehashExisting && (!opts.expectedSha256 || opts.expectedSha256.toLowerCase() === cached.sha256)) {
-    const r = fromCacheResult(cached, false);
-    if (r) return r;
+  if (cached && !opts.checkForUpdates && !opts.rehashExisting) {
+    // An explicit expected hash is checked against the bytes, never just the blob's name.
+    const expected = opts.expectedSha256?.toLowerCase();
+    if (!expected || (expected === cached.sha256 && (await hashFile(cached.blobPath, onProgress, signal, s.filename)) === expected)) {
+      const r = fromCacheResult(cached, false);
+      if (r) return r;
+    }
   }
 
   let meta: RemoteMeta;

@@ -1,5 +1,5 @@
 // `vggt-workbench model ...`: get, check, list and convert the VGGT weights from the command line.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, type CliCommand, type CliIO } from "../cli/registry.js";
@@ -13,6 +13,7 @@ import {
   engineVersion,
   type ConvertTarget,
 } from "./convert-cache.js";
+import { checkVggtConfig } from "./config-check.js";
 import { ModelError, formatBytes } from "./errors.js";
 import { hashFile } from "./hub-download.js";
 import { convertedCacheDir, currentPlatform } from "./paths.js";
@@ -65,10 +66,23 @@ function engineOrNull(explicit: string | undefined, env: NodeJS.ProcessEnv): str
 
 function loadConfig(c: string | undefined): VggtConfig | "vggt-1b" {
   if (!c || c === "vggt-1b") return "vggt-1b";
+  let text: string;
   try {
-    return JSON.parse(readFileSync(c, "utf8")) as VggtConfig;
+    if (!statSync(c).isFile()) throw new Error("not a regular file");
+    text = readFileSync(c, "utf8");
   } catch (e) {
-    throw new UsageError(`--config: cannot read ${c} (${(e as Error).message})`);
+    throw new UsageError(`--config: cannot read ${c} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--config: ${c} is not valid JSON`);
+  }
+  try {
+    return checkVggtConfig(raw, c);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
 }
 

@@ -133,3 +133,39 @@ describe("listCached", () => {
     expect(l.totalSize).toBe(ckpt.length + fakePtBytes().length + 1234);
   });
 });
+
+describe("resolveModel with an expected SHA-256 (--sha256)", () => {
+  it("verifies a cached hub file by its bytes, not its name, and refuses a mismatch", async () => {
+    server.addFile(REPO, "main", "model.safetensors", { data: ckpt, commit: COMMIT });
+    const real = HubTestServer.sha256(ckpt);
+    await resolveModel({ kind: "hub" }, opts());
+    const n = server.log.length;
+    // The right hash: verified from the bytes (the cache is trusted for nothing), no network.
+    const ok = await resolveModel({ kind: "hub" }, opts({ expectedSha256: real.toUpperCase() }));
+    expect(ok).toMatchObject({ origin: "hf-cache", hashVerified: true, sha256: real });
+    // Another hash: refused, even though the file is cached and valid.
+    const other = "0".repeat(64);
+    const e = await resolveModel({ kind: "hub" }, opts({ expectedSha256: other, offline: true })).catch((x) => x);
+    expect(e).toBeInstanceOf(ModelError);
+    expect(e.code).toBe("HASH_MISMATCH");
+    expect(e.message).toContain(`expected ${other}, got ${real}`);
+    expect(e.message).toContain("model.safetensors");
+    // A blob whose content no longer matches its name (damaged on disk) is caught too.
+    const blob = join(dir, "hub", "models--facebook--VGGT-1B", "blobs", real);
+    const damaged = Buffer.from(ckpt);
+    damaged[damaged.length - 1] ^= 1;
+    writeFileSync(blob, damaged);
+    const d = await resolveModel({ kind: "hub" }, opts({ expectedSha256: real, offline: true })).catch((x) => x);
+    expect(d.code).toBe("HASH_MISMATCH");
+    expect(server.log.length).toBe(n);
+  });
+
+  it("verifies a file placed by hand too", async () => {
+    mkdirSync(join(dir, "manual"), { recursive: true });
+    writeFileSync(join(dir, "manual", "model.safetensors"), ckpt);
+    const m = await resolveModel({ kind: "hub" }, opts({ expectedSha256: HubTestServer.sha256(ckpt), offline: true }));
+    expect(m).toMatchObject({ origin: "manual-dir", hashVerified: true });
+    const e = await resolveModel({ kind: "hub" }, opts({ expectedSha256: "1".repeat(64), offline: true })).catch((x) => x);
+    expect(e.code).toBe("HASH_MISMATCH");
+  });
+});

@@ -2,8 +2,8 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve as resolvePath } from "node:path";
 import { ModelError } from "./errors.js";
-import { findCachedFile, listCachedFiles, type CachedFile } from "./hub-cache.js";
-import { DEFAULT_REPO, downloadModel, offlineMessage, resolveHubSettings, type DownloadOptions } from "./hub-download.js";
+import { SHA256_RE, findCachedFile, listCachedFiles, type CachedFile } from "./hub-cache.js";
+import { DEFAULT_REPO, downloadModel, hashFile, offlineMessage, resolveHubSettings, type DownloadOptions } from "./hub-download.js";
 import { convertedCacheDir, currentPlatform } from "./paths.js";
 import { listConverted, type ConvertedListing } from "./convert-cache.js";
 import type { ProgressCallback } from "./progress.js";
@@ -123,6 +123,19 @@ export async function resolveModel(
   }
 
   const local = findLocalModel(source, opts);
+  if (local && opts.expectedSha256) {
+    // An explicit hash is checked against the bytes on disk, whatever the cache's file name says.
+    const expected = opts.expectedSha256.toLowerCase();
+    if (!SHA256_RE.test(expected)) throw new ModelError("NO_HASH", `expected SHA-256 '${opts.expectedSha256}' is not 64 hex digits`);
+    const actual = await hashFile(local.path, onProgress, signal, basename(local.path));
+    if (actual !== expected)
+      throw new ModelError("HASH_MISMATCH", `${local.path} does not match the expected SHA-256 (expected ${expected}, got ${actual}); it was not used`, {
+        expected,
+        actual,
+        path: local.path,
+      });
+    return finish(source, local.origin, local.path, actual, true, opts.validate);
+  }
   if (local?.origin === "hf-cache") return finish(source, "hf-cache", local.path, local.cached!.sha256, !!local.cached!.sha256, opts.validate);
   if (local) return finish(source, "manual-dir", local.path, null, false, opts.validate);
 

@@ -116,6 +116,18 @@ describe("PerfLab", () => {
     expect(lab.list()[0].medians).toHaveLength(10);
   });
 
+  it("bounds the threads field like the engine (0 = all cores, at most 256)", async () => {
+    const { lab, argv } = setup("ok", cumulativeFixture());
+    const req = { kind: "cumulative" as const, images: [], frames: 2, repeats: 1, randomWeights: true, parallel: { mode: "none" as const, degree: 1 } };
+    for (const threads of [3000, 257, -1, 1.5, "8; rm -rf /" as unknown as number])
+      await expect(lab.start({ ...req, threads })).rejects.toThrow(/threads must be an integer from 1 to 256 \(0: all cores\)/);
+    expect(lab.list()).toEqual([]);
+    const s = await lab.start({ ...req, threads: 256 });
+    await lab.idle();
+    expect(lab.get(s.id).status).toBe("done");
+    expect(argv().find((a) => a[0] === "bench")).toEqual(expect.arrayContaining(["--threads", "256"]));
+  });
+
   it("fails with the engine's message, or with what is wrong in its JSON", async () => {
     const failing = setup("fail", {});
     const s1 = await failing.lab.start({ kind: "cumulative", images: [], repeats: 1, threads: 0, randomWeights: true, parallel: { mode: "none", degree: 1 } });

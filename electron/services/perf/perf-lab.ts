@@ -2,6 +2,7 @@
 // current images as a child process, streams its progress, keeps every result in the history
 // store, and for A/B runs optionally keeps A's and B's outputs so the 3-D view can flip between
 // them. One benchmark at a time: they measure speed, so two at once would spoil both.
+import { checkThreads } from "../engine/limits.js";
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
 import { basename, join } from "node:path";
@@ -95,8 +96,7 @@ export class PerfLab {
     if (!req || (req.kind !== "cumulative" && req.kind !== "ab")) throw new Error('benchmark kind must be "cumulative" or "ab"');
     const repeats = Number(req.repeats);
     if (!Number.isInteger(repeats) || repeats < 1 || repeats > MAX_REPEATS) throw new Error(`repeats must be an integer from 1 to ${MAX_REPEATS}, got ${req.repeats}`);
-    const threads = Number(req.threads ?? 0);
-    if (!Number.isInteger(threads) || threads < 0) throw new Error(`threads must be a non-negative integer, got ${req.threads}`);
+    const threads = checkThreads(req.threads ?? 0);
     const images = Array.isArray(req.images) ? req.images : [];
     if (images.some((p) => typeof p !== "string")) throw new Error("images: expected a list of paths");
     for (const p of images) {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import type { EngineState } from "../../ipc/types.js";
 import type { EngineJob, EngineRunner } from "./engine-runner.js";
+import { VGGT_1B_CONFIG } from "../model-manager/vggt-params.js";
 import { PathPolicy } from "./path-policy.js";
 import { pngBytes } from "./test-fixtures.js";
 import { Workbench } from "./workbench.js";
@@ -32,7 +33,7 @@ class RecordingEngine implements EngineRunner {
 function modelFolder(dir: string): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "weights.safetensors"), Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{}")]));
-  writeFileSync(join(dir, "config.json"), "{}");
+  writeFileSync(join(dir, "config.json"), JSON.stringify(VGGT_1B_CONFIG));
   return dir;
 }
 
@@ -142,6 +143,26 @@ describe("web mode routes that take a path", () => {
     const { wb, outside } = setup("electron");
     expect(wb.scanPaths([join(outside, "secret.png")]).images).toHaveLength(1);
     expect(wb.setModelDir(join(outside, "model"))).toMatchObject({ state: "ready" });
+    await wb.dispose();
+  });
+});
+
+describe("model folder config errors", () => {
+  it("name the config file and the field, and never quote the file's bytes", async () => {
+    const { wb, dataDir } = setup("electron");
+    const dir = modelFolder(join(dataDir, "m"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...VGGT_1B_CONFIG, num_heads: 0 }));
+    expect(() => wb.setModelDir(dir)).toThrow(`${join(dir, "config.json")}: config field 'num_heads' must be an integer from 1 to 1024, got 0`);
+    writeFileSync(join(dir, "config.json"), "root:x:0:0:secret-bytes");
+    let msg = "";
+    try {
+      wb.setModelDir(dir);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(new RegExp(`^${join(dir, "config.json")}: not valid JSON`));
+    expect(msg).not.toContain("root");
+    expect(msg).not.toContain("secret");
     await wb.dispose();
   });
 });

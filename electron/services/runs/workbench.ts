@@ -30,6 +30,7 @@ import type {
 } from "../../ipc/types.js";
 import { normalizeSet } from "../perf/catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
+import { checkVggtConfig } from "../model-manager/config-check.js";
 import { findLocalModel } from "../model-manager/index.js";
 import { appCacheDir, appDataDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
 import { PerfLab } from "../perf/perf-lab.js";
@@ -139,6 +140,11 @@ export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = p
     // JSON.parse quotes the text it choked on: never echo a file's bytes, say where it broke.
     const at = /position (\d+)/.exec((e as Error).message);
     return none(`${config}: not valid JSON${at ? ` (at byte ${at[1]})` : ""}.`);
+  }
+  try {
+    cfg = checkVggtConfig(cfg, config);
+  } catch (e) {
+    return none((e as Error).message);
   }
   return {
     status: { state: "ready", name: basename(resolve(dir)), dir: resolve(dir), weightsBytes: statSync(weights).size, params: countParams(weights) },

@@ -1,5 +1,6 @@
 // Sidebar of the performance lab: the benchmark form (cumulative or A/B on the current images)
 // with its progress, and the history of every benchmark kept on disk.
+import { MAX_THREADS } from "../../../electron/services/engine/limits";
 import { PRESETS } from "../../../electron/services/perf/catalog";
 import { formatSeconds } from "../format";
 import { useStore } from "../store";
@@ -64,7 +65,7 @@ export function BenchPanel() {
           <input type="number" data-testid="bench-repeats" min={1} max={100} value={form.repeats} onChange={(e) => setForm({ repeats: Math.max(1, Math.floor(Number(e.target.value) || 1)) })} />
         </label>
         <label title="0: all cores">
-          Threads <input type="number" data-testid="bench-threads" min={0} value={form.threads} onChange={(e) => setForm({ threads: Math.max(0, Math.floor(Number(e.target.value) || 0)) })} />
+          Threads <input type="number" data-testid="bench-threads" min={0} max={MAX_THREADS} value={form.threads} onChange={(e) => setForm({ threads: Math.min(MAX_THREADS, Math.max(0, Math.floor(Number(e.target.value) || 0))) })} />
         </label>
       </div>
       <p className="hint" data-testid="bench-input">
