@@ -52,7 +52,7 @@ function setup(mode: "web" | "electron", modelDir?: string) {
 const REFUSED = /not accessible in web mode/;
 
 describe("PathPolicy", () => {
-  it("refuses paths outside its roots with the same message whether they exist or not", () => {
+  it("refuses paths outside its roots with the same message whether they exist or not", async () => {
     const { outside } = setup("web");
     const p = new PathPolicy(() => [join(root, "nothing-here")]);
     const msg = (x: string) => {
@@ -71,7 +71,7 @@ describe("PathPolicy", () => {
     expect(new PathPolicy(null).check("a/b")).toMatch(/a\/b$/);
   });
 
-  it("follows symlinks: a link inside a root to a file outside is refused", () => {
+  it("follows symlinks: a link inside a root to a file outside is refused", async () => {
     const { wb, outside } = setup("web");
     const dir = wb.store.uploadDir(wb.createUpload().uploadId);
     symlinkSync(join(outside, "secret.png"), join(dir, "link.png"));
@@ -85,15 +85,15 @@ describe("web mode routes that take a path", () => {
   it("scanPaths, readImage, startRun, startBenchmark refuse files outside and accept uploads", async () => {
     const { wb, engine, outside } = setup("web");
     const secret = join(outside, "secret.png");
-    expect(() => wb.scanPaths([secret])).toThrow(REFUSED);
-    expect(() => wb.scanPaths([outside])).toThrow(REFUSED);
+    await expect(wb.scanPaths([secret])).rejects.toThrow(REFUSED);
+    await expect(wb.scanPaths([outside])).rejects.toThrow(REFUSED);
     expect(() => wb.readImage(secret)).toThrow(REFUSED);
-    expect(() => wb.startRun({ images: [secret], options: { preprocess: "crop", randomWeights: true, seed: 0 } })).toThrow(REFUSED);
+    await expect(wb.startRun({ images: [secret], options: { preprocess: "crop", randomWeights: true, seed: 0 } })).rejects.toThrow(REFUSED);
     await expect(wb.startBenchmark({ kind: "cumulative", images: [secret], repeats: 1, threads: 0 } as never)).rejects.toThrow(REFUSED);
     expect(engine.jobs).toEqual([]);
     const dir = wb.store.uploadDir(wb.createUpload().uploadId);
     writeFileSync(join(dir, "x.png"), pngBytes());
-    expect(wb.scanPaths([dir]).images).toHaveLength(1);
+    expect((await wb.scanPaths([dir])).images).toHaveLength(1);
     expect(wb.readImage(join(dir, "x.png")).bytes.length).toBe(pngBytes().length);
     await wb.dispose();
   });
@@ -141,7 +141,7 @@ describe("web mode routes that take a path", () => {
 
   it("desktop mode reads what the user picked", async () => {
     const { wb, outside } = setup("electron");
-    expect(wb.scanPaths([join(outside, "secret.png")]).images).toHaveLength(1);
+    expect((await wb.scanPaths([join(outside, "secret.png")])).images).toHaveLength(1);
     expect(wb.setModelDir(join(outside, "model"))).toMatchObject({ state: "ready" });
     await wb.dispose();
   });

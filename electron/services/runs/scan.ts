@@ -1,14 +1,23 @@
 // Finding usable images in dropped/opened files and folders. Every file that cannot be used is
 // reported with the reason instead of failing the whole scan; the engine only decodes PNG and
 // JPEG, so those are validated here (structure, checksums, complete pixel data) before a run.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+// The size comes from the header (sharp reads only that) and is checked against the engine's
+// limits before any pixel data is touched; the PNG data check then inflates as a stream in
+// zlib's thread pool, counting bytes, so a huge image neither blocks the app nor fills memory.
+import { readdirSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { basename, extname, join, relative, resolve, sep } from "node:path";
-import { inflateSync } from "node:zlib";
+import { createInflate } from "node:zlib";
+import sharp, { type Metadata } from "sharp";
 
 import type { ImageEntry, ImageFormat, RejectedEntry, ScanResult } from "../../ipc/types.js";
 
 export const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
+// The engine's limits, so that the scan refuses exactly what a run would refuse.
 export const MAX_IMAGE_SIDE = 16384;
+export const MAX_IMAGE_PIXELS = 2 * 89478485;
+/** Longer side over shorter side, either orientation. */
+export const MAX_ASPECT = 16;
 
 export interface ImageHeader {
   format: ImageFormat;
@@ -36,13 +45,63 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number 
 
 const PNG_SIG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-function checkSize(width: number, height: number): void {
-  if (width <= 0 || height <= 0) throw new ImageProblem(`invalid image size ${width}x${height}`);
-  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE)
-    throw new ImageProblem(`image too large (${width}x${height}, at most ${MAX_IMAGE_SIDE} per side)`);
+/** The engine's size limits, with its wording ("image is 1 x 2000: aspect ratio above ..."). */
+export function checkImageSize(width: number, height: number): void {
+  const is = `image is ${width} x ${height}`;
+  if (!(width > 0 && height > 0)) throw new ImageProblem(`${is}: invalid size`);
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) throw new ImageProblem(`${is}: larger than the limit of ${MAX_IMAGE_SIDE} pixels per side`);
+  if (width * height > MAX_IMAGE_PIXELS) throw new ImageProblem(`${is}: more than the limit of ${MAX_IMAGE_PIXELS} pixels`);
+  if (Math.max(width, height) > MAX_ASPECT * Math.min(width, height)) throw new ImageProblem(`${is}: aspect ratio above the limit of 1:${MAX_ASPECT}`);
 }
 
-function inspectPng(b: Uint8Array): ImageHeader {
+/** Width and height from the header, read by sharp (libvips) without decoding pixels. */
+async function headerSize(b: Uint8Array, kind: string, parsed: { width: number; height: number }): Promise<{ width: number; height: number }> {
+  let m: Metadata;
+  try {
+    m = await sharp(b, { limitInputPixels: MAX_IMAGE_PIXELS, sequentialRead: true }).metadata();
+  } catch (e) {
+    // sharp's own pixel limit (the engine's): report it in the engine's words.
+    if (/exceeds pixel limit/.test((e as Error).message)) checkImageSize(parsed.width, parsed.height);
+    throw new ImageProblem(`corrupt ${kind}: ${(e as Error).message.replace(/:\s*$/, "")}`);
+  }
+  if (!m.width || !m.height) throw new ImageProblem(`corrupt ${kind}: no image size in the header`);
+  return { width: m.width, height: m.height };
+}
+
+/** Inflates in zlib's thread pool, discarding the output, until `expected` bytes came out. */
+function inflatedAtLeast(chunks: Uint8Array[], expected: number): Promise<number> {
+  return new Promise((ok, fail) => {
+    const z = createInflate({ chunkSize: 1 << 16 });
+    let n = 0;
+    let done = false;
+    const finish = (v: number) => {
+      if (done) return;
+      done = true;
+      z.destroy();
+      ok(v);
+    };
+    z.on("data", (c: Buffer) => {
+      n += c.length;
+      if (n >= expected) finish(n); // enough: trailing data is none of our business
+    });
+    z.on("end", () => finish(n));
+    z.on("error", (e) => {
+      if (!done) {
+        done = true;
+        fail(e);
+      }
+    });
+    (async () => {
+      for (const c of chunks) {
+        if (done) return;
+        if (!z.write(c)) await new Promise((r) => z.once("drain", r));
+      }
+      if (!done) z.end();
+    })().catch(fail);
+  });
+}
+
+async function inspectPng(b: Uint8Array): Promise<ImageHeader> {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let pos = 8;
   let width = 0;
@@ -76,16 +135,12 @@ function inspectPng(b: Uint8Array): ImageHeader {
     pos += 12 + len;
   }
   if (!sawEnd) throw new ImageProblem("corrupt PNG: truncated (no IEND chunk)");
-  checkSize(width, height);
+  const hdr = await headerSize(b, "PNG", { width, height });
+  if (hdr.width !== width || hdr.height !== height) throw new ImageProblem("corrupt PNG: inconsistent header");
+  checkImageSize(width, height);
   const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[colorType];
   if (!channels || ![1, 2, 4, 8, 16].includes(bitDepth)) throw new ImageProblem(`corrupt PNG: invalid colour type ${colorType} / bit depth ${bitDepth}`);
   if (idat.length === 0) throw new ImageProblem("corrupt PNG: no image data");
-  let raw: Buffer;
-  try {
-    raw = inflateSync(Buffer.concat(idat));
-  } catch (e) {
-    throw new ImageProblem(`corrupt PNG: image data does not decompress (${(e as Error).message})`);
-  }
   const rowBytes = (w: number) => Math.ceil((w * channels * bitDepth) / 8) + 1;
   let expected = 0;
   if (interlace) {
@@ -96,11 +151,17 @@ function inspectPng(b: Uint8Array): ImageHeader {
       if (pw > 0 && ph > 0) expected += ph * rowBytes(pw);
     }
   } else expected = height * rowBytes(width);
-  if (raw.length < expected) throw new ImageProblem(`corrupt PNG: pixel data is incomplete (${raw.length} of ${expected} bytes)`);
+  let got: number;
+  try {
+    got = await inflatedAtLeast(idat, expected);
+  } catch (e) {
+    throw new ImageProblem(`corrupt PNG: image data does not decompress (${(e as Error).message})`);
+  }
+  if (got < expected) throw new ImageProblem(`corrupt PNG: pixel data is incomplete (${got} of ${expected} bytes)`);
   return { format: "png", width, height };
 }
 
-function inspectJpeg(b: Uint8Array): ImageHeader {
+async function inspectJpeg(b: Uint8Array): Promise<ImageHeader> {
   let pos = 2;
   let size: { width: number; height: number } | null = null;
   while (pos < b.length) {
@@ -134,8 +195,9 @@ function inspectJpeg(b: Uint8Array): ImageHeader {
         }
       }
       if (!eoi) throw new ImageProblem("corrupt JPEG: truncated (no end-of-image marker)");
-      checkSize(size.width, size.height);
-      return { format: "jpeg", ...size };
+      const hdr = await headerSize(b, "JPEG", size);
+      checkImageSize(hdr.width, hdr.height);
+      return { format: "jpeg", ...hdr };
     }
     pos += 2 + len;
   }
@@ -162,8 +224,8 @@ function looksLikeText(b: Uint8Array): boolean {
   return true;
 }
 
-/** Validates an image's bytes; throws ImageProblem with a user-facing reason. */
-export function inspectImageBytes(b: Uint8Array): ImageHeader {
+/** Validates an image's bytes; rejects with ImageProblem and a user-facing reason. */
+export async function inspectImageBytes(b: Uint8Array): Promise<ImageHeader> {
   if (b.length === 0) throw new ImageProblem("empty file");
   if (b.length >= 8 && PNG_SIG.every((v, i) => b[i] === v)) return inspectPng(b);
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return inspectJpeg(b);
@@ -180,14 +242,15 @@ function errnoReason(e: unknown): string {
   return `cannot read: ${(e as Error).message}`;
 }
 
-export function inspectImageFile(path: string, name = basename(path)): ImageEntry | RejectedEntry {
+export async function inspectImageFile(path: string, name = basename(path)): Promise<ImageEntry | RejectedEntry> {
   try {
     const st = statSync(path);
     if (st.isDirectory()) return { path, name, reason: "folder (subfolders are not scanned)" };
     if (!st.isFile()) return { path, name, reason: "not a regular file" };
     if (st.size > MAX_IMAGE_BYTES) return { path, name, reason: `file too large (${(st.size / 2 ** 20).toFixed(0)} MiB)` };
-    const bytes = readFileSync(path);
-    const h = inspectImageBytes(bytes);
+    const bytes = await readFile(path);
+    if (bytes.length !== st.size) return { path, name, reason: "file changed while it was read" };
+    const h = await inspectImageBytes(bytes);
     return { path, name, format: h.format, width: h.width, height: h.height, bytes: st.size };
   } catch (e) {
     if (e instanceof ImageProblem) return { path, name, reason: e.message };
@@ -208,7 +271,7 @@ export function isWithin(root: string, path: string): boolean {
  * (.DS_Store, ...) are skipped silently; everything else that is not a usable image is rejected
  * with its reason.
  */
-export function scanPaths(paths: string[]): ScanResult {
+export async function scanPaths(paths: string[]): Promise<ScanResult> {
   const images: ImageEntry[] = [];
   const rejected: RejectedEntry[] = [];
   const seen = new Set<string>();
@@ -228,7 +291,7 @@ export function scanPaths(paths: string[]): ScanResult {
       continue;
     }
     if (!isDir) {
-      add(inspectImageFile(p));
+      add(await inspectImageFile(p));
       continue;
     }
     let names: string[];
@@ -243,7 +306,7 @@ export function scanPaths(paths: string[]): ScanResult {
       if (n.startsWith(".")) continue;
       const full = join(p, n);
       const shown = paths.length === 1 ? n : `${basename(p)}/${n}`;
-      add(inspectImageFile(full, shown));
+      add(await inspectImageFile(full, shown));
     }
   }
   return { images, rejected };

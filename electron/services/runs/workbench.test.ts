@@ -60,10 +60,10 @@ describe.skipIf(!haveGolden)("Workbench", () => {
   it("runs, records, and serves the point cloud of a run again later", async () => {
     const { wb, engine, events, images } = setup();
     expect(wb.appInfo().model).toMatchObject({ state: "ready", name: "tiny-2f" });
-    const scan = wb.scanPaths([images]);
+    const scan = await wb.scanPaths([images]);
     expect(scan.images.map((i) => i.name)).toEqual(["a.png", "b.png"]);
     expect(scan.rejected.map((r) => r.name)).toEqual(["c.txt"]);
-    const run = wb.startRun({ images: scan.images.map((i) => i.path), options: { preprocess: "crop", randomWeights: false, seed: 0 } });
+    const run = await wb.startRun({ images: scan.images.map((i) => i.path), options: { preprocess: "crop", randomWeights: false, seed: 0 } });
     await wb.idle();
     expect(engine.jobs[0].model).toMatchObject({ kind: "weights", config: join(golden, "config.json") });
     expect(wb.getRun(run.id)).toMatchObject({ status: "done", frames: 2 });
@@ -94,11 +94,11 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     const { wb, engine, images } = setup();
     const paths = [join(images, "a.png")];
     engine.mode = "fail";
-    const failed = wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0 } });
+    const failed = await wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0 } });
     await wb.idle();
     expect(wb.getRun(failed.id)).toMatchObject({ status: "failed", error: "bad_input: view.png: cannot decode" });
     engine.mode = "hang";
-    const hung = wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0 } });
+    const hung = await wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0 } });
     await new Promise((r) => setTimeout(r, 20));
     wb.cancelRun(hung.id);
     await wb.idle();
@@ -106,10 +106,10 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     expect(() => wb.getPointCloud({ runId: hung.id, branch: "pointmap", maxPoints: 1000 })).toThrow(/no result/);
   });
 
-  it("refuses unusable input before starting the engine", () => {
+  it("refuses unusable input before starting the engine", async () => {
     const { wb, engine, images } = setup();
-    expect(() => wb.startRun({ images: [join(images, "c.txt")], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).toThrow(/c.txt: not an image/);
-    expect(() => wb.startRun({ images: [], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).toThrow(/at least one image/);
+    await expect(wb.startRun({ images: [join(images, "c.txt")], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).rejects.toThrow(/c.txt: not an image/);
+    await expect(wb.startRun({ images: [], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).rejects.toThrow(/at least one image/);
     expect(engine.jobs).toHaveLength(0);
   });
 
@@ -117,7 +117,7 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     const { wb, engine, images } = setup();
     const paths = [join(images, "a.png")];
     const flags = { bf16: true, "flash-attn": true };
-    const run = wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: flags } });
+    const run = await wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: flags } });
     // Every known switch is stated explicitly, so the engine's defaults never decide.
     expect(run.engineOptions).toMatchObject({ source: "requested", parallel: { mode: "none", degree: 1 } });
     await wb.idle();
@@ -128,24 +128,24 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     expect(wb.listRuns()[0].engineOptions?.flags.bf16).toBe(true);
     // An engine that does not report them: the requested set is recorded as such.
     engine.reportFlags = false;
-    const r2 = wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: {} } });
+    const r2 = await wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: {} } });
     await wb.idle();
     expect(wb.getRun(r2.id).engineOptions).toMatchObject({ source: "requested", flags: { bf16: false } });
-    expect(() => wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: { turbo: true } } })).toThrow(/unknown engine option "turbo"/);
+    await expect(wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: { turbo: true } } })).rejects.toThrow(/unknown engine option "turbo"/);
     // A parallel run reaches the engine runner with its mode and degree.
-    wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, parallel: { mode: "ring", degree: 2 } } });
+    await wb.startRun({ images: paths, options: { preprocess: "crop", randomWeights: false, seed: 0, parallel: { mode: "ring", degree: 2 } } });
     await wb.idle();
     expect(engine.jobs.at(-1)!.parallel).toEqual({ mode: "ring", degree: 2 });
   });
 
-  it("web mode reads only uploads", () => {
+  it("web mode reads only uploads", async () => {
     const { wb, images } = setup(true);
-    expect(() => wb.scanPaths([images])).toThrow(/not accessible in web mode/);
+    await expect(wb.scanPaths([images])).rejects.toThrow(/not accessible in web mode/);
     expect(() => wb.readImage("/etc/passwd")).toThrow(/not accessible/);
     const { uploadId } = wb.createUpload();
     const dir = wb.store.uploadDir(uploadId);
     writeFileSync(join(dir, "x.png"), pngBytes());
-    expect(wb.scanPaths([dir]).images).toHaveLength(1);
+    expect((await wb.scanPaths([dir])).images).toHaveLength(1);
   });
 });
 
@@ -162,7 +162,7 @@ describe("Workbench without a model", () => {
       else process.env[k] = v;
   });
 
-  it("finds VGGT-1B weights that the model manager put in the Hugging Face cache", () => {
+  it("finds VGGT-1B weights that the model manager put in the Hugging Face cache", async () => {
     const snap = join(process.env.HF_HUB_CACHE!, "models--facebook--VGGT-1B", "snapshots", "0123456789abcdef0123456789abcdef01234567");
     mkdirSync(snap, { recursive: true });
     mkdirSync(join(process.env.HF_HUB_CACHE!, "models--facebook--VGGT-1B", "refs"), { recursive: true });
@@ -176,13 +176,13 @@ describe("Workbench without a model", () => {
     expect(readModelDir(undefined).status.state).toBe("none");
   });
 
-  it("says so and allows only benchmark runs", () => {
+  it("says so and allows only benchmark runs", async () => {
     const dataDir = mkdtempSync(join(root, "nomodel-"));
     const wb = new Workbench({ mode: "electron", dataDir, engine: new FakeEngine() });
     expect(wb.appInfo().model.state).toBe("none");
     writeFileSync(join(dataDir, "a.png"), pngBytes());
-    expect(() => wb.startRun({ images: [join(dataDir, "a.png")], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).toThrow(/no model is installed/);
-    const r = wb.startRun({ images: [join(dataDir, "a.png")], options: { preprocess: "crop", randomWeights: true, seed: 3 } });
+    await expect(wb.startRun({ images: [join(dataDir, "a.png")], options: { preprocess: "crop", randomWeights: false, seed: 0 } })).rejects.toThrow(/no model is installed/);
+    const r = await wb.startRun({ images: [join(dataDir, "a.png")], options: { preprocess: "crop", randomWeights: true, seed: 3 } });
     expect(r).toMatchObject({ randomWeights: true, model: "random weights (seed 3)" });
     return wb.idle();
   });

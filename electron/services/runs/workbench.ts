@@ -234,16 +234,16 @@ export class Workbench implements Backend {
     };
   }
 
-  scanPaths(paths: string[]): ScanResult {
+  async scanPaths(paths: string[]): Promise<ScanResult> {
     if (!Array.isArray(paths) || paths.some((p) => typeof p !== "string")) throw new Error("scanPaths: expected a list of paths");
     for (const p of paths) this.checkReadable(p);
     return scanPaths(paths);
   }
 
-  loadSample(): ScanResult {
+  async loadSample(): Promise<ScanResult> {
     const dir = this.opts.sampleDir;
     if (!dir || !existsSync(dir)) throw new Error("no bundled sample in this build");
-    const r = scanPaths([dir]);
+    const r = await scanPaths([dir]);
     // The sample folder also holds its generator script; it is not a frame.
     return { images: r.images, rejected: r.rejected.filter((x) => !x.name.endsWith(".ts")) };
   }
@@ -282,7 +282,7 @@ export class Workbench implements Backend {
     return estimateRun(input, dims, weightsBytes, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
   }
 
-  startRun(req: StartRunRequest): RunSummary {
+  async startRun(req: StartRunRequest): Promise<RunSummary> {
     if (!req || !Array.isArray(req.images) || req.images.length === 0) throw new Error("select at least one image to run");
     const options: RunDetail["options"] = {
       preprocess: req.options?.preprocess === "pad" ? ("pad" as const) : ("crop" as const),
@@ -300,7 +300,7 @@ export class Workbench implements Backend {
       throw new Error("no model is installed: choose a model folder, or use the random-weight benchmark mode");
     for (const p of req.images) this.checkReadable(p);
     // Re-validate: files may have changed since they were scanned.
-    const scan = scanPaths(req.images);
+    const scan = await scanPaths(req.images);
     if (scan.rejected.length)
       throw new Error(`cannot run: ${scan.rejected.map((r) => `${r.name}: ${r.reason}`).join("; ")}`);
     const byPath = new Map(scan.images.map((i) => [i.path, i]));
