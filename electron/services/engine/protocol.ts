@@ -231,16 +231,19 @@ export interface ResultFor {
 
 const EVENT_TYPES = new Set(["hello", "progress", "log", "error", "result"]);
 
-/** Parses one stdout line; throws on anything that is not a protocol event. */
+/** A line from the engine that is not a protocol event. */
+export class ProtocolError extends Error {}
+
+/** Parses one stdout line; throws ProtocolError on anything that is not a protocol event. */
 export function parseEvent(line: string): EngineEvent {
   let v: unknown;
   try {
     v = JSON.parse(line);
-  } catch (e) {
-    throw new Error(`engine sent a line that is not JSON: ${line.slice(0, 200)}`);
+  } catch {
+    throw new ProtocolError(`engine sent a line that is not JSON: ${line.slice(0, 200)}`);
   }
-  if (typeof v !== "object" || v === null || !EVENT_TYPES.has((v as { type?: unknown }).type as string))
-    throw new Error(`engine sent an unknown message: ${line.slice(0, 200)}`);
+  if (typeof v !== "object" || v === null || Array.isArray(v) || !EVENT_TYPES.has((v as { type?: unknown }).type as string))
+    throw new ProtocolError(`engine sent an unknown message: ${line.slice(0, 200)}`);
   return v as EngineEvent;
 }
 

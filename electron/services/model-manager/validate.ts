@@ -93,8 +93,9 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     let header: Record<string, unknown>;
     try {
       header = JSON.parse(readAt(fd, 8, n).toString("utf8"));
-    } catch (e) {
-      throw bad(`corrupt safetensors header (${(e as Error).message})`);
+    } catch {
+      // JSON.parse quotes the text it choked on: name the file, never echo its bytes.
+      throw bad("corrupt safetensors header (not valid JSON)");
     }
     if (!header || typeof header !== "object" || Array.isArray(header)) throw bad("corrupt safetensors header (not a JSON object)");
     const dataSize = fileSize - 8 - n;
@@ -103,6 +104,7 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     let metadata: Record<string, string> = {};
     for (const [name, raw] of Object.entries(header)) {
       if (name === "__metadata__") {
+        if (raw !== null && (typeof raw !== "object" || Array.isArray(raw))) throw bad("__metadata__ must be a JSON object");
         metadata = (raw ?? {}) as Record<string, string>;
         continue;
       }
@@ -185,6 +187,7 @@ export function readZipDirectory(path: string): ZipEntry[] {
       const extraLen = cd.readUInt16LE(p + 30);
       const commentLen = cd.readUInt16LE(p + 32);
       let localOffset = cd.readUInt32LE(p + 42);
+      if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw bad(`corrupt zip: central directory entry ${i} runs past the directory`);
       const name = cd.subarray(p + 46, p + 46 + nameLen).toString("utf8");
       // ZIP64 extra field: the 64-bit values present are those whose 32-bit field is 0xFFFFFFFF, in order.
       let e = p + 46 + nameLen;
@@ -192,11 +195,18 @@ export function readZipDirectory(path: string): ZipEntry[] {
       while (e + 4 <= eEnd) {
         const id = cd.readUInt16LE(e);
         const len = cd.readUInt16LE(e + 2);
+        if (e + 4 + len > eEnd) throw bad(`corrupt zip: extra field of entry '${name}' runs past its end`);
         if (id === 0x0001) {
           let q = e + 4;
-          if (uncompressed === 0xffffffff) (uncompressed = Number(cd.readBigUInt64LE(q))), (q += 8);
-          if (compressedSize === 0xffffffff) (compressedSize = Number(cd.readBigUInt64LE(q))), (q += 8);
-          if (localOffset === 0xffffffff) localOffset = Number(cd.readBigUInt64LE(q));
+          const u64 = () => {
+            if (q + 8 > e + 4 + len) throw bad(`corrupt zip: ZIP64 field of entry '${name}' is too short`);
+            const v = Number(cd.readBigUInt64LE(q));
+            q += 8;
+            return v;
+          };
+          if (uncompressed === 0xffffffff) uncompressed = u64();
+          if (compressedSize === 0xffffffff) compressedSize = u64();
+          if (localOffset === 0xffffffff) localOffset = u64();
         }
         e += 4 + len;
       }

@@ -17,32 +17,54 @@ export interface SafetensorsFile {
 
 const DTYPE_SIZE: Record<DType, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I8: 1, U8: 1, I32: 4, I64: 8 };
 
+/** A file that is not a well-formed safetensors file (names the file and the problem). */
+export class SafetensorsError extends Error {}
+
+/** Headers are a few hundred KB for VGGT-1B; a bigger one is damage or an attack on memory. */
+export const MAX_HEADER_BYTES = 100 * 2 ** 20;
+
 export function parseSafetensors(buf: Uint8Array, source = "<buffer>"): SafetensorsFile {
-  if (buf.byteLength < 8) throw new Error(`${source}: not a safetensors file (${buf.byteLength} bytes)`);
+  const bad = (msg: string) => new SafetensorsError(`${source}: ${msg}`);
+  if (buf.byteLength < 8) throw bad(`not a safetensors file (${buf.byteLength} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > buf.byteLength - 8) throw new Error(`${source}: truncated or not a safetensors file (header length ${headerLen})`);
-  let header: Record<string, any>;
+  const headerLen64 = view.getBigUint64(0, true);
+  if (headerLen64 > BigInt(Math.min(MAX_HEADER_BYTES, buf.byteLength - 8)))
+    throw bad(`truncated or not a safetensors file (header length ${headerLen64})`);
+  const headerLen = Number(headerLen64);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
-  } catch (e) {
-    throw new Error(`${source}: corrupt safetensors header (${(e as Error).message})`);
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + headerLen)));
+  } catch {
+    // JSON.parse quotes what it choked on: the message names the file, not its bytes.
+    throw bad("corrupt safetensors header (not valid UTF-8 JSON)");
   }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) throw bad("corrupt safetensors header (not a JSON object)");
   const dataStart = 8 + headerLen;
+  const dataSize = buf.byteLength - dataStart;
   const tensors = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
-  for (const [name, info] of Object.entries(header)) {
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
+      if (typeof info !== "object" || info === null || Array.isArray(info) || Object.values(info).some((v) => typeof v !== "string"))
+        throw bad("__metadata__ must map names to strings");
       metadata = info as Record<string, string>;
       continue;
     }
-    const dtype = info.dtype as DType;
-    if (!(dtype in DTYPE_SIZE)) throw new Error(`${source}: tensor '${name}' has unsupported dtype ${info.dtype}`);
-    const [begin, end] = info.data_offsets as [number, number];
-    const count = (info.shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== count * DTYPE_SIZE[dtype] || dataStart + end > buf.byteLength)
-      throw new Error(`${source}: tensor '${name}' is truncated or mis-sized`);
-    tensors.set(name, { dtype, shape: info.shape, bytes: buf.subarray(dataStart + begin, dataStart + end) });
+    if (typeof info !== "object" || info === null) throw bad(`tensor '${name}' is not described by an object`);
+    const { dtype, shape, data_offsets: off } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof dtype !== "string" || !Object.prototype.hasOwnProperty.call(DTYPE_SIZE, dtype))
+      throw bad(`tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`tensor '${name}' has an invalid shape`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0])
+      throw bad(`tensor '${name}' has invalid data_offsets`);
+    // Checked element count: a product past 2^53 can never match a real byte span.
+    let bytes = DTYPE_SIZE[dtype as DType];
+    for (const d of shape as number[]) {
+      bytes *= d;
+      if (bytes > Number.MAX_SAFE_INTEGER) throw bad(`tensor '${name}' has an impossible shape ${JSON.stringify(shape)}`);
+    }
+    if (off[1] - off[0] !== bytes || off[1] > dataSize) throw bad(`tensor '${name}' is truncated or mis-sized`);
+    tensors.set(name, { dtype: dtype as DType, shape: shape as number[], bytes: buf.subarray(dataStart + off[0], dataStart + off[1]) });
   }
   return { tensors, metadata };
 }
