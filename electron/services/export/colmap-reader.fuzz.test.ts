@@ -53,7 +53,7 @@ describe("COLMAP reader under mutation (seeded, bounded)", () => {
   });
 
   it("binary: only ColmapFormatError (counts of 2^64-1 are refused before looping)", () => {
-    const { refused, accepted } = expectOnlyTyped(mutants(bin, 1306, 3000, (m) => m as ColmapBuffers), parseColmapBinary, [ColmapFormatError]);
+    const { refused, accepted } = expectOnlyTyped(mutants(bin, 1306, 3000, (m) => m as unknown as ColmapBuffers), parseColmapBinary, [ColmapFormatError]);
     expect(refused).toBeGreaterThan(300);
     expect(accepted).toBeGreaterThan(100);
     const huge = Buffer.from(bin.points3D);
