@@ -166,3 +166,39 @@ describe("model folder config errors", () => {
     await wb.dispose();
   });
 });
+
+describe("web server + workbench: the HTTP routes that take a path", () => {
+  it("refuse /etc/passwd and a missing file alike, and echo no bytes of either", async () => {
+    const { startWebServer } = await import("../web/server.js");
+    const { wb } = setup("web");
+    const staticDir = mkdtempSync(join(root, "static-"));
+    writeFileSync(join(staticDir, "index.html"), "<!doctype html>");
+    const srv = await startWebServer({ backend: wb, staticDir });
+    try {
+      const call = async (name: string, args: unknown[]) => {
+        const r = await fetch(`http://127.0.0.1:${srv.port}/api/invoke/${name}`, { method: "POST", body: JSON.stringify(args), headers: { "x-vggt-token": srv.token } });
+        return { status: r.status, error: ((await r.json()) as { error?: string }).error ?? "" };
+      };
+      const runReq = (p: string) => ({ images: [p], options: { preprocess: "crop", randomWeights: true, seed: 0 } });
+      const benchReq = (p: string) => ({ kind: "cumulative", images: [p], repeats: 1, threads: 0 });
+      for (const [name, args] of [
+        ["setModelDir", (p: string) => [p]],
+        ["scanPaths", (p: string) => [[p]]],
+        ["readImage", (p: string) => [p]],
+        ["startRun", (p: string) => [runReq(p)]],
+        ["startBenchmark", (p: string) => [benchReq(p)]],
+      ] as const) {
+        const a = await call(name, args("/etc/passwd"));
+        const b = await call(name, args("/etc/no-such-file-here"));
+        expect(a.status, name).toBe(400);
+        expect(a.error, name).toBe("/etc/passwd: not accessible in web mode (upload the files instead)");
+        expect(b.error.replace("/etc/no-such-file-here", "/etc/passwd"), name).toBe(a.error);
+        expect(a.error).not.toContain("root:");
+      }
+      expect(wb.store.readSettings().modelDir).toBeUndefined();
+    } finally {
+      await srv.close();
+      await wb.dispose();
+    }
+  });
+});

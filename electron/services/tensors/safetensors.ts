@@ -1,5 +1,5 @@
 // Reading and writing .safetensors files (the engine's input and output format) in plain Node.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 
 export type DType = "F32" | "F64" | "F16" | "BF16" | "I8" | "U8" | "I32" | "I64";
 
@@ -70,6 +70,8 @@ export function parseSafetensors(buf: Uint8Array, source = "<buffer>"): Safetens
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
+  // A FIFO or a device would block or never end.
+  if (!statSync(path).isFile()) throw new SafetensorsError(`${path}: not a regular file`);
   return parseSafetensors(readFileSync(path), path);
 }
 
