@@ -78,6 +78,13 @@ describe("PathPolicy", () => {
     symlinkSync(outside, join(dir, "folder"));
     expect(() => wb.readImage(join(dir, "link.png"))).toThrow(REFUSED);
     expect(() => wb.readImage(join(dir, "folder", "secret.png"))).toThrow(REFUSED);
+    // Scanning the upload folder lists the links as refused and reads nothing through them.
+    const scan = await wb.scanPaths([dir]);
+    expect(scan.images).toEqual([]);
+    expect(scan.rejected.map((r) => [r.name, r.reason]).sort()).toEqual([
+      ["folder", "not accessible in web mode"],
+      ["link.png", "not accessible in web mode"],
+    ]);
   });
 });
 

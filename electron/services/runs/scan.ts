@@ -271,7 +271,7 @@ export function isWithin(root: string, path: string): boolean {
  * (.DS_Store, ...) are skipped silently; everything else that is not a usable image is rejected
  * with its reason.
  */
-export async function scanPaths(paths: string[]): Promise<ScanResult> {
+export async function scanPaths(paths: string[], opts: { allow?: (path: string) => boolean } = {}): Promise<ScanResult> {
   const images: ImageEntry[] = [];
   const rejected: RejectedEntry[] = [];
   const seen = new Set<string>();
@@ -306,6 +306,11 @@ export async function scanPaths(paths: string[]): Promise<ScanResult> {
       if (n.startsWith(".")) continue;
       const full = join(p, n);
       const shown = paths.length === 1 ? n : `${basename(p)}/${n}`;
+      // A folder entry may be a symlink to somewhere the caller may not read (web mode).
+      if (opts.allow && !opts.allow(full)) {
+        add({ path: full, name: shown, reason: "not accessible in web mode" });
+        continue;
+      }
       add(await inspectImageFile(full, shown));
     }
   }

@@ -237,7 +237,7 @@ export class Workbench implements Backend {
   async scanPaths(paths: string[]): Promise<ScanResult> {
     if (!Array.isArray(paths) || paths.some((p) => typeof p !== "string")) throw new Error("scanPaths: expected a list of paths");
     for (const p of paths) this.checkReadable(p);
-    return scanPaths(paths);
+    return scanPaths(paths, this.paths.restricted ? { allow: (p) => this.paths.allows(p) } : {});
   }
 
   async loadSample(): Promise<ScanResult> {
