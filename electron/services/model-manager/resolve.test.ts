@@ -164,7 +164,7 @@ describe("resolveModel with an expected SHA-256 (--sha256)", () => {
     mkdirSync(join(dir, "manual"), { recursive: true });
     writeFileSync(join(dir, "manual", "model.safetensors"), ckpt);
     const m = await resolveModel({ kind: "hub" }, opts({ expectedSha256: HubTestServer.sha256(ckpt), offline: true }));
-    expect(m).toMatchObject({ origin: "manual-dir", hashVerified: true });
+    expect(m).toMatchObject({ origin: "manual-dir", hashVerified: true, label: "model.safetensors (placed by hand, verified against the given SHA-256)" });
     const e = await resolveModel({ kind: "hub" }, opts({ expectedSha256: "1".repeat(64), offline: true })).catch((x) => x);
     expect(e.code).toBe("HASH_MISMATCH");
   });

@@ -50,7 +50,7 @@ export interface ResolveOptions extends Omit<DownloadOptions, "repo" | "revision
 }
 
 /** The human label for a descriptor (also used for random weights in reports and exports). */
-export function modelLabel(m: Pick<ResolvedModel, "origin" | "path" | "source">): string {
+export function modelLabel(m: Pick<ResolvedModel, "origin" | "path" | "source"> & { hashVerified?: boolean }): string {
   switch (m.origin) {
     case "random":
       return `${RANDOM_WEIGHTS_LABEL} (seed ${(m.source as { seed: number }).seed})`;
@@ -60,7 +60,7 @@ export function modelLabel(m: Pick<ResolvedModel, "origin" | "path" | "source">)
       return `${s.repo ?? DEFAULT_REPO} (${basename(m.path!)}, verified)`;
     }
     case "manual-dir":
-      return `${basename(m.path!)} (placed by hand, not hash-verified)`;
+      return `${basename(m.path!)} (placed by hand, ${m.hashVerified ? "verified against the given SHA-256" : "not hash-verified"})`;
     default:
       return `${m.path} (local file)`;
   }
@@ -76,7 +76,7 @@ async function finish(
 ): Promise<ResolvedModel> {
   const validation = await assertValidCheckpoint(path, v);
   const m = { source, origin, path };
-  return { ...m, label: modelLabel(m), randomWeights: false, config: "vggt-1b", sha256, hashVerified, validation, engineModelSpec: path };
+  return { ...m, label: modelLabel({ ...m, hashVerified }), randomWeights: false, config: "vggt-1b", sha256, hashVerified, validation, engineModelSpec: path };
 }
 
 /** A usable weights file already on disk for a hub source (HF cache, then the manual folder), or null.
