@@ -70,6 +70,13 @@ describe("export staging", () => {
     expect(existsSync(dir)).toBe(false); // the folder it had created is removed again
   });
 
+  it("a conflict found before moving (a folder where a file goes) leaves no staging folder", async () => {
+    const dir = fresh();
+    await fsp.mkdir(join(dir, "cameras.json"), { recursive: true });
+    await expect(exportReconstruction(out, { format: "json", outDir: dir, force: true })).rejects.toThrow(/cameras.json: is a folder, cannot replace it with a file/);
+    expect(readdirSync(dir)).toEqual(["cameras.json"]);
+  });
+
   it.each(["colmap", "colmap-bin"] as const)("%s: a commit failing half-way restores the earlier model whole and leaves no staging folder", async (format) => {
     const dir = fresh();
     await exportReconstruction(out, { format, outDir: dir, confPercentile: 0 });

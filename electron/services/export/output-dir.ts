@@ -96,7 +96,13 @@ export async function stageExport(outDirIn: string, policy: OverwritePolicy): Pr
     outDir,
     staging,
     async commit() {
-      const moves = await planMoves(staging, outDir);
+      let moves: Move[];
+      try {
+        moves = await planMoves(staging, outDir);
+      } catch (e) {
+        await cleanup();
+        throw e;
+      }
       const aside = join(staging, ".replaced");
       const done: { to: string; backup: string | null }[] = [];
       try {
