@@ -13,6 +13,10 @@ export interface SupervisedEngineOptions {
   threads?: number;
   /** Start the process right away (the UI then shows "ready"); default true. */
   eager?: boolean;
+  /** mpirun for parallel runs: default $VGGT_MPIRUN, else "mpirun" (a site wrapper, or the namespace test's). */
+  mpirun?: string;
+  /** Environment of the engine processes; default this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 function loadParams(job: EngineJob): LoadParams {
@@ -31,8 +35,12 @@ export class SupervisedEngine implements EngineRunner {
   private readonly parallel = new Map<string, { sup: EngineSupervisor; loadedKey: string | null }>();
   private binary: string | null = null;
   private restarts = 0;
+  private readonly mpirun: string | undefined;
+  private readonly env: NodeJS.ProcessEnv | undefined;
 
   constructor(opts: SupervisedEngineOptions = {}) {
+    this.mpirun = opts.mpirun ?? (process.env.VGGT_MPIRUN || undefined);
+    this.env = opts.env;
     let binary: string;
     try {
       binary = opts.binary ?? findEngineBinary();
@@ -97,7 +105,9 @@ export class SupervisedEngine implements EngineRunner {
             degree: p.degree,
             ...(p.hostfile ? { hostfile: p.hostfile } : { oversubscribe: true, threadsPerRank: 1 }),
             allowRunAsRoot: process.getuid?.() === 0,
+            ...(this.mpirun ? { mpirun: this.mpirun } : {}),
           },
+          ...(this.env ? { env: this.env } : {}),
         },
       });
       entry = { sup, loadedKey: null };
