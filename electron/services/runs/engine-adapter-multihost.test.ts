@@ -1,7 +1,7 @@
 // The app's parallel runs with a hostfile, across "hosts" made of Linux network namespaces
 // (native-engine/scripts/netns-hosts: one rank per host, Open MPI over TCP only): the runner's
-// results match the single-process engine, and a rank whose host is lost mid-run fails the run
-// with a message naming that host, without hanging. Skipped, with the reason, where namespaces
+// results match the single-process engine, and a rank whose host is lost mid-run (process killed,
+// network link down) fails the run with a message naming that host, without hanging. Skipped, with the reason, where namespaces
 // cannot be created (not root, a kernel that forbids them).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -100,8 +100,7 @@ describe.skipIf(reason !== null)("SupervisedEngine parallel runs across namespac
     expect(killedAt, "the run reached the aggregator").toBeGreaterThan(0);
     expect(err, "the run must fail").toBeInstanceOf(Error);
     expect(Date.now() - killedAt).toBeLessThan(30_000);
-    expect(err!.message).toMatch(/h1/);
-    expect(err!.message).toMatch(/rank 1/);
+    expect(err!.message).toMatch(/^parallel run failed: rank 1 on host h1 died \(signal 9, Killed\); every rank was stopped\./);
     expect(existsSync(out)).toBe(false);
     // Both ranks of that launch are gone (the supervisor may already have started new ones).
     expect(ranks.length).toBe(2);
@@ -114,5 +113,30 @@ describe.skipIf(reason !== null)("SupervisedEngine parallel runs across namespac
       }
     };
     expect(ranks.filter(alive)).toEqual([]);
+  }, 180_000);
+
+  it("h1's network link going down mid-run fails the run within 30 s, naming h1", async () => {
+    const images = readdirSync(KITCHEN).slice(0, 4).map((f) => join(KITCHEN, f));
+    const out = join(tmp, "link-down.safetensors");
+    let downAt = 0;
+    const err = await engine
+      .infer(
+        { model, images, preprocess: "crop", output: out, parallel: { mode: "ring", degree: 2, hostfile: env.VGGT_NETNS_HOSTFILE } },
+        (p) => {
+          if (p.stage !== "aggregator" || downAt) return;
+          execFileSync("ip", ["-n", `${env.VGGT_NETNS_PREFIX}-h1`, "link", "set", "mh0", "down"]);
+          downAt = Date.now();
+        },
+        new AbortController().signal,
+      )
+      .then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+    expect(downAt, "the run reached the aggregator").toBeGreaterThan(0);
+    expect(err, "the run must fail").toBeInstanceOf(Error);
+    expect(Date.now() - downAt).toBeLessThan(30_000);
+    expect(err!.message).toMatch(/^parallel run failed: lost contact with host h1 /);
+    expect(existsSync(out)).toBe(false);
   }, 180_000);
 });

@@ -1,8 +1,9 @@
 // EngineRunner over the engine supervisor (services/engine): one `vggt-engine serve` process,
 // restarted after a crash; the model is (re)loaded only when a run needs a different one.
-import { EngineError } from "../engine/engine-errors.js";
+import { EngineError, EngineExitError } from "../engine/engine-errors.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { EngineSupervisor } from "../engine/engine-supervisor.js";
+import { mpiFailureSummary } from "../engine/mpi-failure.js";
 import type { LoadParams } from "../engine/protocol.js";
 import type { EngineState } from "../../ipc/types.js";
 import { CancelledError, type EngineJob, type EngineJobResult, type EngineProgress, type EngineRunner } from "./engine-runner.js";
@@ -147,6 +148,8 @@ export class SupervisedEngine implements EngineRunner {
     } catch (e) {
       if (e instanceof CancelledError || (e instanceof EngineError && e.code === "cancelled")) throw new CancelledError();
       if (e instanceof EngineError && (e.code === "engine_crashed" || e.code === "engine_stopped")) setLoaded(null);
+      const lost = par && e instanceof EngineExitError ? mpiFailureSummary(e.stderrTail) : null;
+      if (lost) throw new Error(`parallel run failed: ${lost}; every rank was stopped. ${(e as Error).message}`);
       throw new Error((e as Error).message);
     } finally {
       if (this.current.state === "busy") this.set({ state: "ready" });
