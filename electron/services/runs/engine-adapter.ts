@@ -98,7 +98,9 @@ export class SupervisedEngine implements EngineRunner {
       const sup = new EngineSupervisor({
         client: {
           binary: this.binary!,
-          threads: 1,
+          // One machine: oversubscribed ranks, one thread each. Across hosts (one slot per host):
+          // each rank uses all of its own host's cores (the engine's default, 0).
+          ...(p.hostfile ? {} : { threads: 1 }),
           launcher: {
             kind: "mpirun",
             np: p.degree,
