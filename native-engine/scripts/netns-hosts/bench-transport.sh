@@ -4,9 +4,9 @@
 #   shm   one host, Open MPI shared memory (btl vader,self)
 #   tcp   two namespace hosts (hosts.sh), TCP only
 #   tcp@R the same with each host's link limited to R by tc tbf (e.g. 1gbit, 100mbit)
-# Prints rank 0's per-global-layer figures the engine reports, the wall time, ratios to shm, and
-# for each limited link the model's prediction (per layer: MPI time on the free link + bytes / R
-# for Ulysses; Ring hides a step's transfer behind its attention while bytes / R < attention).
+# Prints the link as the engine's MPI layer sees it (bench-mpi: latency, bandwidth, an all-to-all
+# of one Ulysses layer's bytes), rank 0's per-global-layer figures from each inference, and the
+# model's per-layer MPI time for every link next to the measured one (see the end).
 #   bench-transport.sh [--frames F] [--rates "1gbit 100mbit"] [--engine BIN]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -35,33 +35,48 @@ parse() {
                             if ($(i+1) == "ms" && $(i+2) == "attention,") at = $i; if ($(i+1) == "ms" && $(i+2) == "packing") pk = $i } }
     END { if (wall == "") { print "run failed: " t " " m > "/dev/stderr"; exit 1 } printf "%s %s %s %s %s %s %s\n", t, m, wall, mb, mpi, at, pk }'
 }
-run_shm() { mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl vader,self -np 2 -x OMP_NUM_THREADS "$engine" "${args[@]}" --sp "$1" 2>&1; }
-run_tcp() { # mode [rate]
-  "$here/hosts.sh" run --hosts 2 --timeout 300 ${2:+--rate "$2"} -- \
-    sh -c '"$VGGT_NETNS_MPIRUN" --hostfile "$VGGT_NETNS_HOSTFILE" -np 2 -x OMP_NUM_THREADS "$@"' sh "$engine" "${args[@]}" --sp "$1" 2>&1
+# "transport link latency_us GBps_1MiB GBps_16MiB a2a_ms" from bench-mpi's output.
+parse_link() {
+  awk -v t="$1" '
+    /^ping-pong/ { lat = $5; g1 = $9; g16 = $13 }
+    /^alltoallv/ { a2a = $7 }
+    END { if (a2a == "") { print "bench-mpi failed: " t > "/dev/stderr"; exit 1 } printf "%s link %s %s %s %s\n", t, lat, g1, g16, a2a }'
+}
+shm() { mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl vader,self -np 2 -x OMP_NUM_THREADS "$@" 2>&1; }
+tcp() { # rate|"" engine-args...
+  local rate="$1"; shift
+  "$here/hosts.sh" run --hosts 2 --timeout 300 ${rate:+--rate "$rate"} -- \
+    sh -c '"$VGGT_NETNS_MPIRUN" --hostfile "$VGGT_NETNS_HOSTFILE" -np 2 -x OMP_NUM_THREADS "$@"' sh "$@" 2>&1
 }
 echo "# $(date -u +%FT%TZ) $(nproc --all) cores, load $(cut -d' ' -f1-3 /proc/loadavg); tiny model, $frames frames 518x518, 2 ranks, 1 thread each"
 results="$tmp/results"
+shm "$engine" bench-mpi | parse_link shm >>"$results"
+tcp "" "$engine" bench-mpi | parse_link tcp >>"$results"
+for r in $rates; do tcp "$r" "$engine" bench-mpi | parse_link "tcp@$r" >>"$results"; done
 for mode in ulysses ring; do
-  run_shm "$mode" | parse shm "$mode" >>"$results"
-  run_tcp "$mode" | parse tcp "$mode" >>"$results"
-  for r in $rates; do run_tcp "$mode" "$r" | parse "tcp@$r" "$mode" >>"$results"; done
+  shm "$engine" "${args[@]}" --sp "$mode" | parse shm "$mode" >>"$results"
+  tcp "" "$engine" "${args[@]}" --sp "$mode" | parse tcp "$mode" >>"$results"
+  for r in $rates; do tcp "$r" "$engine" "${args[@]}" --sp "$mode" | parse "tcp@$r" "$mode" >>"$results"; done
 done
-echo "transport mode wall_ms MB/layer MPI_ms/layer attention_ms/layer packing_ms/layer"
-cat "$results"
-echo "# ratios to shm (same mode), and the model for limited links"
+echo "# link (bench-mpi): transport link one-way-latency_us GB/s@1MiB GB/s@16MiB alltoallv_ms(5.628 MB per rank)"
+grep ' link ' "$results"
+echo "# engine: transport mode wall_ms MB/layer MPI_ms/layer attention_ms/layer packing_ms/layer"
+grep -v ' link ' "$results"
+# The model, per global layer: MPI = wait + B / beta. wait (imbalance, scheduling) is fitted on
+# shared memory; beta of each link is bench-mpi's all-to-all rate at the same bytes. Ring hides a
+# step's transfer while it is shorter than the step's attention.
+echo "# model vs measured, per global layer (rank 0)"
 awk -v depth=4 '
-  function bps(r,  v, u) { v = r + 0; u = r; sub(/^[0-9.]+/, "", u); return v * (u == "gbit" ? 1e9 : u == "mbit" ? 1e6 : 1e3) / 8 }
-  { T[$1, $2] = $3; B[$1, $2] = $4; M[$1, $2] = $5; A[$1, $2] = $6; tr[$1] = 1; md[$2] = 1 }
+  $2 == "link" { a2a[$1] = $6; next }
+  { W[$1, $2] = $3; B[$1, $2] = $4; M[$1, $2] = $5; A[$1, $2] = $6; tr[$1] = 1; md[$2] = 1 }
   END {
-    for (m in md) for (t in tr) if (t != "shm" && ((t, m) in T)) {
-      printf "%s %s: wall %.2fx shm, MPI per layer %.1f ms vs %.1f ms shm", m, t, T[t, m] / T["shm", m], M[t, m], M["shm", m]
-      if (t ~ /^tcp@/) {
-        rate = substr(t, 5); link_ms = B[t, m] * 1e6 / bps(rate) * 1e3
-        pred = (m == "ulysses") ? M["tcp", m] + link_ms : M["tcp", m] + (link_ms > A["tcp", m] ? link_ms - A["tcp", m] : 0)
-        printf "; model: %.0f ms per layer on the wire at %s -> predicted MPI %.0f ms/layer, wall %.0f ms; measured %.0f ms/layer, wall %.0f ms",
-               link_ms, rate, pred, T["tcp", m] + depth * (pred - M["tcp", m]), M[t, m], T[t, m]
+    for (m in md) {
+      wait = M["shm", m] - (m == "ulysses" ? a2a["shm"] : 0)
+      for (t in tr) if ((t, m) in W) {
+        wire = a2a[t]
+        pred = (m == "ulysses") ? wait + wire : M["shm", m] + (wire > A[t, m] ? wire - A[t, m] : 0)
+        printf "%-7s %-12s MPI %7.1f ms measured, %7.1f ms predicted (link %6.1f ms for %s MB); wall %6.1f s = %.2fx shm\n",
+               m, t, M[t, m], pred, wire, B[t, m], W[t, m] / 1e3, W[t, m] / W["shm", m]
       }
-      printf "\n"
     }
   }' "$results"

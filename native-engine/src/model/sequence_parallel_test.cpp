@@ -231,7 +231,7 @@ TEST_F(SequenceParallelMpi, FullSizeRandomWeightsTwoRanksMatchSingle) {
 
 // Four ranks of the full architecture need 4 x 4.4 GiB of weights: run when the memory is there
 // (our 24 GiB machines, CI included), skip loudly otherwise. Ring on 4 ranks, 4 frames.
-TEST_F(SequenceParallelMpi, FullSizeRandomWeightsFourRanksMatchSingle) {
+long long available_gib() {
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
   long long kb = 0, avail_kb = 0;
@@ -239,8 +239,12 @@ TEST_F(SequenceParallelMpi, FullSizeRandomWeightsFourRanksMatchSingle) {
     if (key == "MemAvailable:") avail_kb = kb;
     meminfo.ignore(64, '\n');
   }
-  if (avail_kb < 20ll * 1024 * 1024)
-    GTEST_SKIP() << "*** only " << avail_kb / 1048576 << " GiB available, 4 full-size ranks need 20: SKIPPED ***";
+  return avail_kb / 1048576;
+}
+
+TEST_F(SequenceParallelMpi, FullSizeRandomWeightsFourRanksMatchSingle) {
+  if (available_gib() < 20)
+    GTEST_SKIP() << "*** only " << available_gib() << " GiB available, 4 full-size ranks need 20: SKIPPED ***";
   expect_full_size_matches_single(4, 2246822519u, 5, 4, "ring", "full4");
 }
 
@@ -321,6 +325,13 @@ TEST_F(SequenceParallelTcp, FiveFramesOnFourHostsMatchSingleRank) {
 // Full-size VGGT-1B (random weights), 2 frames of 126x182, Ring over 2 hosts.
 TEST_F(SequenceParallelTcp, FullSizeRandomWeightsTwoHostsMatchSingle) {
   expect_full_size_matches_single(2, 2654435761u, 3, 2, "ring", "full-tcp");
+}
+
+// Ulysses (16 heads / 4) over 4 hosts, 4 frames; memory as for the 4-rank shared-memory case.
+TEST_F(SequenceParallelTcp, FullSizeRandomWeightsFourHostsMatchSingle) {
+  if (available_gib() < 20)
+    GTEST_SKIP() << "*** only " << available_gib() << " GiB available, 4 full-size ranks need 20: SKIPPED ***";
+  expect_full_size_matches_single(4, 2246822519u, 5, 4, "ulysses", "full4-tcp");
 }
 
 TEST_F(SequenceParallelTcp, RankKilledEndsTheRunOnEveryHostNamingIt) { expect_lost_host_ends_run("kill", 30); }
