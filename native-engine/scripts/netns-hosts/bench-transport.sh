@@ -39,7 +39,7 @@ parse() {
 parse_link() {
   awk -v t="$1" '
     /^ping-pong/ { lat = $5; g1 = $9; g16 = $13 }
-    /^alltoallv/ { a2a = $7 }
+    /^alltoallv/ { a2a = $6 }
     END { if (a2a == "") { print "bench-mpi failed: " t > "/dev/stderr"; exit 1 } printf "%s link %s %s %s %s\n", t, lat, g1, g16, a2a }'
 }
 shm() { mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl vader,self -np 2 -x OMP_NUM_THREADS "$@" 2>&1; }
