@@ -13,7 +13,18 @@ step() {
   if "$@"; then results+=("PASS $name"); else results+=("FAIL $name"); status=1; fi
 }
 results=()
-step "engine unit + golden tests (ctest)" ctest --test-dir native-engine/build --output-on-failure -j1
+# Multi-host runs over TCP between network namespaces: a step of their own with a time limit;
+# where namespaces cannot be made (not root, a kernel that forbids them) it says why and passes.
+multi_host() {
+  local why
+  if ! why=$(bash native-engine/scripts/netns-hosts/hosts.sh can 2>&1); then
+    echo "$why"; echo "multi-host TCP tests SKIPPED (see above)"; return 0
+  fi
+  # Measured 5.5 minutes on the 2-core machine at load ~20 (less when idle); the limit ends a hang.
+  timeout --kill-after=10 420 ctest --test-dir native-engine/build -R SequenceParallelTcp --output-on-failure -j1
+}
+step "engine unit + golden tests (ctest)" ctest --test-dir native-engine/build -E SequenceParallelTcp --output-on-failure -j1
+step "multi-host sequence parallelism over TCP (network namespaces, <= 7 min)" multi_host
 step "typecheck (app, Electron layer, renderer)" npx tsc -p tsconfig.json --noEmit
 step "typecheck (Electron build config)" npx tsc -p tsconfig.electron.json --noEmit
 step "Node services + renderer (vitest)" npx vitest run

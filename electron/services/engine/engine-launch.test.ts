@@ -51,7 +51,12 @@ describe("buildEngineCommand", () => {
     });
     expect(cmd).toEqual({
       command: "mpirun",
-      args: ["-np", "4", "--hostfile", "/h/hosts", "--bind-to", "none", "/e/vggt-engine", "serve", "--parallel", "ring", "--degree", "4"],
+      args: [
+        "-np", "4", "--hostfile", "/h/hosts",
+        // A lost host is noticed by keepalives within seconds.
+        "--mca", "oob_tcp_keepalive_time", "1", "--mca", "oob_tcp_keepalive_intvl", "1", "--mca", "oob_tcp_keepalive_probes", "3",
+        "--bind-to", "none", "/e/vggt-engine", "serve", "--parallel", "ring", "--degree", "4",
+      ],
     });
   });
 

@@ -1,8 +1,9 @@
 // EngineRunner over the engine supervisor (services/engine): one `vggt-engine serve` process,
 // restarted after a crash; the model is (re)loaded only when a run needs a different one.
-import { EngineError } from "../engine/engine-errors.js";
+import { EngineError, EngineExitError } from "../engine/engine-errors.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { EngineSupervisor } from "../engine/engine-supervisor.js";
+import { mpiFailureSummary } from "../engine/mpi-failure.js";
 import type { LoadParams } from "../engine/protocol.js";
 import type { EngineState } from "../../ipc/types.js";
 import { CancelledError, type EngineJob, type EngineJobResult, type EngineProgress, type EngineRunner } from "./engine-runner.js";
@@ -13,6 +14,10 @@ export interface SupervisedEngineOptions {
   threads?: number;
   /** Start the process right away (the UI then shows "ready"); default true. */
   eager?: boolean;
+  /** mpirun for parallel runs: default $VGGT_MPIRUN, else "mpirun" (a site wrapper, or the namespace test's). */
+  mpirun?: string;
+  /** Environment of the engine processes; default this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 function loadParams(job: EngineJob): LoadParams {
@@ -31,8 +36,12 @@ export class SupervisedEngine implements EngineRunner {
   private readonly parallel = new Map<string, { sup: EngineSupervisor; loadedKey: string | null }>();
   private binary: string | null = null;
   private restarts = 0;
+  private readonly mpirun: string | undefined;
+  private readonly env: NodeJS.ProcessEnv | undefined;
 
   constructor(opts: SupervisedEngineOptions = {}) {
+    this.mpirun = opts.mpirun ?? (process.env.VGGT_MPIRUN || undefined);
+    this.env = opts.env;
     let binary: string;
     try {
       binary = opts.binary ?? findEngineBinary();
@@ -89,7 +98,9 @@ export class SupervisedEngine implements EngineRunner {
       const sup = new EngineSupervisor({
         client: {
           binary: this.binary!,
-          threads: 1,
+          // One machine: oversubscribed ranks, one thread each. Across hosts (one slot per host):
+          // each rank uses all of its own host's cores (the engine's default, 0).
+          ...(p.hostfile ? {} : { threads: 1 }),
           launcher: {
             kind: "mpirun",
             np: p.degree,
@@ -97,7 +108,9 @@ export class SupervisedEngine implements EngineRunner {
             degree: p.degree,
             ...(p.hostfile ? { hostfile: p.hostfile } : { oversubscribe: true, threadsPerRank: 1 }),
             allowRunAsRoot: process.getuid?.() === 0,
+            ...(this.mpirun ? { mpirun: this.mpirun } : {}),
           },
+          ...(this.env ? { env: this.env } : {}),
         },
       });
       entry = { sup, loadedKey: null };
@@ -137,6 +150,8 @@ export class SupervisedEngine implements EngineRunner {
     } catch (e) {
       if (e instanceof CancelledError || (e instanceof EngineError && e.code === "cancelled")) throw new CancelledError();
       if (e instanceof EngineError && (e.code === "engine_crashed" || e.code === "engine_stopped")) setLoaded(null);
+      const lost = par && e instanceof EngineExitError ? mpiFailureSummary(e.stderrTail) : null;
+      if (lost) throw new Error(`parallel run failed: ${lost}; every rank was stopped. ${(e as Error).message}`);
       throw new Error((e as Error).message);
     } finally {
       if (this.current.state === "busy") this.set({ state: "ready" });

@@ -117,6 +117,7 @@ struct MpiSession {
 int infer_parallel(int argc, char** argv) {
   MpiSession mpi;
   const parallel::Comm comm = parallel::Comm::world();
+  const std::vector<std::string> hosts = parallel::host_names(comm);
   const bool root = comm.rank() == 0;
   // Rank 0 prints the agreed error before any rank exits: mpirun kills the whole job as soon
   // as one rank ends non-zero, which could otherwise cut rank 0 off before it reports.
@@ -201,11 +202,13 @@ int infer_parallel(int argc, char** argv) {
   }
   if (fail_if(err)) return 1;
   if (root) {
+    std::string host_list;
+    for (const std::string& h : hosts) host_list += (host_list.empty() ? "" : ", ") + h;
     print_summary(out, pred, images, model->random_weights());
     std::fprintf(stderr,
-                 "sequence parallel: %s over %d ranks; rank 0 per global layer: %.3f MB sent, %.1f ms in MPI, "
-                 "%.1f ms attention, %.1f ms packing\n",
-                 sp_mode_name(sp->mode()), comm.size(), st.calls ? st.bytes_sent / st.calls / 1e6 : 0.0,
+                 "sequence parallel: %s over %d ranks on hosts %s; rank 0 per global layer: %.3f MB sent, %.1f ms in "
+                 "MPI, %.1f ms attention, %.1f ms packing\n",
+                 sp_mode_name(sp->mode()), comm.size(), host_list.c_str(), st.calls ? st.bytes_sent / st.calls / 1e6 : 0.0,
                  st.calls ? st.comm_ms / st.calls : 0.0, st.calls ? st.compute_ms / st.calls : 0.0,
                  st.calls ? st.pack_ms / st.calls : 0.0);
   }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bench/kernels_bench.h"
+#include "bench/mpi_link_bench.h"
 #include "cli/commands.h"
 #include "cli/model_setup.h"
 #include "model/vggt_model.h"
@@ -19,6 +20,7 @@ static void usage() {
                "  bench       [--weights W] [--config C] [--frames N] [--images DIR] [--threads N] [--repeats R] [--json]\n"
                "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"
                "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
+               "  bench-mpi   [--mb M]  (under mpirun: link latency, bandwidth, all-to-all of M MB per rank)\n"
                "  validate    --weights W [--config C]\n"
                "  convert     (--weights W | --random-weights) [--config C] --to f32|bf16|int8 --out F.safetensors\n"
                "  serve       (framed stdio protocol, see docs/ENGINE-PROTOCOL.md)\n"
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
     if (cmd == "convert") return vggt::cli::convert_main(argc, argv);
     if (cmd == "serve") return serve_main(argc, argv);
     if (cmd == "bench-kernels") return kernels_bench_main(argc - 1, argv + 1);
+    if (cmd == "bench-mpi") return mpi_link_bench_main(argc - 1, argv + 1);
     if (cmd == "version") {
       if (argc > 2 && std::string(argv[2]) == "--json") {
         // The app reads this to decide which features to offer (docs/ENGINE-PROTOCOL.md).

@@ -87,11 +87,13 @@ class SequenceParallelMpi : public ::testing::Test {
     EXPECT_EQ(r.code, 0) << r.output;
     return out;
   }
+  // `mpirun ... vggt-engine ENGINE_ARGS` on np ranks: one machine, shared memory.
+  virtual RunResult launch(int np, const std::string& engine_args) { return run_shell(mpirun(np) + engine_args); }
   std::string parallel(int np, const std::string& mode, const std::string& model, const std::string& input,
                        const std::string& name) {
     const std::string out = (tmp / (name + "-" + mode + std::to_string(np) + ".safetensors")).string();
-    auto r = run_shell(mpirun(np) + " infer --sp " + mode + model + " --input-tensor " + input + " --out " + out +
-                       " --quiet --threads 1");
+    auto r = launch(np, " infer --sp " + mode + model + " --input-tensor " + input + " --out " + out +
+                            " --quiet --threads 1");
     EXPECT_EQ(r.code, 0) << r.output;
     EXPECT_EQ(count(r.output, "wrote "), 1u) << "only rank 0 writes: " << r.output;
     return out;
@@ -114,6 +116,20 @@ class SequenceParallelMpi : public ::testing::Test {
       EXPECT_LE(d.rms_rel, rms_rel) << what << " " << name;
       if (d.max_rel > 1e-6) std::printf("[ dev      ] %s %s max_rel %.2e rms_rel %.2e\n", what.c_str(), name, d.max_rel, d.rms_rel);
     }
+  }
+  // n frames of tiny-3f-portrait's size: its 3 frames, then altered copies (1 - x, x^2, ...).
+  std::string portrait_frames(int64_t n, const std::string& name) {
+    Tensor three = testing::load_tensor(golden("tiny-3f-portrait") + "/input.safetensors", "images");
+    const int64_t F = three.numel() / three.dim(0);
+    Tensor frames({n, three.dim(1), three.dim(2), three.dim(3)});
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t i = 0; i < F; ++i) {
+        const float x = three[(s % 3) * F + i];
+        frames[s * F + i] = s < 3 ? x : (s % 2 ? 1.f - x : x * x);
+      }
+    const std::string input = (tmp / (name + ".safetensors")).string();
+    io::write_safetensors(input, {io::f32_entry("images", frames)}, {});
+    return input;
   }
   std::string shared;
   fs::path tmp;
@@ -171,17 +187,7 @@ TEST_F(SequenceParallelMpi, GoldenCasesMatchOfficialAndSingleRank) {
 // 5 frames (built from the portrait case's 3 plus 2 altered copies): 3+2 on 2 ranks and
 // 2+1+1+1 on 4 ranks, both schemes, against the single-rank run.
 TEST_F(SequenceParallelMpi, FiveFramesOnTwoAndFourRanks) {
-  const std::string g = golden("tiny-3f-portrait");
-  Tensor three = testing::load_tensor(g + "/input.safetensors", "images");
-  const int64_t F = three.numel() / three.dim(0);
-  Tensor five({5, three.dim(1), three.dim(2), three.dim(3)});
-  for (int64_t s = 0; s < 5; ++s)
-    for (int64_t i = 0; i < F; ++i) {
-      const float x = three[(s % 3) * F + i];
-      five[s * F + i] = s < 3 ? x : (s == 3 ? 1.f - x : x * x);
-    }
-  const std::string input = (tmp / "five.safetensors").string();
-  io::write_safetensors(input, {io::f32_entry("images", five)}, {});
+  const std::string input = portrait_frames(5, "five");
   const std::string one = single(model_args("tiny-3f-portrait"), input, "five");
   for (int np : {2, 4})
     for (const char* mode : {"ulysses", "ring"}) {
@@ -225,7 +231,7 @@ TEST_F(SequenceParallelMpi, FullSizeRandomWeightsTwoRanksMatchSingle) {
 
 // Four ranks of the full architecture need 4 x 4.4 GiB of weights: run when the memory is there
 // (our 24 GiB machines, CI included), skip loudly otherwise. Ring on 4 ranks, 4 frames.
-TEST_F(SequenceParallelMpi, FullSizeRandomWeightsFourRanksMatchSingle) {
+long long available_gib() {
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
   long long kb = 0, avail_kb = 0;
@@ -233,10 +239,109 @@ TEST_F(SequenceParallelMpi, FullSizeRandomWeightsFourRanksMatchSingle) {
     if (key == "MemAvailable:") avail_kb = kb;
     meminfo.ignore(64, '\n');
   }
-  if (avail_kb < 20ll * 1024 * 1024)
-    GTEST_SKIP() << "*** only " << avail_kb / 1048576 << " GiB available, 4 full-size ranks need 20: SKIPPED ***";
+  return avail_kb / 1048576;
+}
+
+TEST_F(SequenceParallelMpi, FullSizeRandomWeightsFourRanksMatchSingle) {
+  if (available_gib() < 20)
+    GTEST_SKIP() << "*** only " << available_gib() << " GiB available, 4 full-size ranks need 20: SKIPPED ***";
   expect_full_size_matches_single(4, 2246822519u, 5, 4, "ring", "full4");
 }
+
+// The same runs between "hosts": Linux network namespaces made by scripts/netns-hosts/hosts.sh,
+// one rank per host, Open MPI launched through `ip netns exec` and talking TCP only
+// (docs/MULTI-HOST.md). Skipped, with the reason, where namespaces cannot be created.
+class SequenceParallelTcp : public SequenceParallelMpi {
+ protected:
+  void SetUp() override {
+    SequenceParallelMpi::SetUp();
+    if (IsSkipped()) return;
+    auto r = run_shell(hosts_sh() + " can");
+    if (r.code != 0) GTEST_SKIP() << "*** " << r.output << " multi-host TCP tests SKIPPED ***";
+  }
+  static std::string hosts_sh() { return std::string(VGGT_SOURCE_DIR) + "/scripts/netns-hosts/hosts.sh"; }
+  // `hosts.sh run` around `sh -c 'SCRIPT'` (SCRIPT sees VGGT_NETNS_*): np hosts, killed after
+  // timeout_s (tiny model: seconds when the machine is idle; full size: a minute or two).
+  int timeout_s = 150;
+  RunResult on_hosts(int np, const std::string& script) {
+    return run_shell(hosts_sh() + " run --hosts " + std::to_string(np) + " --timeout " + std::to_string(timeout_s) +
+                     " -- sh -c '" + script + "'");
+  }
+  std::string mpirun_tcp(int np) {
+    return "OMP_NUM_THREADS=1 \"$VGGT_NETNS_MPIRUN\" --hostfile \"$VGGT_NETNS_HOSTFILE\" -np " + std::to_string(np) +
+           " -x OMP_NUM_THREADS " + VGGT_ENGINE_BIN;
+  }
+  RunResult launch(int np, const std::string& engine_args) override {
+    auto r = on_hosts(np, mpirun_tcp(np) + engine_args);
+    std::string hosts = "on hosts h0";
+    for (int k = 1; k < np; ++k) hosts += ", h" + std::to_string(k);
+    if (r.code == 0) EXPECT_NE(r.output.find(hosts), std::string::npos) << "one rank per host: " << r.output;
+    return r;
+  }
+  // Rank 0 at `stage`, HOST h2 of 3 disappears (`how`: kill | link-down); the run must end on
+  // every host with an error naming h2.
+  void expect_lost_host_ends_run(const std::string& how, double bound_s) {
+    const std::string input = portrait_frames(9, "lost-in"), out = (tmp / "lost-out.safetensors").string();
+    auto r = on_hosts(3, std::string(VGGT_SOURCE_DIR) + "/scripts/netns-hosts/lose-host.sh " + how +
+                             " h2 aggregator -- --hostfile \"$VGGT_NETNS_HOSTFILE\" -np 3 -x OMP_NUM_THREADS=1 " +
+                             VGGT_ENGINE_BIN + " infer --sp ring" + model_args("tiny-3f-portrait") + " --input-tensor " +
+                             input + " --out " + out + " --threads 1");
+    ASSERT_EQ(r.code, 0) << r.output;
+    int rc = -1, left = -1;
+    double seconds = -1;
+    const size_t at = r.output.rfind("lost-host: exit=");
+    ASSERT_NE(at, std::string::npos) << r.output;
+    ASSERT_EQ(std::sscanf(r.output.c_str() + at, "lost-host: exit=%d seconds=%lf left=%d", &rc, &seconds, &left), 3);
+    EXPECT_NE(r.output.find("aggregator"), std::string::npos) << "lost mid-forward: " << r.output;
+    EXPECT_NE(rc, 0) << r.output;
+    EXPECT_LE(seconds, bound_s) << r.output;
+    EXPECT_EQ(left, 0) << "no rank may outlive the run: " << r.output;
+    EXPECT_NE(r.output.find("h2"), std::string::npos) << "the error names the host: " << r.output;
+    EXPECT_FALSE(fs::exists(out));
+    std::printf("[ lost     ] %s: run ended %.1f s after h2 went away\n", how.c_str(), seconds);
+  }
+};
+
+// Golden cases on 2 hosts, both schemes: the goldens' tolerance and the single-rank bounds.
+TEST_F(SequenceParallelTcp, GoldenCasesOnTwoHostsMatchOfficialAndSingleRank) {
+  for (const char* name : {"tiny-2f", "tiny-3f-portrait"})
+    for (const char* mode : {"ulysses", "ring"}) {
+      const std::string g = golden(name), input = g + "/input.safetensors";
+      const std::string one = single(model_args(name), input, name);
+      const std::string out = parallel(2, mode, model_args(name), input, name);
+      const std::string what = std::string(name) + " " + mode + " tcp np=2";
+      expect_close(out, g + "/expected.safetensors", testing::kMaxRelTol, testing::kRmsRelTol, what + " vs golden");
+      expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, what + " vs single rank");
+    }
+}
+
+// 5 frames on 4 hosts (2+1+1+1), both schemes, against the single-rank run.
+TEST_F(SequenceParallelTcp, FiveFramesOnFourHostsMatchSingleRank) {
+  const std::string input = portrait_frames(5, "five");
+  const std::string one = single(model_args("tiny-3f-portrait"), input, "five");
+  for (const char* mode : {"ulysses", "ring"}) {
+    const std::string out = parallel(4, mode, model_args("tiny-3f-portrait"), input, "five");
+    expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, std::string("5 frames ") + mode + " tcp np=4");
+  }
+}
+
+// Full-size VGGT-1B (random weights), 2 frames of 126x182, Ring over 2 hosts.
+TEST_F(SequenceParallelTcp, FullSizeRandomWeightsTwoHostsMatchSingle) {
+  timeout_s = 600;
+  expect_full_size_matches_single(2, 2654435761u, 3, 2, "ring", "full-tcp");
+}
+
+// Ulysses (16 heads / 4) over 4 hosts, 4 frames; memory as for the 4-rank shared-memory case.
+TEST_F(SequenceParallelTcp, FullSizeRandomWeightsFourHostsMatchSingle) {
+  if (available_gib() < 20)
+    GTEST_SKIP() << "*** only " << available_gib() << " GiB available, 4 full-size ranks need 20: SKIPPED ***";
+  timeout_s = 900;
+  expect_full_size_matches_single(4, 2246822519u, 5, 4, "ulysses", "full4-tcp");
+}
+
+TEST_F(SequenceParallelTcp, RankKilledEndsTheRunOnEveryHostNamingIt) { expect_lost_host_ends_run("kill", 30); }
+
+TEST_F(SequenceParallelTcp, HostLinkDownEndsTheRunOnEveryHostNamingIt) { expect_lost_host_ends_run("link-down", 60); }
 
 }  // namespace
 }  // namespace vggt

@@ -110,6 +110,25 @@ std::string agree_error(const Comm& comm, const std::string& mine) {
   return {};
 }
 
+std::vector<std::string> host_names(const Comm& comm) {
+  char mine[256] = {};
+#ifdef VGGT_WITH_MPI
+  static_assert(MPI_MAX_PROCESSOR_NAME <= sizeof mine, "processor name buffer");
+  int len = 0;
+  if (mpi_active()) MPI_Get_processor_name(mine, &len);
+  else gethostname(mine, sizeof mine - 1);
+#else
+  gethostname(mine, sizeof mine - 1);
+#endif
+  std::vector<std::string> names;
+  for (int r = 0; r < comm.size(); ++r) {
+    std::string s = mine;
+    comm.bcast(s, r);
+    names.push_back(s);
+  }
+  return names;
+}
+
 std::vector<int64_t> displacements(const std::vector<int64_t>& counts) {
   std::vector<int64_t> d(counts.size(), 0);
   for (size_t i = 1; i < counts.size(); ++i) d[i] = d[i - 1] + counts[i - 1];

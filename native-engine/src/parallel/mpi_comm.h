@@ -69,6 +69,10 @@ class Comm {
 // failing rank (prefixed "rank k: " unless k = 0), or "" when none failed.
 std::string agree_error(const Comm& comm, const std::string& mine);
 
+// Collective: every rank's host name (MPI_Get_processor_name), indexed by rank; messages use them
+// to say where a rank ran.
+std::vector<std::string> host_names(const Comm& comm);
+
 // Prefix sums: displs[i] = counts[0] + ... + counts[i-1].
 std::vector<int64_t> displacements(const std::vector<int64_t>& counts);
 
