@@ -116,6 +116,49 @@ export interface RunSummary {
   error?: string;
   estimate?: Estimate;
   engineOptions?: RunEngineOptions;
+  /** A run made by bundle adjustment of another run's cameras (refine). */
+  refine?: RefineSummary;
+}
+
+/** What refine did: the run it refined and the bundle adjustment's numbers. */
+export interface RefineSummary {
+  sourceRunId: string;
+  queries?: number;
+  tracksKept?: number;
+  observations?: number;
+  /** Mean reprojection error (pixels of the original images) with the feed-forward / refined cameras. */
+  meanErrorBefore?: number;
+  meanErrorAfter?: number;
+  maxRotationChangeDeg?: number;
+}
+
+export interface RefineRequest {
+  runId: string;
+  /** Query points in total (default 1024). */
+  queries?: number;
+}
+
+/** Points to track, clicked on one frame of a finished run: by default in that frame's original image
+ *  pixels measured from its top-left corner; with space "model", pixels of the model's input frame
+ *  (integer = pixel centre), as a point of the 3-D view gives them. */
+export interface TrackRequest {
+  runId: string;
+  frame: number;
+  points: [number, number][];
+  space?: "original" | "model";
+}
+
+export interface TrackResult {
+  runId: string;
+  frame: number;
+  /** [S][N][2]: each point's position in every frame's original image pixels. */
+  track: number[][][];
+  /** [S][N] in (0, 1): the track head's visibility and confidence. */
+  vis: number[][];
+  conf: number[][];
+  /** [S][N]: the depth-branch 3-D point under each track position, null outside the frame. */
+  world: ([number, number, number] | null)[][];
+  ms: number;
 }
 
 export interface RunDetail extends RunSummary {

@@ -27,7 +27,14 @@ import type {
   RunSummary,
   ScanResult,
   StartRunRequest,
+  RefineRequest,
+  TrackRequest,
+  TrackResult,
 } from "../../ipc/types.js";
+import { engineOutputFromSafetensors } from "../export/engine-output.js";
+import { trackClickedPoints } from "../refine/click-tracks.js";
+import { engineTrackPredictor } from "../refine/engine-tracks.js";
+import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refine/refine.js";
 import { normalizeSet } from "../perf/catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { findLocalModel } from "../model-manager/index.js";
@@ -447,6 +454,93 @@ export class Workbench implements Backend {
 
   getBenchPointCloud(request: { benchId: string; side: "A" | "B"; branch: "pointmap" | "depth"; maxPoints: number }): PointCloud {
     return this.perf.pointCloud(request.benchId, request.side, request.branch, request.maxPoints);
+  }
+
+  /** The track head of the run's model over the run's images (one engine process per request). */
+  private trackPredictor(run: RunDetail): TrackPredictor {
+    let binary = this.opts.engine.state().binary;
+    if (!binary || binary === "fake") binary = findEngineBinary();
+    if (!run.randomWeights && this.model.status.state !== "ready") throw new Error("no model is installed: tracks need the model that made this run");
+    const config = run.randomWeights || this.model.config === "vggt-1b" ? undefined : this.model.config;
+    return engineTrackPredictor({
+      binary,
+      model: run.randomWeights ? { randomSeed: run.options.seed, config } : { weights: this.model.weights!, config },
+      images: run.images.map((i) => i.path),
+      preprocess: run.options.preprocess,
+    });
+  }
+
+  private doneOutput(runId: string): { run: RunDetail; path: string } {
+    const run = this.store.get(runId);
+    if (run.status !== "done") throw new Error(`run ${run.id} has no result (${run.status})`);
+    const path = this.store.outputPath(run.id);
+    if (!existsSync(path)) throw new Error(`run ${run.id}: output file is missing (${path})`);
+    return { run, path };
+  }
+
+  async trackPoints(req: TrackRequest): Promise<TrackResult> {
+    const { run, path } = this.doneOutput(req?.runId);
+    const out = engineOutputFromSafetensors(this.outputs.load(path), path);
+    return trackClickedPoints(out, run.id, req.frame, req.points, this.trackPredictor(run), req.space ?? "original");
+  }
+
+  refineRun(req: RefineRequest): RunSummary {
+    const { run: src, path: input } = this.doneOutput(req?.runId);
+    const queries = req.queries === undefined ? DEFAULT_QUERIES : req.queries;
+    if (!Number.isInteger(queries) || queries < 1 || queries > 16384) throw new Error(`refine: queries must be an integer from 1 to 16384, got ${req.queries}`);
+    const predict = this.trackPredictor(src);
+    const id = newRunId();
+    const detail: RunDetail = {
+      ...src,
+      id,
+      name: `${src.name.replace(/ — refined$/, "")} — refined`,
+      createdAt: new Date().toISOString(),
+      status: "queued",
+      durationMs: undefined,
+      error: undefined,
+      stages: [],
+      refine: { sourceRunId: src.id },
+    };
+    this.store.create(detail);
+    this.emit({ type: "run-updated", run: toSummary(detail) });
+    const abort = new AbortController();
+    const stages = ["tracks", "triangulate", "bundle_adjust", "write"];
+    const work = async () => {
+      const t0 = Date.now();
+      this.setRun(id, { status: "running" });
+      try {
+        const rep = await refineOutputFile(input, this.store.outputPath(id), predict, {
+          queries,
+          signal: abort.signal,
+          onStage: (stage, message) => {
+            const elapsed = (Date.now() - t0) / 1000;
+            this.emit({ type: "run-progress", progress: { runId: id, stage, fraction: stages.indexOf(stage) / stages.length, etaSeconds: null, elapsedSeconds: elapsed, message: `${stage}: ${message}` } });
+          },
+        });
+        this.setRun(id, {
+          status: "done",
+          durationMs: Date.now() - t0,
+          refine: {
+            sourceRunId: src.id,
+            queries: rep.queries,
+            tracksKept: rep.tracks.kept,
+            observations: rep.after.observations,
+            meanErrorBefore: rep.before.mean,
+            meanErrorAfter: rep.after.mean,
+            maxRotationChangeDeg: rep.maxRotationChangeDeg,
+          },
+        });
+      } catch (e) {
+        const cancelled = abort.signal.aborted;
+        this.setRun(id, { status: cancelled ? "cancelled" : "failed", durationMs: Date.now() - t0, error: cancelled ? "cancelled by the user" : (e as Error).message });
+      }
+    };
+    const promise = (this.queue = this.queue
+      .then(work)
+      .catch((e) => console.error(`refine ${id}: ${(e as Error).message}`))
+      .finally(() => this.active.delete(id)));
+    this.active.set(id, { id, abort, promise });
+    return toSummary(detail);
   }
 
   async dispose(): Promise<void> {
