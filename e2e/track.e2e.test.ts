@@ -87,7 +87,7 @@ describe("click-to-track and refine (web mode, real engine)", () => {
   });
 
   it("refine makes a new run; with random weights it refuses, saying what to do", async () => {
-    await page.getByLabel("refine query points").fill("64");
+    await page.getByLabel("refine query points").fill("512");
     await page.locator("[data-testid=refine-button]").click();
     await expect.poll(() => page.locator("[data-testid=run-item]").count()).toBe(2);
     const refined = page.locator("[data-testid=run-item]").filter({ hasText: "refined" });

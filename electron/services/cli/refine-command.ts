@@ -103,7 +103,7 @@ export const refineCommand: CliCommand = {
       else if (random) model = { randomSeed: Number(random[1]), config };
       else if (meta.model && existsSync(meta.model)) model = { weights: meta.model, config };
       else throw new Error(`${input}: the weights that made it (${meta.model ?? "not recorded"}) are not on this computer; give --weights`);
-      if (random) io.stderr("note: this run used RANDOM weights: its tracks are meaningless and refine will most likely refuse (too few tracks).\n");
+      if (random) io.stderr("note: this run used RANDOM weights: its tracks, and so the refined cameras, are meaningless.\n");
 
       const predict = engineTrackPredictor({
         binary: findEngineBinary(),
