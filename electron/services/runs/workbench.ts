@@ -461,6 +461,8 @@ export class Workbench implements Backend {
     let binary = this.opts.engine.state().binary;
     if (!binary || binary === "fake") binary = findEngineBinary();
     if (!run.randomWeights && this.model.status.state !== "ready") throw new Error("no model is installed: tracks need the model that made this run");
+    if (!run.randomWeights && this.model.status.state === "ready" && this.model.status.name !== run.model)
+      throw new Error(`run ${run.id} was made with the model '${run.model}', the app now has '${this.model.status.name}': choose that model again to track points or refine this run`);
     const config = run.randomWeights || this.model.config === "vggt-1b" ? undefined : this.model.config;
     return engineTrackPredictor({
       binary,
