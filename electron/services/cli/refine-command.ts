@@ -9,6 +9,7 @@ import { loadEngineOutput } from "../export/engine-output.js";
 import { engineTrackPredictor, type EngineTrackSource } from "../refine/engine-tracks.js";
 import { DEFAULT_QUERIES, DEFAULT_QUERY_FRAMES, formatRefineReport, refineOutputFile } from "../refine/refine.js";
 import { DEFAULT_TRACK_FILTER } from "../refine/track-model.js";
+import { FASTEST_EXACT } from "./reconstruct-command.js";
 import { UsageError, type CliCommand } from "./registry.js";
 
 const USAGE = `Usage: vggt-workbench refine <run> --out FILE.safetensors [options]
@@ -36,6 +37,8 @@ Options:
   --min-observations N    per image, below which refine refuses (default ${DEFAULT_TRACK_FILTER.minObservationsPerImage})
   --keep-colmap DIR       keep COLMAP's input and refined models (text/binary) in DIR
   --threads N             engine threads
+  --options LIST          engine optimizations for the track passes (default: the fp32-exact ones,
+                          as 'reconstruct')
 `;
 
 function num(flag: string, v: string | undefined, dflt: number, integer = false): number {
@@ -68,6 +71,7 @@ export const refineCommand: CliCommand = {
           "min-observations": { type: "string" },
           "keep-colmap": { type: "string" },
           threads: { type: "string" },
+          options: { type: "string" },
         },
       });
     } catch (e) {
@@ -111,6 +115,7 @@ export const refineCommand: CliCommand = {
         images: out.frames.map((f) => f.path),
         preprocess: out.preprocess === "pad" ? "pad" : "crop",
         threads: v.threads ? num("--threads", v.threads, 0, true) : undefined,
+        options: v.options ?? FASTEST_EXACT,
       });
       const report = await refineOutputFile(input, outPath, predict, {
         queries,

@@ -35,7 +35,7 @@ import { engineOutputFromSafetensors } from "../export/engine-output.js";
 import { trackClickedPoints } from "../refine/click-tracks.js";
 import { engineTrackPredictor } from "../refine/engine-tracks.js";
 import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refine/refine.js";
-import { normalizeSet } from "../perf/catalog.js";
+import { enabledNames, normalizeSet } from "../perf/catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { findLocalModel } from "../model-manager/index.js";
 import { PerfLab } from "../perf/perf-lab.js";
@@ -469,6 +469,8 @@ export class Workbench implements Backend {
       model: run.randomWeights ? { randomSeed: run.options.seed, config } : { weights: this.model.weights!, config },
       images: run.images.map((i) => i.path),
       preprocess: run.options.preprocess,
+      // The switches the run itself used (absent: the engine's defaults, as for the run).
+      ...(run.options.engineOptions ? { options: enabledNames(run.options.engineOptions).join(",") } : {}),
     });
   }
 
