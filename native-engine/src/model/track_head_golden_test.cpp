@@ -16,23 +16,6 @@
 namespace vggt {
 namespace {
 
-// Deviation of a track [S, N, 2] relative to the rms displacement of `e` from the queries.
-testing::Deviation compare_track(const Tensor& o, const Tensor& e, const Tensor& q) {
-  const int64_t N = q.dim(0), S = e.dim(0);
-  double disp = 0, err = 0, mx = 0;
-  bool finite = true;
-  for (int64_t s = 0; s < S; ++s)
-    for (int64_t i = 0; i < 2 * N; ++i) {
-      const double ev = e[s * 2 * N + i], ov = o[s * 2 * N + i], d = ev - q[i];
-      disp += d * d;
-      err += (ov - ev) * (ov - ev);
-      mx = std::max(mx, std::fabs(ov - ev));
-      finite &= std::isfinite(ov);
-    }
-  const double rd = std::sqrt(disp / (S * N * 2));
-  return {mx / rd, std::sqrt(err / (S * N * 2)) / rd, finite};
-}
-
 struct TrackCase {
   std::string dir;
   Tensor images, queries;
@@ -68,14 +51,14 @@ TEST(TrackHeadGolden, MatchesOfficialTrackVisConfAndIntermediates) {
   }
   for (int k = 0; k < model->config().track_iters; ++k) {
     const std::string name = "debug.track_iter." + std::to_string(k);
-    auto d = compare_track(p.debug.at(name), testing::load_tensor(exp, name), c.queries);
+    auto d = testing::compare_track(p.debug.at(name), testing::load_tensor(exp, name), c.queries);
     std::printf("  %-28s max/disp %.2e  rms/disp %.2e\n", name.c_str(), d.max_rel, d.rms_rel);
     EXPECT_LE(d.max_rel, testing::kMaxRelTol) << name;
     EXPECT_LE(d.rms_rel, testing::kRmsRelTol) << name;
   }
   const Tensor e_track = testing::load_tensor(exp, "track");
   ASSERT_EQ(p.track.shape(), e_track.shape());
-  auto dt = compare_track(p.track, e_track, c.queries);
+  auto dt = testing::compare_track(p.track, e_track, c.queries);
   std::printf("  %-28s max/disp %.2e  rms/disp %.2e\n", "track", dt.max_rel, dt.rms_rel);
   EXPECT_TRUE(dt.finite);
   EXPECT_LE(dt.max_rel, testing::kMaxRelTol);
@@ -145,6 +128,64 @@ TEST(TrackHead, RejectsBadQueryPoints) {
   EXPECT_FLOAT_EQ(g[7], 3 * 126 / 4.f - 0.5f);
   EXPECT_THROW(query_grid(65, 126, 182), std::runtime_error);
 }
+
+}  // namespace
+}  // namespace vggt
+
+namespace vggt {
+namespace {
+
+// bf16 / int8 on the track head (its extractor's convolutions and projections, the update
+// transformer's Linears) against the same golden. Exact options must keep the fp32 tolerance;
+// lossy ones state theirs: bounds about 2x the values measured here (2026-11-30: bf16 track
+// max 1.7e-2 / rms 4.4e-3 of the displacement, vis/conf max 1.4e-2; all,w8a8 track 7.9e-2 /
+// 2.2e-2, vis/conf max 1.0e-1), the whole model's rounding included (encoder and aggregator run
+// lossy too). The displacement is ~4 px here, so bf16 moves a track by < 0.1 px.
+struct LossyCase {
+  const char* options;
+  bool exact;
+  double track_max, track_rms, vis_max;  // track relative to the rms displacement, vis to rms(vis)
+};
+
+class TrackOptions : public ::testing::TestWithParam<LossyCase> {};
+
+TEST_P(TrackOptions, WithinStatedBounds) {
+  TrackCase c = load_case();
+  if (c.dir.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
+  const LossyCase lc = GetParam();
+  auto model = VggtModel::load(c.dir + "/weights.safetensors", ModelConfig::from_json_file(c.dir + "/config.json"),
+                               cli::parse_options(lc.options, 0));
+  RunContext ctx;
+  ctx.track_queries = &c.queries;
+  Predictions p = model->forward(c.images, ctx);
+  const std::string exp = c.dir + "/expected.safetensors";
+  auto dt = testing::compare_track(p.track, testing::load_tensor(exp, "track"), c.queries);
+  auto dv = testing::compare(p.vis, testing::load_tensor(exp, "vis"));
+  auto dc = testing::compare(p.conf, testing::load_tensor(exp, "conf"));
+  std::printf("[ accuracy ] %-10s track max/disp %.2e rms/disp %.2e  vis max %.2e rms %.2e  conf max %.2e rms %.2e\n",
+              lc.options, dt.max_rel, dt.rms_rel, dv.max_rel, dv.rms_rel, dc.max_rel, dc.rms_rel);
+  if (lc.exact) {
+    EXPECT_LE(dt.max_rel, testing::kMaxRelTol);
+    EXPECT_LE(dt.rms_rel, testing::kRmsRelTol);
+    EXPECT_LE(dv.max_rel, testing::kMaxRelTol);
+    EXPECT_LE(dc.max_rel, testing::kMaxRelTol);
+  } else {
+    EXPECT_LE(dt.max_rel, lc.track_max);
+    EXPECT_LE(dt.rms_rel, lc.track_rms);
+    EXPECT_LE(dv.max_rel, lc.vis_max);
+    EXPECT_LE(dc.max_rel, lc.vis_max);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Options, TrackOptions,
+                         ::testing::Values(LossyCase{"prepack", true}, LossyCase{"bf16", false, 3.5e-2, 1e-2, 3e-2},
+                                           LossyCase{"all,w8a8", false, 1.6e-1, 4.5e-2, 2.6e-1}),
+                         [](const auto& info) {
+                           std::string n = info.param.options;
+                           for (auto& ch : n)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace vggt
