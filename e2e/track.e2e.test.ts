@@ -48,7 +48,7 @@ describe("click-to-track and refine (web mode, real engine)", () => {
     await expect.poll(() => page.locator("[data-testid=track-frame] img").count(), { timeout: 20_000 }).toBe(2);
   });
 
-  it("a click on frame 0 shows the point's track on every frame with visibility and confidence", async () => {
+  it("a click on frame 0 shows the point's track on every frame with visibility and confidence (from the cached features)", async () => {
     const svg = page.locator("[data-testid=track-frame][data-frame='0'] svg");
     const box = (await svg.boundingBox())!;
     await svg.click({ position: { x: box.width * 0.5, y: box.height * 0.5 } });
@@ -71,6 +71,8 @@ describe("click-to-track and refine (web mode, real engine)", () => {
       expect(conf).toBeLessThan(1);
     }
     expect(await page.locator("[data-testid=track-table] tbody tr").count()).toBe(1);
+    // The run left its track-head features in the engine: a frame-0 click runs the tracker only.
+    expect(await page.locator("[data-testid=track-table] tbody tr").first().getAttribute("data-via")).toBe("cached-features");
     expect(await page.locator("[data-testid=track-table]").textContent()).toMatch(/0\.\d\d \/ 0\.\d\d/);
     await screenshot(page, "track-one");
   });
@@ -82,6 +84,8 @@ describe("click-to-track and refine (web mode, real engine)", () => {
     await expect.poll(() => marks(0).count(), { timeout: 180_000 }).toBe(2);
     expect(await marks(1).count()).toBe(2);
     expect(await page.locator("[data-testid=track-table] tbody tr").count()).toBe(2);
+    // The track head queries frame 0 only: frame 1 first means a forward pass on reordered frames.
+    expect(await page.locator("[data-testid=track-table] tbody tr").nth(1).getAttribute("data-via")).toBe("forward-pass");
     await screenshot(page, "track-two");
     await page.locator("[data-testid=clear-tracks]").click();
     await expect.poll(() => page.locator("[data-testid=track-mark]").count()).toBe(0);

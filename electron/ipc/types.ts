@@ -158,6 +158,9 @@ export interface TrackResult {
   conf: number[][];
   /** [S][N]: the depth-branch 3-D point under each track position, null outside the frame. */
   world: ([number, number, number] | null)[][];
+  /** How the tracks were computed: from the engine's cached features of this run (the tracker
+   *  only), or by a forward pass of the model on the run's frames (clicked frame first). */
+  via: "cached-features" | "forward-pass";
   ms: number;
 }
 

@@ -48,5 +48,5 @@ export async function trackClickedPoints(
       }),
     );
   }
-  return { runId, frame, track, vis: r.vis, conf: r.conf, world, ms: Date.now() - t0 };
+  return { runId, frame, track, vis: r.vis, conf: r.conf, world, via: r.via ?? "forward-pass", ms: Date.now() - t0 };
 }

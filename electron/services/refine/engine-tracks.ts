@@ -58,7 +58,7 @@ export function engineTrackPredictor(src: EngineTrackSource): TrackPredictor {
       const conf = getFloat32(f, "conf", out).data;
       const N = points.length;
       if (tr.shape.join(",") !== `${S},${N},2`) throw new RefineError(`${out}: track has shape [${tr.shape}], expected [${S},${N},2]`);
-      const result = { track: [] as number[][][], vis: [] as number[][], conf: [] as number[][] };
+      const result = { track: [] as number[][][], vis: [] as number[][], conf: [] as number[][], via: "forward-pass" as const };
       for (let s = 0; s < S; s++) {
         const row = order.indexOf(s);
         result.track.push(Array.from({ length: N }, (_, n) => [tr.data[2 * (row * N + n)], tr.data[2 * (row * N + n) + 1]]));

@@ -22,7 +22,7 @@ export type TrackPredictor = (
   queryFrame: number,
   points: [number, number][],
   signal?: AbortSignal,
-) => Promise<{ track: number[][][]; vis: number[][]; conf: number[][] }>;
+) => Promise<{ track: number[][][]; vis: number[][]; conf: number[][]; via?: "cached-features" | "forward-pass" }>;
 
 export interface RefineOptions {
   /** Query points in total, spread over the query frames (official demo: up to 4096 per frame). */

@@ -134,6 +134,17 @@ export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = p
   };
 }
 
+/** Whether the model's architecture has a track head (VGGT-1B has; a config JSON says so with 'track'). */
+function hasTrackHead(model: ModelInfo): boolean {
+  if (model.config === "vggt-1b") return true;
+  if (!model.config) return false;
+  try {
+    return "track" in JSON.parse(readFileSync(model.config, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
 interface ActiveRun {
   id: string;
   abort: AbortController;
@@ -156,6 +167,8 @@ export class Workbench implements Backend {
   private queue: Promise<void> = Promise.resolve();
   private readonly active = new Map<string, ActiveRun>();
   private readonly unsubscribeEngine: () => void;
+  /** The run whose track-head features the engine holds (one at a time; the next run replaces it). */
+  private trackCache: { runId: string; engineRun: string } | null = null;
 
   constructor(private readonly opts: WorkbenchOptions) {
     this.store = new RunStore(opts.dataDir);
@@ -327,9 +340,14 @@ export class Workbench implements Backend {
     const t0 = Date.now();
     this.setRun(id, { status: "running" });
     this.emit({ type: "run-progress", progress: { runId: id, stage: "starting", fraction: 0, etaSeconds: tracker.eta(0), elapsedSeconds: 0 } });
+    // Any job releases the engine's track cache; a real-weight run whose model has a track head
+    // makes a new one, so that clicks on its frame 0 cost only the tracker.
+    this.trackCache = null;
+    const trackCache = !run.randomWeights && !!this.opts.engine.track && hasTrackHead(model) && !(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1);
     try {
       const result = await this.opts.engine.infer(
         {
+          ...(trackCache ? { trackCache: true } : {}),
           model: run.randomWeights
             ? { kind: "random", seed: run.options.seed, config: "vggt-1b" }
             : { kind: "weights", weights: model.weights!, config: model.config! },
@@ -357,6 +375,7 @@ export class Workbench implements Backend {
       const engineOptions: RunEngineOptions | undefined = result.flags
         ? { flags: normalizeReported(result.flags), source: "engine", parallel: run.options.parallel ?? { mode: "none", degree: 1 } }
         : run.engineOptions;
+      if (result.trackCacheRun) this.trackCache = { runId: id, engineRun: result.trackCacheRun };
       this.setRun(id, { status: "done", durationMs, stages: result.stages, ...(engineOptions ? { engineOptions } : {}) });
       this.recordThroughput(run, durationMs);
     } catch (e) {
@@ -464,7 +483,7 @@ export class Workbench implements Backend {
     if (!run.randomWeights && this.model.status.state === "ready" && this.model.status.name !== run.model)
       throw new Error(`run ${run.id} was made with the model '${run.model}', the app now has '${this.model.status.name}': choose that model again to track points or refine this run`);
     const config = run.randomWeights || this.model.config === "vggt-1b" ? undefined : this.model.config;
-    return engineTrackPredictor({
+    const viaCli = engineTrackPredictor({
       binary,
       model: run.randomWeights ? { randomSeed: run.options.seed, config } : { weights: this.model.weights!, config },
       images: run.images.map((i) => i.path),
@@ -472,6 +491,22 @@ export class Workbench implements Backend {
       // The switches the run itself used (absent: the engine's defaults, as for the run).
       ...(run.options.engineOptions ? { options: enabledNames(run.options.engineOptions).join(",") } : {}),
     });
+    // Frame-0 queries on the run the engine holds features of: the tracker only, no forward pass.
+    return async (q, points, signal) => {
+      const cache = this.trackCache;
+      if (q === 0 && cache?.runId === run.id && this.opts.engine.track) {
+        try {
+          const r = await this.opts.engine.track({ run: cache.engineRun, query_points: points, query_space: "model" }, signal);
+          if (!r.conf) throw new Error("the track head returned no confidence");
+          return { track: r.track, vis: r.vis, conf: r.conf, via: "cached-features" as const };
+        } catch (e) {
+          // Released (another job ran, or the engine restarted): fall back to a forward pass.
+          if (this.trackCache === cache) this.trackCache = null;
+          console.warn(`track cache of run ${run.id} unusable (${(e as Error).message}); running the model again`);
+        }
+      }
+      return viaCli(q, points, signal);
+    };
   }
 
   private doneOutput(runId: string): { run: RunDetail; path: string } {

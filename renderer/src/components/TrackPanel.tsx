@@ -121,8 +121,10 @@ export function TrackPanel() {
             </thead>
             <tbody>
               {tracks.map((t, k) => (
-                <tr key={k}>
-                  <td style={{ color: t.color }}>● from frame {t.result.frame}</td>
+                <tr key={k} data-via={t.result.via}>
+                  <td style={{ color: t.color }} title={`${t.result.via === "cached-features" ? "from the run's cached features (tracker only)" : "by a forward pass of the model"}, ${t.result.ms} ms`}>
+                    ● from frame {t.result.frame}
+                  </td>
                   {t.result.vis.map((v, s) => (
                     <td key={s}>
                       {v[0].toFixed(2)} / {t.result.conf[s][0].toFixed(2)}
