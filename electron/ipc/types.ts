@@ -146,6 +146,8 @@ export interface TrackRequest {
   frame: number;
   points: [number, number][];
   space?: "original" | "model";
+  /** Which prediction's 3-D points to return under the tracks (default "depth"). */
+  branch?: PointBranch;
 }
 
 export interface TrackResult {
@@ -156,7 +158,7 @@ export interface TrackResult {
   /** [S][N] in (0, 1): the track head's visibility and confidence. */
   vis: number[][];
   conf: number[][];
-  /** [S][N]: the depth-branch 3-D point under each track position, null outside the frame. */
+  /** [S][N]: the 3-D point (of the requested branch) under each track position, null outside the frame. */
   world: ([number, number, number] | null)[][];
   /** How the tracks were computed: from the engine's cached features of this run (the tracker
    *  only), or by a forward pass of the model on the run's frames (clicked frame first). */

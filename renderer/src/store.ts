@@ -428,7 +428,7 @@ export async function trackAt(frame: number, x: number, y: number, space: "origi
   if (!runId || get().trackBusy) return;
   set({ trackBusy: true });
   try {
-    const result = await api.trackPoints({ runId, frame, points: [[x, y]], space });
+    const result = await api.trackPoints({ runId, frame, points: [[x, y]], space, branch: get().viewer.branch });
     if (get().selectedRunId !== runId) return;
     set((s) => ({ tracks: [...s.tracks, { result, color: TRACK_COLORS[s.tracks.length % TRACK_COLORS.length] }] }));
   } catch (e) {

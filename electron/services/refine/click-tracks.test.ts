@@ -28,6 +28,9 @@ describe("click-to-track mapping", () => {
     // The 3-D point under frame 0's track position is that pixel's depth-branch point.
     const i = 3 * (0 * 42 * 56 + Math.round(seen[0][1][0][1]) * 56 + 20);
     expect(r.world[0][0]).toEqual([out.worldPointsFromDepth![i], out.worldPointsFromDepth![i + 1], out.worldPointsFromDepth![i + 2]]);
+    const p = await trackClickedPoints(out, "run", 1, [[205, 155]], predict, "original", "pointmap");
+    expect(p.world[0][0]).toEqual([out.worldPoints![i], out.worldPoints![i + 1], out.worldPoints![i + 2]]);
+    expect(p.world[0][0]).not.toEqual(r.world[0][0]);
   });
 
   it("takes model pixels as they are with space 'model'", async () => {

@@ -1,6 +1,6 @@
 // Click-to-track for the app: points clicked on one frame of a finished run (original image pixels,
 // measured from the image's top-left corner) -> the track head's tracks through every frame, in the
-// same pixels, with the depth-branch 3-D point under each track position for highlighting.
+// same pixels, with the 3-D point under each track position (depth or pointmap branch) for highlighting.
 import type { TrackResult } from "../../ipc/types.js";
 import type { EngineOutput } from "../export/engine-output.js";
 import type { TrackPredictor } from "./refine.js";
@@ -14,6 +14,7 @@ export async function trackClickedPoints(
   points: [number, number][],
   predict: TrackPredictor,
   space: "original" | "model" = "original",
+  branch: "depth" | "pointmap" = "depth",
   signal?: AbortSignal,
 ): Promise<TrackResult> {
   const t0 = Date.now();
@@ -32,7 +33,7 @@ export async function trackClickedPoints(
     return [Math.min(out.W - 1, Math.max(0, u)), Math.min(out.H - 1, Math.max(0, v))];
   });
   const r = await predict(frame, model, signal);
-  const xyz = out.worldPointsFromDepth;
+  const xyz = branch === "pointmap" ? out.worldPoints : out.worldPointsFromDepth;
   const track: number[][][] = [];
   const world: ([number, number, number] | null)[][] = [];
   for (let s = 0; s < out.S; s++) {

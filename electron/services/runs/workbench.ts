@@ -520,7 +520,7 @@ export class Workbench implements Backend {
   async trackPoints(req: TrackRequest): Promise<TrackResult> {
     const { run, path } = this.doneOutput(req?.runId);
     const out = engineOutputFromSafetensors(this.outputs.load(path), path);
-    return trackClickedPoints(out, run.id, req.frame, req.points, this.trackPredictor(run), req.space ?? "original");
+    return trackClickedPoints(out, run.id, req.frame, req.points, this.trackPredictor(run), req.space ?? "original", req.branch === "pointmap" ? "pointmap" : "depth");
   }
 
   refineRun(req: RefineRequest): RunSummary {
