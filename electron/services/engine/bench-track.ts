@@ -23,7 +23,10 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 const tmp = mkdtempSync(join(tmpdir(), "vggt-bench-track-"));
 const client = await EngineClient.start({ binary: engineBinary() });
 try {
-  const flags = Object.fromEntries(options.split(",").filter(Boolean).map((f) => [f, true]));
+  // "all" = every option but w8a8, as on the engine's command line.
+  const ALL = ["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack", "flash-attn"];
+  const names = options.split(",").filter(Boolean).flatMap((f) => (f === "all" ? ALL : [f]));
+  const flags = Object.fromEntries(names.map((f) => [f, true]));
   const load = await client.load({ random: { seed: 0 }, config: "vggt-1b", options: { threads, flags } });
   console.log(`engine ${client.hello.engine_version}, isa ${client.hello.isa}, threads ${client.hello.threads}`);
   console.log(`model VGGT-1B random weights, ${(load.model.weight_bytes / 2 ** 30).toFixed(2)} GiB, options: ${options || "exact fp32"}`);

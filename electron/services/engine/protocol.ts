@@ -132,7 +132,8 @@ export interface HelloEvent {
 export interface ProgressEvent {
   type: "progress";
   id: string;
-  /** read_input, encoder, aggregator, camera_head, depth_head, point_head, geometry, write_output; load. */
+  /** read_input, encoder, aggregator, camera_head, depth_head, point_head, track_features (with
+   *  track_cache), geometry, write_output; load; track (a track job, one step per iteration). */
   stage: string;
   /** 1-based: `step` of `total` steps of `stage` are done. */
   step: number;

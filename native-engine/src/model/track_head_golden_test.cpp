@@ -8,7 +8,11 @@
 #include <cmath>
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "cli/model_setup.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "model/track_head.h"
 #include "model/vggt_model.h"
 #include "testing/golden.h"
@@ -186,6 +190,49 @@ INSTANTIATE_TEST_SUITE_P(Options, TrackOptions,
                              if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;
                          });
+
+}  // namespace
+}  // namespace vggt
+
+namespace vggt {
+namespace {
+
+// Checkpoints without the track head still reconstruct (the app accepts them with a warning):
+// the model loads without it. A partial track head is an error that lists what is missing.
+TEST(TrackHead, CheckpointWithoutTrackHeadLoadsWithoutIt) {
+  TrackCase c = load_case();
+  if (c.dir.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
+  auto reader = io::CheckpointReader::open(c.dir + "/weights.safetensors");
+  const std::string tmp = ::testing::TempDir() + "/no-track-" + std::to_string(getpid());
+  std::vector<io::TensorToWrite> without, partial;
+  for (auto& t : reader->tensors()) {
+    io::TensorToWrite e{t.name, t.dtype, t.shape, t.data, t.nbytes};
+    if (t.name.rfind("track_head.", 0) != 0) without.push_back(e);
+    if (t.name != "track_head.tracker.vis_predictor.0.bias") partial.push_back(e);
+  }
+  io::write_safetensors(tmp + "-none.safetensors", without, {});
+  io::write_safetensors(tmp + "-partial.safetensors", partial, {});
+  const ModelConfig cfg = ModelConfig::from_json_file(c.dir + "/config.json");
+  auto model = VggtModel::load(tmp + "-none.safetensors", cfg, {});
+  EXPECT_FALSE(model->has_track_head());
+  EXPECT_FALSE(model->config().track_enabled);
+  RunContext ctx;
+  ctx.track_queries = &c.queries;
+  try {
+    model->forward(c.images, ctx);
+    ADD_FAILURE() << "tracking without a track head must fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no track head"), std::string::npos) << e.what();
+  }
+  try {
+    VggtModel::load(tmp + "-partial.safetensors", cfg, {});
+    ADD_FAILURE() << "a partial track head must not load";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("track_head.tracker.vis_predictor.0.bias"), std::string::npos) << e.what();
+  }
+  std::remove((tmp + "-none.safetensors").c_str());
+  std::remove((tmp + "-partial.safetensors").c_str());
+}
 
 }  // namespace
 }  // namespace vggt

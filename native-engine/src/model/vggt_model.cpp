@@ -99,6 +99,7 @@ std::unique_ptr<VggtModel> VggtModel::load(const std::string& path, const ModelC
   impl->cfg = cfg;
   impl->opts = opts;
   impl->weights = WeightStore::load(path, cfg);
+  impl->cfg = effective_config(cfg, *impl->weights);  // no track head when the checkpoint has none
   impl->build();
   return std::unique_ptr<VggtModel>(new VggtModel(std::move(impl)));
 }

@@ -209,8 +209,27 @@ bool is_convertible_linear(const std::string& name) {
                    ends_with(name, ".mlp.fc1.weight") || ends_with(name, ".mlp.fc2.weight"));
 }
 
-CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConfig& cfg) {
+namespace {
+bool has_any_track_tensor(const io::CheckpointReader& r) {
+  for (auto& t : r.tensors())
+    if (t.name.rfind("track_head.", 0) == 0) return true;
+  return false;
+}
+}  // namespace
+
+ModelConfig effective_config(const ModelConfig& cfg, const WeightStore& ws) {
+  ModelConfig c = cfg;
+  c.track_enabled = cfg.track_enabled && ws.has_track_head();
+  return c;
+}
+
+CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConfig& config) {
   CheckpointReport rep;
+  ModelConfig cfg = config;
+  if (cfg.track_enabled && !has_any_track_tensor(r)) {
+    rep.track_head_absent = true;
+    cfg.track_enabled = false;
+  }
   std::set<std::string> expected_names;
   for (auto& spec : expected_params(cfg)) {
     expected_names.insert(spec.name);
@@ -239,12 +258,15 @@ CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConf
   return rep;
 }
 
-std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const ModelConfig& cfg) {
+std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const ModelConfig& config) {
   auto ws = std::make_unique<WeightStore>();
   ws->reader_ = io::CheckpointReader::open(path);
   ws->source_ = path;
-  auto rep = check_checkpoint(*ws->reader_, cfg);
+  auto rep = check_checkpoint(*ws->reader_, config);
   if (!rep.ok()) throw std::runtime_error(rep.describe(path));
+  ModelConfig cfg = config;
+  cfg.track_enabled = config.track_enabled && !rep.track_head_absent;
+  ws->track_head_ = cfg.track_enabled;
   for (auto& spec : expected_params(cfg)) {
     const io::TensorInfo* t = ws->reader_->find(spec.name);
     const bool aligned = reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
@@ -281,6 +303,7 @@ std::unique_ptr<WeightStore> WeightStore::random(const ModelConfig& cfg, uint64_
   auto ws = std::make_unique<WeightStore>();
   ws->random_ = true;
   ws->source_ = "random:" + std::to_string(seed);
+  ws->track_head_ = cfg.track_enabled;
   uint64_t salt = seed;
   for (auto& spec : expected_params(cfg)) {
     Tensor t = Tensor::uninitialized(spec.shape);
