@@ -127,17 +127,26 @@ export class SupervisedEngine implements EngineRunner {
       }
       if (signal.aborted) throw new CancelledError();
       this.set({ state: "busy", message: "running" });
-      const running = sup.infer(
-        {
-          images: job.images,
-          preprocess: job.preprocess,
-          output: job.output,
-          ...(job.flags ? { options: { flags: job.flags } } : {}),
-          ...(job.trackCache && !par ? { track_cache: true } : {}),
-        },
-        { signal, onProgress: (ev) => onProgress({ stage: ev.stage, step: ev.step, total: ev.total, elapsedMs: ev.elapsed_ms }) },
-      );
-      const result = await running.done;
+      const start = (trackCache: boolean) =>
+        sup.infer(
+          {
+            images: job.images,
+            preprocess: job.preprocess,
+            output: job.output,
+            ...(job.flags ? { options: { flags: job.flags } } : {}),
+            ...(trackCache ? { track_cache: true } : {}),
+          },
+          { signal, onProgress: (ev) => onProgress({ stage: ev.stage, step: ev.step, total: ev.total, elapsedMs: ev.elapsed_ms }) },
+        ).done;
+      let result;
+      try {
+        result = await start(!!job.trackCache && !par);
+      } catch (e) {
+        // A checkpoint without track-head tensors loads without the track head: the engine refuses
+        // the cache before running anything, and the run goes ahead without it.
+        if (!(job.trackCache && e instanceof EngineError && e.code === "unsupported" && /track_cache/.test(e.message))) throw e;
+        result = await start(false);
+      }
       const flags = result.options?.flags;
       return {
         stages: result.timings.map((t) => ({ stage: t.stage, ms: t.ms })),
