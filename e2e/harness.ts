@@ -13,6 +13,8 @@ import { findEngineBinary } from "../electron/services/engine/engine-launch.js";
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const sharedDir = resolve(process.env.VGGT_SHARED_DIR ?? join(repoRoot, "..", "shared"));
 export const tinyModel = join(sharedDir, "goldens", "tiny-2f");
+/** The tiny golden model with a track head (click-to-track, refine). */
+export const tinyTrackModel = join(sharedDir, "goldens", "tiny-track-2f");
 export const artifacts = join(repoRoot, "e2e", "artifacts");
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -55,11 +57,11 @@ export async function buildRenderer(): Promise<void> {
   await build({ configFile: join(repoRoot, "renderer", "vite.config.ts"), logLevel: "warn" });
 }
 
-export async function startWebMode(engine: string): Promise<WebMode> {
+export async function startWebMode(engine: string, model = tinyModel): Promise<WebMode> {
   const dataDir = mkdtempSync(join(tmpdir(), "vggt-e2e-data-"));
   const proc = spawn(
     process.execPath,
-    [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "electron", "services", "web", "cli.ts"), "--port", "0", "--model", tinyModel, "--data-dir", dataDir, "--engine", engine, "--threads", "2"],
+    [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "electron", "services", "web", "cli.ts"), "--port", "0", "--model", model, "--data-dir", dataDir, "--engine", engine, "--threads", "2"],
     { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] },
   );
   let out = "";

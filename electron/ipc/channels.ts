@@ -15,11 +15,14 @@ import type {
   ModelStatus,
   PointCloud,
   PointCloudRequest,
+  RefineRequest,
   RejectedEntry,
   RunDetail,
   RunSummary,
   ScanResult,
   StartRunRequest,
+  TrackRequest,
+  TrackResult,
 } from "./types.js";
 
 export * from "./types.js";
@@ -58,6 +61,10 @@ export interface InvokeMethods {
   deleteBenchmark(benchId: string): void;
   /** A's or B's point cloud of an A/B benchmark that kept its outputs. */
   getBenchPointCloud(request: { benchId: string; side: "A" | "B"; branch: "pointmap" | "depth"; maxPoints: number }): PointCloud;
+  /** Tracks of points clicked on a frame of a finished run, through every frame (the track head). */
+  trackPoints(request: TrackRequest): TrackResult;
+  /** Bundle adjustment of a finished run's cameras on tracks (COLMAP): starts a new run. */
+  refineRun(request: RefineRequest): RunSummary;
 }
 
 export type InvokeName = keyof InvokeMethods;
@@ -108,6 +115,8 @@ export const INVOKE_METHODS = {
   getBenchmark: true,
   deleteBenchmark: true,
   getBenchPointCloud: true,
+  trackPoints: true,
+  refineRun: true,
 } as const satisfies { [K in InvokeName]: true };
 
 export const INVOKE_NAMES = Object.keys(INVOKE_METHODS) as InvokeName[];

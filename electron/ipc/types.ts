@@ -116,6 +116,54 @@ export interface RunSummary {
   error?: string;
   estimate?: Estimate;
   engineOptions?: RunEngineOptions;
+  /** A run made by bundle adjustment of another run's cameras (refine). */
+  refine?: RefineSummary;
+}
+
+/** What refine did: the run it refined and the bundle adjustment's numbers. */
+export interface RefineSummary {
+  sourceRunId: string;
+  queries?: number;
+  tracksKept?: number;
+  observations?: number;
+  /** Mean reprojection error (pixels of the original images) with the feed-forward / refined cameras. */
+  meanErrorBefore?: number;
+  meanErrorAfter?: number;
+  maxRotationChangeDeg?: number;
+}
+
+export interface RefineRequest {
+  runId: string;
+  /** Query points in total (default 1024). */
+  queries?: number;
+}
+
+/** Points to track, clicked on one frame of a finished run: by default in that frame's original image
+ *  pixels measured from its top-left corner; with space "model", pixels of the model's input frame
+ *  (integer = pixel centre), as a point of the 3-D view gives them. */
+export interface TrackRequest {
+  runId: string;
+  frame: number;
+  points: [number, number][];
+  space?: "original" | "model";
+  /** Which prediction's 3-D points to return under the tracks (default "depth"). */
+  branch?: PointBranch;
+}
+
+export interface TrackResult {
+  runId: string;
+  frame: number;
+  /** [S][N][2]: each point's position in every frame's original image pixels. */
+  track: number[][][];
+  /** [S][N] in (0, 1): the track head's visibility and confidence. */
+  vis: number[][];
+  conf: number[][];
+  /** [S][N]: the 3-D point (of the requested branch) under each track position, null outside the frame. */
+  world: ([number, number, number] | null)[][];
+  /** How the tracks were computed: from the engine's cached features of this run (the tracker
+   *  only), or by a forward pass of the model on the run's frames (clicked frame first). */
+  via: "cached-features" | "forward-pass";
+  ms: number;
 }
 
 export interface RunDetail extends RunSummary {

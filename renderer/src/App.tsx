@@ -5,6 +5,7 @@ import { api } from "./api";
 import { ImagesPanel } from "./components/ImagesPanel";
 import { RunPanel } from "./components/RunPanel";
 import { RunsPanel } from "./components/RunsPanel";
+import { TrackPanel } from "./components/TrackPanel";
 import { ViewerPanel } from "./components/ViewerPanel";
 import { BenchPanel, HistoryPanel } from "./perf/BenchPanels";
 import { OptionsPanel } from "./perf/OptionsPanel";
@@ -148,6 +149,7 @@ export function App() {
               <OptionsPanel compact />
               <RunPanel />
               <RunsPanel />
+              <TrackPanel />
             </aside>
             <ViewerPanel />
           </>

@@ -16,6 +16,7 @@ import type {
   RunProgress,
   RunSummary,
   ScanResult,
+  TrackResult,
 } from "../../electron/ipc/channels";
 import { normalizeSet, presetSet } from "../../electron/services/perf/catalog";
 import { api } from "./api";
@@ -68,6 +69,9 @@ export interface State {
   view: "reconstruct" | "perf";
   /** What the 3-D view shows: a run's output, or A's / B's output of an A/B benchmark. */
   cloudSource: { kind: "run" } | { kind: "bench"; benchId: string; side: "A" | "B" };
+  /** Click-to-track: the tracks shown for the selected run, each with its display colour. */
+  tracks: { result: TrackResult; color: string }[];
+  trackBusy: boolean;
 }
 
 let noticeSeq = 1;
@@ -131,6 +135,8 @@ export const useStore = create<State>(() => ({
   theme: (localStorage.getItem("vggt-theme") as "dark" | "light") ?? "dark",
   view: "reconstruct",
   cloudSource: { kind: "run" },
+  tracks: [],
+  trackBusy: false,
 }));
 
 const set = useStore.setState;
@@ -329,6 +335,7 @@ export async function deleteRun(runId: string): Promise<void> {
 }
 
 export async function selectRun(runId: string): Promise<void> {
+  if (get().selectedRunId !== runId) set({ tracks: [] });
   set({ selectedRunId: runId, cloudError: null, cloudSource: { kind: "run" } });
   const run = get().runs.find((r) => r.id === runId);
   if (run?.status === "done") await loadCloud();
@@ -411,4 +418,34 @@ export function setView(view: State["view"]): void {
 export function setTheme(theme: "dark" | "light"): void {
   localStorage.setItem("vggt-theme", theme);
   set({ theme });
+}
+
+const TRACK_COLORS = ["#ff4d4f", "#40a9ff", "#73d13d", "#ffc53d", "#b37feb", "#36cfc9", "#ff85c0", "#ffa940"];
+
+/** Click-to-track: tracks the clicked point (original pixels of `frame`) of the selected run. */
+export async function trackAt(frame: number, x: number, y: number, space: "original" | "model" = "original"): Promise<void> {
+  const runId = get().selectedRunId;
+  if (!runId || get().trackBusy) return;
+  set({ trackBusy: true });
+  try {
+    const result = await api.trackPoints({ runId, frame, points: [[x, y]], space, branch: get().viewer.branch });
+    if (get().selectedRunId !== runId) return;
+    set((s) => ({ tracks: [...s.tracks, { result, color: TRACK_COLORS[s.tracks.length % TRACK_COLORS.length] }] }));
+  } catch (e) {
+    notify((e as Error).message);
+  } finally {
+    set({ trackBusy: false });
+  }
+}
+
+export function clearTracks(): void {
+  set({ tracks: [] });
+}
+
+/** Bundle adjustment of the selected run's cameras: a new run appears in the list. */
+export async function refineSelected(queries: number): Promise<void> {
+  const runId = get().selectedRunId;
+  if (!runId) return;
+  const run = await guarded("Starting refine…", () => api.refineRun({ runId, queries }));
+  if (run && !get().runs.some((r) => r.id === run.id)) onRunUpdated(run);
 }

@@ -2,8 +2,10 @@
 import { modelCommand } from "../model-manager/model-command.js";
 import { exportCommand } from "./export-command.js";
 import { reconstructCommand } from "./reconstruct-command.js";
+import { refineCommand } from "./refine-command.js";
 import { registerCommand } from "./registry.js";
 
 registerCommand(exportCommand);
 registerCommand(modelCommand);
 registerCommand(reconstructCommand);
+registerCommand(refineCommand);

@@ -32,7 +32,7 @@ Options:
 
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg"]);
 // The app's "Fastest exact" preset: within the goldens' fp32 tolerance (docs/PERFORMANCE.md).
-const FASTEST_EXACT = "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn";
+export const FASTEST_EXACT = "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn";
 
 function run(bin: string, args: string[], onLine: (l: string) => void): Promise<number> {
   return new Promise((ok, fail) => {

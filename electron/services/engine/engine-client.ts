@@ -21,8 +21,11 @@ import {
   type LogEvent,
   type PingResult,
   type ProgressEvent,
+  type ReleaseTrackCacheResult,
   type ResultFor,
   type StatusResult,
+  type TrackParams,
+  type TrackResult,
   type UnloadResult,
 } from "./protocol.js";
 
@@ -75,8 +78,8 @@ interface Pending {
 
 let clientCounter = 0;
 
-/** A running infer request: its result, its progress, and a way to cancel it. */
-export class EngineJob implements AsyncIterable<ProgressEvent> {
+/** A running infer (or track) request: its result, its progress, and a way to cancel it. */
+export class EngineJob<R = InferResult> implements AsyncIterable<ProgressEvent> {
   private buffered: ProgressEvent[] = [];
   private waiters: ((r: IteratorResult<ProgressEvent>) => void)[] = [];
   private finished = false;
@@ -84,7 +87,7 @@ export class EngineJob implements AsyncIterable<ProgressEvent> {
   constructor(
     private jobId: string,
     /** Resolves with the result event; rejects with EngineError (code "cancelled" after cancel()). */
-    readonly done: Promise<InferResult>,
+    readonly done: Promise<R>,
     private readonly cancelFn: () => Promise<CancelResult>,
   ) {
     // The iterator ends however the job ends; the rejection itself is for whoever awaits `done`.
@@ -243,15 +246,28 @@ export class EngineClient extends EventEmitter<EngineClientEvents> {
   }
 
   infer(params: InferParams, opts: InferOptions = {}): EngineJob {
-    let job: EngineJob;
-    const { id, promise } = this.request("infer", params, {
+    return this.job("infer", params, opts);
+  }
+
+  /** Tracks query points through a finished run's cached features (infer with track_cache). */
+  track(params: TrackParams, opts: InferOptions = {}): EngineJob<TrackResult> {
+    return this.job("track", params, opts);
+  }
+
+  releaseTrackCache(opts: RequestOptions = {}): Promise<ReleaseTrackCacheResult> {
+    return this.request("release_track_cache", {}, this.control(opts)).promise;
+  }
+
+  private job<T extends "infer" | "track">(type: T, params: object, opts: InferOptions): EngineJob<ResultFor[T]> {
+    let job: EngineJob<ResultFor[T]>;
+    const { id, promise } = this.request(type, params, {
       ...opts,
       onProgress: (ev) => {
         job.pushProgress(ev);
         opts.onProgress?.(ev);
       },
     });
-    job = new EngineJob(id, promise, () => this.cancel(id));
+    job = new EngineJob<ResultFor[T]>(id, promise, () => this.cancel(id));
     if (opts.signal) {
       const onAbort = () => void this.cancel(id).catch(() => {});
       if (opts.signal.aborted) onAbort();
@@ -333,7 +349,7 @@ export class EngineClient extends EventEmitter<EngineClientEvents> {
         p.timer = setTimeout(() => {
           this.pending.delete(id);
           // The engine would keep working on an abandoned job; tell it to stop.
-          if (type === "infer" || type === "load") void this.cancel(id).catch(() => {});
+          if (type === "infer" || type === "load" || type === "track") void this.cancel(id).catch(() => {});
           reject(new EngineError("timeout", `${type} ${id} timed out after ${opts.timeoutMs} ms`, id));
         }, opts.timeoutMs);
       }

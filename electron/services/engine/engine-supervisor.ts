@@ -13,7 +13,10 @@ import type {
   LoadResult,
   LogEvent,
   ProgressEvent,
+  ReleaseTrackCacheResult,
   StatusResult,
+  TrackParams,
+  TrackResult,
   UnloadResult,
 } from "./protocol.js";
 
@@ -100,16 +103,30 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   /** Runs a job once the engine is ready. Rejects with EngineExitError ("engine crashed
    *  (signal ...)") when the engine dies during the job; the next job runs on the restarted one. */
   infer(params: InferParams, opts: InferOptions = {}): EngineJob {
-    let inner: EngineJob | null = null;
+    return this.job((c, o) => c.infer(params, o), opts);
+  }
+
+  /** Tracks on the cached run (see EngineClient.track). After a crash the restarted engine has
+   *  no cache: the job then fails with no_track_cache. */
+  track(params: TrackParams, opts: InferOptions = {}): EngineJob<TrackResult> {
+    return this.job((c, o) => c.track(params, o), opts);
+  }
+
+  async releaseTrackCache(opts: RequestOptions = {}): Promise<ReleaseTrackCacheResult> {
+    return (await this.engine()).releaseTrackCache(opts);
+  }
+
+  private job<R>(start: (c: EngineClient, o: InferOptions) => EngineJob<R>, opts: InferOptions): EngineJob<R> {
+    let inner: EngineJob<R> | null = null;
     let cancelled = false;
     let progress: ((ev: ProgressEvent) => void) | null = null;
     const done = this.engine().then((c) => {
       if (cancelled) throw new EngineError("cancelled", "cancelled before it started");
-      inner = c.infer(params, { ...opts, onProgress: (ev) => progress?.(ev) });
+      inner = start(c, { ...opts, onProgress: (ev) => progress?.(ev) });
       job.setId(inner.id);
       return inner.done;
     });
-    const job: EngineJob = new EngineJob("", done, async (): Promise<CancelResult> => {
+    const job: EngineJob<R> = new EngineJob<R>("", done, async (): Promise<CancelResult> => {
       if (inner) return inner.cancel();
       cancelled = true;
       // Not sent yet: it will fail with "cancelled" as soon as the engine is ready.

@@ -15,6 +15,8 @@ export type EngineErrorCode =
   | "cancelled"
   | "out_of_memory"
   | "unsupported"
+  /** track: the named run has no track cache (never asked for with track_cache, or released). */
+  | "no_track_cache"
   | "internal";
 
 /** Error codes the client adds for failures seen from the outside. */
@@ -67,6 +69,25 @@ export interface InferRequest {
   /** Merged over the load's options for this job only. */
   options?: EngineOptions;
   keep_debug?: boolean;
+  /** Keep the track head's feature maps of this run for later `track` requests (needs a model
+   *  with a track head). Released by the next infer, load, unload or release_track_cache. */
+  track_cache?: boolean;
+}
+
+/** Point tracks on a finished run's track cache: the tracker only (no encoder/aggregator). */
+export interface TrackRequest {
+  type: "track";
+  id: string;
+  /** The id of the infer job that ran with track_cache: true. */
+  run: string;
+  /** Query points on frame 0 (1 to 4096); or `grid`. */
+  query_points?: [number, number][];
+  /** An N x N grid of query points on frame 0 (1 <= N <= 64). */
+  grid?: number;
+  /** "model" (default): model-input pixels of frame 0; "original": pixels of frame 0's image file. */
+  query_space?: "model" | "original";
+  /** Also write track, vis, conf, query_points (and track_original) to this .safetensors. */
+  output?: string;
 }
 
 export interface CancelRequest {
@@ -76,16 +97,17 @@ export interface CancelRequest {
 }
 
 export interface SimpleRequest {
-  type: "status" | "unload" | "shutdown" | "ping";
+  type: "status" | "unload" | "shutdown" | "ping" | "release_track_cache";
   id: string;
 }
 
-export type EngineRequest = LoadRequest | InferRequest | CancelRequest | SimpleRequest;
+export type EngineRequest = LoadRequest | InferRequest | TrackRequest | CancelRequest | SimpleRequest;
 export type RequestType = EngineRequest["type"];
 
 /** A request without its envelope, as the client API takes it. */
 export type LoadParams = Omit<LoadRequest, "type" | "id">;
 export type InferParams = Omit<InferRequest, "type" | "id">;
+export type TrackParams = Omit<TrackRequest, "type" | "id">;
 
 // ---- events (engine -> client), one JSON object per line on stdout ----
 
@@ -110,7 +132,8 @@ export interface HelloEvent {
 export interface ProgressEvent {
   type: "progress";
   id: string;
-  /** read_input, encoder, aggregator, camera_head, depth_head, point_head, geometry, write_output; load. */
+  /** read_input, encoder, aggregator, camera_head, depth_head, point_head, track_features (with
+   *  track_cache), geometry, write_output; load; track (a track job, one step per iteration). */
   stage: string;
   /** 1-based: `step` of `total` steps of `stage` are done. */
   step: number;
@@ -180,6 +203,44 @@ export interface InferResult extends ResultBase {
   forward_ms: number;
   total_ms: number;
   memory: MemoryReport;
+  /** Only when the request set track_cache. */
+  track_cache?: TrackCacheInfo;
+}
+
+export interface TrackCacheInfo {
+  /** The infer job id the cache belongs to. */
+  run: string;
+  bytes: number;
+  frames: number;
+  feature_height: number;
+  feature_width: number;
+  channels: number;
+}
+
+export interface TrackResult extends ResultBase {
+  request: "track";
+  run: string;
+  frames: number;
+  points: number;
+  iterations: number;
+  /** [N][2] the queries in model-input pixels of frame 0. */
+  query_points: [number, number][];
+  /** [S][N][2] (x, y) in model-input pixels of each frame; track[0] equals query_points. */
+  track: [number, number][][];
+  /** [S][N] sigmoids in (0, 1). */
+  vis: number[][];
+  conf: number[][] | null;
+  /** [S][N][2] mapped to each frame's original image pixels; null for tensor inputs. */
+  track_original: [number, number][][] | null;
+  timings: StageTiming[];
+  ms: number;
+}
+
+export interface ReleaseTrackCacheResult extends ResultBase {
+  request: "release_track_cache";
+  released: boolean;
+  run: string | null;
+  bytes: number;
 }
 
 export interface CancelResult extends ResultBase {
@@ -198,6 +259,7 @@ export interface StatusResult extends ResultBase {
   jobs_completed: number;
   uptime_ms: number;
   memory: MemoryReport;
+  track_cache: { run: string; bytes: number } | null;
 }
 
 export interface UnloadResult extends ResultBase {
@@ -214,7 +276,16 @@ export interface PingResult extends ResultBase {
   request: "ping";
 }
 
-export type ResultEvent = LoadResult | InferResult | CancelResult | StatusResult | UnloadResult | ShutdownResult | PingResult;
+export type ResultEvent =
+  | LoadResult
+  | InferResult
+  | TrackResult
+  | ReleaseTrackCacheResult
+  | CancelResult
+  | StatusResult
+  | UnloadResult
+  | ShutdownResult
+  | PingResult;
 
 export type EngineEvent = HelloEvent | ProgressEvent | LogEvent | ErrorEvent | ResultEvent;
 
@@ -222,6 +293,8 @@ export type EngineEvent = HelloEvent | ProgressEvent | LogEvent | ErrorEvent | R
 export interface ResultFor {
   load: LoadResult;
   infer: InferResult;
+  track: TrackResult;
+  release_track_cache: ReleaseTrackCacheResult;
   cancel: CancelResult;
   status: StatusResult;
   unload: UnloadResult;

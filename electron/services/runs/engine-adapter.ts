@@ -6,7 +6,7 @@ import { EngineSupervisor } from "../engine/engine-supervisor.js";
 import { mpiFailureSummary } from "../engine/mpi-failure.js";
 import type { LoadParams } from "../engine/protocol.js";
 import type { EngineState } from "../../ipc/types.js";
-import { CancelledError, type EngineJob, type EngineJobResult, type EngineProgress, type EngineRunner } from "./engine-runner.js";
+import { CancelledError, type EngineJob, type EngineJobResult, type EngineProgress, type EngineRunner, type EngineTrackResult, type TrackParams } from "./engine-runner.js";
 
 export interface SupervisedEngineOptions {
   /** Engine binary; default: findEngineBinary() ($VGGT_ENGINE_BIN, the repo build, packaged resources). */
@@ -140,13 +140,32 @@ export class SupervisedEngine implements EngineRunner {
       }
       if (signal.aborted) throw new CancelledError();
       this.set({ state: "busy", message: "running" });
-      const running = sup.infer(
-        { images: job.images, preprocess: job.preprocess, output: job.output, ...(job.flags ? { options: { flags: job.flags } } : {}) },
-        { signal, onProgress: (ev) => onProgress({ stage: ev.stage, step: ev.step, total: ev.total, elapsedMs: ev.elapsed_ms }) },
-      );
-      const result = await running.done;
+      const start = (trackCache: boolean) =>
+        sup.infer(
+          {
+            images: job.images,
+            preprocess: job.preprocess,
+            output: job.output,
+            ...(job.flags ? { options: { flags: job.flags } } : {}),
+            ...(trackCache ? { track_cache: true } : {}),
+          },
+          { signal, onProgress: (ev) => onProgress({ stage: ev.stage, step: ev.step, total: ev.total, elapsedMs: ev.elapsed_ms }) },
+        ).done;
+      let result;
+      try {
+        result = await start(!!job.trackCache && !par);
+      } catch (e) {
+        // A checkpoint without track-head tensors loads without the track head: the engine refuses
+        // the cache before running anything, and the run goes ahead without it.
+        if (!(job.trackCache && e instanceof EngineError && e.code === "unsupported" && /track_cache/.test(e.message))) throw e;
+        result = await start(false);
+      }
       const flags = result.options?.flags;
-      return { stages: result.timings.map((t) => ({ stage: t.stage, ms: t.ms })), ...(flags && typeof flags === "object" ? { flags } : {}) };
+      return {
+        stages: result.timings.map((t) => ({ stage: t.stage, ms: t.ms })),
+        ...(flags && typeof flags === "object" ? { flags } : {}),
+        ...(result.track_cache ? { trackCacheRun: result.track_cache.run } : {}),
+      };
     } catch (e) {
       if (e instanceof CancelledError || (e instanceof EngineError && e.code === "cancelled")) throw new CancelledError();
       if (e instanceof EngineError && (e.code === "engine_crashed" || e.code === "engine_stopped")) setLoaded(null);
@@ -155,6 +174,15 @@ export class SupervisedEngine implements EngineRunner {
       throw new Error((e as Error).message);
     } finally {
       if (this.current.state === "busy") this.set({ state: "ready" });
+    }
+  }
+
+  async track(params: TrackParams, signal?: AbortSignal): Promise<EngineTrackResult> {
+    if (!this.supervisor) throw new Error(`the engine is not available: ${this.current.message}`);
+    try {
+      return await this.supervisor.track(params, { signal }).done;
+    } catch (e) {
+      throw new Error((e as Error).message);
     }
   }
 

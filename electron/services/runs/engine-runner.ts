@@ -1,6 +1,9 @@
 // What the run service needs from the engine process. The implementation over the engine
 // client (services/engine) lives in engine-adapter.ts; tests substitute their own.
 import type { EngineState, OptionSet, PreprocessMode, StageTiming } from "../../ipc/types.js";
+import type { TrackParams, TrackResult as EngineTrackResult } from "../engine/protocol.js";
+
+export type { EngineTrackResult, TrackParams };
 
 export type EngineModel =
   | { kind: "weights"; weights: string; config: string }
@@ -15,6 +18,8 @@ export interface EngineJob {
   flags?: OptionSet;
   /** Sequence parallelism over MPI ranks (mpirun on this machine); absent or degree 1: one process. */
   parallel?: { mode: "ulysses" | "ring"; degree: number; hostfile?: string };
+  /** Keep the track head's features of this run in the engine for later `track` calls. */
+  trackCache?: boolean;
 }
 
 export interface EngineProgress {
@@ -28,6 +33,8 @@ export interface EngineJobResult {
   stages: StageTiming[];
   /** The switches the engine says the job ran with. */
   flags?: OptionSet;
+  /** With trackCache: the engine's id of the cached run, for `track`. */
+  trackCacheRun?: string;
 }
 
 export interface EngineRunner {
@@ -35,6 +42,9 @@ export interface EngineRunner {
   onState(listener: (s: EngineState) => void): () => void;
   /** Rejects with an Error whose message is for the user; an aborted signal cancels the job. */
   infer(job: EngineJob, onProgress: (p: EngineProgress) => void, signal: AbortSignal): Promise<EngineJobResult>;
+  /** Tracks on the run the engine last cached (EngineJobResult.trackCacheRun); absent where the
+   *  engine cannot. Rejects with the engine's message (e.g. the cache was released). */
+  track?(params: TrackParams, signal?: AbortSignal): Promise<EngineTrackResult>;
   dispose(): Promise<void>;
 }
 

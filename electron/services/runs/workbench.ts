@@ -27,8 +27,15 @@ import type {
   RunSummary,
   ScanResult,
   StartRunRequest,
+  RefineRequest,
+  TrackRequest,
+  TrackResult,
 } from "../../ipc/types.js";
-import { normalizeSet } from "../perf/catalog.js";
+import { engineOutputFromSafetensors } from "../export/engine-output.js";
+import { trackClickedPoints } from "../refine/click-tracks.js";
+import { engineTrackPredictor } from "../refine/engine-tracks.js";
+import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refine/refine.js";
+import { enabledNames, normalizeSet } from "../perf/catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { checkVggtConfig } from "../model-manager/config-check.js";
 import { findLocalModel } from "../model-manager/index.js";
@@ -154,6 +161,17 @@ export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = p
   };
 }
 
+/** Whether the model's architecture has a track head (VGGT-1B has; a config JSON says so with 'track'). */
+function hasTrackHead(model: ModelInfo): boolean {
+  if (model.config === "vggt-1b") return true;
+  if (!model.config) return false;
+  try {
+    return "track" in JSON.parse(readFileSync(model.config, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
 interface ActiveRun {
   id: string;
   abort: AbortController;
@@ -178,6 +196,9 @@ export class Workbench implements Backend {
   private readonly unsubscribeEngine: () => void;
   /** The one check every path from a request goes through (web mode: see path-policy.ts). */
   readonly paths: PathPolicy;
+
+  /** The run whose track-head features the engine holds (one at a time; the next run replaces it). */
+  private trackCache: { runId: string; engineRun: string } | null = null;
 
   constructor(private readonly opts: WorkbenchOptions) {
     this.store = new RunStore(opts.dataDir);
@@ -356,9 +377,14 @@ export class Workbench implements Backend {
     const t0 = Date.now();
     this.setRun(id, { status: "running" });
     this.emit({ type: "run-progress", progress: { runId: id, stage: "starting", fraction: 0, etaSeconds: tracker.eta(0), elapsedSeconds: 0 } });
+    // Any job releases the engine's track cache; a real-weight run whose model has a track head
+    // makes a new one, so that clicks on its frame 0 cost only the tracker.
+    this.trackCache = null;
+    const trackCache = !run.randomWeights && !!this.opts.engine.track && hasTrackHead(model) && !(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1);
     try {
       const result = await this.opts.engine.infer(
         {
+          ...(trackCache ? { trackCache: true } : {}),
           model: run.randomWeights
             ? { kind: "random", seed: run.options.seed, config: "vggt-1b" }
             : { kind: "weights", weights: model.weights!, config: model.config! },
@@ -386,6 +412,7 @@ export class Workbench implements Backend {
       const engineOptions: RunEngineOptions | undefined = result.flags
         ? { flags: normalizeReported(result.flags), source: "engine", parallel: run.options.parallel ?? { mode: "none", degree: 1 } }
         : run.engineOptions;
+      if (result.trackCacheRun) this.trackCache = { runId: id, engineRun: result.trackCacheRun };
       this.setRun(id, { status: "done", durationMs, stages: result.stages, ...(engineOptions ? { engineOptions } : {}) });
       this.recordThroughput(run, durationMs);
     } catch (e) {
@@ -483,6 +510,113 @@ export class Workbench implements Backend {
 
   getBenchPointCloud(request: { benchId: string; side: "A" | "B"; branch: "pointmap" | "depth"; maxPoints: number }): PointCloud {
     return this.perf.pointCloud(request.benchId, request.side, request.branch, request.maxPoints);
+  }
+
+  /** The track head of the run's model over the run's images (one engine process per request). */
+  private trackPredictor(run: RunDetail): TrackPredictor {
+    let binary = this.opts.engine.state().binary;
+    if (!binary || binary === "fake") binary = findEngineBinary();
+    if (!run.randomWeights && this.model.status.state !== "ready") throw new Error("no model is installed: tracks need the model that made this run");
+    if (!run.randomWeights && this.model.status.state === "ready" && this.model.status.name !== run.model)
+      throw new Error(`run ${run.id} was made with the model '${run.model}', the app now has '${this.model.status.name}': choose that model again to track points or refine this run`);
+    const config = run.randomWeights || this.model.config === "vggt-1b" ? undefined : this.model.config;
+    const viaCli = engineTrackPredictor({
+      binary,
+      model: run.randomWeights ? { randomSeed: run.options.seed, config } : { weights: this.model.weights!, config },
+      images: run.images.map((i) => i.path),
+      preprocess: run.options.preprocess,
+      // The switches the run itself used (absent: the engine's defaults, as for the run).
+      ...(run.options.engineOptions ? { options: enabledNames(run.options.engineOptions).join(",") } : {}),
+    });
+    // Frame-0 queries on the run the engine holds features of: the tracker only, no forward pass.
+    return async (q, points, signal) => {
+      const cache = this.trackCache;
+      if (q === 0 && cache?.runId === run.id && this.opts.engine.track) {
+        try {
+          const r = await this.opts.engine.track({ run: cache.engineRun, query_points: points, query_space: "model" }, signal);
+          if (!r.conf) throw new Error("the track head returned no confidence");
+          return { track: r.track, vis: r.vis, conf: r.conf, via: "cached-features" as const };
+        } catch (e) {
+          // Released (another job ran, or the engine restarted): fall back to a forward pass.
+          if (this.trackCache === cache) this.trackCache = null;
+          console.warn(`track cache of run ${run.id} unusable (${(e as Error).message}); running the model again`);
+        }
+      }
+      return viaCli(q, points, signal);
+    };
+  }
+
+  private doneOutput(runId: string): { run: RunDetail; path: string } {
+    const run = this.store.get(runId);
+    if (run.status !== "done") throw new Error(`run ${run.id} has no result (${run.status})`);
+    const path = this.store.outputPath(run.id);
+    if (!existsSync(path)) throw new Error(`run ${run.id}: output file is missing (${path})`);
+    return { run, path };
+  }
+
+  async trackPoints(req: TrackRequest): Promise<TrackResult> {
+    const { run, path } = this.doneOutput(req?.runId);
+    const out = engineOutputFromSafetensors(this.outputs.load(path), path);
+    return trackClickedPoints(out, run.id, req.frame, req.points, this.trackPredictor(run), req.space ?? "original", req.branch === "pointmap" ? "pointmap" : "depth");
+  }
+
+  refineRun(req: RefineRequest): RunSummary {
+    const { run: src, path: input } = this.doneOutput(req?.runId);
+    const queries = req.queries === undefined ? DEFAULT_QUERIES : req.queries;
+    if (!Number.isInteger(queries) || queries < 1 || queries > 16384) throw new Error(`refine: queries must be an integer from 1 to 16384, got ${req.queries}`);
+    const predict = this.trackPredictor(src);
+    const id = newRunId();
+    const detail: RunDetail = {
+      ...src,
+      id,
+      name: `${src.name.replace(/ — refined$/, "")} — refined`,
+      createdAt: new Date().toISOString(),
+      status: "queued",
+      durationMs: undefined,
+      error: undefined,
+      stages: [],
+      refine: { sourceRunId: src.id },
+    };
+    this.store.create(detail);
+    this.emit({ type: "run-updated", run: toSummary(detail) });
+    const abort = new AbortController();
+    const stages = ["tracks", "triangulate", "bundle_adjust", "write"];
+    const work = async () => {
+      const t0 = Date.now();
+      this.setRun(id, { status: "running" });
+      try {
+        const rep = await refineOutputFile(input, this.store.outputPath(id), predict, {
+          queries,
+          signal: abort.signal,
+          onStage: (stage, message) => {
+            const elapsed = (Date.now() - t0) / 1000;
+            this.emit({ type: "run-progress", progress: { runId: id, stage, fraction: stages.indexOf(stage) / stages.length, etaSeconds: null, elapsedSeconds: elapsed, message: `${stage}: ${message}` } });
+          },
+        });
+        this.setRun(id, {
+          status: "done",
+          durationMs: Date.now() - t0,
+          refine: {
+            sourceRunId: src.id,
+            queries: rep.queries,
+            tracksKept: rep.tracks.kept,
+            observations: rep.after.observations,
+            meanErrorBefore: rep.before.mean,
+            meanErrorAfter: rep.after.mean,
+            maxRotationChangeDeg: rep.maxRotationChangeDeg,
+          },
+        });
+      } catch (e) {
+        const cancelled = abort.signal.aborted;
+        this.setRun(id, { status: cancelled ? "cancelled" : "failed", durationMs: Date.now() - t0, error: cancelled ? "cancelled by the user" : (e as Error).message });
+      }
+    };
+    const promise = (this.queue = this.queue
+      .then(work)
+      .catch((e) => console.error(`refine ${id}: ${(e as Error).message}`))
+      .finally(() => this.active.delete(id)));
+    this.active.set(id, { id, abort, promise });
+    return toSummary(detail);
   }
 
   async dispose(): Promise<void> {

@@ -80,6 +80,83 @@ TEST_F(CliTest, InferFromImageFilesWritesFrameMapping) {
   EXPECT_EQ(reader->metadata().at("preprocess"), "crop");
 }
 
+// The golden input holds both `images` and `query_points`: one file serves as both options.
+TEST_F(CliTest, InferTracksTheGoldenQueryPoints) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
+  const std::string g = golden("tiny-track-2f"), out = (tmp / "track.safetensors").string();
+  auto r = run("infer --weights " + g + "/weights.safetensors --config " + g + "/config.json --input-tensor " + g +
+               "/input.safetensors --query-points " + g + "/input.safetensors --out " + out + " --quiet --threads 2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string exp = g + "/expected.safetensors";
+  const Tensor q = testing::load_tensor(g + "/input.safetensors", "query_points");
+  auto dt = testing::compare_track(testing::load_tensor(out, "track"), testing::load_tensor(exp, "track"), q);
+  EXPECT_LE(dt.max_rel, testing::kMaxRelTol);
+  EXPECT_LE(dt.rms_rel, testing::kRmsRelTol);
+  for (const char* name : {"vis", "conf", "depth", "pose_enc"}) {
+    auto d = testing::compare(testing::load_tensor(out, name), testing::load_tensor(exp, name));
+    EXPECT_LE(d.max_rel, testing::kMaxRelTol) << name;
+    EXPECT_LE(d.rms_rel, testing::kRmsRelTol) << name;
+  }
+  auto reader = io::CheckpointReader::open(out);
+  EXPECT_EQ(reader->find("query_points")->shape, (std::vector<int64_t>{16, 2}));
+  EXPECT_EQ(reader->find("track_original"), nullptr) << "a tensor input has no original images";
+}
+
+// JSON queries in the original image, a grid, and the mapping back to each original image.
+TEST_F(CliTest, InferTracksOriginalImageQueriesAndGrid) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
+  const std::string g = golden("tiny-track-2f"), imgs = shared + "/goldens/preprocess-crop/images";
+  const std::string model = "infer --weights " + g + "/weights.safetensors --config " + g + "/config.json --images " +
+                            imgs + "/frame_00.png " + imgs + "/frame_01.jpg --quiet --threads 2";
+  const auto qf = tmp / "q.json";
+  std::ofstream(qf) << "[[10, 20], [100.5, 60.25]]";
+  const std::string out = (tmp / "orig.safetensors").string();
+  auto r = run(model + " --query-points " + qf.string() + " --query-space original --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Tensor track = testing::load_tensor(out, "track"), orig = testing::load_tensor(out, "track_original");
+  ASSERT_EQ(orig.shape(), (std::vector<int64_t>{2, 2, 2}));
+  // Frame 0 of the mapped-back track is the clicked point (float32 round trip through the frame mapping).
+  EXPECT_NEAR(orig[0], 10, 1e-3);
+  EXPECT_NEAR(orig[1], 20, 1e-3);
+  EXPECT_NEAR(orig[2], 100.5, 1e-3);
+  EXPECT_NEAR(orig[3], 60.25, 1e-3);
+  EXPECT_NE(track[0], 10.f) << "the model-input query differs from the original pixel (the image is resized)";
+
+  const std::string grid = (tmp / "grid.safetensors").string();
+  r = run(model + " --track-grid 3 --out " + grid);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(testing::load_tensor(grid, "track").shape(), (std::vector<int64_t>{2, 9, 2}));
+  EXPECT_EQ(testing::load_tensor(grid, "vis").shape(), (std::vector<int64_t>{2, 9}));
+}
+
+TEST_F(CliTest, BadQueryPointsAreRejectedNamingTheFile) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
+  const std::string g = golden("tiny-track-2f");
+  const std::string base = "infer --weights " + g + "/weights.safetensors --config " + g + "/config.json --input-tensor " +
+                           g + "/input.safetensors --quiet --out " + (tmp / "o.safetensors").string();
+  const auto outside = tmp / "outside.json", notpairs = tmp / "bad.json";
+  std::ofstream(outside) << "[[5, 5], [182, 3]]";  // the frame is 182 wide: x <= 181
+  std::ofstream(notpairs) << "[[5, 5, 1]]";
+  auto r = run(base + " --query-points " + outside.string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find(outside.string() + ": query point 1 (182"), std::string::npos) << r.output;
+  r = run(base + " --query-points " + notpairs.string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find(notpairs.string() + ": query point 0 is not an [x, y] pair"), std::string::npos) << r.output;
+  r = run(base + " --query-points " + outside.string() + " --query-space original");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--query-space original needs --images"), std::string::npos) << r.output;
+  r = run(base + " --track-grid 65");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("1 to 64"), std::string::npos) << r.output;
+  const std::string g2 = golden("tiny-2f");
+  r = run("infer --weights " + g2 + "/weights.safetensors --config " + g2 + "/config.json --input-tensor " + g2 +
+          "/input.safetensors --quiet --track-grid 2 --out " + (tmp / "o.safetensors").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("no track head"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "o.safetensors"));
+}
+
 TEST_F(CliTest, CorruptImageAndTextFileNameTheFile) {
   if (shared.empty()) GTEST_SKIP() << "*** ../shared not found: SKIPPED ***";
   const std::string g = golden("tiny-2f");

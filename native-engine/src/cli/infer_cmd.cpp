@@ -7,10 +7,12 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/model_setup.h"
+#include "cli/query_points.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "model/predictions_io.h"
 #include "model/sequence_parallel.h"
+#include "model/track_head.h"
 #include "parallel/mpi_comm.h"
 #include "preprocess/preprocess.h"
 
@@ -42,7 +44,7 @@ namespace {
 const std::set<std::string> kInferFlags = {"debug", "exif", "random-weights", "quiet"};
 const std::set<std::string> kInferOptions = {"weights", "config", "input-tensor", "images", "preprocess", "out",
                                              "threads", "options", "debug", "exif", "random-weights", "seed",
-                                             "quiet", "sp"};
+                                             "quiet", "sp", "query-points", "query-space", "track-grid"};
 
 void check_infer_args(const Args& a) {
   a.check_known(kInferOptions);
@@ -50,9 +52,38 @@ void check_infer_args(const Args& a) {
   if (!a.has("weights") && !a.has("random-weights"))
     throw std::runtime_error("give --weights W (a .safetensors or .pt checkpoint) or --random-weights");
   if (a.has("input-tensor") == a.has("images")) throw std::runtime_error("give exactly one of --input-tensor or --images");
+  if (a.has("query-points") && a.has("track-grid")) throw std::runtime_error("give at most one of --query-points or --track-grid");
+  const std::string space = a.get("query-space", "model");
+  if (space != "model" && space != "original")
+    throw std::runtime_error("--query-space must be 'model' or 'original', got '" + space + "'");
+  if (space == "original" && !a.has("images"))
+    throw std::runtime_error("--query-space original needs --images (the original image of frame 0)");
+  if (a.has("query-space") && !a.has("query-points"))
+    throw std::runtime_error("--query-space applies to --query-points only");
 }
 
-Tensor load_infer_input(const Args& a, std::map<std::string, std::string>& meta) {
+// The track head's query points of `infer`, in model-input pixels of frame 0; empty when the run
+// does not track.
+Tensor load_infer_queries(const Args& a, const Tensor& images, const std::vector<preprocess::FrameInfo>& frames) {
+  const int64_t H = images.dim(2), W = images.dim(3);
+  Tensor q;
+  std::string what;
+  if (a.has("track-grid")) {
+    q = query_grid(a.get_int("track-grid", 0), H, W);
+    what = "--track-grid";
+  } else if (a.has("query-points")) {
+    what = a.get("query-points");
+    q = load_query_points(what);
+    if (a.get("query-space", "model") == "original") q = queries_from_original(q, frames.at(0), what);
+  } else {
+    return q;
+  }
+  check_query_points(q, H, W, what);
+  return q;
+}
+
+Tensor load_infer_input(const Args& a, std::map<std::string, std::string>& meta,
+                        std::vector<preprocess::FrameInfo>* frames = nullptr) {
   if (a.has("input-tensor")) {
     meta["preprocess"] = "tensor";
     return load_input_tensor(a.get("input-tensor"));
@@ -61,6 +92,7 @@ Tensor load_infer_input(const Args& a, std::map<std::string, std::string>& meta)
   auto batch = preprocess::load_and_preprocess(a.list("images"), preprocess::mode_from_string(mode), a.has("exif"));
   meta["preprocess"] = mode;
   meta["frames"] = frames_to_json(batch.frames);
+  if (frames) *frames = batch.frames;
   return batch.images;
 }
 
@@ -86,20 +118,30 @@ int infer_local(const Args& a) {
   check_infer_args(a);
   const std::string out = a.get("out");
   std::map<std::string, std::string> meta;
-  Tensor images = load_infer_input(a, meta);
+  std::vector<preprocess::FrameInfo> frames;
+  Tensor images = load_infer_input(a, meta, &frames);
+  const Tensor queries = load_infer_queries(a, images, frames);
   EngineOptions opts = parse_options(a.get("options"), a.get_int("threads", 0));
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed", 0));
   auto model = make_model(a.get("weights"), a.get("config", "vggt-1b"), opts, seed);
   add_model_meta(a, *model, opts, seed, meta);
+  if (!queries.empty() && !model->has_track_head())
+    throw std::runtime_error("--query-points/--track-grid: this model has no track head (its config has no 'track' section)");
 
   RunContext ctx;
   ctx.keep_debug = a.has("debug");
+  if (!queries.empty()) ctx.track_queries = &queries;
   if (!a.has("quiet"))
     ctx.on_progress = [](const ProgressEvent& e) {
       std::fprintf(stderr, "[%8.0f ms] %s %d/%d\n", e.elapsed_ms, e.stage.c_str(), e.step, e.total);
     };
   Predictions pred = model->forward(images, ctx);
-  write_predictions(out, pred, images, meta, ctx.keep_debug);
+  std::vector<std::pair<std::string, Tensor>> extra;
+  if (!queries.empty()) {
+    extra.emplace_back("query_points", queries);
+    if (!frames.empty()) extra.emplace_back("track_original", preprocess::tracks_to_original(pred.track, frames));
+  }
+  write_predictions(out, pred, images, meta, ctx.keep_debug, extra);
   print_summary(out, pred, images, model->random_weights());
   return 0;
 }
@@ -142,6 +184,8 @@ int infer_parallel(int argc, char** argv) {
     args = std::make_unique<Args>(argc, argv, 2, kInferFlags);
     check_infer_args(*args);
     if (!args->has("sp") && comm.size() == 1) return infer_local(*args);  // `mpirun -np 1` without --sp
+    if (args->has("query-points") || args->has("track-grid"))
+      throw std::runtime_error("--query-points/--track-grid: the track head does not run with --sp");
     if (!args->has("sp"))
       throw std::runtime_error("running under mpirun with " + std::to_string(comm.size()) +
                                " ranks needs --sp ulysses|ring (otherwise every rank would run the whole model)");

@@ -16,6 +16,8 @@ static void usage() {
                "usage: vggt-engine <command> [options]\n"
                "  infer       --weights W | --random-weights  [--config C] (--input-tensor T | --images F... [--preprocess crop|pad])\n"
                "              --out O.safetensors [--threads N] [--options a,b,...] [--debug] [--exif]\n"
+               "              [--query-points Q.json|Q.safetensors [--query-space model|original] | --track-grid N]\n"
+               "              (point tracks from frame 0: track, vis, conf; see docs/TRACKING.md)\n"
                "  preprocess  --images F... --mode crop|pad --out O.safetensors [--exif]\n"
                "  bench       [--weights W] [--config C] [--frames N] [--images DIR] [--threads N] [--repeats R] [--json]\n"
                "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"

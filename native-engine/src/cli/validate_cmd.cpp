@@ -22,7 +22,8 @@ int validate_main(int argc, char** argv) {
                       {"missing", rep.missing},
                       {"unexpected", rep.unexpected},
                       {"mis_shaped", rep.mis_shaped},
-                      {"ignored", rep.ignored.size()}};
+                      {"ignored", rep.ignored.size()},
+                      {"track_head", !rep.track_head_absent && cfg.track_enabled}};
   std::printf("%s\n", j.dump(1).c_str());
   if (!rep.ok()) std::fprintf(stderr, "%s\n", rep.describe(path).c_str());
   return rep.ok() ? 0 : 3;
@@ -44,7 +45,7 @@ int convert_main(int argc, char** argv) {
   auto ws = a.has("random-weights") ? WeightStore::random(cfg, static_cast<uint64_t>(a.get_int("seed", 0)))
                                     : WeightStore::load(a.get("weights"), cfg);
   const std::string path = ws->source();
-  write_converted(*ws, cfg, to, out, {{"source", path}, {"engine_version", VGGT_ENGINE_VERSION}, {"config", cfg.to_json()}});
+  write_converted(*ws, effective_config(cfg, *ws), to, out, {{"source", path}, {"engine_version", VGGT_ENGINE_VERSION}, {"config", cfg.to_json()}});
   std::fprintf(stderr, "wrote %s (%s)\n", out.c_str(), to.c_str());
   return 0;
 }

@@ -47,7 +47,21 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
     }
     // A config without a track section describes a model without the track head.
     c.track_enabled = j.contains("track") && j["track"].value("enabled", true);
-    if (j.contains("track")) c.track_features = j["track"].value("features", c.track_features);
+    if (j.contains("track")) {
+      const json& t = j["track"];
+      c.track_features = t.value("features", c.track_features);
+      c.track_iters = t.value("iters", c.track_iters);
+      c.track_corr_levels = t.value("corr_levels", c.track_corr_levels);
+      c.track_corr_radius = t.value("corr_radius", c.track_corr_radius);
+      c.track_hidden = t.value("hidden_size", c.track_hidden);
+      c.track_depth = t.value("depth", c.track_depth);
+      c.track_stride = t.value("stride", c.track_stride);
+      c.track_down_ratio = t.value("down_ratio", c.track_down_ratio);
+      c.track_heads = t.value("num_heads", c.track_heads);
+      c.track_virtual = t.value("num_virtual_tracks", c.track_virtual);
+      c.track_max_scale = t.value("max_scale", c.track_max_scale);
+      c.track_predict_conf = t.value("predict_conf", c.track_predict_conf);
+    }
   } catch (const json::exception& e) {
     throw std::runtime_error(source + ": bad config value (" + e.what() + ")");
   } catch (const std::runtime_error& e) {
@@ -61,6 +75,17 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
   for (int l : c.dpt_layers)
     if (l < 0 || l >= c.depth) fail("dpt.intermediate_layer_idx out of range");
   if (c.patch_size <= 0 || c.img_size % c.patch_size) fail("img_size must be a multiple of patch_size");
+  if (c.track_enabled) {
+    // The flow embedding splits C into 4 sin/cos quarters; the position grid needs (3C+4)/4 whole.
+    if (c.track_features <= 0 || c.track_features % 4) fail("track.features must be a positive multiple of 4");
+    if (c.track_hidden <= 0 || c.track_heads <= 0 || c.track_hidden % c.track_heads)
+      fail("track.hidden_size must divide by track.num_heads");
+    if (c.track_iters < 1 || c.track_corr_levels < 1 || c.track_corr_radius < 0 || c.track_depth < 1 ||
+        c.track_virtual < 1 || c.track_max_scale <= 0)
+      fail("track: iters, corr_levels, depth, num_virtual_tracks and max_scale must be positive");
+    if (c.track_stride != 2 || c.track_down_ratio != 2)
+      fail("track: only stride 2 and down_ratio 2 (the official TrackHead) are supported");
+  }
   return c;
 }
 
@@ -91,7 +116,12 @@ std::string ModelConfig::to_json() const {
             {"qk_norm", qk_norm},
             {"camera", {{"trunk_depth", camera_trunk_depth}, {"num_heads", camera_heads}, {"iterations", camera_iterations}}},
             {"dpt", {{"features", dpt_features}, {"out_channels", dpt_out_channels}, {"intermediate_layer_idx", dpt_layers}}}};
-  if (track_enabled) j["track"] = {{"enabled", true}, {"features", track_features}};
+  if (track_enabled)
+    j["track"] = {{"enabled", true},       {"features", track_features},     {"iters", track_iters},
+                  {"corr_levels", track_corr_levels}, {"corr_radius", track_corr_radius}, {"hidden_size", track_hidden},
+                  {"depth", track_depth},  {"stride", track_stride},         {"down_ratio", track_down_ratio},
+                  {"num_heads", track_heads}, {"num_virtual_tracks", track_virtual}, {"max_scale", track_max_scale},
+                  {"predict_conf", track_predict_conf}};
   return j.dump();
 }
 

@@ -23,8 +23,21 @@ struct ModelConfig {
   int dpt_features = 256;
   std::vector<int> dpt_out_channels = {256, 512, 1024, 1024};
   std::vector<int> dpt_layers = {4, 11, 17, 23};
+  // Track head (TrackHead = DPT feature extractor + BaseTrackerPredictor). The official
+  // classes fix stride, down_ratio, heads, virtual tracks and max_scale; they are read anyway.
   bool track_enabled = true;
-  int track_features = 128;
+  int track_features = 128;  // C: DPT features = tracker latent dim
+  int track_iters = 4;
+  int track_corr_levels = 7;
+  int track_corr_radius = 4;
+  int track_hidden = 384;
+  int track_depth = 6;  // update-transformer time blocks = space blocks
+  int track_stride = 2;
+  int track_down_ratio = 2;
+  int track_heads = 8;
+  int track_virtual = 64;
+  int track_max_scale = 518;
+  bool track_predict_conf = true;
 
   static ModelConfig vggt_1b();
   static ModelConfig from_json_file(const std::string& path);

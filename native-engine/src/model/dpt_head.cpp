@@ -106,13 +106,15 @@ DptHead::DptHead(const WeightStore& ws, const ModelConfig& c, const std::string&
     refine.push_back(std::move(f));
   }
   out_conv1 = ops::Conv2d(ws.get(n + ".scratch.output_conv1.weight"), ws.get(n + ".scratch.output_conv1.bias"), 1, 1);
+  if (out_dim == 0) return;
   out_conv2a = ops::Conv2d(ws.get(n + ".scratch.output_conv2.0.weight"), ws.get(n + ".scratch.output_conv2.0.bias"), 1, 1);
   const Tensor& w2b = ws.get(n + ".scratch.output_conv2.2.weight");
   out_conv2b = Linear(w2b.reshape({w2b.dim(0), w2b.dim(1)}), ws.get(n + ".scratch.output_conv2.2.bias"));
 }
 
 void DptHead::set_conv_modes(bool prepack, bool bf16) {
-  std::vector<ops::Conv2d*> convs = {&resize3, &out_conv1, &out_conv2a};
+  std::vector<ops::Conv2d*> convs = {&resize3, &out_conv1};
+  if (out_dim) convs.push_back(&out_conv2a);
   for (auto& c : layer_rn) convs.push_back(&c);
   for (auto& f : refine)
     for (ops::Conv2d* c : {&f.u1c1, &f.u1c2, &f.u2c1, &f.u2c2}) convs.push_back(c);
@@ -125,15 +127,15 @@ void DptHead::set_conv_modes(bool prepack, bool bf16) {
   const LinearMode pointwise_mode = bf16 ? LinearMode::BF16 : prepack ? LinearMode::F32Packed : LinearMode::F32;
   for (Linear& l : projects) l.set_mode(pointwise_mode);
   for (auto& f : refine) f.out_conv.set_mode(pointwise_mode);
-  out_conv2b.set_mode(prepack ? LinearMode::F32Packed : LinearMode::F32);
+  if (out_dim) out_conv2b.set_mode(prepack ? LinearMode::F32Packed : LinearMode::F32);
 }
 
-void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W,
-                      Tensor& preds, Tensor& conf, int64_t out_offset) const {
+Tensor DptHead::fuse(const std::map<int, Tensor>& layers, int64_t s, int64_t H, int64_t W) const {
   const int64_t p = cfg.patch_size, hp = H / p, wp = W / p, Np = hp * wp;
   const int64_t special = 1 + cfg.num_register_tokens;
   const double aspect = static_cast<double>(W) / static_cast<double>(H);
-  for (int64_t s = s0; s < s1; ++s) {
+  const bool use_pos = out_dim != 0;  // the track head's extractor is built with pos_embed=False
+  {
     Tensor feats[4];
     for (int k = 0; k < 4; ++k) {
       const Tensor& layer = layers.at(cfg.dpt_layers[k]);
@@ -143,7 +145,7 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
       Tensor x = projects[k].forward(norm.forward(tok));
       const int64_t oc = x.dim(1);
       x = x.reshape({1, hp, wp, oc});
-      ops::add(x.data(), pos_embed(oc, hp, wp, aspect).data(), x.numel());
+      if (use_pos) ops::add(x.data(), pos_embed(oc, hp, wp, aspect).data(), x.numel());
       if (k == 0) x = ops::conv_transpose_k_eq_s(x, resize0_w, resize0_b);
       if (k == 1) x = ops::conv_transpose_k_eq_s(x, resize1_w, resize1_b);
       if (k == 3) x = resize3.forward(x);
@@ -168,7 +170,22 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
       out = pointwise(f.out_conv, out);
       out = ops::resize_bilinear_align_corners(out, th, tw);
     }
-    out = out_conv1.forward(out);
+    return out;
+  }
+}
+
+Tensor DptHead::features(const std::map<int, Tensor>& layers, int64_t s, int64_t H, int64_t W, int down_ratio) const {
+  const int64_t p = cfg.patch_size, hp = H / p, wp = W / p;
+  Tensor out = out_conv1.forward(fuse(layers, s, H, W));
+  return ops::resize_bilinear_align_corners(out, hp * p / down_ratio, wp * p / down_ratio);
+}
+
+void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W,
+                      Tensor& preds, Tensor& conf, int64_t out_offset) const {
+  const int64_t p = cfg.patch_size, hp = H / p, wp = W / p;
+  const double aspect = static_cast<double>(W) / static_cast<double>(H);
+  for (int64_t s = s0; s < s1; ++s) {
+    Tensor out = out_conv1.forward(fuse(layers, s, H, W));
     out = ops::resize_bilinear_align_corners(out, hp * p, wp * p);
     ops::add(out.data(), pos_embed(out.dim(3), out.dim(1), out.dim(2), aspect).data(), out.numel());
     out = out_conv2a.forward(out, /*relu=*/true);

@@ -60,7 +60,7 @@ struct CameraHead {
 struct DptHead {
   const ModelConfig& cfg;
   std::string name;
-  int out_dim;
+  int out_dim;            // 0: feature only (the track head's extractor: no output_conv2, no pos_embed)
   bool depth_activation;  // exp (depth head) vs inv_log (point head)
   LayerNorm norm;
   // Activations are channels-last [1, h, w, C] throughout (oneDNN's native conv layout).
@@ -84,8 +84,17 @@ struct DptHead {
   // Runs frames [s0, s1) -> preds [n, H, W, out_dim-1] and conf [n, H, W].
   void forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W, Tensor& preds,
                Tensor& conf, int64_t out_offset) const;
+  // Feature-only head (out_dim 0), frame s: output_conv1 of the fused features resized to
+  // (H/down_ratio, W/down_ratio), [1, H/d, W/d, F] channels-last.
+  Tensor features(const std::map<int, Tensor>& layers, int64_t s, int64_t H, int64_t W, int down_ratio) const;
   Tensor pos_embed(int64_t C, int64_t h, int64_t w, double aspect) const;
   mutable std::mutex pe_mu;
+
+ private:
+  // Token projection, resize and fusion of frame s, up to (not including) output_conv1.
+  Tensor fuse(const std::map<int, Tensor>& layers, int64_t s, int64_t H, int64_t W) const;
+
+ public:
   mutable std::map<std::tuple<int64_t, int64_t, int64_t, double>, Tensor> pe_cache;
 };
 

@@ -5,7 +5,8 @@
 namespace vggt {
 
 void write_predictions(const std::string& path, const Predictions& p, const Tensor& images,
-                       const std::map<std::string, std::string>& metadata, bool include_debug) {
+                       const std::map<std::string, std::string>& metadata, bool include_debug,
+                       const std::vector<std::pair<std::string, Tensor>>& extra) {
   std::vector<io::TensorToWrite> t = {
       io::f32_entry("pose_enc", p.pose_enc),
       io::f32_entry("depth", p.depth),
@@ -17,6 +18,9 @@ void write_predictions(const std::string& path, const Predictions& p, const Tens
       io::f32_entry("world_points_from_depth", p.world_points_from_depth),
   };
   if (!images.empty()) t.push_back(io::f32_entry("images", images));
+  for (auto [name, tensor] : {std::pair<const char*, const Tensor*>{"track", &p.track}, {"vis", &p.vis}, {"conf", &p.conf}})
+    if (!tensor->empty()) t.push_back(io::f32_entry(name, *tensor));
+  for (auto& [name, tensor] : extra) t.push_back(io::f32_entry(name, tensor));
   if (include_debug)
     for (auto& [name, tensor] : p.debug) t.push_back(io::f32_entry(name, tensor));
   std::map<std::string, std::string> meta = metadata;

@@ -10,6 +10,7 @@
 #include "core/cpu_features.h"
 #include "model/parts.h"
 #include "model/sequence_parallel.h"
+#include "model/track_head.h"
 
 namespace vggt {
 
@@ -21,6 +22,7 @@ struct VggtModel::Impl {
   std::unique_ptr<Aggregator> aggregator;
   std::unique_ptr<CameraHead> camera;
   std::unique_ptr<DptHead> depth_head, point_head;
+  std::unique_ptr<TrackHead> track_head;  // only when the config has a track section
 
   void build() {
     encoder = std::make_unique<Encoder>(*weights, cfg);
@@ -28,6 +30,7 @@ struct VggtModel::Impl {
     camera = std::make_unique<CameraHead>(*weights, cfg);
     depth_head = std::make_unique<DptHead>(*weights, cfg, "depth_head", 2, true);
     point_head = std::make_unique<DptHead>(*weights, cfg, "point_head", 4, false);
+    if (cfg.track_enabled) track_head = std::make_unique<TrackHead>(*weights, cfg);
     apply_options();
   }
   void apply_options() {
@@ -50,6 +53,10 @@ struct VggtModel::Impl {
     for (auto& b : aggregator->global_blocks) b.set_linear_mode(big);
     const LinearMode small = opts.flag("prepack") ? LinearMode::F32Packed : LinearMode::F32;
     for (auto& b : camera->trunk) b.set_linear_mode(small);
+    if (track_head) {
+      track_head->extractor.set_conv_modes(opts.flag("prepack"), opts.flag("bf16"));
+      track_head->set_linear_mode(big);
+    }
   }
   ExecFlags flags() const {
     ExecFlags f;
@@ -92,6 +99,7 @@ std::unique_ptr<VggtModel> VggtModel::load(const std::string& path, const ModelC
   impl->cfg = cfg;
   impl->opts = opts;
   impl->weights = WeightStore::load(path, cfg);
+  impl->cfg = effective_config(cfg, *impl->weights);  // no track head when the checkpoint has none
   impl->build();
   return std::unique_ptr<VggtModel>(new VggtModel(std::move(impl)));
 }
@@ -114,6 +122,13 @@ void VggtModel::set_options(const EngineOptions& opts) {
 }
 size_t VggtModel::weight_bytes() const { return impl_->weight_bytes(); }
 bool VggtModel::random_weights() const { return impl_->weights->is_random(); }
+bool VggtModel::has_track_head() const { return impl_->track_head != nullptr; }
+
+namespace {
+void require_track_head(const VggtModel::Impl& m) {
+  if (!m.track_head) throw std::runtime_error("this model has no track head (its config has no 'track' section)");
+}
+}  // namespace
 
 namespace {
 double now_ms() {
@@ -195,11 +210,47 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
   run_dpt_head(*m.point_head, layers, S, H, W, "point_head", step, pred.world_points, pred.world_points_conf);
   timed("point_head", t0, 0);
 
+  if (ctx.track_queries || ctx.keep_track_features) {
+    require_track_head(m);
+    if (ctx.track_queries) check_query_points(*ctx.track_queries, H, W, "query points");
+    t0 = now_ms();
+    Tensor raw;
+    auto feats = std::make_shared<TrackFeatures>(m.track_head->features(layers, S, H, W, step, ctx.keep_debug ? &raw : nullptr));
+    timed("track_features", t0, 0);
+    if (ctx.keep_debug) pred.debug["debug.track_feature_maps"] = raw;
+    layers.clear();
+    if (ctx.track_queries) {
+      t0 = now_ms();
+      TrackOutputs to = m.track_head->track(*feats, *ctx.track_queries, step);
+      timed("track", t0, 0);
+      pred.track = to.track, pred.vis = to.vis, pred.conf = to.conf;
+      if (ctx.keep_debug) {
+        pred.debug["debug.track_query_feats"] = to.query_feats;
+        pred.debug["debug.track_corr.0"] = to.corr0;
+        for (size_t i = 0; i < to.iterations.size(); ++i)
+          pred.debug["debug.track_iter." + std::to_string(i)] = to.iterations[i];
+      }
+    }
+    if (ctx.keep_track_features) pred.track_features = feats;
+  }
+
   t0 = now_ms();
   add_geometry(pred, H, W);
   timed("geometry", t0, 0);
   step("geometry", 1, 1);
   return pred;
+}
+
+TrackOutputs VggtModel::track(const TrackFeatures& features, const Tensor& queries, const RunContext& ctx) {
+  Impl& m = *impl_;
+  require_track_head(m);
+  check_query_points(queries, features.height, features.width, "query points");
+  const double t_start = now_ms();
+  auto step = [&](const std::string& stage, int i, int total) {
+    if (ctx.cancel && ctx.cancel->load()) throw CancelledError();
+    if (ctx.on_progress) ctx.on_progress({stage, i, total, now_ms() - t_start});
+  };
+  return m.track_head->track(features, queries, step);
 }
 
 // Sequence-parallel forward: this rank runs the encoder, the aggregator's frame blocks and MLPs
@@ -210,6 +261,8 @@ Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& 
   Impl& m = *impl_;
   const ModelConfig& cfg = m.cfg;
   const SequenceParallel& sp = *ctx.parallel;
+  if (ctx.track_queries || ctx.keep_track_features)
+    throw std::runtime_error("the track head does not run with sequence parallelism (run without --sp / --parallel)");
   const int64_t S = images.dim(0), H = images.dim(2), W = images.dim(3), hp = H / cfg.patch_size,
                 wp = W / cfg.patch_size;
   // Checked identically on every rank before any collective.

@@ -36,6 +36,8 @@ class CancelledError : public std::runtime_error {
 };
 
 class SequenceParallel;  // model/sequence_parallel.h
+struct TrackFeatures;    // model/track_head.h
+struct TrackOutputs;
 
 struct RunContext {
   std::function<void(const ProgressEvent&)> on_progress;  // may be empty
@@ -45,6 +47,10 @@ struct RunContext {
   // `images`; each computes its share of the frames, and only rank 0 gets Predictions (the
   // others get empty tensors). A cancel seen by any rank stops all of them.
   const SequenceParallel* parallel = nullptr;
+  // Track head: query points [N, 2] on frame 0 (model-input pixels) -> Predictions track/vis/conf;
+  // keep_track_features -> Predictions::track_features (the track cache of this run).
+  const Tensor* track_queries = nullptr;
+  bool keep_track_features = false;
 };
 
 struct StageTiming {
@@ -62,6 +68,8 @@ struct Predictions {
   Tensor extrinsic;                // [S, 3, 4]
   Tensor intrinsic;                // [S, 3, 3]
   Tensor world_points_from_depth;  // [S, H, W, 3]
+  Tensor track, vis, conf;         // [S, N, 2], [S, N], [S, N]: only with RunContext::track_queries
+  std::shared_ptr<const TrackFeatures> track_features;  // only with keep_track_features
   std::map<std::string, Tensor> debug;
   std::vector<StageTiming> timings;
 };
@@ -78,6 +86,11 @@ class VggtModel {
 
   // images: [S, 3, H, W] in [0, 1], H and W multiples of the patch size.
   Predictions forward(const Tensor& images, const RunContext& ctx = {});
+
+  // The tracker on a run's cached features (no encoder, aggregator or DPT): queries [N, 2] on
+  // frame 0 in model-input pixels, checked with check_query_points. Progress stage "track".
+  TrackOutputs track(const TrackFeatures& features, const Tensor& queries, const RunContext& ctx = {});
+  bool has_track_head() const;
 
   const ModelConfig& config() const;
   const EngineOptions& options() const;

@@ -42,8 +42,10 @@ void add_block(std::vector<ParamSpec>& out, const std::string& p, int64_t dim, i
   out.push_back({p + ".ls2.gamma", {dim}});
 }
 
+// out_dim 0: the track head's feature-only DPT (F = track features, output_conv1 F -> F, no
+// output_conv2).
 void add_dpt(std::vector<ParamSpec>& out, const std::string& p, const ModelConfig& c, int64_t out_dim) {
-  const int64_t in = 2 * c.embed_dim, F = c.dpt_features;
+  const int64_t in = 2 * c.embed_dim, F = out_dim ? c.dpt_features : c.track_features;
   const auto& oc = c.dpt_out_channels;
   out.push_back({p + ".norm.weight", {in}});
   out.push_back({p + ".norm.bias", {in}});
@@ -70,12 +72,76 @@ void add_dpt(std::vector<ParamSpec>& out, const std::string& p, const ModelConfi
         out.push_back({cv + ".bias", {F}});
       }
   }
+  if (!out_dim) {
+    out.push_back({p + ".scratch.output_conv1.weight", {F, F, 3, 3}});
+    out.push_back({p + ".scratch.output_conv1.bias", {F}});
+    return;
+  }
   out.push_back({p + ".scratch.output_conv1.weight", {F / 2, F, 3, 3}});
   out.push_back({p + ".scratch.output_conv1.bias", {F / 2}});
   out.push_back({p + ".scratch.output_conv2.0.weight", {32, F / 2, 3, 3}});
   out.push_back({p + ".scratch.output_conv2.0.bias", {32}});
   out.push_back({p + ".scratch.output_conv2.2.weight", {out_dim, 32, 1, 1}});
   out.push_back({p + ".scratch.output_conv2.2.bias", {out_dim}});
+}
+
+// nn.MultiheadAttention (packed q, k, v) + LayerNorms + Mlp of the tracker's update transformer.
+void add_track_block(std::vector<ParamSpec>& out, const std::string& p, int64_t h, bool cross) {
+  const std::string attn = p + (cross ? ".cross_attn" : ".attn");
+  out.push_back({p + ".norm1.weight", {h}});
+  out.push_back({p + ".norm1.bias", {h}});
+  if (cross) {
+    out.push_back({p + ".norm_context.weight", {h}});
+    out.push_back({p + ".norm_context.bias", {h}});
+  }
+  out.push_back({p + ".norm2.weight", {h}});
+  out.push_back({p + ".norm2.bias", {h}});
+  out.push_back({attn + ".in_proj_weight", {3 * h, h}});
+  out.push_back({attn + ".in_proj_bias", {3 * h}});
+  out.push_back({attn + ".out_proj.weight", {h, h}});
+  out.push_back({attn + ".out_proj.bias", {h}});
+  out.push_back({p + ".mlp.fc1.weight", {4 * h, h}});
+  out.push_back({p + ".mlp.fc1.bias", {4 * h}});
+  out.push_back({p + ".mlp.fc2.weight", {h, 4 * h}});
+  out.push_back({p + ".mlp.fc2.bias", {h}});
+}
+
+void add_track_head(std::vector<ParamSpec>& out, const ModelConfig& c) {
+  add_dpt(out, "track_head.feature_extractor", c, 0);
+  const std::string t = "track_head.tracker";
+  const int64_t C = c.track_features, D = 3 * C + 4, h = c.track_hidden;
+  const int64_t corr = static_cast<int64_t>(c.track_corr_levels) * (2 * c.track_corr_radius + 1) * (2 * c.track_corr_radius + 1);
+  out.push_back({t + ".query_ref_token", {1, 2, D}});
+  out.push_back({t + ".corr_mlp.fc1.weight", {h, corr}});
+  out.push_back({t + ".corr_mlp.fc1.bias", {h}});
+  out.push_back({t + ".corr_mlp.fc2.weight", {C, h}});
+  out.push_back({t + ".corr_mlp.fc2.bias", {C}});
+  const std::string u = t + ".updateformer";
+  out.push_back({u + ".virual_tracks", {1, c.track_virtual, 1, h}});  // sic: the official name
+  out.push_back({u + ".input_norm.weight", {D}});
+  out.push_back({u + ".input_norm.bias", {D}});
+  out.push_back({u + ".input_transform.weight", {h, D}});
+  out.push_back({u + ".input_transform.bias", {h}});
+  out.push_back({u + ".output_norm.weight", {h}});
+  out.push_back({u + ".output_norm.bias", {h}});
+  out.push_back({u + ".flow_head.weight", {C + 2, h}});
+  out.push_back({u + ".flow_head.bias", {C + 2}});
+  for (int i = 0; i < c.track_depth; ++i) add_track_block(out, u + ".time_blocks." + std::to_string(i), h, false);
+  for (int i = 0; i < c.track_depth; ++i) add_track_block(out, u + ".space_virtual_blocks." + std::to_string(i), h, false);
+  for (int i = 0; i < c.track_depth; ++i) add_track_block(out, u + ".space_point2virtual_blocks." + std::to_string(i), h, true);
+  for (int i = 0; i < c.track_depth; ++i) add_track_block(out, u + ".space_virtual2point_blocks." + std::to_string(i), h, true);
+  out.push_back({t + ".fmap_norm.weight", {C}});
+  out.push_back({t + ".fmap_norm.bias", {C}});
+  out.push_back({t + ".ffeat_norm.weight", {C}});
+  out.push_back({t + ".ffeat_norm.bias", {C}});
+  out.push_back({t + ".ffeat_updater.0.weight", {C, C}});
+  out.push_back({t + ".ffeat_updater.0.bias", {C}});
+  out.push_back({t + ".vis_predictor.0.weight", {1, C}});
+  out.push_back({t + ".vis_predictor.0.bias", {1}});
+  if (c.track_predict_conf) {
+    out.push_back({t + ".conf_predictor.0.weight", {1, C}});
+    out.push_back({t + ".conf_predictor.0.bias", {1}});
+  }
 }
 
 }  // namespace
@@ -118,6 +184,7 @@ std::vector<ParamSpec> expected_params(const ModelConfig& c) {
   out.push_back({"camera_head.pose_branch.fc2.bias", {9}});
   add_dpt(out, "point_head", c, 4);
   add_dpt(out, "depth_head", c, 2);
+  if (c.track_enabled) add_track_head(out, c);
   return out;
 }
 
@@ -142,8 +209,27 @@ bool is_convertible_linear(const std::string& name) {
                    ends_with(name, ".mlp.fc1.weight") || ends_with(name, ".mlp.fc2.weight"));
 }
 
-CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConfig& cfg) {
+namespace {
+bool has_any_track_tensor(const io::CheckpointReader& r) {
+  for (auto& t : r.tensors())
+    if (t.name.rfind("track_head.", 0) == 0) return true;
+  return false;
+}
+}  // namespace
+
+ModelConfig effective_config(const ModelConfig& cfg, const WeightStore& ws) {
+  ModelConfig c = cfg;
+  c.track_enabled = cfg.track_enabled && ws.has_track_head();
+  return c;
+}
+
+CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConfig& config) {
   CheckpointReport rep;
+  ModelConfig cfg = config;
+  if (cfg.track_enabled && !has_any_track_tensor(r)) {
+    rep.track_head_absent = true;
+    cfg.track_enabled = false;
+  }
   std::set<std::string> expected_names;
   for (auto& spec : expected_params(cfg)) {
     expected_names.insert(spec.name);
@@ -167,21 +253,20 @@ CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConf
   }
   for (auto& t : r.tensors()) {
     if (expected_names.count(t.name)) continue;
-    // The track head is only needed for query-point tracking, which the engine does not run yet.
-    if (cfg.track_enabled && t.name.rfind("track_head.", 0) == 0)
-      rep.ignored.push_back(t.name);
-    else
-      rep.unexpected.push_back(t.name);
+    rep.unexpected.push_back(t.name);
   }
   return rep;
 }
 
-std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const ModelConfig& cfg) {
+std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const ModelConfig& config) {
   auto ws = std::make_unique<WeightStore>();
   ws->reader_ = io::CheckpointReader::open(path);
   ws->source_ = path;
-  auto rep = check_checkpoint(*ws->reader_, cfg);
+  auto rep = check_checkpoint(*ws->reader_, config);
   if (!rep.ok()) throw std::runtime_error(rep.describe(path));
+  ModelConfig cfg = config;
+  cfg.track_enabled = config.track_enabled && !rep.track_head_absent;
+  ws->track_head_ = cfg.track_enabled;
   for (auto& spec : expected_params(cfg)) {
     const io::TensorInfo* t = ws->reader_->find(spec.name);
     const bool aligned = reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
@@ -218,6 +303,7 @@ std::unique_ptr<WeightStore> WeightStore::random(const ModelConfig& cfg, uint64_
   auto ws = std::make_unique<WeightStore>();
   ws->random_ = true;
   ws->source_ = "random:" + std::to_string(seed);
+  ws->track_head_ = cfg.track_enabled;
   uint64_t salt = seed;
   for (auto& spec : expected_params(cfg)) {
     Tensor t = Tensor::uninitialized(spec.shape);

@@ -36,7 +36,11 @@ void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::s
 // Result of comparing a checkpoint with the config; empty lists mean it fits.
 struct CheckpointReport {
   std::vector<std::string> missing, unexpected, mis_shaped;  // mis_shaped: "name: got [..], expected [..]"
-  std::vector<std::string> ignored;                           // e.g. track head weights (not run)
+  std::vector<std::string> ignored;                           // unused: every official tensor is read (kept for validate's JSON)
+  // The config has a track head but the checkpoint holds none of its tensors: the model loads
+  // without it (point tracking unavailable, reconstruction unaffected). A partial track head is
+  // reported as missing tensors instead.
+  bool track_head_absent = false;
   bool ok() const { return missing.empty() && unexpected.empty() && mis_shaped.empty(); }
   std::string describe(const std::string& path) const;
 };
@@ -45,6 +49,7 @@ CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConf
 class WeightStore {
  public:
   // Throws with the full CheckpointReport when the checkpoint does not fit.
+  // A checkpoint without any track-head tensor loads without the track head (has_track_head()).
   static std::unique_ptr<WeightStore> load(const std::string& path, const ModelConfig& cfg);
   static std::unique_ptr<WeightStore> random(const ModelConfig& cfg, uint64_t seed);
 
@@ -62,6 +67,7 @@ class WeightStore {
   size_t bytes() const { return bytes_; }
   const std::string& source() const { return source_; }
   bool is_random() const { return random_; }
+  bool has_track_head() const { return track_head_; }
 
  private:
   std::unique_ptr<io::CheckpointReader> reader_;  // keeps the mapping alive for views
@@ -71,6 +77,10 @@ class WeightStore {
   size_t bytes_ = 0;
   std::string source_;
   bool random_ = false;
+  bool track_head_ = false;
 };
+
+// `cfg` as the store holds it: the track head off when the checkpoint has none.
+ModelConfig effective_config(const ModelConfig& cfg, const WeightStore& ws);
 
 }  // namespace vggt

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "model/weights.h"
@@ -16,15 +17,32 @@ TEST(Weights, ExpectedParamsMatchOfficialVggt1B) {
   std::ifstream f(shared + "/goldens/vggt-1b-params.json");
   auto j = nlohmann::json::parse(f);
   std::map<std::string, std::vector<int64_t>> official;
-  for (auto& [name, v] : j["tensors"].items())
-    if (name.rfind("track_head.", 0) != 0) official[name] = v["shape"].get<std::vector<int64_t>>();
+  int64_t official_params = 0;
+  for (auto& [name, v] : j["tensors"].items()) {
+    official[name] = v["shape"].get<std::vector<int64_t>>();
+    // The engine holds every parameter as float32, as the official state dict stores them.
+    EXPECT_EQ(v["dtype"].get<std::string>(), "float32") << name;
+    int64_t n = 1;
+    for (int64_t d : official[name]) n *= d;
+    official_params += n;
+  }
+  ASSERT_EQ(official.size(), 1797u);
+  ASSERT_EQ(j["num_tensors"].get<int>(), 1797);
   auto mine = expected_params(ModelConfig::vggt_1b());
   EXPECT_EQ(mine.size(), official.size());
+  std::set<std::string> seen;
+  int64_t my_params = 0;
   for (auto& p : mine) {
+    EXPECT_TRUE(seen.insert(p.name).second) << "listed twice: " << p.name;
     ASSERT_TRUE(official.count(p.name)) << "engine expects a tensor the official model lacks: " << p.name;
     EXPECT_EQ(p.shape, official[p.name]) << p.name;
+    int64_t n = 1;
+    for (int64_t d : p.shape) n *= d;
+    my_params += n;
   }
-  EXPECT_EQ(j["num_tensors"].get<int>(), 1797);
+  EXPECT_EQ(my_params, official_params);
+  EXPECT_EQ(my_params, j["num_params"].get<int64_t>());
+  // Random full-size weights (bench mode) follow this list: vggt_model_fullsize_test checks their size.
 }
 
 TEST(Weights, RandomWeightsAreDeterministic) {

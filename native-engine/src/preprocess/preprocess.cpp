@@ -173,4 +173,30 @@ Batch load_and_preprocess(const std::vector<std::string>& paths, Mode mode, bool
   return batch;
 }
 
+void to_original(const FrameInfo& f, double u, double v, double& x, double& y) {
+  x = (u + 0.5 - f.offset_x) * f.scale_x - 0.5;
+  y = (v + 0.5 - f.offset_y) * f.scale_y - 0.5;
+}
+
+void from_original(const FrameInfo& f, double x, double y, double& u, double& v) {
+  u = (x + 0.5) / f.scale_x + f.offset_x - 0.5;
+  v = (y + 0.5) / f.scale_y + f.offset_y - 0.5;
+}
+
+Tensor tracks_to_original(const Tensor& track, const std::vector<FrameInfo>& frames) {
+  if (track.ndim() != 3 || track.dim(2) != 2 || track.dim(0) != static_cast<int64_t>(frames.size()))
+    throw std::runtime_error("tracks_to_original: track " + track.shape_str() + " does not fit " +
+                             std::to_string(frames.size()) + " frames");
+  Tensor out = Tensor::uninitialized(track.shape());
+  const int64_t N = track.dim(1);
+  for (int64_t s = 0; s < track.dim(0); ++s)
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t i = (s * N + n) * 2;
+      double x, y;
+      to_original(frames[s], track[i], track[i + 1], x, y);
+      out[i] = static_cast<float>(x), out[i + 1] = static_cast<float>(y);
+    }
+  return out;
+}
+
 }  // namespace vggt::preprocess

@@ -21,6 +21,13 @@ struct FrameInfo {
   int content_x0 = 0, content_y0 = 0, content_width = 0, content_height = 0;
 };
 
+// Pixel (u, v) of a preprocessed frame -> (x, y) in its original image, and back (FrameInfo's
+// pixel-centre mapping).
+void to_original(const FrameInfo& f, double u, double v, double& x, double& y);
+void from_original(const FrameInfo& f, double x, double y, double& u, double& v);
+// Tracks [S, N, 2] in preprocessed pixels -> each frame's original-image pixels.
+Tensor tracks_to_original(const Tensor& track, const std::vector<FrameInfo>& frames);
+
 struct Batch {
   Tensor images;  // [S, 3, H, W] float32 in [0, 1]
   std::vector<FrameInfo> frames;

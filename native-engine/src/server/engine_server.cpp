@@ -11,6 +11,8 @@
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "model/config.h"
+#include "cli/query_points.h"
+#include "io/safetensors.h"
 #include "model/predictions_io.h"
 #include "preprocess/preprocess.h"
 #include "server/memory_usage.h"
@@ -130,7 +132,8 @@ void Server::send_hello() {
                 {"threads", opts_.threads > 0 ? opts_.threads : omp_get_max_threads()},
                 {"hardware_threads", std::thread::hardware_concurrency()},
                 {"parallel", opts_.parallel},
-                {"requests", {"load", "infer", "cancel", "status", "unload", "shutdown", "ping"}},
+                {"requests",
+                 {"load", "infer", "track", "release_track_cache", "cancel", "status", "unload", "shutdown", "ping"}},
                 {"flags", cli::known_option_names()},
                 {"max_request_bytes", opts_.max_line_bytes}};
   emit(hello);
@@ -147,6 +150,7 @@ bool Server::handle(const LineDecoder::Line& line) {
   try {
     req = parse_request(line.text, &id);
     if (req.type == "infer") check_infer_paths(req.infer);
+    if (req.type == "track" && !req.track.output.empty()) check_output_path(req.track.output);
   } catch (const ProtocolError& e) {
     fail(id, e.code, e.what());
     return true;
@@ -164,7 +168,7 @@ bool Server::handle(const LineDecoder::Line& line) {
   } else if (req.type == "shutdown") {
     shutdown(req.id);
     return false;
-  } else {  // load, infer, unload: model work, serialised on the worker
+  } else {  // load, infer, track, release_track_cache, unload: model work, serialised on the worker
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
       fail(req.id, ErrorCode::Cancelled, "engine is shutting down");
@@ -218,6 +222,7 @@ json Server::status_result(const std::string& id) {
   r["jobs_completed"] = jobs_done_;
   r["uptime_ms"] = ms_since(started_);
   r["memory"] = memory_json(false);
+  r["track_cache"] = track_cache_summary_;
   return r;
 }
 
@@ -233,9 +238,11 @@ void Server::shutdown(const std::string& request_id) {
   }
   for (const auto& j : dropped) fail(j.req.id, ErrorCode::Cancelled, "engine is shutting down");
   if (worker_.joinable()) worker_.join();
+  track_cache_.reset();
   {
     std::lock_guard<std::mutex> lock(mu_);
     model_summary_ = nullptr;
+    track_cache_summary_ = nullptr;
   }
   model_.reset();
   if (!request_id.empty()) emit(make_result(request_id, "shutdown"));
@@ -282,6 +289,8 @@ json Server::run_job(Job& job) {
     if (job.req.type == "load") return do_load(job);
     if (job.req.type == "infer") return do_infer(job);
     if (job.req.type == "unload") return do_unload(job);
+    if (job.req.type == "track") return do_track(job);
+    if (job.req.type == "release_track_cache") return do_release_track_cache(job);
     return make_error(id, ErrorCode::Internal, "no handler for queued request type '" + job.req.type + "'");
   } catch (const ProtocolError& e) {
     return make_error(id, e.code, e.what());
@@ -300,6 +309,7 @@ json Server::do_load(Job& job) {
   const LoadRequest& r = job.req.load;
   const auto t0 = Clock::now();
   // A load replaces the model; the old one goes first so two never share memory.
+  drop_track_cache();
   model_.reset();
   if (opts_.sp) send_command(*opts_.sp, {{"cmd", "unload"}});
   {
@@ -400,6 +410,12 @@ json Server::do_infer(Job& job) {
   const InferRequest& r = job.req.infer;
   const std::string& id = job.req.id;
   if (!model_) throw ProtocolError(ErrorCode::NoModel, "no model is loaded; send a 'load' request first");
+  // One run's track cache at a time: the previous one goes before this run allocates.
+  drop_track_cache();
+  if (r.track_cache && !model_->has_track_head())
+    throw ProtocolError(ErrorCode::Unsupported, "infer: 'track_cache' needs a model with a track head (its config has no 'track' section)");
+  if (r.track_cache && opts_.sp)
+    throw ProtocolError(ErrorCode::Unsupported, "infer: 'track_cache' is not available with sequence parallelism");
   const auto t0 = Clock::now();
   const bool job_peak = reset_peak_rss();
   if (!job_peak && !warned_peak_scope_) {
@@ -411,6 +427,7 @@ json Server::do_infer(Job& job) {
   // Input.
   Tensor images;
   json frames;
+  std::vector<preprocess::FrameInfo> frame_infos;
   const int patch = model_->config().patch_size;
   if (!r.images.empty()) {
     preprocess::Batch batch;
@@ -423,6 +440,7 @@ json Server::do_infer(Job& job) {
     }
     images = std::move(batch.images);
     frames = frames_json(batch.frames);
+    frame_infos = batch.frames;
   } else {
     images = read_input_tensor(r.input_tensor, r.input_tensor_name, patch);
   }
@@ -442,6 +460,7 @@ json Server::do_infer(Job& job) {
   RunContext ctx;
   ctx.cancel = job.cancel.get();
   ctx.keep_debug = r.keep_debug;
+  ctx.keep_track_features = r.track_cache;
   ctx.on_progress = [this, &id, t0](const ProgressEvent& ev) {
     emit(make_progress(id, ev.stage, ev.step, ev.total, ms_since(t0)));
   };
@@ -502,11 +521,140 @@ json Server::do_infer(Job& job) {
   res["forward_ms"] = forward_ms;
   res["total_ms"] = ms_since(t0);
   res["memory"] = memory_json(job_peak);
+  if (r.track_cache && preds.track_features) {
+    const TrackFeatures& f = *preds.track_features;
+    track_cache_ = std::make_unique<TrackCache>(TrackCache{id, preds.track_features, frame_infos, meta});
+    const json summary = {{"run", id}, {"bytes", f.bytes()}};
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      track_cache_summary_ = summary;
+    }
+    res["track_cache"] = {{"run", id},
+                          {"bytes", f.bytes()},
+                          {"frames", f.frames},
+                          {"feature_height", f.pyramid[0].dim(1)},
+                          {"feature_width", f.pyramid[0].dim(2)},
+                          {"channels", f.pyramid[0].dim(3)}};
+  }
+  return res;
+}
+
+size_t Server::drop_track_cache() {
+  const size_t bytes = track_cache_ ? track_cache_->features->bytes() : 0;
+  track_cache_.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  track_cache_summary_ = nullptr;
+  return bytes;
+}
+
+namespace {
+json nested(const Tensor& t) {  // [S, N] or [S, N, 2] -> nested arrays
+  json a = json::array();
+  const int64_t S = t.dim(0), N = t.dim(1);
+  for (int64_t s = 0; s < S; ++s) {
+    json row = json::array();
+    for (int64_t n = 0; n < N; ++n) {
+      if (t.ndim() == 3)
+        row.push_back({t[(s * N + n) * 2], t[(s * N + n) * 2 + 1]});
+      else
+        row.push_back(t[s * N + n]);
+    }
+    a.push_back(std::move(row));
+  }
+  return a;
+}
+}  // namespace
+
+json Server::do_track(Job& job) {
+  const TrackRequest& r = job.req.track;
+  const std::string& id = job.req.id;
+  if (!model_) throw ProtocolError(ErrorCode::NoModel, "no model is loaded; send a 'load' request first");
+  if (!model_->has_track_head())
+    throw ProtocolError(ErrorCode::Unsupported, "track: the loaded model has no track head (its config has no 'track' section)");
+  if (!track_cache_ || track_cache_->run != r.run)
+    throw ProtocolError(ErrorCode::NoTrackCache,
+                        "track: run '" + r.run + "' has no track cache (" +
+                            (track_cache_ ? "the cache holds run '" + track_cache_->run + "'"
+                                          : std::string("no run is cached")) +
+                            "); re-run infer with \"track_cache\": true");
+  const auto t0 = Clock::now();
+  const TrackCache& cache = *track_cache_;
+  const int64_t H = cache.features->height, W = cache.features->width;
+  Tensor q;
+  try {
+    if (r.grid) {
+      q = query_grid(r.grid, H, W);
+    } else {
+      q = Tensor::uninitialized({static_cast<int64_t>(r.points.size() / 2), 2});
+      std::copy(r.points.begin(), r.points.end(), q.data());
+      if (r.query_space == "original") {
+        if (cache.frames.empty())
+          throw std::runtime_error("'query_space' \"original\" needs a run on images (this run's input was a tensor)");
+        q = cli::queries_from_original(q, cache.frames[0], "track");
+      }
+    }
+    check_query_points(q, H, W, "track");
+  } catch (const std::exception& e) {
+    throw ProtocolError(ErrorCode::BadRequest, e.what());
+  }
+  set_thread_count(applied_options_.threads);
+  RunContext ctx;
+  ctx.cancel = job.cancel.get();
+  ctx.on_progress = [this, &id, t0](const ProgressEvent& ev) {
+    emit(make_progress(id, ev.stage, ev.step, ev.total, ms_since(t0)));
+  };
+  const auto t_track = Clock::now();
+  TrackOutputs t = model_->track(*cache.features, q, ctx);
+  const double track_ms = ms_since(t_track);
+  Tensor original;
+  if (!cache.frames.empty()) original = preprocess::tracks_to_original(t.track, cache.frames);
+  if (!r.output.empty()) {
+    std::vector<io::TensorToWrite> entries = {io::f32_entry("track", t.track), io::f32_entry("vis", t.vis),
+                                              io::f32_entry("query_points", q)};
+    if (!t.conf.empty()) entries.push_back(io::f32_entry("conf", t.conf));
+    if (!original.empty()) entries.push_back(io::f32_entry("track_original", original));
+    std::map<std::string, std::string> meta = cache.meta;
+    meta["format"] = "vggt-engine-tracks/1";
+    meta["engine_version"] = VGGT_ENGINE_VERSION;
+    meta["run"] = r.run;
+    try {
+      io::write_safetensors(r.output, entries, meta);
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ProtocolError(ErrorCode::IoError, with_path(r.output, e.what()));
+    }
+  }
+  json res = make_result(id, "track");
+  res["run"] = r.run;
+  res["frames"] = t.track.dim(0);
+  res["points"] = t.track.dim(1);
+  res["iterations"] = static_cast<int64_t>(t.iterations.size());
+  json qp = json::array();
+  for (int64_t i = 0; i < q.dim(0); ++i) qp.push_back({q[2 * i], q[2 * i + 1]});
+  res["query_points"] = qp;
+  res["track"] = nested(t.track);
+  res["vis"] = nested(t.vis);
+  res["conf"] = t.conf.empty() ? json(nullptr) : nested(t.conf);
+  res["track_original"] = original.empty() ? json(nullptr) : nested(original);
+  res["timings"] = json::array({{{"stage", "tracker"}, {"ms", track_ms}}});
+  res["ms"] = ms_since(t0);
+  return res;
+}
+
+json Server::do_release_track_cache(Job& job) {
+  const std::string run = track_cache_ ? track_cache_->run : std::string();
+  const size_t bytes = drop_track_cache();
+  json res = make_result(job.req.id, "release_track_cache");
+  res["released"] = !run.empty();
+  res["run"] = run.empty() ? json(nullptr) : json(run);
+  res["bytes"] = bytes;
   return res;
 }
 
 json Server::do_unload(Job& job) {
   const bool had = model_ != nullptr;
+  drop_track_cache();
   model_.reset();
   if (opts_.sp) send_command(*opts_.sp, {{"cmd", "unload"}});
   {

@@ -13,7 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/track_head.h"
 #include "model/vggt_model.h"
+#include "preprocess/preprocess.h"
 #include "server/framing.h"
 #include "server/protocol.h"
 
@@ -62,6 +64,10 @@ class Server {
   nlohmann::json do_load(Job& job);
   nlohmann::json do_infer(Job& job);
   nlohmann::json do_unload(Job& job);
+  nlohmann::json do_track(Job& job);
+  nlohmann::json do_release_track_cache(Job& job);
+  // Frees the track cache (worker thread only); returns the bytes it held.
+  size_t drop_track_cache();
   void handle_cancel(const Request& req);
   nlohmann::json status_result(const std::string& id);
 
@@ -84,6 +90,17 @@ class Server {
   EngineOptions model_options_;    // the load's options
   EngineOptions applied_options_;  // what the model currently runs with (a job may override)
   bool warned_peak_scope_ = false;
+
+  // The track cache of the last infer that asked for one (worker thread only; its summary for
+  // status is track_cache_summary_, under mu_).
+  struct TrackCache {
+    std::string run;
+    std::shared_ptr<const TrackFeatures> features;
+    std::vector<preprocess::FrameInfo> frames;  // empty for tensor inputs
+    std::map<std::string, std::string> meta;    // the run's output metadata
+  };
+  std::unique_ptr<TrackCache> track_cache_;
+  nlohmann::json track_cache_summary_;  // null or {run, bytes}
 };
 
 }  // namespace vggt::server

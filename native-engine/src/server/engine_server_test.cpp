@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -298,4 +300,107 @@ TEST(ServerSession, PerJobOptionsApplyToThatJobOnly) {
   auto meta_b = json::parse(vggt::io::CheckpointReader::open(tmp.path + "/b.safetensors")->metadata().at("options"));
   EXPECT_EQ(meta_a["prepack"], true);
   EXPECT_EQ(meta_b["prepack"], false);
+}
+
+// infer with track_cache, then track requests on the cached run without the aggregator: the
+// golden queries give the golden tracks; the cache goes with the next infer or on request.
+TEST(ServerSession, TrackOnCachedRunMatchesGoldenAndCacheIsReleased) {
+  REQUIRE_SHARED();
+  Session s;
+  TempDir tmp;
+  const std::string dir = shared_dir() + "/goldens/tiny-track-2f";
+  s.send(load_tiny("l", "tiny-track-2f"));
+  s.send(json{{"type", "track"}, {"id", "early"}, {"run", "r1"}, {"grid", 2}});
+  s.send(json{{"type", "infer"}, {"id", "r1"}, {"input_tensor", dir + "/input.safetensors"},
+              {"output", tmp.path + "/r1.safetensors"}, {"track_cache", true}});
+  EXPECT_EQ(s.final_of("early")["code"], "no_track_cache") << s.dump();
+  json r1 = s.final_of("r1");
+  ASSERT_EQ(r1["type"], "result") << s.dump();
+  const uint64_t bytes = 2ull * (63 * 91 + 31 * 45 + 15 * 22 + 7 * 11) * 32 * 4;
+  EXPECT_EQ(r1["track_cache"]["bytes"], bytes);
+  EXPECT_EQ(r1["track_cache"]["feature_height"], 63);
+  s.send_raw(R"({"type":"status","id":"st"})");
+  EXPECT_EQ(s.final_of("st")["track_cache"]["run"], "r1");
+
+  const vggt::Tensor q = [&] {
+    auto rd = vggt::io::CheckpointReader::open(dir + "/input.safetensors");
+    const auto* t = rd->find("query_points");
+    vggt::Tensor out = vggt::Tensor::uninitialized(t->shape);
+    vggt::io::convert_to_f32(*t, out.data());
+    return out;
+  }();
+  json pts = json::array();
+  for (int64_t i = 0; i < q.dim(0); ++i) pts.push_back({q[2 * i], q[2 * i + 1]});
+  s.send(json{{"type", "track"}, {"id", "t1"}, {"run", "r1"}, {"query_points", pts},
+              {"output", tmp.path + "/t1.safetensors"}});
+  json t1 = s.final_of("t1");
+  ASSERT_EQ(t1["type"], "result") << s.dump();
+  EXPECT_EQ(t1["frames"], 2);
+  EXPECT_EQ(t1["points"], 16);
+  EXPECT_TRUE(t1["track_original"].is_null());
+  // Only the tracker ran: no encoder/aggregator progress for this job.
+  for (const auto& e : s.events())
+    if (e["type"] == "progress" && e["id"] == "t1") EXPECT_EQ(e["stage"], "track") << e.dump();
+  vggt::Tensor track = vggt::Tensor::uninitialized({2, 16, 2});
+  for (int sidx = 0; sidx < 2; ++sidx)
+    for (int n = 0; n < 16; ++n)
+      for (int k = 0; k < 2; ++k) track[(sidx * 16 + n) * 2 + k] = t1["track"][sidx][n][k].get<float>();
+  auto rd = vggt::io::CheckpointReader::open(dir + "/expected.safetensors");
+  const auto* et = rd->find("track");
+  vggt::Tensor expected = vggt::Tensor::uninitialized(et->shape);
+  vggt::io::convert_to_f32(*et, expected.data());
+  double disp = 0, mx = 0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const double d = expected[i] - q[i % 32];
+    disp += d * d;
+    mx = std::max(mx, std::fabs(static_cast<double>(track[i]) - expected[i]));
+  }
+  EXPECT_LE(mx, 1e-3 * std::sqrt(disp / expected.numel())) << "track vs golden, relative to the rms displacement";
+  auto out = vggt::io::CheckpointReader::open(tmp.path + "/t1.safetensors");
+  EXPECT_EQ(out->find("track")->shape, (std::vector<int64_t>{2, 16, 2}));
+  EXPECT_EQ(out->metadata().at("run"), "r1");
+
+  // Bad requests name the problem; the cache survives them.
+  s.send(json{{"type", "track"}, {"id", "bad"}, {"run", "r1"}, {"query_points", {{500, 1}}}});
+  json bad = s.final_of("bad");
+  EXPECT_EQ(bad["code"], "bad_request");
+  EXPECT_NE(bad["message"].get<std::string>().find("outside frame 0"), std::string::npos) << bad.dump();
+  s.send(json{{"type", "track"}, {"id", "orig"}, {"run", "r1"}, {"query_points", {{5, 1}}}, {"query_space", "original"}});
+  EXPECT_EQ(s.final_of("orig")["code"], "bad_request");
+  s.send(json{{"type", "track"}, {"id", "g"}, {"run", "r1"}, {"grid", 3}});
+  json g = s.final_of("g");
+  ASSERT_EQ(g["type"], "result") << s.dump();
+  EXPECT_EQ(g["points"], 9);
+
+  s.send(json{{"type", "release_track_cache"}, {"id", "rel"}});
+  json rel = s.final_of("rel");
+  EXPECT_EQ(rel["released"], true);
+  EXPECT_EQ(rel["bytes"], bytes);
+  s.send(json{{"type", "track"}, {"id", "gone"}, {"run", "r1"}, {"grid", 1}});
+  EXPECT_EQ(s.final_of("gone")["code"], "no_track_cache");
+
+  // A new infer replaces the cache (here: with none).
+  s.send(json{{"type", "infer"}, {"id", "r2"}, {"input_tensor", dir + "/input.safetensors"},
+              {"output", tmp.path + "/r2.safetensors"}, {"track_cache", true}});
+  ASSERT_EQ(s.final_of("r2")["type"], "result") << s.dump();
+  s.send(json{{"type", "infer"}, {"id", "r3"}, {"input_tensor", dir + "/input.safetensors"},
+              {"output", tmp.path + "/r3.safetensors"}});
+  ASSERT_EQ(s.final_of("r3")["type"], "result") << s.dump();
+  s.send(json{{"type", "track"}, {"id", "old"}, {"run", "r2"}, {"grid", 1}});
+  EXPECT_EQ(s.final_of("old")["code"], "no_track_cache");
+  s.send_raw(R"({"type":"status","id":"st2"})");
+  EXPECT_TRUE(s.final_of("st2")["track_cache"].is_null());
+}
+
+TEST(ServerSession, TrackCacheNeedsATrackHead) {
+  REQUIRE_SHARED();
+  Session s;
+  TempDir tmp;
+  const std::string dir = shared_dir() + "/goldens/tiny-2f";
+  s.send(load_tiny("l"));
+  s.send(json{{"type", "infer"}, {"id", "r"}, {"input_tensor", dir + "/input.safetensors"},
+              {"output", tmp.path + "/r.safetensors"}, {"track_cache", true}});
+  json r = s.final_of("r");
+  EXPECT_EQ(r["code"], "unsupported") << s.dump();
+  EXPECT_NE(r["message"].get<std::string>().find("track head"), std::string::npos);
 }

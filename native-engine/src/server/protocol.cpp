@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <algorithm>
 #include <cstring>
 
@@ -25,6 +26,7 @@ const char* error_code_name(ErrorCode c) {
     case ErrorCode::Cancelled: return "cancelled";
     case ErrorCode::OutOfMemory: return "out_of_memory";
     case ErrorCode::Unsupported: return "unsupported";
+    case ErrorCode::NoTrackCache: return "no_track_cache";
     case ErrorCode::Internal: return "internal";
   }
   return "internal";
@@ -138,6 +140,44 @@ InferRequest parse_infer(const json& o) {
   r.output = req_string(o, "output", "infer");
   r.options = parse_options(o, "infer");
   r.keep_debug = opt_bool(o, "keep_debug", false, "infer");
+  r.track_cache = opt_bool(o, "track_cache", false, "infer");
+  return r;
+}
+
+TrackRequest parse_track(const json& o) {
+  TrackRequest r;
+  r.run = req_string(o, "run", "track");
+  auto pts = o.find("query_points");
+  const bool has_points = pts != o.end() && !pts->is_null();
+  auto grid = o.find("grid");
+  const bool has_grid = grid != o.end() && !grid->is_null();
+  if (has_points == has_grid) bad("track: give exactly one of 'query_points' ([[x, y], ...]) or 'grid' (N)");
+  if (has_points) {
+    if (!pts->is_array() || pts->empty() || pts->size() > 4096)
+      bad("track: 'query_points' must be an array of 1 to 4096 [x, y] pairs");
+    for (size_t i = 0; i < pts->size(); ++i) {
+      const json& p = (*pts)[i];
+      if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number())
+        bad("track: 'query_points[" + std::to_string(i) + "]' must be an [x, y] pair of numbers");
+      const double x = p[0].get<double>(), y = p[1].get<double>();
+      if (!std::isfinite(x) || !std::isfinite(y)) bad("track: 'query_points[" + std::to_string(i) + "]' is not finite");
+      r.points.push_back(static_cast<float>(x));
+      r.points.push_back(static_cast<float>(y));
+    }
+  } else {
+    if (!grid->is_number_integer() || grid->get<int64_t>() < 1 || grid->get<int64_t>() > 64)
+      bad("track: 'grid' must be an integer from 1 to 64");
+    r.grid = grid->get<int>();
+  }
+  if (auto q = opt_string(o, "query_space", "track")) {
+    if (*q != "model" && *q != "original") bad("track: 'query_space' must be \"model\" or \"original\", got \"" + *q + "\"");
+    r.query_space = *q;
+  }
+  if (has_grid && r.query_space != "model") bad("track: 'query_space' applies to 'query_points' only");
+  if (auto out = opt_string(o, "output", "track")) {
+    if (out->empty()) bad("track: field 'output' must not be empty");
+    r.output = *out;
+  }
   return r;
 }
 
@@ -171,7 +211,10 @@ Request parse_request(const std::string& line, std::string* id_out) {
     r.infer = parse_infer(o);
   } else if (r.type == "cancel") {
     r.cancel.job = req_string(o, "job", "cancel");
-  } else if (r.type == "status" || r.type == "unload" || r.type == "shutdown" || r.type == "ping") {
+  } else if (r.type == "track") {
+    r.track = parse_track(o);
+  } else if (r.type == "status" || r.type == "unload" || r.type == "shutdown" || r.type == "ping" ||
+             r.type == "release_track_cache") {
     // no fields
   } else if (r.type == "benchmark") {
     throw ProtocolError(ErrorCode::Unsupported, "request type 'benchmark' is reserved and not implemented by this engine");
@@ -187,15 +230,19 @@ void check_infer_paths(const InferRequest& r) {
   if (!r.input_tensor.empty() && !is_regular_file(r.input_tensor))
     throw ProtocolError(ErrorCode::NotFound, r.input_tensor + ": input tensor file not found");
   // Fail before a long run, not after it, when the output cannot be written.
-  auto slash = r.output.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : r.output.substr(0, slash));
+  check_output_path(r.output);
+}
+
+void check_output_path(const std::string& output) {
+  auto slash = output.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : output.substr(0, slash));
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw ProtocolError(ErrorCode::IoError, r.output + ": output directory " + dir + " does not exist");
+    throw ProtocolError(ErrorCode::IoError, output + ": output directory " + dir + " does not exist");
   if (::access(dir.c_str(), W_OK) != 0)
-    throw ProtocolError(ErrorCode::IoError, r.output + ": output directory " + dir + " is not writable");
-  if (::stat(r.output.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    throw ProtocolError(ErrorCode::IoError, r.output + ": output path is a directory");
+    throw ProtocolError(ErrorCode::IoError, output + ": output directory " + dir + " is not writable");
+  if (::stat(output.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw ProtocolError(ErrorCode::IoError, output + ": output path is a directory");
 }
 
 json options_to_json(const OptionsSpec& o) {

@@ -26,6 +26,7 @@ enum class ErrorCode {
   Cancelled,      // cancelled by request or by shutdown
   OutOfMemory,
   Unsupported,    // valid request for a feature this build does not have
+  NoTrackCache,   // track: the named run has no track cache (never asked for, or released)
   Internal,
 };
 const char* error_code_name(ErrorCode c);
@@ -59,6 +60,16 @@ struct InferRequest {
   std::string output;                // .safetensors written atomically
   OptionsSpec options;               // merged over the load options for this job only
   bool keep_debug = false;
+  bool track_cache = false;          // keep the track head's features for later track requests
+};
+
+// Tracks on a finished run's cached track features (see docs/ENGINE-PROTOCOL.md, track).
+struct TrackRequest {
+  std::string run;                   // the infer job id whose track cache to use
+  std::vector<float> points;         // x0, y0, x1, y1, ... (empty when grid is set)
+  int grid = 0;                      // n: an n x n grid on frame 0 instead of points
+  std::string query_space = "model";  // "model" | "original"
+  std::string output;                // optional .safetensors
 };
 
 struct CancelRequest {
@@ -66,10 +77,11 @@ struct CancelRequest {
 };
 
 struct Request {
-  std::string type;  // load | infer | cancel | status | unload | shutdown | ping
+  std::string type;  // load | infer | track | release_track_cache | cancel | status | unload | shutdown | ping
   std::string id;
   LoadRequest load;
   InferRequest infer;
+  TrackRequest track;
   CancelRequest cancel;
 };
 
@@ -80,6 +92,8 @@ Request parse_request(const std::string& line, std::string* id_out);
 // Field validation that needs the file system (existence, output directory) and so is not
 // part of parsing; throws ProtocolError(NotFound / IoError / BadRequest).
 void check_infer_paths(const InferRequest& r);
+// The output directory exists and is writable and the output is not a directory (IoError).
+void check_output_path(const std::string& output);
 
 nlohmann::json options_to_json(const OptionsSpec& o);
 

@@ -141,3 +141,37 @@ TEST(ServerProtocol, EventsAreSingleLinesEvenWithNewlinesAndBadUtf8InText) {
   EXPECT_EQ(back["code"], "bad_input");
   EXPECT_TRUE(nlohmann::json::parse(to_line(make_error("", ErrorCode::BadRequest, "x")))["id"].is_null());
 }
+
+TEST(ServerProtocol, ParsesTrackRequestsAndRejectsBadOnes) {
+  Request a = parse_request(
+      R"({"type":"track","id":"t","run":"r1","query_points":[[1,2],[3.5,4.25]],"query_space":"original","output":"t.safetensors"})",
+      nullptr);
+  EXPECT_EQ(a.track.run, "r1");
+  EXPECT_EQ(a.track.points, (std::vector<float>{1, 2, 3.5f, 4.25f}));
+  EXPECT_EQ(a.track.query_space, "original");
+  EXPECT_EQ(a.track.output, "t.safetensors");
+  Request g = parse_request(R"({"type":"track","id":"t","run":"r1","grid":8})", nullptr);
+  EXPECT_EQ(g.track.grid, 8);
+  EXPECT_TRUE(g.track.points.empty());
+  Request inf = parse_request(R"({"type":"infer","id":"j","input_tensor":"a","output":"o","track_cache":true})", nullptr);
+  EXPECT_TRUE(inf.infer.track_cache);
+  EXPECT_EQ(parse_request(R"({"type":"release_track_cache","id":"x"})", nullptr).type, "release_track_cache");
+  for (const char* line : {
+           R"({"type":"track","id":"t","grid":2})",                                           // no run
+           R"({"type":"track","id":"t","run":"r"})",                                          // neither points nor grid
+           R"({"type":"track","id":"t","run":"r","grid":2,"query_points":[[1,1]]})",          // both
+           R"({"type":"track","id":"t","run":"r","grid":65})",                                // grid too big
+           R"({"type":"track","id":"t","run":"r","query_points":[]})",                        // empty
+           R"({"type":"track","id":"t","run":"r","query_points":[[1,2,3]]})",                 // not a pair
+           R"({"type":"track","id":"t","run":"r","query_points":[["1",2]]})",                 // not numbers
+           R"({"type":"track","id":"t","run":"r","query_points":[[1,2]],"query_space":"x"})",  // bad space
+           R"({"type":"track","id":"t","run":"r","grid":2,"query_space":"original"})",
+           R"({"type":"infer","id":"j","input_tensor":"a","output":"o","track_cache":1})"}) {
+    auto [e, id] = parse_error(line);
+    EXPECT_EQ(e.code, ErrorCode::BadRequest) << line;
+    EXPECT_FALSE(id.empty()) << line;
+  }
+  auto [e, id] = parse_error(R"({"type":"track","id":"t","run":"r","query_points":[[1,2],[3]]})");
+  EXPECT_NE(std::string(e.what()).find("query_points[1]"), std::string::npos) << e.what();
+  EXPECT_STREQ(error_code_name(ErrorCode::NoTrackCache), "no_track_cache");
+}

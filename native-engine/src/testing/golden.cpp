@@ -47,4 +47,26 @@ Deviation compare(const Tensor& out, const Tensor& expected) {
   return d;
 }
 
+Deviation compare_track(const Tensor& out, const Tensor& expected, const Tensor& queries) {
+  if (out.shape() != expected.shape() || expected.ndim() != 3 || queries.ndim() != 2 ||
+      queries.dim(0) != expected.dim(1) || queries.dim(1) != 2)
+    throw std::runtime_error("track shape " + out.shape_str() + " / expected " + expected.shape_str() + " / queries " +
+                             queries.shape_str() + " do not fit");
+  const int64_t S = expected.dim(0), M = 2 * expected.dim(1);
+  double disp = 0, err = 0, mx = 0;
+  Deviation d;
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t i = 0; i < M; ++i) {
+      const double e = expected[s * M + i], o = out[s * M + i], dq = e - queries[i];
+      if (!std::isfinite(o)) d.finite = false;
+      disp += dq * dq;
+      err += (o - e) * (o - e);
+      mx = std::max(mx, std::fabs(o - e));
+    }
+  const double rd = std::sqrt(disp / (S * M));
+  d.max_rel = mx / rd;
+  d.rms_rel = std::sqrt(err / (S * M)) / rd;
+  return d;
+}
+
 }  // namespace vggt::testing

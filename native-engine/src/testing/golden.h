@@ -19,6 +19,10 @@ struct Deviation {
 };
 Deviation compare(const Tensor& out, const Tensor& expected);
 
+// A track [S, N, 2] against the expected one, relative to the rms displacement of `expected`
+// from the queries q [N, 2] broadcast over frames (the goldens README's track tolerance).
+Deviation compare_track(const Tensor& out, const Tensor& expected, const Tensor& queries);
+
 // The goldens README tolerance for the exact float32 path.
 constexpr double kMaxRelTol = 1e-3, kRmsRelTol = 1e-4;
 

@@ -4,7 +4,7 @@ import { useEffect, useMemo, useRef } from "react";
 import * as THREE from "three";
 
 import type { CameraFrame, PointCloud } from "../../../electron/ipc/channels";
-import { useStore, viewCommand } from "../store";
+import { trackAt, useStore, viewCommand } from "../store";
 import { cameraPose, flip, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
 
 /** The WebGL canvas, for screenshots. */
@@ -78,7 +78,26 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
   material.uniforms.threshold.value = threshold;
   material.uniforms.pointSize.value = pointSize * dpr;
 
-  return <points geometry={geometry} material={material} frustumCulled={false} />;
+  // Double-click a point: track it from the frame it came from (its pixel by the frame's camera).
+  const onDoubleClick = (e: ThreeEvent<MouseEvent>) => {
+    const hit = e.intersections.find((h) => h.object === e.object && h.index !== undefined && cloud.conf[h.index] >= threshold && !hidden.includes(cloud.frame[h.index]));
+    if (!hit || hit.index === undefined) return;
+    e.stopPropagation();
+    const i = hit.index;
+    const cam = cloud.cameras[cloud.frame[i]];
+    if (!cam) return;
+    const [x, y, z] = [cloud.positions[3 * i], cloud.positions[3 * i + 1], cloud.positions[3 * i + 2]];
+    const E = cam.extrinsic;
+    const K = cam.intrinsic;
+    const xc = E[0] * x + E[1] * y + E[2] * z + E[3];
+    const yc = E[4] * x + E[5] * y + E[6] * z + E[7];
+    const zc = E[8] * x + E[9] * y + E[10] * z + E[11];
+    if (!(zc > 0)) return;
+    const u = Math.min(cam.width - 1, Math.max(0, (K[0] * xc) / zc + K[2]));
+    const v = Math.min(cam.height - 1, Math.max(0, (K[4] * yc) / zc + K[5]));
+    void trackAt(cam.index, u, v, "model");
+  };
+  return <points geometry={geometry} material={material} frustumCulled={false} onDoubleClick={onDoubleClick} />;
 }
 
 function Frustum({ cam, scale }: { cam: CameraFrame; scale: number }) {
@@ -206,6 +225,30 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
   return null;
 }
 
+/** The 3-D points under the tracks of click-to-track, one sphere per frame, in the track's colour
+ *  (faded where the track head calls the point not visible). */
+function TrackHighlights({ radius }: { radius: number }) {
+  const tracks = useStore((s) => s.tracks);
+  const runId = useStore((s) => s.cloud?.runId);
+  const sphere = useMemo(() => new THREE.SphereGeometry(1, 10, 8), []);
+  useEffect(() => () => sphere.dispose(), [sphere]);
+  return (
+    <group>
+      {tracks
+        .filter((t) => t.result.runId === runId)
+        .flatMap((t, k) =>
+          t.result.world.map((f, s) =>
+            f[0] ? (
+              <mesh key={`${k}-${s}`} geometry={sphere} position={f[0]} scale={radius}>
+                <meshBasicMaterial color={t.color} transparent opacity={t.result.vis[s][0] >= 0.5 ? 1 : 0.35} depthTest={false} />
+              </mesh>
+            ) : null,
+          ),
+        )}
+    </group>
+  );
+}
+
 export function Viewer({ threshold }: { threshold: number }) {
   const cloud = useStore((s) => s.cloud);
   const showCameras = useStore((s) => s.viewer.showCameras);
@@ -222,6 +265,7 @@ export function Viewer({ threshold }: { threshold: number }) {
           <group scale={[1, -1, -1]}>
             <Points cloud={cloud} threshold={threshold} />
             {showCameras && cloud.cameras.map((cam) => <Frustum key={cam.index} cam={cam} scale={bounds.radius * 0.12} />)}
+            <TrackHighlights radius={bounds.radius * 0.012} />
           </group>
         )}
         <OrbitControls makeDefault enableDamping={false} />
