@@ -205,3 +205,24 @@ export function processName(pid: number): string {
     return "";
   }
 }
+
+/** CPU seconds (user + system) used so far by the given processes; exited ones count as 0. */
+export function cpuSeconds(pids: number[]): number {
+  const tick = 100; // USER_HZ on Linux
+  let t = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      t += (Number(f[11]) + Number(f[12])) / tick; // fields 14 and 15: utime, stime
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return t;
+}
+
+/** The browser's processes (the test runner launched it, so they descend from this process). */
+export function browserPids(): number[] {
+  return descendantPids(process.pid).filter((p) => /chrom/i.test(processName(p)));
+}

@@ -148,8 +148,12 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     await page.goto(web.url);
     await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
     await dropFrames();
-    // First start: the fastest set that keeps the fp32-exact tolerance.
+    // First start: the default `all` (bf16), explained, with the exact set one click away.
+    expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Default \(all\).*lossy/);
+    expect(await page.locator("[data-testid=default-preset-why]").textContent()).toMatch(/official bf16 run/);
+    await page.locator("[data-testid=use-exact]").click();
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Fastest exact.*fp32-exact/);
+    expect(await page.locator("[data-testid=default-preset-why]").count()).toBe(0);
     await page.locator("[data-testid=preset-reference]").click();
     expect(await checkedOptions()).toEqual([]);
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Reference \(fp32\).*fp32-exact/);

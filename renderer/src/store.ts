@@ -17,7 +17,7 @@ import type {
   RunSummary,
   ScanResult,
 } from "../../electron/ipc/channels";
-import { normalizeSet, presetSet } from "../../electron/services/perf/catalog";
+import { DEFAULT_PRESET, normalizeSet, presetSet } from "../../electron/services/perf/catalog";
 import { api } from "./api";
 
 export interface Frame {
@@ -75,8 +75,8 @@ let noticeSeq = 1;
 const ENGINE_OPTIONS_KEY = "vggt-engine-options";
 
 /**
- * The toggles as the user left them. The first time: "Fastest exact", so a reconstruction is as
- * fast as it can be without leaving the fp32 reference tolerance (the lossy options are opt-in).
+ * The toggles as the user left them. The first time: the default `all` (bf16), the fastest set whose
+ * error stays below the official release's own bf16 run; "Fastest exact" is one click away.
  */
 function savedEngineOptions() {
   try {
@@ -85,7 +85,7 @@ function savedEngineOptions() {
   } catch {
     // a set saved by another version (unknown names): start over
   }
-  return presetSet("fastest-exact");
+  return presetSet(DEFAULT_PRESET);
 }
 
 /** Electron's native menu commands; components register what needs their DOM (file inputs, canvas). */

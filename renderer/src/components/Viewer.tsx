@@ -41,6 +41,7 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
   const pointSize = useStore((s) => s.viewer.pointSize);
   const hidden = useStore((s) => s.viewer.hiddenFrames);
   const dpr = useThree((s) => s.viewport.dpr);
+  const invalidate = useThree((s) => s.invalidate);
   const frameCount = Math.max(1, cloud.cameras.length);
 
   const geometry = useMemo(() => {
@@ -77,6 +78,8 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
   maskTexture.needsUpdate = true;
   material.uniforms.threshold.value = threshold;
   material.uniforms.pointSize.value = pointSize * dpr;
+  // Uniforms and the mask texture are mutated outside React's props: ask for one new frame.
+  useEffect(() => invalidate(), [invalidate, material, threshold, pointSize, dpr, hidden]);
 
   return <points geometry={geometry} material={material} frustumCulled={false} />;
 }
@@ -133,6 +136,7 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
   const camera = useThree((s) => s.camera) as THREE.PerspectiveCamera;
   const controls = useThree((s) => s.controls) as unknown as { target: THREE.Vector3; enabled: boolean; update(): void } | null;
   const gl = useThree((s) => s.gl);
+  const invalidate = useThree((s) => s.invalidate);
   const seq = useStore((s) => s.viewCommandSeq);
   const command = useStore((s) => s.viewCommand);
 
@@ -177,6 +181,7 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
       controls.update();
     }
     camera.updateProjectionMatrix();
+    invalidate();
   };
 
   useEffect(() => {
@@ -215,7 +220,9 @@ export function Viewer({ threshold }: { threshold: number }) {
 
   return (
     <div className="canvas-host" ref={hostRef} data-testid="viewer-canvas-host">
-      <Canvas gl={{ preserveDrawingBuffer: true, antialias: false }} dpr={[1, 2]} camera={{ fov: 50, near: 0.001, far: 1000, position: [0, 0, 2] }}>
+      {/* Drawn on demand (input, state change): a continuously redrawn software-WebGL canvas takes a
+          core away from the engine. */}
+      <Canvas frameloop="demand" gl={{ preserveDrawingBuffer: true, antialias: false }} dpr={[1, 2]} camera={{ fov: 50, near: 0.001, far: 1000, position: [0, 0, 2] }}>
         <color attach="background" args={[theme === "dark" ? "#15171c" : "#f4f5f7"]} />
         {cloud && (
           // OpenCV world -> three.js world.
