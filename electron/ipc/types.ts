@@ -54,6 +54,8 @@ export interface RejectedEntry {
 export interface ScanResult {
   images: ImageEntry[];
   rejected: RejectedEntry[];
+  /** What the scan decided on the user's behalf (e.g. it used a folder's images/ subfolder). */
+  notes?: string[];
 }
 
 export type PreprocessMode = "crop" | "pad";

@@ -121,8 +121,7 @@ export function App() {
       depth = 0;
       setDragging(false);
       if (!e.dataTransfer) return;
-      const files = await collectDropped(e.dataTransfer, api.mode);
-      if (files.length) await importFiles(files);
+      await importFiles(await collectDropped(e.dataTransfer, api.mode), "the dropped items");
     };
     window.addEventListener("dragover", over);
     window.addEventListener("dragenter", enter);

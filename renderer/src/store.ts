@@ -19,6 +19,7 @@ import type {
 } from "../../electron/ipc/channels";
 import { DEFAULT_PRESET, normalizeSet, presetSet } from "../../electron/services/perf/catalog";
 import { api } from "./api";
+import type { Picked } from "./drop";
 
 export interface Frame {
   entry: ImageEntry;
@@ -199,10 +200,27 @@ function revokeThumbs(frames: Frame[]): void {
   for (const f of frames) if (f.thumbUrl) URL.revokeObjectURL(f.thumbUrl);
 }
 
-function applyScan(scan: ScanResult, extraRejected: RejectedEntry[] = []): void {
+/** Why nothing could be used, for the message (the first few reasons, then a count). */
+function reasonsOf(rejected: RejectedEntry[]): string {
+  const shown = rejected.slice(0, 3).map((r) => `${r.name}: ${r.reason}`);
+  if (rejected.length > 3) shown.push(`${rejected.length - 3} more`);
+  return shown.join("; ");
+}
+
+/**
+ * A scan's images replace the selection; a scan that found none leaves the selection as it was and
+ * says why, naming what was picked.
+ */
+function applyScan(scan: ScanResult, extraRejected: RejectedEntry[] = [], what = "the selection"): void {
+  const rejected = [...extraRejected, ...scan.rejected];
+  if (scan.images.length === 0) {
+    const kept = get().frames.length ? " The previous selection is kept." : "";
+    notify(rejected.length ? `No usable images in ${what}: ${reasonsOf(rejected)}.${kept}` : `No files in ${what}.${kept}`);
+    return;
+  }
   revokeThumbs(get().frames);
-  set({ frames: scan.images.map((entry) => ({ entry, included: true })), rejected: [...extraRejected, ...scan.rejected] });
-  if (scan.images.length === 0 && scan.rejected.length + extraRejected.length > 0) notify("No usable images: see the list of skipped files.");
+  set({ frames: scan.images.map((entry) => ({ entry, included: true })), rejected });
+  for (const n of scan.notes ?? []) notify(n, "info");
   void refreshEstimate();
   void loadThumbs();
 }
@@ -220,21 +238,29 @@ async function loadThumbs(): Promise<void> {
   }
 }
 
-export async function scanPaths(paths: string[], extraRejected: RejectedEntry[] = []): Promise<void> {
+export async function scanPaths(paths: string[], extraRejected: RejectedEntry[] = [], what = paths.length === 1 ? `“${paths[0]}”` : "the selection"): Promise<void> {
   const scan = await guarded("Scanning images…", () => api.scanPaths(paths));
-  if (scan) applyScan(scan, extraRejected);
+  if (scan) applyScan(scan, extraRejected, what);
 }
 
-export async function importFiles(files: { file: File; relativePath: string }[]): Promise<void> {
+export async function importFiles(picked: Picked, what: string): Promise<void> {
+  const files = picked.files;
+  for (const folder of picked.emptyFolders) notify(`The folder “${folder}” is empty.${get().frames.length ? " The previous selection is kept." : ""}`);
+  if (files.length === 0) {
+    // The browser sends nothing for an empty folder: only an empty pick can say so.
+    if (picked.emptyFolders.length === 0) notify(`No files in ${what} (an empty folder?).${get().frames.length ? " The previous selection is kept." : ""}`);
+    return;
+  }
   const collator = new Intl.Collator(undefined, { numeric: true });
   files.sort((a, b) => collator.compare(a.relativePath, b.relativePath));
   const res = await guarded(api.mode === "web" ? `Uploading ${files.length} files…` : "Reading files…", () => api.importFiles(files));
   if (!res) return;
   if (res.paths.length === 0) {
-    applyScan({ images: [], rejected: [] }, res.failed);
+    applyScan({ images: [], rejected: [] }, res.failed, what);
     return;
   }
-  await scanPaths(res.paths, res.failed);
+  const scan = await guarded("Scanning images…", () => api.scanPaths(res.paths));
+  if (scan) applyScan({ ...scan, notes: [...picked.notes, ...(scan.notes ?? [])] }, res.failed, what);
 }
 
 export async function openFolder(fallback: () => void): Promise<void> {

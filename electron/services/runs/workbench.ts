@@ -273,7 +273,7 @@ export class Workbench implements Backend {
     const id = newRunId();
     const detail: RunDetail = {
       id,
-      name: req.name?.trim() || `${images.length} frame${images.length === 1 ? "" : "s"} — ${images[0].name}`,
+      name: this.uniqueRunName(req.name?.trim() || `${images.length} frame${images.length === 1 ? "" : "s"} — ${images[0].name}`),
       createdAt: new Date().toISOString(),
       status: "queued",
       frames: images.length,
@@ -371,6 +371,13 @@ export class Workbench implements Backend {
     const a = this.active.get(runId);
     if (!a) throw new Error(`run ${runId} is not in progress`);
     a.abort.abort();
+  }
+
+  /** Two runs never share a name: "name", "name (2)", "name (3)", ... */
+  private uniqueRunName(base: string): string {
+    const taken = new Set(this.store.list().map((r) => r.name));
+    if (!taken.has(base)) return base;
+    for (let k = 2; ; k++) if (!taken.has(`${base} (${k})`)) return `${base} (${k})`;
   }
 
   listRuns(): RunSummary[] {

@@ -7,9 +7,25 @@ import { canvasRef, Viewer } from "./Viewer";
 
 const BUDGETS = [100_000, 300_000, 1_000_000, 2_000_000, 5_000_000];
 
-function screenshot(name: string): void {
-  const canvas = canvasRef.current;
-  if (!canvas) return;
+/** Saves the canvas as PNG; a random-weights cloud carries the label in the picture itself. */
+function screenshot(name: string, randomWeights: boolean): void {
+  const gl = canvasRef.current;
+  if (!gl) return;
+  const canvas = document.createElement("canvas");
+  canvas.width = gl.width;
+  canvas.height = gl.height;
+  const ctx = canvas.getContext("2d")!;
+  ctx.drawImage(gl, 0, 0);
+  if (randomWeights) {
+    const px = Math.max(14, Math.round(canvas.height / 36));
+    ctx.font = `bold ${px}px sans-serif`;
+    const text = "RANDOM WEIGHTS — benchmark output, the geometry is meaningless";
+    ctx.fillStyle = "rgba(160, 20, 20, 0.85)";
+    ctx.fillRect(0, 0, canvas.width, px * 1.8);
+    ctx.fillStyle = "#fff";
+    ctx.textBaseline = "middle";
+    ctx.fillText(text, px * 0.6, px * 0.9);
+  }
   canvas.toBlob((blob) => {
     if (!blob) return;
     const a = document.createElement("a");
@@ -31,7 +47,7 @@ export function ViewerPanel() {
   useEffect(() => {
     menuHandlers.screenshot = () => {
       const c = useStore.getState().cloud;
-      if (c) screenshot(`vggt-${c.runId}`);
+      if (c) screenshot(`vggt-${c.runId}`, c.randomWeights);
     };
   }, []);
   const sorted = useMemo(() => (cloud ? Float32Array.from(cloud.conf).sort() : new Float32Array(0)), [cloud]);
@@ -117,8 +133,9 @@ export function ViewerPanel() {
                     />{" "}
                     {c.name}
                   </label>
+                  {/* Text, not an emoji: without an emoji font an emoji renders as an empty box. */}
                   <button className="link" title="Look through this camera" onClick={() => viewCommand({ kind: "camera", index: c.index })}>
-                    👁
+                    view
                   </button>
                 </li>
               ))}
@@ -128,7 +145,7 @@ export function ViewerPanel() {
             <button data-testid="reset-view" onClick={() => viewCommand({ kind: "reset" })}>
               Reset view
             </button>
-            <button data-testid="screenshot" onClick={() => screenshot(`vggt-${cloud.runId}`)}>
+            <button data-testid="screenshot" onClick={() => screenshot(`vggt-${cloud.runId}`, cloud.randomWeights)}>
               Screenshot
             </button>
           </div>

@@ -8,7 +8,7 @@ import { chartRows } from "../../../electron/services/perf/chart-data";
 import { benchToCsv } from "../../../electron/services/perf/csv";
 import { describeSet, enabledNames } from "../../../electron/services/perf/catalog";
 import { ViewerPanel } from "../components/ViewerPanel";
-import { formatBytes, formatSeconds } from "../format";
+import { formatBytes, formatSeconds, plural } from "../format";
 import { showBenchCloud, useStore } from "../store";
 import { downloadText } from "./chart-export";
 import { AbChart, LatencyChart, StageChart } from "./charts";
@@ -36,7 +36,7 @@ function Meta({ rec }: { rec: BenchRecord }) {
       <dd>{rec.model}</dd>
       <dt>Input</dt>
       <dd>
-        {j ? `${j.frames} frames of ${j.width}×${j.height}` : `${rec.frames} frames`} ({rec.request.images.length ? "the selected images" : "synthetic"}) · {rec.repeats} repeat
+        {j ? `${plural(j.frames, "frame")} of ${j.width}×${j.height}` : plural(rec.frames, "frame")} ({rec.request.images.length ? "the selected images" : "synthetic"}) · {rec.repeats} repeat
         {rec.repeats === 1 ? "" : "s"} · {rec.threads || "all"} threads · parallel: {rec.parallel.mode === "none" ? "single process" : `${rec.parallel.mode} × ${rec.parallel.degree}`}
       </dd>
       {rec.request.a && rec.request.b && (
