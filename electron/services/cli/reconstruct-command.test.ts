@@ -40,7 +40,7 @@ describe.skipIf(!have)("vggt-workbench reconstruct", () => {
 
   it("explains the default option set in its help", () => {
     const r = spawnSync(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", "--help"], { encoding: "utf8" });
-    const help = r.stdout + r.stderr;
+    const help = (r.stdout + r.stderr).replace(/\s+/g, " ");
     expect(help).toMatch(/default: all = every option but int8/);
     expect(help).toMatch(/sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn for fp32-exact/);
     expect(help).toMatch(/closer to the fp32 outputs than the official bf16 run/);

@@ -104,6 +104,8 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     await wb.idle();
     expect(wb.getRun(hung.id)).toMatchObject({ status: "cancelled" });
     expect(() => wb.getPointCloud({ runId: hung.id, branch: "pointmap", maxPoints: 1000 })).toThrow(/no result/);
+    // Same images, same default name: the second and third runs are told apart.
+    expect([failed.name, hung.name]).toEqual(["1 frame — a.png", "1 frame — a.png (2)"]);
   });
 
   it("refuses unusable input before starting the engine", () => {
