@@ -52,6 +52,31 @@ async function browserCpuOver(ms: number): Promise<number> {
   return cpuSeconds(pids) - before;
 }
 
+/** Foreground pixels of the WebGL canvas (background = the corner pixel), in all and inside `rect` (CSS px). */
+async function foregroundSplit(rect: { x: number; y: number; width: number; height: number } | null): Promise<{ total: number; underPanel: number }> {
+  return page.evaluate((r) => {
+    const gl = document.querySelector<HTMLCanvasElement>("[data-testid=viewer-canvas-host] canvas")!;
+    const c = document.createElement("canvas");
+    c.width = gl.width;
+    c.height = gl.height;
+    const ctx = c.getContext("2d")!;
+    ctx.drawImage(gl, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const scale = gl.width / gl.clientWidth;
+    const [r0, g0, b0] = [d[0], d[1], d[2]];
+    let total = 0;
+    let underPanel = 0;
+    for (let y = 0; y < c.height; y++)
+      for (let x = 0; x < c.width; x++) {
+        const i = 4 * (y * c.width + x);
+        if (Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) <= 24) continue;
+        total++;
+        if (r && x >= r.x * scale && x < (r.x + r.width) * scale && y >= r.y * scale && y < (r.y + r.height) * scale) underPanel++;
+      }
+    return { total, underPanel };
+  }, rect);
+}
+
 describe("the 3-D viewer", () => {
   it("shows a reconstruction", async () => {
     await page.goto(web.url);
@@ -59,6 +84,13 @@ describe("the 3-D viewer", () => {
     await dropFiles(page, [join(folder, "view-1.png"), join(folder, "view-3.png")]);
     await page.locator("[data-testid=frame-count]").getByText("2 of 2 frames selected").waitFor();
     await page.locator("[data-testid=run-button]").click();
+    // The run's progress sits in the main area while the run has no cloud yet.
+    const progress = page.locator("[data-testid=viewer-run-progress]");
+    await progress.waitFor({ timeout: 60_000 }).catch(async (e) => {
+      // A run faster than the first poll is done already; anything else is a failure.
+      if ((await page.locator("[data-testid=run-item][data-status=done]").count()) === 0) throw e;
+    });
+    if (await progress.count()) expect(await progress.textContent()).toMatch(/\d+% · elapsed .* · ETA/);
     await page.locator("[data-testid=run-item][data-status=done]").waitFor({ timeout: 180_000 });
     await page.locator("[data-testid=point-count]").waitFor({ timeout: 60_000 });
     await page.waitForTimeout(1500);
@@ -86,6 +118,29 @@ describe("the 3-D viewer", () => {
     await page.waitForTimeout(500);
     const after = await page.locator("[data-testid=viewer-canvas-host] canvas").screenshot();
     expect(after.equals(before)).toBe(false);
+  });
+
+  it("frames points and cameras clear of the controls panel", async () => {
+    await page.locator("[data-testid=reset-view]").click();
+    await page.waitForTimeout(500);
+    const panel = (await page.locator("[data-testid=viewer-controls]").boundingBox())!;
+    const canvas = (await page.locator("[data-testid=viewer-canvas-host] canvas").boundingBox())!;
+    const { total, underPanel } = await foregroundSplit({ x: panel.x - canvas.x, y: panel.y - canvas.y, width: panel.width, height: panel.height });
+    expect(total).toBeGreaterThan(5_000);
+    // The robust bounds leave out the farthest tenth of the points: a few may reach under the panel.
+    expect(underPanel / total).toBeLessThan(0.02);
+    await screenshot(page, "viewer-framed");
+  });
+
+  it("keeps the picture and the framing when the branch changes", async () => {
+    const before = await foregroundSplit(null);
+    await page.locator("[data-testid=branch-select]").selectOption("depth");
+    await expect.poll(() => page.locator("[data-testid=viewer]").getAttribute("data-branch")).toBe("depth");
+    await page.waitForTimeout(800);
+    const after = await foregroundSplit(null);
+    // Same scene from the same viewpoint: about as many pixels drawn as before, no blank canvas.
+    expect(after.total).toBeGreaterThan(before.total * 0.5);
+    await screenshot(page, "viewer-depth-branch");
   });
 
   it("had no page errors", () => {

@@ -55,6 +55,8 @@ export interface State {
   estimate: Estimate | null;
   runs: RunSummary[];
   progress: Record<string, RunProgress>;
+  /** When each run's last progress event arrived (ms): the clock runs on between events. */
+  progressAt: Record<string, number>;
   selectedRunId: string | null;
   cloud: PointCloud | null;
   cloudLoading: boolean;
@@ -121,6 +123,7 @@ export const useStore = create<State>(() => ({
   estimate: null,
   runs: [],
   progress: {},
+  progressAt: {},
   selectedRunId: null,
   cloud: null,
   cloudLoading: false,
@@ -164,7 +167,8 @@ export async function init(): Promise<void> {
   api.onEvent((e) => {
     if (e.type === "engine") set({ engine: e.engine });
     else if (e.type === "model") set({ model: e.model });
-    else if (e.type === "run-progress") set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress } }));
+    else if (e.type === "run-progress")
+      set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress }, progressAt: { ...s.progressAt, [e.progress.runId]: Date.now() } }));
     else if (e.type === "run-updated") onRunUpdated(e.run);
     else if (e.type === "menu") menuHandlers[e.command]?.();
   });

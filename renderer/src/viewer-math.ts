@@ -72,3 +72,20 @@ export function sceneBounds(positions: Float32Array): { center: Vec3; radius: nu
   const radius = d[Math.floor(d.length * 0.9)] || 1;
   return { center, radius };
 }
+
+/** The sphere that "frame all" shows: the cloud's robust bounds grown to hold every camera (and its frustum). */
+export function frameAllBounds(cloud: { center: Vec3; radius: number }, cameraCenters: Vec3[], frustumSize: number): { center: Vec3; radius: number } {
+  let radius = cloud.radius;
+  for (const c of cameraCenters) radius = Math.max(radius, Math.hypot(c[0] - cloud.center[0], c[1] - cloud.center[1], c[2] - cloud.center[2]) + frustumSize);
+  return { center: cloud.center, radius };
+}
+
+/**
+ * Distance from a sphere's centre at which it fits a view of vertical field of view `vfovDeg`
+ * whose visible part is `width` x `height` pixels (the part no panel covers).
+ */
+export function fitDistance(radius: number, vfovDeg: number, width: number, height: number): number {
+  const v = (vfovDeg * Math.PI) / 180;
+  const h = 2 * Math.atan(Math.tan(v / 2) * (Math.max(1, width) / Math.max(1, height)));
+  return radius / Math.sin(Math.min(v, h) / 2);
+}

@@ -5,7 +5,20 @@ import * as THREE from "three";
 
 import type { CameraFrame, PointCloud } from "../../../electron/ipc/channels";
 import { useStore, viewCommand } from "../store";
-import { cameraPose, flip, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
+import { cameraPose, fitDistance, flip, frameAllBounds, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
+
+/** Frustum depth drawn for each camera, relative to the cloud's radius. */
+const frustumSize = (radius: number) => radius * 0.12;
+
+/** Width in CSS pixels of the canvas's right part that the controls panel covers. */
+function coveredRight(canvas: HTMLCanvasElement): number {
+  const panel = document.querySelector("[data-testid=viewer-controls]");
+  if (!panel) return 0;
+  const c = canvas.getBoundingClientRect();
+  const p = panel.getBoundingClientRect();
+  if (p.bottom <= c.top || p.top >= c.bottom) return 0;
+  return Math.max(0, Math.min(c.right, c.right - p.left + 10));
+}
 
 /** The WebGL canvas, for screenshots. */
 export const canvasRef: { current: HTMLCanvasElement | null } = { current: null };
@@ -148,7 +161,7 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
     if (!controls) return;
     const r = bounds.radius;
     camera.near = r / 1000;
-    camera.far = r * 200;
+    camera.far = r * 400;
     if (cmd?.kind === "camera" && cloud.cameras[cmd.index]) {
       const cam = cloud.cameras[cmd.index];
       const { center, rwc } = cameraPose(cam.extrinsic);
@@ -163,18 +176,29 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
       camera.fov = verticalFov(cam);
       const forward = new THREE.Vector3(0, 0, -1).applyQuaternion(camera.quaternion);
       controls.target.copy(camera.position).addScaledVector(forward, r);
+      camera.clearViewOffset();
       // Show the exact pose (roll included) until the user starts orbiting again.
       controls.enabled = false;
     } else {
-      const c = new THREE.Vector3(...flip(bounds.center));
+      // Frame all: the points and every camera, centred in the part of the canvas no panel covers.
+      const all = frameAllBounds(bounds, cloud.cameras.map((cam) => cameraPose(cam.extrinsic).center), frustumSize(bounds.radius));
+      const c = new THREE.Vector3(...flip(all.center));
       const first = cloud.cameras[0] ? new THREE.Vector3(...flip(cameraPose(cloud.cameras[0].extrinsic).center)) : new THREE.Vector3();
       const dir = first.clone().sub(c);
       if (dir.lengthSq() < 1e-12) dir.set(0, 0, 1);
+      dir.normalize();
+      // A little above the first camera's side, so the scene is seen from slightly over it.
+      dir.y += 0.15;
+      dir.normalize();
       camera.up.set(0, 1, 0);
       camera.fov = cloud.cameras[0] ? verticalFov(cloud.cameras[0]) : 50;
-      // From the first camera's side, at a distance where the cloud fills most of the view.
-      camera.position.copy(c).addScaledVector(dir.normalize(), r * 2.2);
-      camera.position.y += r * 0.3;
+      const covered = coveredRight(gl.domElement);
+      const w = gl.domElement.clientWidth;
+      const h = gl.domElement.clientHeight;
+      // Shift the projection so the view's centre is the centre of the uncovered part.
+      if (covered > 0 && w > covered) camera.setViewOffset(w, h, covered / 2, 0, w, h);
+      else camera.clearViewOffset();
+      camera.position.copy(c).addScaledVector(dir, fitDistance(all.radius, camera.fov, w - covered, h));
       controls.target.copy(c);
       camera.lookAt(c);
       controls.enabled = true;
@@ -228,7 +252,7 @@ export function Viewer({ threshold }: { threshold: number }) {
           // OpenCV world -> three.js world.
           <group scale={[1, -1, -1]}>
             <Points cloud={cloud} threshold={threshold} />
-            {showCameras && cloud.cameras.map((cam) => <Frustum key={cam.index} cam={cam} scale={bounds.radius * 0.12} />)}
+            {showCameras && cloud.cameras.map((cam) => <Frustum key={cam.index} cam={cam} scale={frustumSize(bounds.radius)} />)}
           </group>
         )}
         <OrbitControls makeDefault enableDamping={false} />

@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from "react";
 import { formatCount } from "../format";
 import { exportRun, menuHandlers, setViewer, useStore, viewCommand } from "../store";
 import { countVisible, percentileOfSorted } from "../viewer-math";
+import { RunProgress } from "./RunProgress";
 import { canvasRef, Viewer } from "./Viewer";
 
 const BUDGETS = [100_000, 300_000, 1_000_000, 2_000_000, 5_000_000];
@@ -56,14 +57,20 @@ export function ViewerPanel() {
   const visible = useMemo(() => (cloud ? countVisible(cloud.conf, cloud.frame, threshold, hidden) : 0), [cloud, threshold, hidden]);
 
   return (
-    <main className="viewer" data-testid="viewer" data-cloud={cloud?.runId ?? ""}>
+    <main className="viewer" data-testid="viewer" data-cloud={cloud?.runId ?? ""} data-branch={cloud?.branch ?? ""}>
       <Viewer threshold={threshold} />
       {cloud?.randomWeights && (
         <div className="banner random-banner viewer-banner" data-testid="viewer-random-banner">
           RANDOM WEIGHTS — benchmark output, the geometry is meaningless
         </div>
       )}
-      {!cloud && (
+      {!cloud && selected && (selected.status === "running" || selected.status === "queued") && (
+        // Where the eye is: the selected run's progress in the middle of the main area.
+        <div className="viewer-progress">
+          <RunProgress run={selected} testId="viewer-run-progress" />
+        </div>
+      )}
+      {!cloud && !(selected && (selected.status === "running" || selected.status === "queued")) && (
         <div className="viewer-empty">
           {loading
             ? "Loading the point cloud…"
