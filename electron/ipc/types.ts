@@ -219,3 +219,12 @@ export interface ImageBytes {
   mime: string;
   bytes: Uint8Array;
 }
+
+/** What an export takes from the viewer: the same selection settings (common/point-selection.ts). */
+export interface ExportSelection {
+  confPercentile: number;
+  branch: "pointmap" | "depth";
+  hiddenFrames?: number[];
+  filterBlack?: boolean;
+  filterWhite?: boolean;
+}

@@ -41,6 +41,9 @@ export interface ViewerSettings {
   showCameras: boolean;
   /** Frames hidden by the per-frame filter. */
   hiddenFrames: number[];
+  /** The official demo's background filters. */
+  filterBlack: boolean;
+  filterWhite: boolean;
 }
 
 export interface State {
@@ -128,7 +131,8 @@ export const useStore = create<State>(() => ({
   cloud: null,
   cloudLoading: false,
   cloudError: null,
-  viewer: { confPercentile: 50, pointSize: 2, branch: "pointmap", maxPoints: 1_000_000, showCameras: true, hiddenFrames: [] },
+  // The official demo's default branch; exports default to it too.
+  viewer: { confPercentile: 50, pointSize: 2, branch: "depth", maxPoints: 1_000_000, showCameras: true, hiddenFrames: [], filterBlack: false, filterWhite: false },
   viewCommand: null,
   viewCommandSeq: 0,
   notices: [],
@@ -410,7 +414,9 @@ export async function chooseModelFolder(): Promise<void> {
 export async function exportRun(format: string): Promise<void> {
   const { selectedRunId, viewer } = get();
   if (!selectedRunId) return;
-  const r = await guarded(`Exporting ${format}…`, () => api.exportRun(selectedRunId, format, { confPercentile: viewer.confPercentile, branch: viewer.branch }));
+  const r = await guarded(`Exporting ${format}…`, () =>
+    api.exportRun(selectedRunId, format, { confPercentile: viewer.confPercentile, branch: viewer.branch, hiddenFrames: viewer.hiddenFrames, filterBlack: viewer.filterBlack, filterWhite: viewer.filterWhite }),
+  );
   if (!r) return;
   if (r.download) {
     const a = document.createElement("a");

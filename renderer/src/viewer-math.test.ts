@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { CameraFrame } from "../../electron/ipc/channels";
-import { cameraPose, countVisible, fitDistance, frameAllBounds, percentileOfSorted, unproject, verticalFov } from "./viewer-math";
+import { cameraPose, countVisible, fitDistance, frameAllBounds, needsReframe, percentileOfSorted, unproject, verticalFov } from "./viewer-math";
 
 // A camera rotated 90° about y and moved: R maps world x to camera -z.
 const R = [0, 0, -1, 0, 1, 0, 1, 0, 0];
@@ -64,5 +64,15 @@ describe("framing", () => {
     expect(fitDistance(1, 90, 250, 500)).toBeCloseTo(1 / Math.sin(Math.atan(0.5)), 12);
     // Wider than tall: the vertical angle decides, width does not matter.
     expect(fitDistance(2, 60, 2000, 500)).toBeCloseTo(4, 12);
+  });
+});
+
+describe("branch switch framing", () => {
+  it("keeps the view for a cloud in the same place, re-frames one that moved or changed size", () => {
+    const a = { center: [0, 0, 2] as [number, number, number], radius: 1 };
+    expect(needsReframe(a, { center: [0.2, 0, 2.1], radius: 1.1 })).toBe(false);
+    expect(needsReframe(a, { center: [0, 0, 3.5], radius: 1 })).toBe(true);
+    expect(needsReframe(a, { center: [0, 0, 2], radius: 0.3 })).toBe(true);
+    expect(needsReframe(a, { center: [0, 0, 2], radius: 2.5 })).toBe(true);
   });
 });

@@ -89,3 +89,28 @@ export function fitDistance(radius: number, vfovDeg: number, width: number, heig
   const h = 2 * Math.atan(Math.tan(v / 2) * (Math.max(1, width) / Math.max(1, height)));
   return radius / Math.sin(Math.min(v, h) / 2);
 }
+
+/** Axis-aligned bounds of the kept points (OpenCV world coordinates, as exported). */
+export function boundsOf(positions: Float32Array, keep: Uint32Array): { min: Vec3; max: Vec3 } | null {
+  if (keep.length === 0) return null;
+  const min: Vec3 = [Infinity, Infinity, Infinity];
+  const max: Vec3 = [-Infinity, -Infinity, -Infinity];
+  for (const i of keep)
+    for (let a = 0; a < 3; a++) {
+      const v = positions[3 * i + a];
+      if (v < min[a]) min[a] = v;
+      if (v > max[a]) max[a] = v;
+    }
+  return { min, max };
+}
+
+/**
+ * Whether a new cloud of the same run (another branch) needs a new framing: only when its points
+ * moved away from the framed ones (centre off by more than the radius, or size changed 2x);
+ * otherwise the user's view is kept.
+ */
+export function needsReframe(prev: { center: Vec3; radius: number }, next: { center: Vec3; radius: number }): boolean {
+  const d = Math.hypot(next.center[0] - prev.center[0], next.center[1] - prev.center[1], next.center[2] - prev.center[2]);
+  const ratio = next.radius / Math.max(1e-12, prev.radius);
+  return d > prev.radius || ratio > 2 || ratio < 0.5;
+}

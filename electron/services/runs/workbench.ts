@@ -19,6 +19,7 @@ import type {
   EstimateInput,
   ExportFormatInfo,
   ExportResult,
+  ExportSelection,
   ImageBytes,
   ModelStatus,
   PointCloud,
@@ -44,7 +45,7 @@ export const APP_VERSION = "0.1.0";
 /** Export formats provided by services/export, plugged in by main.ts / the web server. */
 export interface Exporter {
   formats(): ExportFormatInfo[];
-  export(outputFile: string, run: RunDetail, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): Promise<ExportResult>;
+  export(outputFile: string, run: RunDetail, format: string, options: ExportSelection): Promise<ExportResult>;
 }
 
 export interface WorkbenchOptions {
@@ -421,7 +422,7 @@ export class Workbench implements Backend {
     return this.opts.exporter?.formats() ?? [];
   }
 
-  async exportRun(runId: string, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): Promise<ExportResult> {
+  async exportRun(runId: string, format: string, options: ExportSelection): Promise<ExportResult> {
     if (!this.opts.exporter) throw new Error("export is not available in this build");
     const run = this.store.get(runId);
     if (run.status !== "done") throw new Error(`run ${runId} has no result to export`);

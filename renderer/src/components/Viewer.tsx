@@ -5,7 +5,7 @@ import * as THREE from "three";
 
 import type { CameraFrame, PointCloud } from "../../../electron/ipc/channels";
 import { useStore, viewCommand } from "../store";
-import { cameraPose, fitDistance, flip, frameAllBounds, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
+import { cameraPose, fitDistance, flip, frameAllBounds, needsReframe, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
 
 /** Frustum depth drawn for each camera, relative to the cloud's radius. */
 const frustumSize = (radius: number) => radius * 0.12;
@@ -30,10 +30,16 @@ uniform float threshold;
 uniform float pointSize;
 uniform sampler2D frameMask;
 uniform float frameCount;
+uniform float filterBlack;
+uniform float filterWhite;
 varying vec3 vColor;
 void main() {
   float shown = texture2D(frameMask, vec2((frameIndex + 0.5) / frameCount, 0.5)).r;
-  if (conf < threshold || conf <= 1e-5 || shown < 0.5) {
+  // The background filters of common/point-selection.ts on 8-bit colours (color = k / 255).
+  vec3 c8 = floor(color * 255.0 + 0.5);
+  bool black = filterBlack > 0.5 && c8.r + c8.g + c8.b < 16.0;
+  bool white = filterWhite > 0.5 && c8.r > 240.0 && c8.g > 240.0 && c8.b > 240.0;
+  if (conf < threshold || conf <= 1e-5 || shown < 0.5 || black || white) {
     // Outside the clip volume: the point is dropped before rasterisation.
     gl_Position = vec4(2.0, 2.0, 2.0, 1.0);
     gl_PointSize = 0.0;
@@ -53,6 +59,8 @@ void main() {
 function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) {
   const pointSize = useStore((s) => s.viewer.pointSize);
   const hidden = useStore((s) => s.viewer.hiddenFrames);
+  const filterBlack = useStore((s) => s.viewer.filterBlack);
+  const filterWhite = useStore((s) => s.viewer.filterWhite);
   const dpr = useThree((s) => s.viewport.dpr);
   const invalidate = useThree((s) => s.invalidate);
   const frameCount = Math.max(1, cloud.cameras.length);
@@ -78,7 +86,14 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
         vertexShader: VERTEX,
         fragmentShader: FRAGMENT,
         vertexColors: true,
-        uniforms: { threshold: { value: 0 }, pointSize: { value: 2 }, frameMask: { value: maskTexture }, frameCount: { value: frameCount } },
+        uniforms: {
+          threshold: { value: 0 },
+          pointSize: { value: 2 },
+          frameMask: { value: maskTexture },
+          frameCount: { value: frameCount },
+          filterBlack: { value: 0 },
+          filterWhite: { value: 0 },
+        },
       }),
     [maskTexture, frameCount],
   );
@@ -91,8 +106,10 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
   maskTexture.needsUpdate = true;
   material.uniforms.threshold.value = threshold;
   material.uniforms.pointSize.value = pointSize * dpr;
+  material.uniforms.filterBlack.value = filterBlack ? 1 : 0;
+  material.uniforms.filterWhite.value = filterWhite ? 1 : 0;
   // Uniforms and the mask texture are mutated outside React's props: ask for one new frame.
-  useEffect(() => invalidate(), [invalidate, material, threshold, pointSize, dpr, hidden]);
+  useEffect(() => invalidate(), [invalidate, material, threshold, pointSize, dpr, hidden, filterBlack, filterWhite]);
 
   return <points geometry={geometry} material={material} frustumCulled={false} />;
 }
@@ -210,8 +227,19 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
 
   useEffect(() => {
     apply({ kind: "reset" });
+    framed.current = bounds;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [cloud.runId, controls]);
+  // Another branch of the same run: keep the user's view unless the points moved out of it.
+  const framed = useRef(bounds);
+  useEffect(() => {
+    if (framed.current !== bounds && needsReframe(framed.current, bounds)) {
+      apply({ kind: "reset" });
+      framed.current = bounds;
+    }
+    invalidate();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [bounds]);
   useEffect(() => {
     if (seq > 0) apply(command);
     // eslint-disable-next-line react-hooks/exhaustive-deps

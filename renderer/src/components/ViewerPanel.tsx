@@ -2,7 +2,8 @@ import { useEffect, useMemo, useState } from "react";
 
 import { formatCount } from "../format";
 import { exportRun, menuHandlers, setViewer, useStore, viewCommand } from "../store";
-import { countVisible, percentileOfSorted } from "../viewer-math";
+import { selectCandidates } from "../../../common/point-selection";
+import { boundsOf } from "../viewer-math";
 import { RunProgress } from "./RunProgress";
 import { canvasRef, Viewer } from "./Viewer";
 
@@ -51,10 +52,24 @@ export function ViewerPanel() {
       if (c) screenshot(`vggt-${c.runId}`, c.randomWeights);
     };
   }, []);
-  const sorted = useMemo(() => (cloud ? Float32Array.from(cloud.conf).sort() : new Float32Array(0)), [cloud]);
-  const threshold = percentileOfSorted(sorted, viewer.confPercentile);
   const hidden = useMemo(() => new Set(viewer.hiddenFrames), [viewer.hiddenFrames]);
-  const visible = useMemo(() => (cloud ? countVisible(cloud.conf, cloud.frame, threshold, hidden) : 0), [cloud, threshold, hidden]);
+  // The same selection the exports run on the full output (common/point-selection.ts).
+  const selection = useMemo(
+    () =>
+      cloud
+        ? selectCandidates(
+            { conf: cloud.conf, frame: cloud.frame, colors: cloud.colors },
+            { confPercentile: viewer.confPercentile, hiddenFrames: viewer.hiddenFrames, filterBlack: viewer.filterBlack, filterWhite: viewer.filterWhite },
+          )
+        : null,
+    [cloud, viewer.confPercentile, viewer.hiddenFrames, viewer.filterBlack, viewer.filterWhite],
+  );
+  const threshold = selection?.threshold ?? 0;
+  const visible = selection?.keep.length ?? 0;
+  const bounds = useMemo(() => (cloud && selection ? boundsOf(cloud.positions, selection.keep) : null), [cloud, selection]);
+  // The export runs on every point, the view on a budget: scale the count when the view is decimated.
+  const decimated = !!cloud && cloud.count < cloud.totalPoints;
+  const exportCount = cloud ? (decimated ? Math.round((visible * cloud.totalPoints) / Math.max(1, cloud.count)) : visible) : 0;
 
   return (
     <main className="viewer" data-testid="viewer" data-cloud={cloud?.runId ?? ""} data-branch={cloud?.branch ?? ""}>
@@ -83,7 +98,7 @@ export function ViewerPanel() {
       )}
       {cloud && (
         <div className="viewer-controls" data-testid="viewer-controls">
-          <div className="stat" data-testid="point-count" data-visible={visible} data-total={cloud.count}>
+          <div className="stat" data-testid="point-count" data-visible={visible} data-total={cloud.count} data-bounds={bounds ? JSON.stringify(bounds) : ""}>
             {formatCount(visible)} of {formatCount(cloud.count)} points shown
             {cloud.count < cloud.totalPoints && <span className="hint"> (decimated from {formatCount(cloud.totalPoints)})</span>}
           </div>
@@ -112,7 +127,7 @@ export function ViewerPanel() {
           </label>
           <label>
             Point budget{" "}
-            <select value={viewer.maxPoints} onChange={(e) => setViewer({ maxPoints: Number(e.target.value) })}>
+            <select data-testid="point-budget" value={viewer.maxPoints} onChange={(e) => setViewer({ maxPoints: Number(e.target.value) })}>
               {[...new Set([...BUDGETS, viewer.maxPoints])]
                 .sort((a, b) => a - b)
                 .map((b) => (
@@ -124,6 +139,12 @@ export function ViewerPanel() {
           </label>
           <label>
             <input type="checkbox" checked={viewer.showCameras} onChange={(e) => setViewer({ showCameras: e.target.checked })} /> Cameras
+          </label>
+          <label title="Drop points whose colour is near black (r+g+b < 16), as the official demo's filter does">
+            <input type="checkbox" data-testid="filter-black" checked={viewer.filterBlack} onChange={(e) => setViewer({ filterBlack: e.target.checked })} /> Filter black background
+          </label>
+          <label title="Drop points whose colour is near white (every channel > 240), as the official demo's filter does">
+            <input type="checkbox" data-testid="filter-white" checked={viewer.filterWhite} onChange={(e) => setViewer({ filterWhite: e.target.checked })} /> Filter white background
           </label>
           <details>
             <summary>Frames ({cloud.cameras.length - viewer.hiddenFrames.length} shown)</summary>
@@ -165,8 +186,15 @@ export function ViewerPanel() {
                   </option>
                 ))}
               </select>
-              <button data-testid="export-button" title="Uses the current confidence threshold and prediction branch" onClick={() => exportRun(format)}>
-                Export
+              <button
+                data-testid="export-button"
+                data-count={exportCount}
+                data-exact={decimated ? "false" : "true"}
+                title="Exports what the view selects: the frame filter, the confidence threshold, the background filters and the prediction branch"
+                onClick={() => exportRun(format)}
+              >
+                Export {decimated ? "≈" : ""}
+                {formatCount(exportCount)} points
               </button>
             </div>
           )}
