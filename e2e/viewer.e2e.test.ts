@@ -3,6 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
+import { formatCount } from "../renderer/src/format.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import {
@@ -185,7 +186,7 @@ describe("the 3-D viewer", () => {
     // One of two frames, top 30 % of its confidences: about 15 % of all points.
     expect(shown / total).toBeGreaterThan(0.1);
     expect(shown / total).toBeLessThan(0.2);
-    expect(await button.textContent()).toContain(shown.toLocaleString("en-US"));
+    expect(await page.locator("[data-testid=export-count]").textContent()).toBe(`The export writes ${formatCount(shown)} points.`);
     const bounds = JSON.parse((await page.locator("[data-testid=point-count]").getAttribute("data-bounds"))!);
 
     await page.locator("[data-testid=export-format]").selectOption("ply");

@@ -193,9 +193,14 @@ export function ViewerPanel() {
                 title="Exports what the view selects: the frame filter, the confidence threshold, the background filters and the prediction branch"
                 onClick={() => exportRun(format)}
               >
-                Export {decimated ? "≈" : ""}
-                {formatCount(exportCount)} points
+                Export
               </button>
+            </div>
+          )}
+          {formats.length > 0 && !cloud.runId.startsWith("bench-") && (
+            <div className="hint" data-testid="export-count">
+              The export writes {decimated ? "about " : ""}
+              {formatCount(exportCount)} points{decimated ? " (the view shows a sample)" : ""}.
             </div>
           )}
         </div>
