@@ -207,6 +207,19 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     const ratio = page.locator("[data-testid=ab-ratio]");
     expect([await ratio.getAttribute("data-median"), await ratio.getAttribute("data-min"), await ratio.getAttribute("data-max")].map(Number)).toEqual([j.ratio.median, j.ratio.min, j.ratio.max]);
     expect(await ratio.textContent()).toContain(`${j.ratio.median.toFixed(3)}×`);
+    // Each side's CPU share from the engine's own CPU and wall times, and the verdict that follows.
+    const cores = (r: any) => {
+      const s = r.cpu_ms.map((c: number, i: number) => c / r.latency_ms[i]).sort((x: number, y: number) => x - y);
+      return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    };
+    const shown = page.locator("[data-testid=ab-cores]");
+    expect(Number(await shown.getAttribute("data-a"))).toBeCloseTo(cores(j.rows[0]), 9);
+    expect(Number(await shown.getAttribute("data-b"))).toBeCloseTo(cores(j.rows[1]), 9);
+    const shareDiff = Math.abs(cores(j.rows[0]) - cores(j.rows[1])) / Math.max(cores(j.rows[0]), cores(j.rows[1]));
+    const spread = j.ratio.max / j.ratio.min;
+    const reliable = shareDiff <= 0.2 && spread <= 1.25;
+    expect(await page.locator("[data-testid=ab-summary]").getAttribute("data-reliable")).toBe(String(reliable));
+    expect(await page.locator("[data-testid=ab-unreliable]").count()).toBe(reliable ? 0 : 1);
     // bf16 is lossy: B's outputs differ from A's, and the app shows by how much.
     expect(j.rows[1].accuracy.depth_rel).toBeGreaterThan(0);
     expect(await page.locator("[data-testid=ab-depth-rel]").textContent()).toBe(j.rows[1].accuracy.depth_rel.toExponential(2));

@@ -36,6 +36,8 @@ export interface BenchRow {
   added: string | null;
   options: OptionSet;
   latency_ms: number[];
+  /** Process CPU time of each repeat (engine-measured). */
+  cpu_ms?: number[];
   median_ms: number;
   speedup: number;
   peak_bytes: number;

@@ -8,6 +8,7 @@ import { chartRows } from "../../../electron/services/perf/chart-data";
 import { benchToCsv } from "../../../electron/services/perf/csv";
 import { describeSet, enabledNames } from "../../../electron/services/perf/catalog";
 import { ViewerPanel } from "../components/ViewerPanel";
+import { abReliability } from "../../../common/ab-reliability";
 import { formatBytes, formatSeconds, plural } from "../format";
 import { showBenchCloud, useStore } from "../store";
 import { downloadText } from "./chart-export";
@@ -112,9 +113,15 @@ function AbResult({ rec, json }: { rec: BenchRecord; json: BenchJson }) {
     if (hasOutputs && !side) void showBenchCloud(rec.id, "A");
   }, [rec.id, hasOutputs, side]);
   const acc = b.accuracy;
+  const trust = abReliability(a, b, (json.pairs ?? []).map((p) => p.ratio));
   return (
     <>
-      <div className="ab-cards" data-testid="ab-summary">
+      {!trust.reliable && (
+        <div className="banner warning" data-testid="ab-unreliable" role="alert">
+          <strong>Unreliable comparison:</strong> {trust.reasons.join("; ")}.
+        </div>
+      )}
+      <div className="ab-cards" data-testid="ab-summary" data-reliable={trust.reliable ? "true" : "false"}>
         <div className="card" data-testid="ab-median-A" data-value={a.median_ms}>
           <div className="hint">A · {rec.request.a?.label}</div>
           <strong>{fmtMs(a.median_ms)}</strong>
@@ -131,6 +138,11 @@ function AbResult({ rec, json }: { rec: BenchRecord; json: BenchJson }) {
           <div className="hint">
             spread {ratio.min.toFixed(3)}–{ratio.max.toFixed(3)} over {json.pairs?.length ?? 0} interleaved pairs
           </div>
+          {trust.coresA !== null && trust.coresB !== null && (
+            <div className="hint" data-testid="ab-cores" data-a={trust.coresA} data-b={trust.coresB}>
+              CPU used: A {trust.coresA.toFixed(2)} cores, B {trust.coresB.toFixed(2)} cores
+            </div>
+          )}
         </div>
         <div className="card" data-testid="ab-accuracy">
           <div className="hint">B's outputs against A's</div>
