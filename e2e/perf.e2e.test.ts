@@ -362,6 +362,15 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     const text = (await table.textContent()) ?? "";
     expect(text).toContain("+ flash-attn");
     expect(text).toMatch(/A: Reference \(fp32\)/);
+    // Every column says what it ran on; the two ran on the same input here.
+    const inputs = await page.locator("[data-testid=comparison-input]").allTextContents();
+    for (const [k, id] of [abId, cumId].entries()) {
+      const j = engineJson(id);
+      expect(inputs[k]).toContain(`${j.frames} frame${j.frames === 1 ? "" : "s"} of ${j.width}×${j.height}, ${j.threads || "all"} threads`);
+    }
+    const same = engineJson(abId).frames === engineJson(cumId).frames && engineJson(abId).width === engineJson(cumId).width && engineJson(abId).threads === engineJson(cumId).threads;
+    expect(await table.getAttribute("data-same-input")).toBe(String(same));
+    expect(await page.locator("[data-testid=comparison-different-inputs]").count()).toBe(same ? 0 : 1);
     await screenshot(page, "perf-history-compare");
   });
 

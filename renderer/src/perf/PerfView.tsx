@@ -229,8 +229,16 @@ function Comparison({ records }: { records: BenchRecord[] }) {
         .join("\r\n") + "\r\n",
       "vggt-bench-comparison.csv",
     );
+  // Times of different inputs (frame count, size, threads) are not comparable: say so, compute no ratios.
+  const inputOf = (r: BenchRecord) => `${plural(r.result!.frames, "frame")} of ${r.result!.width}×${r.result!.height}, ${r.result!.threads || "all"} threads`;
+  const inputs = [...new Set(done.map(inputOf))];
   return (
-    <section className="chart-card" data-testid="bench-comparison">
+    <section className="chart-card" data-testid="bench-comparison" data-same-input={inputs.length === 1 ? "true" : "false"}>
+      {inputs.length > 1 && (
+        <p className="warning" data-testid="comparison-different-inputs">
+          These benchmarks ran on different inputs ({inputs.join(" vs ")}): their times are shown side by side, but not compared.
+        </p>
+      )}
       <div className="row">
         <h3 className="grow">Comparison of {done.length} benchmarks (median ms)</h3>
         <button data-testid="export-csv-comparison" onClick={csv}>
@@ -245,8 +253,10 @@ function Comparison({ records }: { records: BenchRecord[] }) {
               <th key={r.id} title={r.label}>
                 {new Date(r.createdAt).toLocaleString()}
                 <br />
-                <span className="hint">
-                  {r.machine.cpu}, {r.threads || "all"} thr., engine {r.engineVersion}
+                <span className="hint" data-testid="comparison-input">
+                  {inputOf(r)}
+                  <br />
+                  {r.machine.cpu}, engine {r.engineVersion}
                 </span>
               </th>
             ))}
