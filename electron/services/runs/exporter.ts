@@ -13,9 +13,10 @@ const LABELS: Record<ExportFormat, string> = {
   "colmap-bin": "COLMAP (binary)",
   json: "Cameras (JSON)",
   nerfstudio: "Nerfstudio (transforms.json)",
+  glb: "Scene (GLB: points + cameras)",
 };
 
-const SINGLE_FILE: Partial<Record<ExportFormat, string>> = { ply: "application/octet-stream", json: "application/json" };
+const SINGLE_FILE: Partial<Record<ExportFormat, string>> = { ply: "application/octet-stream", json: "application/json", glb: "model/gltf-binary" };
 
 export function createExporter(exportsRoot: string, pickDir?: () => Promise<string | null>): Exporter {
   return {
