@@ -200,6 +200,19 @@ describe("the 3-D viewer", () => {
       expect(ply.min[a]).toBeCloseTo(bounds.min[a], 5);
       expect(ply.max[a]).toBeCloseTo(bounds.max[a], 5);
     }
+
+    // The GLB download holds the same points and one frustum per shown frame.
+    await page.locator("[data-testid=export-format]").selectOption("glb");
+    const glbDownload = page.waitForEvent("download");
+    await button.click();
+    const glbFile = join(folder, "scene.glb");
+    await (await glbDownload).saveAs(glbFile);
+    const glb = readFileSync(glbFile);
+    expect(glb.readUInt32LE(0)).toBe(0x46546c67); // "glTF"
+    const json = JSON.parse(glb.subarray(20, 20 + glb.readUInt32LE(12)).toString("utf8"));
+    const meshes = json.meshes.map((m: any) => ({ mode: m.primitives[0].mode, count: json.accessors[m.primitives[0].attributes.POSITION].count }));
+    expect(meshes.filter((m: any) => m.mode === 0)).toEqual([{ mode: 0, count: shown }]);
+    expect(meshes.filter((m: any) => m.mode === 1)).toHaveLength(1);
   });
 
   it("had no page errors", () => {

@@ -83,6 +83,8 @@ export interface BenchRequest {
   b?: { label: string; options: OptionSet };
   /** Image paths (from a scan) in frame order; empty = the engine's synthetic input. */
   images: string[];
+  /** How the images are fitted to 518 px, for the timed runs and the kept outputs (default crop). */
+  preprocess?: "crop" | "pad";
   /** Synthetic input only: frame count. */
   frames?: number;
   repeats: number;

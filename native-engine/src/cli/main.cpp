@@ -16,7 +16,7 @@ static void usage() {
                "  infer       --weights W | --random-weights  [--config C] (--input-tensor T | --images F... [--preprocess crop|pad])\n"
                "              --out O.safetensors [--threads N] [--options a,b,...] [--debug] [--exif]\n"
                "  preprocess  --images F... --mode crop|pad --out O.safetensors [--exif]\n"
-               "  bench       [--weights W] [--config C] [--frames N] [--images DIR] [--threads N] [--repeats R] [--json]\n"
+               "  bench       [--weights W] [--config C] [--frames N] [--images DIR [--preprocess crop|pad]] [--threads N] [--repeats R] [--json]\n"
                "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"
                "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
                "  validate    --weights W [--config C]\n"
