@@ -404,11 +404,20 @@ export function viewCommand(cmd: NonNullable<State["viewCommand"]>): void {
 export async function chooseModelFolder(): Promise<void> {
   const dir = await api.pickFolder().catch(() => null);
   if (!dir) {
-    if (api.mode === "web") notify("In web mode, start the server with --model <folder> (a folder holding weights.safetensors and config.json).", "info");
+    if (api.mode === "web") notify("In web mode, enter the model's path on the server in the banner's path field.", "info");
     return;
   }
   const model = await guarded("Checking the model…", () => api.setModelDir(dir));
   if (model) set({ model, options: { ...get().options, randomWeights: false } });
+}
+
+/** A checkpoint file or a folder typed in (web mode: a path on the server). */
+export async function applyModelPath(path: string): Promise<void> {
+  const model = await guarded("Checking the model…", () => api.setModelDir(path));
+  if (model) {
+    set({ model, options: { ...get().options, randomWeights: false } });
+    notify(`Model ready: ${model.state === "ready" ? model.name : path}`, "info");
+  }
 }
 
 export async function exportRun(format: string): Promise<void> {

@@ -108,12 +108,18 @@ export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = p
     // Nothing chosen yet: the VGGT-1B weights the model manager downloaded or found.
     const local = findLocalModel({}, { env });
     if (local) return vggt1bFile(local.path, `VGGT-1B (${local.origin === "hf-cache" ? "Hugging Face cache" : "local file"})`);
-    return none("No model is installed. Get the VGGT-1B weights with 'vggt-workbench model download' (or choose a checkpoint file, or a folder holding weights.safetensors and config.json). Until then you can try the random-weight benchmark mode.");
+    return none(
+      "Get the VGGT-1B weights with 'vggt-workbench model download', or enter the path of the official checkpoint (model.safetensors or model.pt) or of a folder holding it below. Until then you can try the random-weight benchmark mode.",
+    );
   }
-  if (existsSync(dir) && statSync(dir).isFile()) return vggt1bFile(resolve(dir), basename(dir));
+  if (!existsSync(dir)) return none(`${dir}: no such file or folder.`);
+  if (statSync(dir).isFile()) return vggt1bFile(resolve(dir), basename(dir));
+  // A folder with the official release's single file (model.safetensors, or model.pt).
+  for (const f of ["model.safetensors", "model.pt"]) if (existsSync(join(dir, f)) && statSync(join(dir, f)).isFile()) return vggt1bFile(resolve(dir, f), `${basename(resolve(dir))}/${f}`);
   const weights = join(dir, "weights.safetensors");
   const config = join(dir, "config.json");
-  if (!existsSync(weights) || !existsSync(config)) return none(`The model folder ${dir} must hold weights.safetensors and config.json.`);
+  if (!existsSync(weights) || !existsSync(config))
+    return none(`The folder ${dir} holds no checkpoint: expected model.safetensors or model.pt (the official release), or weights.safetensors with config.json.`);
   let cfg: unknown;
   try {
     cfg = JSON.parse(readFileSync(config, "utf8"));
