@@ -333,8 +333,8 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     await page.locator("[data-testid=bench-repeats]").fill("5");
     await page.locator("[data-testid=bench-run]").click();
     const progress = page.locator("[data-testid=bench-progress]");
-    // The engine's own stderr progress reaches the page.
-    await progress.getByText(/run \d+\/5/).waitFor({ timeout: 60_000 });
+    // The engine's own stderr progress reaches the page, put into words.
+    await progress.getByText(/timed run \d+ of 5 took \d+\.\d s/).waitFor({ timeout: 60_000 });
     const id = (await page.locator("[data-testid=bench-item]").first().getAttribute("data-id"))!;
     const engines = () => descendantPids(web.proc.pid!).filter((p) => processName(p) === "vggt-engine").length;
     expect(engines()).toBe(2); // the app's serve process and the benchmark
