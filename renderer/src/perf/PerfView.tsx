@@ -125,12 +125,12 @@ function AbResult({ rec, json }: { rec: BenchRecord; json: BenchJson }) {
         <div className="card" data-testid="ab-median-A" data-value={a.median_ms}>
           <div className="hint">A · {rec.request.a?.label}</div>
           <strong>{fmtMs(a.median_ms)}</strong>
-          <div className="hint">peak {formatBytes(a.peak_bytes)} · weights {formatBytes(a.weight_bytes)}</div>
+          <div className="hint" title="Largest total of live activation tensors; the engine process's own memory (weights, caches, scratch) is larger">tensor peak {formatBytes(a.peak_bytes)} · weights {formatBytes(a.weight_bytes)}</div>
         </div>
         <div className="card" data-testid="ab-median-B" data-value={b.median_ms}>
           <div className="hint">B · {rec.request.b?.label}</div>
           <strong>{fmtMs(b.median_ms)}</strong>
-          <div className="hint">peak {formatBytes(b.peak_bytes)} · weights {formatBytes(b.weight_bytes)}</div>
+          <div className="hint" title="Largest total of live activation tensors; the engine process's own memory (weights, caches, scratch) is larger">tensor peak {formatBytes(b.peak_bytes)} · weights {formatBytes(b.weight_bytes)}</div>
         </div>
         <div className="card" data-testid="ab-ratio" data-median={ratio.median} data-min={ratio.min} data-max={ratio.max}>
           <div className="hint">A / B latency ratio (&gt; 1: B is faster)</div>
