@@ -57,11 +57,13 @@ export async function buildRenderer(): Promise<void> {
   await build({ configFile: join(repoRoot, "renderer", "vite.config.ts"), logLevel: "warn" });
 }
 
-export async function startWebMode(engine: string, model = tinyModel): Promise<WebMode> {
+/** `model: null` starts without a model (as on a fresh machine). */
+export async function startWebMode(engine: string, opts: { model?: string | null } = {}): Promise<WebMode> {
   const dataDir = mkdtempSync(join(tmpdir(), "vggt-e2e-data-"));
+  const model = opts.model === undefined ? tinyModel : opts.model;
   const proc = spawn(
     process.execPath,
-    [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "electron", "services", "web", "cli.ts"), "--port", "0", "--model", model, "--data-dir", dataDir, "--engine", engine, "--threads", "2"],
+    [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "electron", "services", "web", "cli.ts"), "--port", "0", ...(model ? ["--model", model] : []), "--data-dir", dataDir, "--engine", engine, "--threads", "2"],
     { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] },
   );
   let out = "";
@@ -206,4 +208,25 @@ export function processName(pid: number): string {
   } catch {
     return "";
   }
+}
+
+/** CPU seconds (user + system) used so far by the given processes; exited ones count as 0. */
+export function cpuSeconds(pids: number[]): number {
+  const tick = 100; // USER_HZ on Linux
+  let t = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      t += (Number(f[11]) + Number(f[12])) / tick; // fields 14 and 15: utime, stime
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return t;
+}
+
+/** The browser's processes (the test runner launched it, so they descend from this process). */
+export function browserPids(): number[] {
+  return descendantPids(process.pid).filter((p) => /chrom/i.test(processName(p)));
 }

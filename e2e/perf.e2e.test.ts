@@ -148,8 +148,12 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     await page.goto(web.url);
     await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
     await dropFrames();
-    // First start: the fastest set that keeps the fp32-exact tolerance.
+    // First start: the default `all` (bf16), explained, with the exact set one click away.
+    expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Default \(all\).*lossy/);
+    expect(await page.locator("[data-testid=default-preset-why]").textContent()).toMatch(/official bf16 run/);
+    await page.locator("[data-testid=use-exact]").click();
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Fastest exact.*fp32-exact/);
+    expect(await page.locator("[data-testid=default-preset-why]").count()).toBe(0);
     await page.locator("[data-testid=preset-reference]").click();
     expect(await checkedOptions()).toEqual([]);
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Reference \(fp32\).*fp32-exact/);
@@ -203,6 +207,19 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     const ratio = page.locator("[data-testid=ab-ratio]");
     expect([await ratio.getAttribute("data-median"), await ratio.getAttribute("data-min"), await ratio.getAttribute("data-max")].map(Number)).toEqual([j.ratio.median, j.ratio.min, j.ratio.max]);
     expect(await ratio.textContent()).toContain(`${j.ratio.median.toFixed(3)}×`);
+    // Each side's CPU share from the engine's own CPU and wall times, and the verdict that follows.
+    const cores = (r: any) => {
+      const s = r.cpu_ms.map((c: number, i: number) => c / r.latency_ms[i]).sort((x: number, y: number) => x - y);
+      return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    };
+    const shown = page.locator("[data-testid=ab-cores]");
+    expect(Number(await shown.getAttribute("data-a"))).toBeCloseTo(cores(j.rows[0]), 9);
+    expect(Number(await shown.getAttribute("data-b"))).toBeCloseTo(cores(j.rows[1]), 9);
+    const shareDiff = Math.abs(cores(j.rows[0]) - cores(j.rows[1])) / Math.max(cores(j.rows[0]), cores(j.rows[1]));
+    const spread = j.ratio.max / j.ratio.min;
+    const reliable = shareDiff <= 0.2 && spread <= 1.25;
+    expect(await page.locator("[data-testid=ab-summary]").getAttribute("data-reliable")).toBe(String(reliable));
+    expect(await page.locator("[data-testid=ab-unreliable]").count()).toBe(reliable ? 0 : 1);
     // bf16 is lossy: B's outputs differ from A's, and the app shows by how much.
     expect(j.rows[1].accuracy.depth_rel).toBeGreaterThan(0);
     expect(await page.locator("[data-testid=ab-depth-rel]").textContent()).toBe(j.rows[1].accuracy.depth_rel.toExponential(2));
@@ -316,8 +333,8 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     await page.locator("[data-testid=bench-repeats]").fill("5");
     await page.locator("[data-testid=bench-run]").click();
     const progress = page.locator("[data-testid=bench-progress]");
-    // The engine's own stderr progress reaches the page.
-    await progress.getByText(/run \d+\/5/).waitFor({ timeout: 60_000 });
+    // The engine's own stderr progress reaches the page, put into words.
+    await progress.getByText(/timed run \d+ of 5 took \d+\.\d s/).waitFor({ timeout: 60_000 });
     const id = (await page.locator("[data-testid=bench-item]").first().getAttribute("data-id"))!;
     const engines = () => descendantPids(web.proc.pid!).filter((p) => processName(p) === "vggt-engine").length;
     expect(engines()).toBe(2); // the app's serve process and the benchmark
@@ -345,6 +362,15 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     const text = (await table.textContent()) ?? "";
     expect(text).toContain("+ flash-attn");
     expect(text).toMatch(/A: Reference \(fp32\)/);
+    // Every column says what it ran on; the two ran on the same input here.
+    const inputs = await page.locator("[data-testid=comparison-input]").allTextContents();
+    for (const [k, id] of [abId, cumId].entries()) {
+      const j = engineJson(id);
+      expect(inputs[k]).toContain(`${j.frames} frame${j.frames === 1 ? "" : "s"} of ${j.width}×${j.height}, ${j.threads || "all"} threads`);
+    }
+    const same = engineJson(abId).frames === engineJson(cumId).frames && engineJson(abId).width === engineJson(cumId).width && engineJson(abId).threads === engineJson(cumId).threads;
+    expect(await table.getAttribute("data-same-input")).toBe(String(same));
+    expect(await page.locator("[data-testid=comparison-different-inputs]").count()).toBe(same ? 0 : 1);
     await screenshot(page, "perf-history-compare");
   });
 

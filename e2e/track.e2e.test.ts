@@ -21,7 +21,7 @@ const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-track-"));
 
 beforeAll(async () => {
   await buildRenderer();
-  web = await startWebMode(engine, tinyTrackModel);
+  web = await startWebMode(engine, { model: tinyTrackModel });
   ({ context: browser, profile, page, pageErrors } = await openPage());
   copyFileSync(join(repoRoot, "assets/sample/view-1.png"), join(folder, "view-1.png"));
   copyFileSync(join(repoRoot, "assets/sample/view-2.png"), join(folder, "view-2.png"));

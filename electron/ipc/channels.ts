@@ -11,6 +11,7 @@ import type {
   EstimateInput,
   ExportFormatInfo,
   ExportResult,
+  ExportSelection,
   ImageBytes,
   ModelStatus,
   PointCloud,
@@ -50,7 +51,7 @@ export interface InvokeMethods {
   /** Native folder picker; null where there is none (web mode) or the user cancelled. */
   pickFolder(): string | null;
   exportFormats(): ExportFormatInfo[];
-  exportRun(runId: string, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): ExportResult;
+  exportRun(runId: string, format: string, options: ExportSelection): ExportResult;
   /** Performance lab: engine version, option names, whether parallel runs are possible. */
   perfInfo(): PerfInfo;
   /** Runs `vggt-engine bench --json` (cumulative or A/B); progress and the result come as events. */

@@ -36,6 +36,8 @@ export interface BenchRow {
   added: string | null;
   options: OptionSet;
   latency_ms: number[];
+  /** Process CPU time of each repeat (engine-measured). */
+  cpu_ms?: number[];
   median_ms: number;
   speedup: number;
   peak_bytes: number;
@@ -81,6 +83,8 @@ export interface BenchRequest {
   b?: { label: string; options: OptionSet };
   /** Image paths (from a scan) in frame order; empty = the engine's synthetic input. */
   images: string[];
+  /** How the images are fitted to 518 px, for the timed runs and the kept outputs (default crop). */
+  preprocess?: "crop" | "pad";
   /** Synthetic input only: frame count. */
   frames?: number;
   repeats: number;

@@ -54,6 +54,8 @@ export interface RejectedEntry {
 export interface ScanResult {
   images: ImageEntry[];
   rejected: RejectedEntry[];
+  /** What the scan decided on the user's behalf (e.g. it used a folder's images/ subfolder). */
+  notes?: string[];
 }
 
 export type PreprocessMode = "crop" | "pad";
@@ -264,4 +266,13 @@ export interface ExportResult {
 export interface ImageBytes {
   mime: string;
   bytes: Uint8Array;
+}
+
+/** What an export takes from the viewer: the same selection settings (common/point-selection.ts). */
+export interface ExportSelection {
+  confPercentile: number;
+  branch: "pointmap" | "depth";
+  hiddenFrames?: number[];
+  filterBlack?: boolean;
+  filterWhite?: boolean;
 }

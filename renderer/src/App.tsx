@@ -12,18 +12,36 @@ import { OptionsPanel } from "./perf/OptionsPanel";
 import { initPerf } from "./perf/perf-store";
 import { PerfView } from "./perf/PerfView";
 import { formatBytes } from "./format";
-import { chooseModelFolder, dismissNotice, importFiles, setOptions, setTheme, setView, useStore } from "./store";
+import { chooseModelFolder, dismissNotice, applyModelPath, importFiles, setOptions, setTheme, setView, useStore } from "./store";
 
 function ModelStatusBar() {
   const model = useStore((s) => s.model);
   const engine = useStore((s) => s.engine);
   const randomWeights = useStore((s) => s.options.randomWeights);
+  const info = useStore((s) => s.info);
   return (
     <>
       {model?.state === "none" && (
         <div className="banner no-model" data-testid="no-model">
-          <strong>No model installed.</strong> {model.hint}{" "}
-          <button onClick={() => chooseModelFolder()}>Choose model folder…</button>{" "}
+          <strong>No model installed.</strong> <span data-testid="no-model-hint">{model.hint}</span>{" "}
+          <form
+            className="row model-path"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const path = new FormData(e.currentTarget).get("model-path");
+              if (typeof path === "string" && path.trim()) void applyModelPath(path.trim());
+            }}
+          >
+            <input name="model-path" data-testid="model-path" placeholder={info?.mode === "web" ? "path on the server: model.safetensors, model.pt or a folder" : "path: model.safetensors, model.pt or a folder"} size={48} />
+            <button type="submit" data-testid="use-model">
+              Use this model
+            </button>
+            {info?.mode !== "web" && (
+              <button type="button" onClick={() => chooseModelFolder()}>
+                Choose a folder…
+              </button>
+            )}
+          </form>
           {!randomWeights && <button onClick={() => setOptions({ randomWeights: true })}>Use random-weight benchmark mode</button>}
         </div>
       )}
@@ -122,8 +140,7 @@ export function App() {
       depth = 0;
       setDragging(false);
       if (!e.dataTransfer) return;
-      const files = await collectDropped(e.dataTransfer, api.mode);
-      if (files.length) await importFiles(files);
+      await importFiles(await collectDropped(e.dataTransfer, api.mode), "the dropped items");
     };
     window.addEventListener("dragover", over);
     window.addEventListener("dragenter", enter);

@@ -18,8 +18,9 @@ import type {
   ScanResult,
   TrackResult,
 } from "../../electron/ipc/channels";
-import { normalizeSet, presetSet } from "../../electron/services/perf/catalog";
+import { DEFAULT_PRESET, normalizeSet, presetSet } from "../../electron/services/perf/catalog";
 import { api } from "./api";
+import type { Picked } from "./drop";
 
 export interface Frame {
   entry: ImageEntry;
@@ -41,6 +42,9 @@ export interface ViewerSettings {
   showCameras: boolean;
   /** Frames hidden by the per-frame filter. */
   hiddenFrames: number[];
+  /** The official demo's background filters. */
+  filterBlack: boolean;
+  filterWhite: boolean;
 }
 
 export interface State {
@@ -55,6 +59,8 @@ export interface State {
   estimate: Estimate | null;
   runs: RunSummary[];
   progress: Record<string, RunProgress>;
+  /** When each run's last progress event arrived (ms): the clock runs on between events. */
+  progressAt: Record<string, number>;
   selectedRunId: string | null;
   cloud: PointCloud | null;
   cloudLoading: boolean;
@@ -79,8 +85,8 @@ let noticeSeq = 1;
 const ENGINE_OPTIONS_KEY = "vggt-engine-options";
 
 /**
- * The toggles as the user left them. The first time: "Fastest exact", so a reconstruction is as
- * fast as it can be without leaving the fp32 reference tolerance (the lossy options are opt-in).
+ * The toggles as the user left them. The first time: the default `all` (bf16), the fastest set whose
+ * error stays below the official release's own bf16 run; "Fastest exact" is one click away.
  */
 function savedEngineOptions() {
   try {
@@ -89,7 +95,7 @@ function savedEngineOptions() {
   } catch {
     // a set saved by another version (unknown names): start over
   }
-  return presetSet("fastest-exact");
+  return presetSet(DEFAULT_PRESET);
 }
 
 /** Electron's native menu commands; components register what needs their DOM (file inputs, canvas). */
@@ -124,11 +130,13 @@ export const useStore = create<State>(() => ({
   estimate: null,
   runs: [],
   progress: {},
+  progressAt: {},
   selectedRunId: null,
   cloud: null,
   cloudLoading: false,
   cloudError: null,
-  viewer: { confPercentile: 50, pointSize: 2, branch: "pointmap", maxPoints: 1_000_000, showCameras: true, hiddenFrames: [] },
+  // The official demo's default branch; exports default to it too.
+  viewer: { confPercentile: 50, pointSize: 2, branch: "depth", maxPoints: 1_000_000, showCameras: true, hiddenFrames: [], filterBlack: false, filterWhite: false },
   viewCommand: null,
   viewCommandSeq: 0,
   notices: [],
@@ -169,7 +177,8 @@ export async function init(): Promise<void> {
   api.onEvent((e) => {
     if (e.type === "engine") set({ engine: e.engine });
     else if (e.type === "model") set({ model: e.model });
-    else if (e.type === "run-progress") set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress } }));
+    else if (e.type === "run-progress")
+      set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress }, progressAt: { ...s.progressAt, [e.progress.runId]: Date.now() } }));
     else if (e.type === "run-updated") onRunUpdated(e.run);
     else if (e.type === "menu") menuHandlers[e.command]?.();
   });
@@ -205,10 +214,27 @@ function revokeThumbs(frames: Frame[]): void {
   for (const f of frames) if (f.thumbUrl) URL.revokeObjectURL(f.thumbUrl);
 }
 
-function applyScan(scan: ScanResult, extraRejected: RejectedEntry[] = []): void {
+/** Why nothing could be used, for the message (the first few reasons, then a count). */
+function reasonsOf(rejected: RejectedEntry[]): string {
+  const shown = rejected.slice(0, 3).map((r) => `${r.name}: ${r.reason}`);
+  if (rejected.length > 3) shown.push(`${rejected.length - 3} more`);
+  return shown.join("; ");
+}
+
+/**
+ * A scan's images replace the selection; a scan that found none leaves the selection as it was and
+ * says why, naming what was picked.
+ */
+function applyScan(scan: ScanResult, extraRejected: RejectedEntry[] = [], what = "the selection"): void {
+  const rejected = [...extraRejected, ...scan.rejected];
+  if (scan.images.length === 0) {
+    const kept = get().frames.length ? " The previous selection is kept." : "";
+    notify(rejected.length ? `No usable images in ${what}: ${reasonsOf(rejected)}.${kept}` : `No files in ${what}.${kept}`);
+    return;
+  }
   revokeThumbs(get().frames);
-  set({ frames: scan.images.map((entry) => ({ entry, included: true })), rejected: [...extraRejected, ...scan.rejected] });
-  if (scan.images.length === 0 && scan.rejected.length + extraRejected.length > 0) notify("No usable images: see the list of skipped files.");
+  set({ frames: scan.images.map((entry) => ({ entry, included: true })), rejected });
+  for (const n of scan.notes ?? []) notify(n, "info");
   void refreshEstimate();
   void loadThumbs();
 }
@@ -226,21 +252,29 @@ async function loadThumbs(): Promise<void> {
   }
 }
 
-export async function scanPaths(paths: string[], extraRejected: RejectedEntry[] = []): Promise<void> {
+export async function scanPaths(paths: string[], extraRejected: RejectedEntry[] = [], what = paths.length === 1 ? `“${paths[0]}”` : "the selection"): Promise<void> {
   const scan = await guarded("Scanning images…", () => api.scanPaths(paths));
-  if (scan) applyScan(scan, extraRejected);
+  if (scan) applyScan(scan, extraRejected, what);
 }
 
-export async function importFiles(files: { file: File; relativePath: string }[]): Promise<void> {
+export async function importFiles(picked: Picked, what: string): Promise<void> {
+  const files = picked.files;
+  for (const folder of picked.emptyFolders) notify(`The folder “${folder}” is empty.${get().frames.length ? " The previous selection is kept." : ""}`);
+  if (files.length === 0) {
+    // The browser sends nothing for an empty folder: only an empty pick can say so.
+    if (picked.emptyFolders.length === 0) notify(`No files in ${what} (an empty folder?).${get().frames.length ? " The previous selection is kept." : ""}`);
+    return;
+  }
   const collator = new Intl.Collator(undefined, { numeric: true });
   files.sort((a, b) => collator.compare(a.relativePath, b.relativePath));
   const res = await guarded(api.mode === "web" ? `Uploading ${files.length} files…` : "Reading files…", () => api.importFiles(files));
   if (!res) return;
   if (res.paths.length === 0) {
-    applyScan({ images: [], rejected: [] }, res.failed);
+    applyScan({ images: [], rejected: [] }, res.failed, what);
     return;
   }
-  await scanPaths(res.paths, res.failed);
+  const scan = await guarded("Scanning images…", () => api.scanPaths(res.paths));
+  if (scan) applyScan({ ...scan, notes: [...picked.notes, ...(scan.notes ?? [])] }, res.failed, what);
 }
 
 export async function openFolder(fallback: () => void): Promise<void> {
@@ -377,17 +411,28 @@ export function viewCommand(cmd: NonNullable<State["viewCommand"]>): void {
 export async function chooseModelFolder(): Promise<void> {
   const dir = await api.pickFolder().catch(() => null);
   if (!dir) {
-    if (api.mode === "web") notify("In web mode, start the server with --model <folder> (a folder holding weights.safetensors and config.json).", "info");
+    if (api.mode === "web") notify("In web mode, enter the model's path on the server in the banner's path field.", "info");
     return;
   }
   const model = await guarded("Checking the model…", () => api.setModelDir(dir));
   if (model) set({ model, options: { ...get().options, randomWeights: false } });
 }
 
+/** A checkpoint file or a folder typed in (web mode: a path on the server). */
+export async function applyModelPath(path: string): Promise<void> {
+  const model = await guarded("Checking the model…", () => api.setModelDir(path));
+  if (model) {
+    set({ model, options: { ...get().options, randomWeights: false } });
+    notify(`Model ready: ${model.state === "ready" ? model.name : path}`, "info");
+  }
+}
+
 export async function exportRun(format: string): Promise<void> {
   const { selectedRunId, viewer } = get();
   if (!selectedRunId) return;
-  const r = await guarded(`Exporting ${format}…`, () => api.exportRun(selectedRunId, format, { confPercentile: viewer.confPercentile, branch: viewer.branch }));
+  const r = await guarded(`Exporting ${format}…`, () =>
+    api.exportRun(selectedRunId, format, { confPercentile: viewer.confPercentile, branch: viewer.branch, hiddenFrames: viewer.hiddenFrames, filterBlack: viewer.filterBlack, filterWhite: viewer.filterWhite }),
+  );
   if (!r) return;
   if (r.download) {
     const a = document.createElement("a");

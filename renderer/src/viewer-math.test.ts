@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { CameraFrame } from "../../electron/ipc/channels";
-import { cameraPose, countVisible, percentileOfSorted, unproject, verticalFov } from "./viewer-math";
+import { cameraPose, countVisible, fitDistance, frameAllBounds, needsReframe, percentileOfSorted, unproject, verticalFov } from "./viewer-math";
 
 // A camera rotated 90° about y and moved: R maps world x to camera -z.
 const R = [0, 0, -1, 0, 1, 0, 1, 0, 0];
@@ -46,5 +46,33 @@ describe("viewer math", () => {
     expect(percentileOfSorted(sorted, 50)).toBe(3);
     expect(percentileOfSorted(sorted, 10)).toBeCloseTo(1.4, 6);
     expect(countVisible(Float32Array.from([1, 2, 3, 0]), Uint16Array.from([0, 1, 1, 0]), 2, new Set([0]))).toBe(2);
+  });
+});
+
+describe("framing", () => {
+  it("grows the cloud's sphere to hold every camera and its frustum", () => {
+    const b = frameAllBounds({ center: [0, 0, 2], radius: 1 }, [[0, 0, 0], [3, 0, 2]], 0.1);
+    expect(b.center).toEqual([0, 0, 2]);
+    expect(b.radius).toBeCloseTo(3.1, 12);
+    expect(frameAllBounds({ center: [0, 0, 2], radius: 5 }, [[0, 0, 0]], 0.1).radius).toBe(5);
+  });
+
+  it("fits the sphere in the narrower of the visible field's two angles", () => {
+    // 90° vertical, a square view: tan(45°) = 1, so the sphere touches both edges at r / sin 45°.
+    expect(fitDistance(1, 90, 500, 500)).toBeCloseTo(Math.SQRT2, 12);
+    // Half as wide as tall: the horizontal angle 2 atan(0.5) decides.
+    expect(fitDistance(1, 90, 250, 500)).toBeCloseTo(1 / Math.sin(Math.atan(0.5)), 12);
+    // Wider than tall: the vertical angle decides, width does not matter.
+    expect(fitDistance(2, 60, 2000, 500)).toBeCloseTo(4, 12);
+  });
+});
+
+describe("branch switch framing", () => {
+  it("keeps the view for a cloud in the same place, re-frames one that moved or changed size", () => {
+    const a = { center: [0, 0, 2] as [number, number, number], radius: 1 };
+    expect(needsReframe(a, { center: [0.2, 0, 2.1], radius: 1.1 })).toBe(false);
+    expect(needsReframe(a, { center: [0, 0, 3.5], radius: 1 })).toBe(true);
+    expect(needsReframe(a, { center: [0, 0, 2], radius: 0.3 })).toBe(true);
+    expect(needsReframe(a, { center: [0, 0, 2], radius: 2.5 })).toBe(true);
   });
 });

@@ -72,3 +72,45 @@ export function sceneBounds(positions: Float32Array): { center: Vec3; radius: nu
   const radius = d[Math.floor(d.length * 0.9)] || 1;
   return { center, radius };
 }
+
+/** The sphere that "frame all" shows: the cloud's robust bounds grown to hold every camera (and its frustum). */
+export function frameAllBounds(cloud: { center: Vec3; radius: number }, cameraCenters: Vec3[], frustumSize: number): { center: Vec3; radius: number } {
+  let radius = cloud.radius;
+  for (const c of cameraCenters) radius = Math.max(radius, Math.hypot(c[0] - cloud.center[0], c[1] - cloud.center[1], c[2] - cloud.center[2]) + frustumSize);
+  return { center: cloud.center, radius };
+}
+
+/**
+ * Distance from a sphere's centre at which it fits a view of vertical field of view `vfovDeg`
+ * whose visible part is `width` x `height` pixels (the part no panel covers).
+ */
+export function fitDistance(radius: number, vfovDeg: number, width: number, height: number): number {
+  const v = (vfovDeg * Math.PI) / 180;
+  const h = 2 * Math.atan(Math.tan(v / 2) * (Math.max(1, width) / Math.max(1, height)));
+  return radius / Math.sin(Math.min(v, h) / 2);
+}
+
+/** Axis-aligned bounds of the kept points (OpenCV world coordinates, as exported). */
+export function boundsOf(positions: Float32Array, keep: Uint32Array): { min: Vec3; max: Vec3 } | null {
+  if (keep.length === 0) return null;
+  const min: Vec3 = [Infinity, Infinity, Infinity];
+  const max: Vec3 = [-Infinity, -Infinity, -Infinity];
+  for (const i of keep)
+    for (let a = 0; a < 3; a++) {
+      const v = positions[3 * i + a];
+      if (v < min[a]) min[a] = v;
+      if (v > max[a]) max[a] = v;
+    }
+  return { min, max };
+}
+
+/**
+ * Whether a new cloud of the same run (another branch) needs a new framing: only when its points
+ * moved away from the framed ones (centre off by more than the radius, or size changed 2x);
+ * otherwise the user's view is kept.
+ */
+export function needsReframe(prev: { center: Vec3; radius: number }, next: { center: Vec3; radius: number }): boolean {
+  const d = Math.hypot(next.center[0] - prev.center[0], next.center[1] - prev.center[1], next.center[2] - prev.center[2]);
+  const ratio = next.radius / Math.max(1e-12, prev.radius);
+  return d > prev.radius || ratio > 2 || ratio < 0.5;
+}

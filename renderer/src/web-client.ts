@@ -7,6 +7,7 @@ import {
   INVOKE_NAMES,
   TOKEN_HEADER,
   type AppEvent,
+  type AppInfo,
   type InvokeApi,
   type RejectedEntry,
   type VggtApi,
@@ -44,6 +45,22 @@ export function createWebClient(token: string): VggtApi {
     source.onmessage = (m) => {
       const e = JSON.parse(m.data) as AppEvent;
       for (const l of listeners) l(e);
+    };
+    // The event stream is the link to the server: when it drops, the engine's last known state no
+    // longer holds. EventSource retries by itself; on reconnecting, the server's state is asked again.
+    let lost = false;
+    source.onerror = () => {
+      if (lost) return;
+      lost = true;
+      const engine = { state: "missing" as const, binary: null, message: "the web-mode server is not reachable (stopped?); retrying", restarts: 0 };
+      for (const l of listeners) l({ type: "engine", engine });
+    };
+    source.onopen = () => {
+      if (!lost) return;
+      lost = false;
+      void invoke("appInfo", []).then((info) => {
+        for (const l of listeners) l({ type: "engine", engine: (info as AppInfo).engine });
+      });
     };
   };
 

@@ -56,12 +56,13 @@ describe("vggt-workbench export", () => {
     }
   });
 
-  it("ply (binary/ascii), json and nerfstudio", () => {
+  it("ply (binary/ascii), json, nerfstudio and glb", () => {
     for (const [fmt, extra, files] of [
       ["ply", [], ["points.ply"]],
       ["ply", ["--ascii"], ["points.ply"]],
       ["json", [], ["cameras.json"]],
       ["nerfstudio", [], ["images", "sparse_pc.ply", "transforms.json"]],
+      ["glb", [], ["scene.glb"]],
     ] as const) {
       const dir = join(tmp, `o-${fmt}-${extra.length}`);
       const r = cli(["export", file, "--images", imagesDir, "--format", fmt, "--out", dir, ...extra]);
@@ -117,7 +118,7 @@ describe("vggt-workbench export", () => {
     // In process (runCli is what the bin calls) to keep the suite fast; one spawn checks the exit code path.
     const spawned = cli(["export", file, "--format", "obj", "--out", "z"]);
     expect(spawned.code).toBe(2);
-    expect(spawned.stderr).toMatch(/--format must be one of ply, colmap, colmap-bin, json, nerfstudio, got 'obj'/);
+    expect(spawned.stderr).toMatch(/--format must be one of ply, colmap, colmap-bin, json, nerfstudio, glb, got 'obj'/);
     for (const args of [
       ["export", file, "--format", "obj", "--out", "z"],
       ["export", file, "--out", "z"],

@@ -14,6 +14,7 @@ Formats (--format):
   colmap-bin   the same as binary (cameras.bin, images.bin, points3D.bin)
   json         cameras.json: per image OpenCV camera-from-world 4x4, K at model and original resolution
   nerfstudio   transforms.json (+ sparse_pc.ply, images/) for nerfstudio / splatfacto
+  glb          scene.glb: binary glTF 2.0, the points with colours and a frustum per camera (three.js)
 
 Options:
   --images DIR            folder of the original images (found by file name); default: the paths

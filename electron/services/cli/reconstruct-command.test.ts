@@ -28,13 +28,23 @@ describe.skipIf(!have)("vggt-workbench reconstruct", () => {
     const engineOut = readSafetensors(join(out, "reconstruction.safetensors"));
     expect(engineOut.tensors.get("world_points")?.shape).toEqual([2, 350, 518, 3]);
     expect(engineOut.metadata.random_weights).toBe("false");
-    expect(JSON.parse(engineOut.metadata.options)["flash-attn"]).toBe(true); // the fp32-exact set by default
+    // The default set `all`: bf16 on, int8 off.
+    const options = JSON.parse(engineOut.metadata.options);
+    expect([options.bf16, options["flash-attn"], options.w8a8]).toEqual([true, true, false]);
     const ply = readFileSync(join(out, "points.ply"));
     const count = Number(/element vertex (\d+)/.exec(ply.subarray(0, 400).toString("latin1"))![1]);
     expect(count).toBeGreaterThan(1000);
     for (const f of ["cameras.bin", "images.bin", "points3D.bin"]) expect(existsSync(join(out, "colmap/sparse/0", f))).toBe(true);
     expect(r.stdout).toMatch(/point cloud: .*points\.ply/);
   }, 150_000);
+
+  it("explains the default option set in its help", () => {
+    const r = spawnSync(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", "--help"], { encoding: "utf8" });
+    const help = (r.stdout + r.stderr).replace(/\s+/g, " ");
+    expect(help).toMatch(/default: all = every option but int8/);
+    expect(help).toMatch(/sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn for fp32-exact/);
+    expect(help).toMatch(/closer to the fp32 outputs than the official bf16 run/);
+  });
 
   it("fails clearly on a folder without images", () => {
     const empty = mkdtempSync(join(tmpdir(), "vggt-empty-"));

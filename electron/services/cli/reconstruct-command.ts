@@ -9,7 +9,23 @@ import { parseArgs } from "node:util";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { exportEngineOutputFile } from "../export/index.js";
 import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
+import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetSet } from "../perf/catalog.js";
 import { UsageError, type CliCommand } from "./registry.js";
+
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const w of text.split(" ")) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  return [...lines, line].join("\n");
+}
+
+// The app's "Fastest exact" preset: within the goldens' fp32 tolerance (docs/PERFORMANCE.md).
+const EXACT = enabledNames(presetSet("fastest-exact")).join(",");
 
 const USAGE = `Usage: vggt-workbench reconstruct <images-folder> --out DIR [options]
 
@@ -24,10 +40,12 @@ Options:
   --preprocess crop|pad   how images are fitted to 518 px (default crop)
   --frames N              use at most N images (evenly subsampled)
   --threads N             engine threads (default: all cores)
-  --options LIST          engine optimizations (default: every option that keeps fp32-exact results:
-                          sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn;
-                          'all' adds bf16, 'all,w8a8' int8; '' for the plain reference path)
+  --options LIST          engine optimizations (default: all = every option but int8, bf16 included;
+                          ${EXACT} for fp32-exact outputs;
+                          'all,w8a8' adds int8; '' for the plain reference path)
   --conf-percentile P     confidence filter for the exports (default 50)
+
+${wrap(DEFAULT_PRESET_WHY, 100)}
 `;
 
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg"]);
@@ -110,7 +128,7 @@ export const reconstructCommand: CliCommand = {
         throw new UsageError((e as Error).message);
       }
     }
-    args.push("--options", values.options ?? FASTEST_EXACT);
+    args.push("--options", values.options ?? DEFAULT_PRESET);
     io.stderr(`Reconstructing ${images.length} images from ${dir}\n${label}\n`);
     const code = await run(findEngineBinary(), args, (l) => io.stderr(`  engine: ${l}\n`));
     if (code !== 0) throw new Error(`the engine failed (exit code ${code}); earlier results in ${out} are unchanged`);

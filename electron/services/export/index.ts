@@ -8,6 +8,7 @@ import { resolveImages, writeImagesFolder, type ImagesMode } from "./images-fold
 import { stageExport, type OverwritePolicy } from "./output-dir.js";
 import { checkFiniteCameras } from "./finite-check.js";
 import { writePly } from "./ply.js";
+import { writeGlb } from "./glb.js";
 import { requireColors, resolveFrames, selectPoints, type PointSelectionOptions } from "./point-selection.js";
 
 export { loadEngineOutput, engineOutputFromSafetensors, EngineOutputError } from "./engine-output.js";
@@ -17,7 +18,7 @@ export { NonFiniteError } from "./finite-check.js";
 export { selectPoints, percentile } from "./point-selection.js";
 export type { PointSelection, PointSelectionOptions } from "./point-selection.js";
 
-export const EXPORT_FORMATS = ["ply", "colmap", "colmap-bin", "json", "nerfstudio"] as const;
+export const EXPORT_FORMATS = ["ply", "colmap", "colmap-bin", "json", "nerfstudio", "glb"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions extends PointSelectionOptions, OverwritePolicy {
@@ -54,6 +55,7 @@ export const LAYOUT: Record<ExportFormat, string[]> = {
   "colmap-bin": ["images/", "sparse/0/cameras.bin", "sparse/0/images.bin", "sparse/0/points3D.bin"],
   json: ["cameras.json"],
   nerfstudio: ["transforms.json", "sparse_pc.ply", "images/"],
+  glb: ["scene.glb"],
 };
 
 export async function exportReconstruction(out: EngineOutput, opts: ExportOptions): Promise<ExportResult> {
@@ -101,6 +103,9 @@ export async function exportReconstruction(out: EngineOutput, opts: ExportOption
         await writeImagesFolder(join(d, "images"), out, images, imagesMode);
         break;
       }
+      case "glb":
+        await writeGlb(join(d, "scene.glb"), out, sel!);
+        break;
       case "json":
         await writeCamerasJson(join(d, "cameras.json"), out, frames, images);
         break;

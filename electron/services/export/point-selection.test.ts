@@ -64,6 +64,37 @@ describe("selectPoints", () => {
     expect(withPad.indices.length).toBe(W * H - 2);
   });
 
+  it("takes the percentile over the same points it can keep: padding and non-finite pixels left out", () => {
+    const W = 56;
+    const H = 56;
+    const frames = [padMapping("a.png", 300, 400, W, H)];
+    const out = syntheticOutput({ S: 1, W, H, frames });
+    const f = frames[0];
+    const content: number[] = [];
+    for (let v = f.content_y0; v < f.content_y0 + f.content_height; v++)
+      for (let u = f.content_x0; u < f.content_x0 + f.content_width; u++) content.push(out.depthConf![v * W + u]);
+    const sel = selectPoints(out, { points: "depth", confPercentile: 50 });
+    expect(sel.threshold).toBeCloseTo(sortedPercentile(Float32Array.from(content), 50), 5);
+    expect(sel.indices.length).toBe(content.filter((c) => c >= sel.threshold).length);
+  });
+
+  it("applies the background filters to the pixels' colours", () => {
+    const out = syntheticOutput({ S: 1 });
+    const HW = out.H * out.W;
+    // Pixel 0 black, pixel 1 white, in the preprocessed images tensor (planar RGB in 0..1).
+    for (let c = 0; c < 3; c++) {
+      out.images![c * HW] = 0;
+      out.images![c * HW + 1] = 1;
+    }
+    const all = selectPoints(out, { points: "depth" }).indices;
+    const noBlack = selectPoints(out, { points: "depth", filterBlack: true }).indices;
+    const noWhite = selectPoints(out, { points: "depth", filterWhite: true }).indices;
+    expect(all[0]).toBe(0);
+    expect(noBlack[0]).not.toBe(0);
+    expect([...noWhite].includes(1)).toBe(false);
+    expect([...noBlack].includes(1)).toBe(true);
+  });
+
   it("rejects bad options with clear errors", () => {
     const out = syntheticOutput({ S: 2 });
     expect(() => selectPoints(out, { frames: [2] })).toThrow(/frame index 2 is out of range/);

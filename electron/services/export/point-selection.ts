@@ -1,5 +1,6 @@
-// Which pixels become exported points: confidence percentile like the official VGGT demo, frame filter,
-// padding removal. Shared by every format (and usable by the viewer so that it shows the same points).
+// Which pixels become exported points: the engine output's candidates (selected frames, finite, no
+// padding) through the selection the viewer uses too (common/point-selection.ts). Every format uses it.
+import { selectCandidates } from "../../../common/point-selection.js";
 import { pointArrays, type EngineOutput, type PointSource } from "./engine-output.js";
 
 export interface PointSelectionOptions {
@@ -10,6 +11,9 @@ export interface PointSelectionOptions {
   frames?: number[];
   /** Keep points from the white padding of 'pad' preprocessing (default false: they are not scene). */
   includePadding?: boolean;
+  /** Background filters of the official demo (need the `images` tensor for colours). */
+  filterBlack?: boolean;
+  filterWhite?: boolean;
 }
 
 export interface PointSelection {
@@ -24,8 +28,7 @@ export interface PointSelection {
   nonFinite: number;
 }
 
-/** Official demos drop near-zero confidences too (VGGT's conf = 1 + exp(x) is never that small). */
-export const CONF_EPSILON = 1e-5;
+export { CONF_EPSILON, percentile } from "../../../common/point-selection.js";
 
 export function resolveFrames(out: EngineOutput, frames?: number[]): number[] {
   if (!frames) return Array.from({ length: out.S }, (_, i) => i);
@@ -37,46 +40,6 @@ export function resolveFrames(out: EngineOutput, frames?: number[]): number[] {
   }
   if (seen.size === 0) throw new Error(`${out.source}: the frame filter selects no frames`);
   return [...seen].sort((a, b) => a - b);
-}
-
-/** k-th smallest (0-based) of arr, reordering arr in place (Hoare quickselect, O(n) average). */
-function selectKth(arr: Float32Array, k: number): number {
-  let lo = 0;
-  let hi = arr.length - 1;
-  while (hi > lo) {
-    const pivot = arr[(lo + hi) >>> 1];
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (arr[i] < pivot) i++;
-      while (arr[j] > pivot) j--;
-      if (i <= j) {
-        const t = arr[i];
-        arr[i] = arr[j];
-        arr[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return arr[k];
-  }
-  return arr[k];
-}
-
-/** numpy.percentile with the default 'linear' method. NaNs must already be removed. */
-export function percentile(values: Float32Array, p: number): number {
-  if (values.length === 0) return NaN;
-  const work = Float32Array.from(values);
-  const h = ((work.length - 1) * p) / 100;
-  const lo = Math.floor(h);
-  const a = selectKth(work, lo);
-  if (lo + 1 >= work.length || h === lo) return a;
-  // After selecting lo, everything right of it is >= a: the next order statistic is their minimum.
-  let b = Infinity;
-  for (let i = lo + 1; i < work.length; i++) if (work[i] < b) b = work[i];
-  return a + (h - lo) * (b - a);
 }
 
 function inContent(out: EngineOutput, s: number, u: number, v: number): boolean {
@@ -93,34 +56,40 @@ export function selectPoints(out: EngineOutput, opts: PointSelectionOptions = {}
   const frames = resolveFrames(out, opts.frames);
   const HW = out.H * out.W;
 
-  // Percentile over the selected frames' confidences, as the official viewer does after its frame filter.
-  const pool = new Float32Array(frames.length * HW);
+  // Candidates: the selected frames' pixels that can be points (finite, not padding). The shared
+  // selection takes the percentile over exactly these, as the viewer does on its cloud.
+  const pixel = new Uint32Array(frames.length * HW);
   let n = 0;
-  for (const s of frames)
-    for (let i = s * HW; i < (s + 1) * HW; i++) {
-      const c = conf[i];
-      if (!Number.isNaN(c)) pool[n++] = c;
-    }
-  const threshold = p === 0 ? 0 : percentile(pool.subarray(0, n), p);
-
-  const keep = new Uint32Array(frames.length * HW);
-  let k = 0;
   let nonFinite = 0;
   const padding = !opts.includePadding && out.frames !== undefined;
   for (const s of frames)
     for (let v = 0; v < out.H; v++)
       for (let u = 0; u < out.W; u++) {
         const i = s * HW + v * out.W + u;
-        const c = conf[i];
-        if (!(c >= threshold && c > CONF_EPSILON)) continue;
         if (padding && !inContent(out, s, u, v)) continue;
         if (!(Number.isFinite(xyz[3 * i]) && Number.isFinite(xyz[3 * i + 1]) && Number.isFinite(xyz[3 * i + 2]))) {
           nonFinite++;
           continue;
         }
-        keep[k++] = i;
+        pixel[n++] = i;
       }
-  return { points, frames, indices: keep.slice(0, k), threshold, considered: frames.length * HW, nonFinite };
+  const candConf = new Float32Array(n);
+  const candFrame = new Uint16Array(n);
+  const wantColors = !!out.images && (opts.filterBlack || opts.filterWhite);
+  const colors = wantColors ? new Uint8Array(3 * n) : null;
+  for (let k = 0; k < n; k++) {
+    const i = pixel[k];
+    candConf[k] = conf[i];
+    candFrame[k] = Math.floor(i / HW);
+    if (colors) pixelColor(out, i, colors, 3 * k);
+  }
+  const sel = selectCandidates(
+    { conf: candConf, frame: candFrame, colors },
+    { confPercentile: p, hiddenFrames: [], filterBlack: !!opts.filterBlack, filterWhite: !!opts.filterWhite },
+  );
+  const indices = new Uint32Array(sel.keep.length);
+  for (let k = 0; k < indices.length; k++) indices[k] = pixel[sel.keep[k]];
+  return { points, frames, indices, threshold: sel.threshold, considered: frames.length * HW, nonFinite };
 }
 
 /** 8-bit colour of pixel i from the preprocessed `images` tensor (rounded; the official demo truncates,

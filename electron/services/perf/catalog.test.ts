@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { defaultSet, describeSet, enabledNames, isExact, matchPreset, normalizeSet, OPTION_NAMES, OPTIONS, parseCliList, presetSet, PRESETS, setFromNames, toCliList } from "./catalog.js";
+import { DEFAULT_PRESET, defaultSet, describeSet, enabledNames, isExact, matchPreset, normalizeSet, OPTION_NAMES, OPTIONS, parseCliList, presetSet, PRESETS, setFromNames, toCliList } from "./catalog.js";
 
 describe("option catalogue", () => {
   it("lists the engine's switches in the write-up's order, each with an explanation and accuracy effect", () => {
@@ -12,8 +12,11 @@ describe("option catalogue", () => {
     expect(enabledNames(defaultSet())).toEqual(OPTION_NAMES.filter((n) => n !== "w8a8"));
   });
 
-  it("defines the four presets as the issue states them", () => {
-    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "Fastest exact", "Fastest (int8)"]);
+  it("defines the presets: reference, write-up, the default `all`, fastest exact, int8", () => {
+    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "Default (all)", "Fastest exact", "Fastest (int8)"]);
+    expect(presetSet(DEFAULT_PRESET)).toEqual(defaultSet());
+    expect(presetSet("all")).toEqual(parseCliList("all"));
+    expect(isExact(presetSet("all"))).toBe(false);
     expect(enabledNames(presetSet("reference"))).toEqual([]);
     expect(enabledNames(presetSet("writeup"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack"]);
     expect(enabledNames(presetSet("fastest-exact"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "prepack", "flash-attn"]);

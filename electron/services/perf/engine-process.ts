@@ -40,6 +40,8 @@ export interface BenchCommandInput {
   threads: number;
   parallel: ParallelSetting;
   mpirun?: string;
+  /** How images are fitted to 518 px (the Run panel's choice); default crop. */
+  preprocess?: "crop" | "pad";
 }
 
 /** `vggt-engine bench --json (--cumulative | --ab A B) ...` (docs/BENCH-JSON.md). */
@@ -55,7 +57,7 @@ export function buildBenchCommand(i: BenchCommandInput): EngineCommandLine {
     args.push("--ab", toCliList(i.a), toCliList(i.b));
   }
   args.push(...modelArgs(i.model, false));
-  if (i.imagesDir) args.push("--images", i.imagesDir);
+  if (i.imagesDir) args.push("--images", i.imagesDir, "--preprocess", i.preprocess ?? "crop");
   args.push("--frames", posInt(i.frames, "frames", 1), "--repeats", posInt(i.repeats, "repeats", 1), "--warmup", posInt(i.warmup ?? 1, "warmup", 0), "--threads", posInt(i.threads, "threads", 0));
   return withParallel(i.binary, args, i.parallel, i.mpirun);
 }
@@ -69,12 +71,14 @@ export interface InferCommandInput {
   threads: number;
   parallel: ParallelSetting;
   mpirun?: string;
+  /** How images are fitted to 518 px (the Run panel's choice); default crop. */
+  preprocess?: "crop" | "pad";
 }
 
 /** `vggt-engine infer` for one option set (the A/B point clouds). */
 export function buildInferCommand(i: InferCommandInput): EngineCommandLine {
   if (i.images.length === 0) throw new Error("infer needs at least one image");
-  const args = ["infer", ...modelArgs(i.model, true), "--images", ...i.images, "--preprocess", "crop", "--out", i.output, "--threads", String(i.threads), `--options=${toCliList(i.options)}`];
+  const args = ["infer", ...modelArgs(i.model, true), "--images", ...i.images, "--preprocess", i.preprocess ?? "crop", "--out", i.output, "--threads", String(i.threads), `--options=${toCliList(i.options)}`];
   return withParallel(i.binary, args, i.parallel, i.mpirun);
 }
 

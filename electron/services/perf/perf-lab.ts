@@ -216,7 +216,7 @@ export class PerfLab {
     try {
       if (signal.aborted) throw new ProcessCancelledError();
       const imagesDir = req.images.length ? this.linkInputs(id, req.images) : undefined;
-      const cmd = buildBenchCommand({ binary, kind: req.kind, a: req.a?.options, b: req.b?.options, model, imagesDir, frames: req.frames!, repeats: req.repeats, warmup: req.warmup, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun });
+      const cmd = buildBenchCommand({ binary, kind: req.kind, a: req.a?.options, b: req.b?.options, model, imagesDir, frames: req.frames!, repeats: req.repeats, warmup: req.warmup, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun, preprocess: req.preprocess === "pad" ? "pad" : "crop" });
       this.history.update(id, { command: [cmd.command, ...cmd.args] });
       this.opts.emit({ type: "bench-progress", progress: { benchId: id, line: "starting the engine", elapsedSeconds: 0, phase: "benchmark" } });
       const { stdout } = await run(cmd, "benchmark");
@@ -235,7 +235,7 @@ export class PerfLab {
         for (const side of ["A", "B"] as const) {
           const file = `${side}.safetensors`;
           const options = side === "A" ? req.a!.options : req.b!.options;
-          const inferCmd = buildInferCommand({ binary, model, images: req.images, output: join(this.history.benchDir(id), file), options, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun });
+          const inferCmd = buildInferCommand({ binary, model, images: req.images, output: join(this.history.benchDir(id), file), options, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun, preprocess: req.preprocess === "pad" ? "pad" : "crop" });
           this.opts.emit({ type: "bench-progress", progress: { benchId: id, line: `running ${side} once more for its point cloud`, elapsedSeconds: (Date.now() - t0) / 1000, phase: `output ${side}` } });
           await run(inferCmd, `output ${side}`);
           outputs[side] = file;

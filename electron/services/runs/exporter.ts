@@ -13,9 +13,10 @@ const LABELS: Record<ExportFormat, string> = {
   "colmap-bin": "COLMAP (binary)",
   json: "Cameras (JSON)",
   nerfstudio: "Nerfstudio (transforms.json)",
+  glb: "Scene (GLB: points + cameras)",
 };
 
-const SINGLE_FILE: Partial<Record<ExportFormat, string>> = { ply: "application/octet-stream", json: "application/json" };
+const SINGLE_FILE: Partial<Record<ExportFormat, string>> = { ply: "application/octet-stream", json: "application/json", glb: "model/gltf-binary" };
 
 export function createExporter(exportsRoot: string, pickDir?: () => Promise<string | null>): Exporter {
   return {
@@ -29,11 +30,18 @@ export function createExporter(exportsRoot: string, pickDir?: () => Promise<stri
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
       const outDir = picked ?? join(exportsRoot, run.id, `${f}-${stamp}`);
       const pct = Math.max(0, Math.min(100, Number(options.confPercentile) || 0));
+      // The viewer's frame filter: every frame of the run but the hidden ones.
+      const hidden = new Set(Array.isArray(options.hiddenFrames) ? options.hiddenFrames : []);
+      const frames = Array.from({ length: run.frames }, (_, i) => i).filter((i) => !hidden.has(i));
+      if (frames.length === 0) throw new Error(`run ${run.id}: every frame is hidden, nothing to export`);
       const r = await exportEngineOutputFile(outputFile, {
         format: f,
         outDir,
         points: options.branch === "depth" ? "depth" : "pointmap",
         confPercentile: pct,
+        ...(hidden.size ? { frames } : {}),
+        filterBlack: options.filterBlack === true,
+        filterWhite: options.filterWhite === true,
         force: !picked,
       });
       const mime = SINGLE_FILE[f];

@@ -55,12 +55,31 @@ export class ProgressTracker {
     return this.fraction;
   }
 
-  /** Seconds left: from the observed rate once there is enough signal, else from the estimate. */
+  private last: { elapsed: number; eta: number } | null = null;
+
+  /**
+   * Seconds left, steady: the estimate's remaining share blended into the observed rate as the run
+   * advances (the estimate alone at the start, the observed rate alone from 30 % on), and never more
+   * than 2x above or below what the previous answer, counted down, predicted.
+   */
   eta(elapsedSeconds: number): number | null {
     const f = this.fraction;
     if (f >= 1) return 0;
-    if (f >= 0.05 && elapsedSeconds > 1) return (elapsedSeconds * (1 - f)) / f;
-    if (this.estimatedSeconds > 0) return Math.max(0, this.estimatedSeconds - elapsedSeconds);
-    return null;
+    const prior = this.estimatedSeconds > 0 ? this.estimatedSeconds * (1 - f) : null;
+    const observed = f >= 0.02 && elapsedSeconds > 1 ? (elapsedSeconds * (1 - f)) / f : null;
+    let eta: number | null;
+    if (observed === null) eta = prior;
+    else if (prior === null) eta = observed;
+    else {
+      const w = Math.min(1, f / 0.3);
+      eta = w * observed + (1 - w) * prior;
+    }
+    if (eta === null) return null;
+    if (this.last) {
+      const expected = Math.max(1, this.last.eta - (elapsedSeconds - this.last.elapsed));
+      eta = Math.min(Math.max(eta, expected / 2), expected * 2);
+    }
+    this.last = { elapsed: elapsedSeconds, eta };
+    return eta;
   }
 }

@@ -57,6 +57,31 @@ describe("scanPaths", () => {
     });
   });
 
+  it("reads a scene folder's images/ subfolder when the folder has no images itself, and says so", async () => {
+    const d = join(dir, "demo-scene");
+    mkdirSync(join(d, "images"), { recursive: true });
+    mkdirSync(join(d, "sparse"), { recursive: true });
+    writeFileSync(join(d, "README.txt"), "scene");
+    writeFileSync(join(d, "images", "b.png"), pngBytes());
+    writeFileSync(join(d, "images", "a.jpg"), jpegBytes(64, 48));
+    const r = await scanPaths([d]);
+    expect(r.images.map((i) => i.path)).toEqual([join(d, "images", "a.jpg"), join(d, "images", "b.png")]);
+    expect(r.rejected).toEqual([]);
+    expect(r.notes).toEqual([expect.stringMatching(/“demo-scene” holds no images of its own: using its images\/ subfolder/)]);
+    // A folder with images of its own keeps them (images/ is then just a skipped subfolder).
+    writeFileSync(join(d, "top.png"), pngBytes());
+    const own = await scanPaths([d]);
+    expect(own.images.map((i) => i.name)).toEqual(["top.png"]);
+    expect(own.notes).toBeUndefined();
+  });
+
+  it("names an empty folder", async () => {
+    const d = join(dir, "empty");
+    mkdirSync(d);
+    writeFileSync(join(d, ".hidden"), "x");
+    expect(await scanPaths([d])).toEqual({ images: [], rejected: [{ path: d, name: "empty", reason: "empty folder" }] });
+  });
+
   it("reports missing paths instead of throwing", async () => {
     const r = await scanPaths([join(dir, "nope")]);
     expect(r.images).toEqual([]);

@@ -10,6 +10,7 @@ import { basename, extname, join, relative, resolve, sep } from "node:path";
 import { createInflate } from "node:zlib";
 import sharp, { type Metadata } from "sharp";
 
+import { SCENE_IMAGES_SUBFOLDER, subfolderNote, useImagesSubfolder } from "../../../common/scene-folder.js";
 import type { ImageEntry, ImageFormat, RejectedEntry, ScanResult } from "../../ipc/types.js";
 
 export const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
@@ -267,13 +268,15 @@ export function isWithin(root: string, path: string): boolean {
 }
 
 /**
- * Scans files and folders (folders one level deep, in natural name order). Hidden files
+ * Scans files and folders (folders one level deep, in natural name order; a folder without images
+ * of its own but with an images/ subfolder is read from there, with a note). Hidden files
  * (.DS_Store, ...) are skipped silently; everything else that is not a usable image is rejected
  * with its reason.
  */
 export async function scanPaths(paths: string[], opts: { allow?: (path: string) => boolean } = {}): Promise<ScanResult> {
   const images: ImageEntry[] = [];
   const rejected: RejectedEntry[] = [];
+  const notes: string[] = [];
   const seen = new Set<string>();
   const add = (r: ImageEntry | RejectedEntry) => {
     if (seen.has(r.path)) return;
@@ -294,17 +297,31 @@ export async function scanPaths(paths: string[], opts: { allow?: (path: string) 
       add(await inspectImageFile(p));
       continue;
     }
+    let dir = p;
     let names: string[];
     try {
-      names = readdirSync(p);
+      names = readdirSync(dir).filter((n) => !n.startsWith("."));
+      const isFolder = (n: string) => {
+        try {
+          return statSync(join(dir, n)).isDirectory();
+        } catch {
+          return false;
+        }
+      };
+      const listing = { files: names.filter((n) => !isFolder(n)), folders: names.filter(isFolder) };
+      if (useImagesSubfolder(listing)) {
+        dir = join(p, SCENE_IMAGES_SUBFOLDER);
+        names = readdirSync(dir).filter((n) => !n.startsWith("."));
+        notes.push(subfolderNote(basename(p)));
+      }
     } catch (e) {
-      add({ path: p, name: basename(p), reason: errnoReason(e) });
+      add({ path: dir, name: basename(dir), reason: errnoReason(e) });
       continue;
     }
+    if (names.length === 0) add({ path: dir, name: basename(dir), reason: "empty folder" });
     names.sort(collator.compare);
     for (const n of names) {
-      if (n.startsWith(".")) continue;
-      const full = join(p, n);
+      const full = join(dir, n);
       const shown = paths.length === 1 ? n : `${basename(p)}/${n}`;
       // A folder entry may be a symlink to somewhere the caller may not read (web mode).
       if (opts.allow && !opts.allow(full)) {
@@ -314,7 +331,7 @@ export async function scanPaths(paths: string[], opts: { allow?: (path: string) 
       add(await inspectImageFile(full, shown));
     }
   }
-  return { images, rejected };
+  return notes.length ? { images, rejected, notes } : { images, rejected };
 }
 
 export function mimeOf(path: string): string {

@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { AppEvent, EngineState } from "../../ipc/types.js";
@@ -104,6 +104,8 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     await wb.idle();
     expect(wb.getRun(hung.id)).toMatchObject({ status: "cancelled" });
     expect(() => wb.getPointCloud({ runId: hung.id, branch: "pointmap", maxPoints: 1000 })).toThrow(/no result/);
+    // Same images, same default name: the second and third runs are told apart.
+    expect([failed.name, hung.name]).toEqual(["1 frame — a.png", "1 frame — a.png (2)"]);
   });
 
   it("refuses unusable input before starting the engine", async () => {
@@ -174,6 +176,17 @@ describe("Workbench without a model", () => {
     expect(info).toMatchObject({ weights: file, config: "vggt-1b" });
     rmSync(join(process.env.HF_HUB_CACHE!, "models--facebook--VGGT-1B"), { recursive: true });
     expect(readModelDir(undefined).status.state).toBe("none");
+  });
+
+  it("takes the official release's single file, or a folder holding it, and names what is wrong otherwise", () => {
+    const dir = mkdtempSync(join(root, "official-"));
+    const file = join(dir, "model.safetensors");
+    writeFileSync(file, Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("{}")]));
+    expect(readModelDir(file)).toMatchObject({ status: { state: "ready", dir: file }, weights: file, config: "vggt-1b" });
+    expect(readModelDir(dir)).toMatchObject({ status: { state: "ready", dir: file, name: `${basename(dir)}/model.safetensors` }, weights: file });
+    const empty = mkdtempSync(join(root, "empty-model-"));
+    expect(readModelDir(empty).status).toEqual({ state: "none", hint: expect.stringMatching(/holds no checkpoint: expected model\.safetensors or model\.pt/) });
+    expect(readModelDir(join(root, "missing")).status).toEqual({ state: "none", hint: `${join(root, "missing")}: no such file or folder.` });
   });
 
   it("says so and allows only benchmark runs", async () => {

@@ -19,6 +19,7 @@ import type {
   EstimateInput,
   ExportFormatInfo,
   ExportResult,
+  ExportSelection,
   ImageBytes,
   ModelStatus,
   PointCloud,
@@ -54,7 +55,7 @@ export const APP_VERSION = "0.1.0";
 /** Export formats provided by services/export, plugged in by main.ts / the web server. */
 export interface Exporter {
   formats(): ExportFormatInfo[];
-  export(outputFile: string, run: RunDetail, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): Promise<ExportResult>;
+  export(outputFile: string, run: RunDetail, format: string, options: ExportSelection): Promise<ExportResult>;
 }
 
 export interface WorkbenchOptions {
@@ -132,12 +133,18 @@ export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = p
     // Nothing chosen yet: the VGGT-1B weights the model manager downloaded or found.
     const local = findLocalModel({}, { env });
     if (local) return vggt1bFile(local.path, `VGGT-1B (${local.origin === "hf-cache" ? "Hugging Face cache" : "local file"})`);
-    return none("No model is installed. Get the VGGT-1B weights with 'vggt-workbench model download' (or choose a checkpoint file, or a folder holding weights.safetensors and config.json). Until then you can try the random-weight benchmark mode.");
+    return none(
+      "Get the VGGT-1B weights with 'vggt-workbench model download', or enter the path of the official checkpoint (model.safetensors or model.pt) or of a folder holding it below. Until then you can try the random-weight benchmark mode.",
+    );
   }
+  if (!existsSync(dir)) return none(`${dir}: no such file or folder.`);
   if (isRegularFile(dir)) return vggt1bFile(resolve(dir), basename(dir));
+  // A folder with the official release's single file (model.safetensors, or model.pt).
+  for (const f of ["model.safetensors", "model.pt"]) if (isRegularFile(join(dir, f))) return vggt1bFile(resolve(dir, f), `${basename(resolve(dir))}/${f}`);
   const weights = join(dir, "weights.safetensors");
   const config = join(dir, "config.json");
-  if (!isRegularFile(weights) || !isRegularFile(config)) return none(`The model folder ${dir} must hold weights.safetensors and config.json (regular files).`);
+  if (!isRegularFile(weights) || !isRegularFile(config))
+    return none(`The folder ${dir} holds no checkpoint: expected model.safetensors or model.pt (the official release), or weights.safetensors with config.json (regular files).`);
   let cfg: unknown;
   try {
     const st = statSync(config);
@@ -330,7 +337,7 @@ export class Workbench implements Backend {
     const id = newRunId();
     const detail: RunDetail = {
       id,
-      name: req.name?.trim() || `${images.length} frame${images.length === 1 ? "" : "s"} — ${images[0].name}`,
+      name: this.uniqueRunName(req.name?.trim() || `${images.length} frame${images.length === 1 ? "" : "s"} — ${images[0].name}`),
       createdAt: new Date().toISOString(),
       status: "queued",
       frames: images.length,
@@ -436,6 +443,13 @@ export class Workbench implements Backend {
     a.abort.abort();
   }
 
+  /** Two runs never share a name: "name", "name (2)", "name (3)", ... */
+  private uniqueRunName(base: string): string {
+    const taken = new Set(this.store.list().map((r) => r.name));
+    if (!taken.has(base)) return base;
+    for (let k = 2; ; k++) if (!taken.has(`${base} (${k})`)) return `${base} (${k})`;
+  }
+
   listRuns(): RunSummary[] {
     return this.store.list();
   }
@@ -477,7 +491,7 @@ export class Workbench implements Backend {
     return this.opts.exporter?.formats() ?? [];
   }
 
-  async exportRun(runId: string, format: string, options: { confPercentile: number; branch: "pointmap" | "depth" }): Promise<ExportResult> {
+  async exportRun(runId: string, format: string, options: ExportSelection): Promise<ExportResult> {
     if (!this.opts.exporter) throw new Error("export is not available in this build");
     const run = this.store.get(runId);
     if (run.status !== "done") throw new Error(`run ${runId} has no result to export`);

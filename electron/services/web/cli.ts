@@ -6,16 +6,44 @@ import { parseArgs } from "node:util";
 import { createAppServices, findUp } from "../runs/app-services.js";
 import { startWebServer } from "./server.js";
 
-const { values } = parseArgs({
-  options: {
-    port: { type: "string", default: "0" },
-    model: { type: "string" },
-    "data-dir": { type: "string" },
-    engine: { type: "string" },
-    threads: { type: "string" },
-    static: { type: "string" },
-  },
-});
+const USAGE = `Usage: npm run web -- [options]
+
+Serves the app on 127.0.0.1 for a browser and prints its address (with a one-time token).
+
+Options:
+  --port N          port (default 0: any free port)
+  --model PATH      a model folder or checkpoint file to start with (default: the local model, if any)
+  --data-dir DIR    where runs and benchmarks are kept (default: the app's data folder)
+  --engine BIN      the vggt-engine binary (default: native-engine/build/vggt-engine)
+  --threads N       engine threads (default: all cores)
+  --static DIR      the built renderer (default: dist/renderer)
+  -h, --help        this help
+`;
+
+function parseCli() {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: "string", default: "0" },
+        model: { type: "string" },
+        "data-dir": { type: "string" },
+        engine: { type: "string" },
+        threads: { type: "string" },
+        static: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    console.error(`web mode: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const { values } = parseCli();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const staticDir = values.static ?? findUp(join("dist", "renderer")) ?? "dist/renderer";
 const { workbench, engine } = createAppServices({

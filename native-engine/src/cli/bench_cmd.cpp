@@ -156,7 +156,7 @@ void print_rows(const json& j) {
 int bench_main(int argc, char** argv) {
   Args a(argc, argv, 2, {"json", "cumulative", "quiet"});
   a.check_known({"weights", "config", "frames", "images", "input-tensor", "threads", "repeats", "warmup", "json",
-                 "options", "height", "width", "cumulative", "ab", "seed", "quiet"});
+                 "options", "height", "width", "cumulative", "ab", "seed", "quiet", "preprocess"});
   const int frames = a.get_int("frames", 2), repeats = std::max(1, a.get_int("repeats", 1));
   const int warmup = std::max(0, a.get_int("warmup", 0));
   const int threads = a.get_int("threads", 0);
@@ -170,7 +170,9 @@ int bench_main(int argc, char** argv) {
     images = load_input_tensor(a.get("input-tensor"));
     input_desc = a.get("input-tensor");
   } else if (a.has("images")) {
-    images = preprocess::load_and_preprocess(list_images(a.get("images"), frames), preprocess::Mode::Crop).images;
+    images = preprocess::load_and_preprocess(list_images(a.get("images"), frames),
+                                             preprocess::mode_from_string(a.get("preprocess", "crop")))
+                 .images;
     input_desc = a.get("images");
   } else {
     images = Tensor({frames, 3, a.get_int("height", 350), a.get_int("width", 518)});

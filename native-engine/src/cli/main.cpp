@@ -19,7 +19,7 @@ static void usage() {
                "              [--query-points Q.json|Q.safetensors [--query-space model|original] | --track-grid N]\n"
                "              (point tracks from frame 0: track, vis, conf; see docs/TRACKING.md)\n"
                "  preprocess  --images F... --mode crop|pad --out O.safetensors [--exif]\n"
-               "  bench       [--weights W] [--config C] [--frames N] [--images DIR] [--threads N] [--repeats R] [--json]\n"
+               "  bench       [--weights W] [--config C] [--frames N] [--images DIR [--preprocess crop|pad]] [--threads N] [--repeats R] [--json]\n"
                "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"
                "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
                "  bench-mpi   [--mb M]  (under mpirun: link latency, bandwidth, all-to-all of M MB per rank)\n"

@@ -46,7 +46,7 @@ export function ImagesPanel() {
         multiple
         {...({ webkitdirectory: "" } as Record<string, string>)}
         onChange={(e) => {
-          void importFiles(fromInput(e.target.files));
+          void importFiles(fromInput(e.target.files), "the chosen folder");
           e.target.value = "";
         }}
       />
@@ -57,7 +57,7 @@ export function ImagesPanel() {
         hidden
         multiple
         onChange={(e) => {
-          void importFiles(fromInput(e.target.files));
+          void importFiles(fromInput(e.target.files), "the chosen files");
           e.target.value = "";
         }}
       />

@@ -1,5 +1,6 @@
 import { formatBytes, formatSeconds } from "../format";
-import { cancelRun, setOptions, startRun, useStore } from "../store";
+import { setOptions, startRun, useStore } from "../store";
+import { RunProgress } from "./RunProgress";
 
 export function RunPanel() {
   const frames = useStore((s) => s.frames);
@@ -8,7 +9,6 @@ export function RunPanel() {
   const model = useStore((s) => s.model);
   const engine = useStore((s) => s.engine);
   const runs = useStore((s) => s.runs);
-  const progress = useStore((s) => s.progress);
   const busy = useStore((s) => s.busy);
   const included = frames.filter((f) => f.included).length;
   const active = runs.filter((r) => r.status === "running" || r.status === "queued");
@@ -52,25 +52,9 @@ export function RunPanel() {
         {options.randomWeights ? "Run benchmark (random weights)" : "Reconstruct"}
       </button>
       {busy && <p className="hint">{busy}</p>}
-      {active.map((r) => {
-        const p = progress[r.id];
-        return (
-          <div key={r.id} className="progress" data-testid="run-progress">
-            <div className="row">
-              <span className="grow">
-                {r.name} — {r.status === "queued" ? "queued" : (p?.message ?? p?.stage ?? "starting")}
-              </span>
-              <button data-testid="cancel-button" onClick={() => cancelRun(r.id)}>
-                Cancel
-              </button>
-            </div>
-            <progress max={1} value={p?.fraction ?? 0} />
-            <div className="hint">
-              {Math.round((p?.fraction ?? 0) * 100)}% · elapsed {formatSeconds(p?.elapsedSeconds ?? 0)} · ETA {formatSeconds(p?.etaSeconds)}
-            </div>
-          </div>
-        );
-      })}
+      {active.map((r) => (
+        <RunProgress key={r.id} run={r} />
+      ))}
     </section>
   );
 }

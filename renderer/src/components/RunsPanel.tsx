@@ -35,7 +35,7 @@ export function RunsPanel() {
               {r.error && <span className="run-error">{r.error}</span>}
             </button>
             {r.status !== "running" && r.status !== "queued" && (
-              <button className="remove" aria-label={`Delete run ${r.name}`} onClick={() => deleteRun(r.id)}>
+              <button className="remove" aria-label={`Delete run ${r.name}`} onClick={() => window.confirm(`Delete run “${r.name}” and its outputs? This cannot be undone.`) && deleteRun(r.id)}>
                 ×
               </button>
             )}

@@ -5,7 +5,20 @@ import * as THREE from "three";
 
 import type { CameraFrame, PointCloud } from "../../../electron/ipc/channels";
 import { trackAt, useStore, viewCommand } from "../store";
-import { cameraPose, flip, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
+import { cameraPose, fitDistance, flip, frameAllBounds, needsReframe, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
+
+/** Frustum depth drawn for each camera, relative to the cloud's radius. */
+const frustumSize = (radius: number) => radius * 0.12;
+
+/** Width in CSS pixels of the canvas's right part that the controls panel covers. */
+function coveredRight(canvas: HTMLCanvasElement): number {
+  const panel = document.querySelector("[data-testid=viewer-controls]");
+  if (!panel) return 0;
+  const c = canvas.getBoundingClientRect();
+  const p = panel.getBoundingClientRect();
+  if (p.bottom <= c.top || p.top >= c.bottom) return 0;
+  return Math.max(0, Math.min(c.right, c.right - p.left + 10));
+}
 
 /** The WebGL canvas, for screenshots. */
 export const canvasRef: { current: HTMLCanvasElement | null } = { current: null };
@@ -17,10 +30,16 @@ uniform float threshold;
 uniform float pointSize;
 uniform sampler2D frameMask;
 uniform float frameCount;
+uniform float filterBlack;
+uniform float filterWhite;
 varying vec3 vColor;
 void main() {
   float shown = texture2D(frameMask, vec2((frameIndex + 0.5) / frameCount, 0.5)).r;
-  if (conf < threshold || conf <= 1e-5 || shown < 0.5) {
+  // The background filters of common/point-selection.ts on 8-bit colours (color = k / 255).
+  vec3 c8 = floor(color * 255.0 + 0.5);
+  bool black = filterBlack > 0.5 && c8.r + c8.g + c8.b < 16.0;
+  bool white = filterWhite > 0.5 && c8.r > 240.0 && c8.g > 240.0 && c8.b > 240.0;
+  if (conf < threshold || conf <= 1e-5 || shown < 0.5 || black || white) {
     // Outside the clip volume: the point is dropped before rasterisation.
     gl_Position = vec4(2.0, 2.0, 2.0, 1.0);
     gl_PointSize = 0.0;
@@ -40,7 +59,10 @@ void main() {
 function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) {
   const pointSize = useStore((s) => s.viewer.pointSize);
   const hidden = useStore((s) => s.viewer.hiddenFrames);
+  const filterBlack = useStore((s) => s.viewer.filterBlack);
+  const filterWhite = useStore((s) => s.viewer.filterWhite);
   const dpr = useThree((s) => s.viewport.dpr);
+  const invalidate = useThree((s) => s.invalidate);
   const frameCount = Math.max(1, cloud.cameras.length);
 
   const geometry = useMemo(() => {
@@ -64,7 +86,14 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
         vertexShader: VERTEX,
         fragmentShader: FRAGMENT,
         vertexColors: true,
-        uniforms: { threshold: { value: 0 }, pointSize: { value: 2 }, frameMask: { value: maskTexture }, frameCount: { value: frameCount } },
+        uniforms: {
+          threshold: { value: 0 },
+          pointSize: { value: 2 },
+          frameMask: { value: maskTexture },
+          frameCount: { value: frameCount },
+          filterBlack: { value: 0 },
+          filterWhite: { value: 0 },
+        },
       }),
     [maskTexture, frameCount],
   );
@@ -77,6 +106,10 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
   maskTexture.needsUpdate = true;
   material.uniforms.threshold.value = threshold;
   material.uniforms.pointSize.value = pointSize * dpr;
+  material.uniforms.filterBlack.value = filterBlack ? 1 : 0;
+  material.uniforms.filterWhite.value = filterWhite ? 1 : 0;
+  // Uniforms and the mask texture are mutated outside React's props: ask for one new frame.
+  useEffect(() => invalidate(), [invalidate, material, threshold, pointSize, dpr, hidden, filterBlack, filterWhite]);
 
   // Double-click a point: track it from the frame it came from (its pixel by the frame's camera).
   const onDoubleClick = (e: ThreeEvent<MouseEvent>) => {
@@ -152,6 +185,7 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
   const camera = useThree((s) => s.camera) as THREE.PerspectiveCamera;
   const controls = useThree((s) => s.controls) as unknown as { target: THREE.Vector3; enabled: boolean; update(): void } | null;
   const gl = useThree((s) => s.gl);
+  const invalidate = useThree((s) => s.invalidate);
   const seq = useStore((s) => s.viewCommandSeq);
   const command = useStore((s) => s.viewCommand);
 
@@ -163,7 +197,7 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
     if (!controls) return;
     const r = bounds.radius;
     camera.near = r / 1000;
-    camera.far = r * 200;
+    camera.far = r * 400;
     if (cmd?.kind === "camera" && cloud.cameras[cmd.index]) {
       const cam = cloud.cameras[cmd.index];
       const { center, rwc } = cameraPose(cam.extrinsic);
@@ -178,30 +212,53 @@ function ViewController({ cloud, bounds }: { cloud: PointCloud; bounds: { center
       camera.fov = verticalFov(cam);
       const forward = new THREE.Vector3(0, 0, -1).applyQuaternion(camera.quaternion);
       controls.target.copy(camera.position).addScaledVector(forward, r);
+      camera.clearViewOffset();
       // Show the exact pose (roll included) until the user starts orbiting again.
       controls.enabled = false;
     } else {
-      const c = new THREE.Vector3(...flip(bounds.center));
+      // Frame all: the points and every camera, centred in the part of the canvas no panel covers.
+      const all = frameAllBounds(bounds, cloud.cameras.map((cam) => cameraPose(cam.extrinsic).center), frustumSize(bounds.radius));
+      const c = new THREE.Vector3(...flip(all.center));
       const first = cloud.cameras[0] ? new THREE.Vector3(...flip(cameraPose(cloud.cameras[0].extrinsic).center)) : new THREE.Vector3();
       const dir = first.clone().sub(c);
       if (dir.lengthSq() < 1e-12) dir.set(0, 0, 1);
+      dir.normalize();
+      // A little above the first camera's side, so the scene is seen from slightly over it.
+      dir.y += 0.15;
+      dir.normalize();
       camera.up.set(0, 1, 0);
       camera.fov = cloud.cameras[0] ? verticalFov(cloud.cameras[0]) : 50;
-      // From the first camera's side, at a distance where the cloud fills most of the view.
-      camera.position.copy(c).addScaledVector(dir.normalize(), r * 2.2);
-      camera.position.y += r * 0.3;
+      const covered = coveredRight(gl.domElement);
+      const w = gl.domElement.clientWidth;
+      const h = gl.domElement.clientHeight;
+      // Shift the projection so the view's centre is the centre of the uncovered part.
+      if (covered > 0 && w > covered) camera.setViewOffset(w, h, covered / 2, 0, w, h);
+      else camera.clearViewOffset();
+      camera.position.copy(c).addScaledVector(dir, fitDistance(all.radius, camera.fov, w - covered, h));
       controls.target.copy(c);
       camera.lookAt(c);
       controls.enabled = true;
       controls.update();
     }
     camera.updateProjectionMatrix();
+    invalidate();
   };
 
   useEffect(() => {
     apply({ kind: "reset" });
+    framed.current = bounds;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [cloud.runId, controls]);
+  // Another branch of the same run: keep the user's view unless the points moved out of it.
+  const framed = useRef(bounds);
+  useEffect(() => {
+    if (framed.current !== bounds && needsReframe(framed.current, bounds)) {
+      apply({ kind: "reset" });
+      framed.current = bounds;
+    }
+    invalidate();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [bounds]);
   useEffect(() => {
     if (seq > 0) apply(command);
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -258,13 +315,15 @@ export function Viewer({ threshold }: { threshold: number }) {
 
   return (
     <div className="canvas-host" ref={hostRef} data-testid="viewer-canvas-host">
-      <Canvas gl={{ preserveDrawingBuffer: true, antialias: false }} dpr={[1, 2]} camera={{ fov: 50, near: 0.001, far: 1000, position: [0, 0, 2] }}>
+      {/* Drawn on demand (input, state change): a continuously redrawn software-WebGL canvas takes a
+          core away from the engine. */}
+      <Canvas frameloop="demand" gl={{ preserveDrawingBuffer: true, antialias: false }} dpr={[1, 2]} camera={{ fov: 50, near: 0.001, far: 1000, position: [0, 0, 2] }}>
         <color attach="background" args={[theme === "dark" ? "#15171c" : "#f4f5f7"]} />
         {cloud && (
           // OpenCV world -> three.js world.
           <group scale={[1, -1, -1]}>
             <Points cloud={cloud} threshold={threshold} />
-            {showCameras && cloud.cameras.map((cam) => <Frustum key={cam.index} cam={cam} scale={bounds.radius * 0.12} />)}
+            {showCameras && cloud.cameras.map((cam) => <Frustum key={cam.index} cam={cam} scale={frustumSize(bounds.radius)} />)}
             <TrackHighlights radius={bounds.radius * 0.012} />
           </group>
         )}

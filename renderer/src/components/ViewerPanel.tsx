@@ -2,14 +2,32 @@ import { useEffect, useMemo, useState } from "react";
 
 import { formatCount } from "../format";
 import { exportRun, menuHandlers, setViewer, useStore, viewCommand } from "../store";
-import { countVisible, percentileOfSorted } from "../viewer-math";
+import { selectCandidates } from "../../../common/point-selection";
+import { boundsOf } from "../viewer-math";
+import { RunProgress } from "./RunProgress";
 import { canvasRef, Viewer } from "./Viewer";
 
 const BUDGETS = [100_000, 300_000, 1_000_000, 2_000_000, 5_000_000];
 
-function screenshot(name: string): void {
-  const canvas = canvasRef.current;
-  if (!canvas) return;
+/** Saves the canvas as PNG; a random-weights cloud carries the label in the picture itself. */
+function screenshot(name: string, randomWeights: boolean): void {
+  const gl = canvasRef.current;
+  if (!gl) return;
+  const canvas = document.createElement("canvas");
+  canvas.width = gl.width;
+  canvas.height = gl.height;
+  const ctx = canvas.getContext("2d")!;
+  ctx.drawImage(gl, 0, 0);
+  if (randomWeights) {
+    const px = Math.max(14, Math.round(canvas.height / 36));
+    ctx.font = `bold ${px}px sans-serif`;
+    const text = "RANDOM WEIGHTS — benchmark output, the geometry is meaningless";
+    ctx.fillStyle = "rgba(160, 20, 20, 0.85)";
+    ctx.fillRect(0, 0, canvas.width, px * 1.8);
+    ctx.fillStyle = "#fff";
+    ctx.textBaseline = "middle";
+    ctx.fillText(text, px * 0.6, px * 0.9);
+  }
   canvas.toBlob((blob) => {
     if (!blob) return;
     const a = document.createElement("a");
@@ -31,23 +49,43 @@ export function ViewerPanel() {
   useEffect(() => {
     menuHandlers.screenshot = () => {
       const c = useStore.getState().cloud;
-      if (c) screenshot(`vggt-${c.runId}`);
+      if (c) screenshot(`vggt-${c.runId}`, c.randomWeights);
     };
   }, []);
-  const sorted = useMemo(() => (cloud ? Float32Array.from(cloud.conf).sort() : new Float32Array(0)), [cloud]);
-  const threshold = percentileOfSorted(sorted, viewer.confPercentile);
   const hidden = useMemo(() => new Set(viewer.hiddenFrames), [viewer.hiddenFrames]);
-  const visible = useMemo(() => (cloud ? countVisible(cloud.conf, cloud.frame, threshold, hidden) : 0), [cloud, threshold, hidden]);
+  // The same selection the exports run on the full output (common/point-selection.ts).
+  const selection = useMemo(
+    () =>
+      cloud
+        ? selectCandidates(
+            { conf: cloud.conf, frame: cloud.frame, colors: cloud.colors },
+            { confPercentile: viewer.confPercentile, hiddenFrames: viewer.hiddenFrames, filterBlack: viewer.filterBlack, filterWhite: viewer.filterWhite },
+          )
+        : null,
+    [cloud, viewer.confPercentile, viewer.hiddenFrames, viewer.filterBlack, viewer.filterWhite],
+  );
+  const threshold = selection?.threshold ?? 0;
+  const visible = selection?.keep.length ?? 0;
+  const bounds = useMemo(() => (cloud && selection ? boundsOf(cloud.positions, selection.keep) : null), [cloud, selection]);
+  // The export runs on every point, the view on a budget: scale the count when the view is decimated.
+  const decimated = !!cloud && cloud.count < cloud.totalPoints;
+  const exportCount = cloud ? (decimated ? Math.round((visible * cloud.totalPoints) / Math.max(1, cloud.count)) : visible) : 0;
 
   return (
-    <main className="viewer" data-testid="viewer" data-cloud={cloud?.runId ?? ""}>
+    <main className="viewer" data-testid="viewer" data-cloud={cloud?.runId ?? ""} data-branch={cloud?.branch ?? ""}>
       <Viewer threshold={threshold} />
       {cloud?.randomWeights && (
         <div className="banner random-banner viewer-banner" data-testid="viewer-random-banner">
           RANDOM WEIGHTS — benchmark output, the geometry is meaningless
         </div>
       )}
-      {!cloud && (
+      {!cloud && selected && (selected.status === "running" || selected.status === "queued") && (
+        // Where the eye is: the selected run's progress in the middle of the main area.
+        <div className="viewer-progress">
+          <RunProgress run={selected} testId="viewer-run-progress" />
+        </div>
+      )}
+      {!cloud && !(selected && (selected.status === "running" || selected.status === "queued")) && (
         <div className="viewer-empty">
           {loading
             ? "Loading the point cloud…"
@@ -60,7 +98,7 @@ export function ViewerPanel() {
       )}
       {cloud && (
         <div className="viewer-controls" data-testid="viewer-controls">
-          <div className="stat" data-testid="point-count" data-visible={visible} data-total={cloud.count}>
+          <div className="stat" data-testid="point-count" data-visible={visible} data-total={cloud.count} data-bounds={bounds ? JSON.stringify(bounds) : ""}>
             {formatCount(visible)} of {formatCount(cloud.count)} points shown
             {cloud.count < cloud.totalPoints && <span className="hint"> (decimated from {formatCount(cloud.totalPoints)})</span>}
           </div>
@@ -89,7 +127,7 @@ export function ViewerPanel() {
           </label>
           <label>
             Point budget{" "}
-            <select value={viewer.maxPoints} onChange={(e) => setViewer({ maxPoints: Number(e.target.value) })}>
+            <select data-testid="point-budget" value={viewer.maxPoints} onChange={(e) => setViewer({ maxPoints: Number(e.target.value) })}>
               {[...new Set([...BUDGETS, viewer.maxPoints])]
                 .sort((a, b) => a - b)
                 .map((b) => (
@@ -101,6 +139,12 @@ export function ViewerPanel() {
           </label>
           <label>
             <input type="checkbox" checked={viewer.showCameras} onChange={(e) => setViewer({ showCameras: e.target.checked })} /> Cameras
+          </label>
+          <label title="Drop points whose colour is near black (r+g+b < 16), as the official demo's filter does">
+            <input type="checkbox" data-testid="filter-black" checked={viewer.filterBlack} onChange={(e) => setViewer({ filterBlack: e.target.checked })} /> Filter black background
+          </label>
+          <label title="Drop points whose colour is near white (every channel > 240), as the official demo's filter does">
+            <input type="checkbox" data-testid="filter-white" checked={viewer.filterWhite} onChange={(e) => setViewer({ filterWhite: e.target.checked })} /> Filter white background
           </label>
           <details>
             <summary>Frames ({cloud.cameras.length - viewer.hiddenFrames.length} shown)</summary>
@@ -117,8 +161,9 @@ export function ViewerPanel() {
                     />{" "}
                     {c.name}
                   </label>
+                  {/* Text, not an emoji: without an emoji font an emoji renders as an empty box. */}
                   <button className="link" title="Look through this camera" onClick={() => viewCommand({ kind: "camera", index: c.index })}>
-                    👁
+                    view
                   </button>
                 </li>
               ))}
@@ -128,7 +173,7 @@ export function ViewerPanel() {
             <button data-testid="reset-view" onClick={() => viewCommand({ kind: "reset" })}>
               Reset view
             </button>
-            <button data-testid="screenshot" onClick={() => screenshot(`vggt-${cloud.runId}`)}>
+            <button data-testid="screenshot" onClick={() => screenshot(`vggt-${cloud.runId}`, cloud.randomWeights)}>
               Screenshot
             </button>
           </div>
@@ -141,9 +186,21 @@ export function ViewerPanel() {
                   </option>
                 ))}
               </select>
-              <button data-testid="export-button" title="Uses the current confidence threshold and prediction branch" onClick={() => exportRun(format)}>
+              <button
+                data-testid="export-button"
+                data-count={exportCount}
+                data-exact={decimated ? "false" : "true"}
+                title="Exports what the view selects: the frame filter, the confidence threshold, the background filters and the prediction branch"
+                onClick={() => exportRun(format)}
+              >
                 Export
               </button>
+            </div>
+          )}
+          {formats.length > 0 && !cloud.runId.startsWith("bench-") && (
+            <div className="hint" data-testid="export-count">
+              The export writes {decimated ? "about " : ""}
+              {formatCount(exportCount)} points{decimated ? " (the view shows a sample)" : ""}.
             </div>
           )}
         </div>

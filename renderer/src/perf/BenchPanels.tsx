@@ -1,5 +1,8 @@
 // Sidebar of the performance lab: the benchmark form (cumulative or A/B on the current images)
 // with its progress, and the history of every benchmark kept on disk.
+import { useEffect, useRef, useState } from "react";
+
+import { benchProgressText } from "../../../common/bench-progress";
 import { MAX_THREADS } from "../../../electron/services/engine/limits";
 import { PRESETS } from "../../../electron/services/perf/catalog";
 import { formatSeconds } from "../format";
@@ -82,8 +85,8 @@ export function BenchPanel() {
               <span className="grow">
                 {b.label}
                 <br />
-                <span className="hint">
-                  {p?.phase ?? "benchmark"}: {p?.line ?? "starting"} · {formatSeconds(p?.elapsedSeconds ?? 0)}
+                <span className="hint" data-testid="bench-progress-text">
+                  {p?.phase ?? "benchmark"}: {p?.line ? benchProgressText(p.line) : "starting"} · <LiveElapsed seconds={p?.elapsedSeconds ?? 0} />
                 </span>
               </span>
               <button data-testid="bench-cancel" onClick={() => void cancelBenchmark(b.id)}>
@@ -131,4 +134,16 @@ export function HistoryPanel() {
       </ul>
     </section>
   );
+}
+
+/** Elapsed seconds that keep counting between the engine's progress lines. */
+function LiveElapsed({ seconds }: { seconds: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  const since = useRef({ seconds, at: Date.now() });
+  if (since.current.seconds !== seconds) since.current = { seconds, at: Date.now() };
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(id);
+  }, []);
+  return <>{formatSeconds(seconds + Math.max(0, now - since.current.at) / 1000)}</>;
 }

@@ -1,6 +1,6 @@
 // The engine's optimization toggles: every option with what it does and its accuracy effect,
 // the presets, and the parallelism controls. Runs and benchmarks use this option set.
-import { isExact, matchPreset, OPTIONS, PRESETS } from "../../../electron/services/perf/catalog";
+import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, isExact, matchPreset, OPTIONS, PRESETS } from "../../../electron/services/perf/catalog";
 import { setOptions, useStore } from "../store";
 import { applyPreset, toggleOption, usePerf } from "./perf-store";
 
@@ -24,6 +24,14 @@ export function OptionsPanel({ compact = false }: { compact?: boolean }) {
       <p className="hint" data-testid="options-summary">
         {preset ? `Preset: ${preset.label}` : "Custom option set"} · {isExact(flags) ? "fp32-exact outputs" : "lossy: outputs differ from the fp32 reference"}
       </p>
+      {preset?.id === DEFAULT_PRESET && (
+        <p className="hint" data-testid="default-preset-why">
+          {DEFAULT_PRESET_WHY} For fp32-exact outputs:{" "}
+          <button className="link" data-testid="use-exact" onClick={() => applyPreset("fastest-exact")}>
+            use Fastest exact
+          </button>
+        </p>
+      )}
       <ul className={`option-list${compact ? " compact" : ""}`}>
         {OPTIONS.map((o) => (
           <li key={o.name} title={compact ? `${o.what}\n${o.accuracy}` : undefined}>

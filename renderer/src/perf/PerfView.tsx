@@ -8,7 +8,8 @@ import { chartRows } from "../../../electron/services/perf/chart-data";
 import { benchToCsv } from "../../../electron/services/perf/csv";
 import { describeSet, enabledNames } from "../../../electron/services/perf/catalog";
 import { ViewerPanel } from "../components/ViewerPanel";
-import { formatBytes, formatSeconds } from "../format";
+import { abReliability } from "../../../common/ab-reliability";
+import { formatBytes, formatSeconds, plural } from "../format";
 import { showBenchCloud, useStore } from "../store";
 import { downloadText } from "./chart-export";
 import { AbChart, LatencyChart, StageChart } from "./charts";
@@ -36,7 +37,7 @@ function Meta({ rec }: { rec: BenchRecord }) {
       <dd>{rec.model}</dd>
       <dt>Input</dt>
       <dd>
-        {j ? `${j.frames} frames of ${j.width}×${j.height}` : `${rec.frames} frames`} ({rec.request.images.length ? "the selected images" : "synthetic"}) · {rec.repeats} repeat
+        {j ? `${plural(j.frames, "frame")} of ${j.width}×${j.height}` : plural(rec.frames, "frame")} ({rec.request.images.length ? "the selected images" : "synthetic"}) · {rec.repeats} repeat
         {rec.repeats === 1 ? "" : "s"} · {rec.threads || "all"} threads · parallel: {rec.parallel.mode === "none" ? "single process" : `${rec.parallel.mode} × ${rec.parallel.degree}`}
       </dd>
       {rec.request.a && rec.request.b && (
@@ -112,18 +113,24 @@ function AbResult({ rec, json }: { rec: BenchRecord; json: BenchJson }) {
     if (hasOutputs && !side) void showBenchCloud(rec.id, "A");
   }, [rec.id, hasOutputs, side]);
   const acc = b.accuracy;
+  const trust = abReliability(a, b, (json.pairs ?? []).map((p) => p.ratio));
   return (
     <>
-      <div className="ab-cards" data-testid="ab-summary">
+      {!trust.reliable && (
+        <div className="banner warning" data-testid="ab-unreliable" role="alert">
+          <strong>Unreliable comparison:</strong> {trust.reasons.join("; ")}.
+        </div>
+      )}
+      <div className="ab-cards" data-testid="ab-summary" data-reliable={trust.reliable ? "true" : "false"}>
         <div className="card" data-testid="ab-median-A" data-value={a.median_ms}>
           <div className="hint">A · {rec.request.a?.label}</div>
           <strong>{fmtMs(a.median_ms)}</strong>
-          <div className="hint">peak {formatBytes(a.peak_bytes)} · weights {formatBytes(a.weight_bytes)}</div>
+          <div className="hint" title="Largest total of live activation tensors; the engine process's own memory (weights, caches, scratch) is larger">tensor peak {formatBytes(a.peak_bytes)} · weights {formatBytes(a.weight_bytes)}</div>
         </div>
         <div className="card" data-testid="ab-median-B" data-value={b.median_ms}>
           <div className="hint">B · {rec.request.b?.label}</div>
           <strong>{fmtMs(b.median_ms)}</strong>
-          <div className="hint">peak {formatBytes(b.peak_bytes)} · weights {formatBytes(b.weight_bytes)}</div>
+          <div className="hint" title="Largest total of live activation tensors; the engine process's own memory (weights, caches, scratch) is larger">tensor peak {formatBytes(b.peak_bytes)} · weights {formatBytes(b.weight_bytes)}</div>
         </div>
         <div className="card" data-testid="ab-ratio" data-median={ratio.median} data-min={ratio.min} data-max={ratio.max}>
           <div className="hint">A / B latency ratio (&gt; 1: B is faster)</div>
@@ -131,6 +138,11 @@ function AbResult({ rec, json }: { rec: BenchRecord; json: BenchJson }) {
           <div className="hint">
             spread {ratio.min.toFixed(3)}–{ratio.max.toFixed(3)} over {json.pairs?.length ?? 0} interleaved pairs
           </div>
+          {trust.coresA !== null && trust.coresB !== null && (
+            <div className="hint" data-testid="ab-cores" data-a={trust.coresA} data-b={trust.coresB}>
+              CPU used: A {trust.coresA.toFixed(2)} cores, B {trust.coresB.toFixed(2)} cores
+            </div>
+          )}
         </div>
         <div className="card" data-testid="ab-accuracy">
           <div className="hint">B's outputs against A's</div>
@@ -217,8 +229,16 @@ function Comparison({ records }: { records: BenchRecord[] }) {
         .join("\r\n") + "\r\n",
       "vggt-bench-comparison.csv",
     );
+  // Times of different inputs (frame count, size, threads) are not comparable: say so, compute no ratios.
+  const inputOf = (r: BenchRecord) => `${plural(r.result!.frames, "frame")} of ${r.result!.width}×${r.result!.height}, ${r.result!.threads || "all"} threads`;
+  const inputs = [...new Set(done.map(inputOf))];
   return (
-    <section className="chart-card" data-testid="bench-comparison">
+    <section className="chart-card" data-testid="bench-comparison" data-same-input={inputs.length === 1 ? "true" : "false"}>
+      {inputs.length > 1 && (
+        <p className="warning" data-testid="comparison-different-inputs">
+          These benchmarks ran on different inputs ({inputs.join(" vs ")}): their times are shown side by side, but not compared.
+        </p>
+      )}
       <div className="row">
         <h3 className="grow">Comparison of {done.length} benchmarks (median ms)</h3>
         <button data-testid="export-csv-comparison" onClick={csv}>
@@ -233,8 +253,10 @@ function Comparison({ records }: { records: BenchRecord[] }) {
               <th key={r.id} title={r.label}>
                 {new Date(r.createdAt).toLocaleString()}
                 <br />
-                <span className="hint">
-                  {r.machine.cpu}, {r.threads || "all"} thr., engine {r.engineVersion}
+                <span className="hint" data-testid="comparison-input">
+                  {inputOf(r)}
+                  <br />
+                  {r.machine.cpu}, engine {r.engineVersion}
                 </span>
               </th>
             ))}

@@ -1,6 +1,7 @@
 // Performance charts (recharts): latency per cumulative row with the write-up's NPU figures
 // alongside, the per-stage breakdown as stacked bars, and A vs B. Every bar carries its series,
 // row and value as data attributes, so the end-to-end tests read what is drawn against the JSON.
+import { plural } from "../format";
 import { useRef, useState, type ReactNode } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 
@@ -137,7 +138,7 @@ export function LatencyChart({ json, fileBase }: { json: BenchJson; fileBase: st
   const hasNpu = data.some((d) => d.npu !== null);
   const legend = [{ label: "Ours: median latency (ms)", color: pal.ours }, ...(hasNpu ? [{ label: NPU_LABEL, color: pal.npu }] : [])];
   return (
-    <ChartCard id="latency" title={`Latency per cumulative row — ${json.frames} frames ${json.width}×${json.height}, ${json.threads || "all"} threads`} legend={legend} fileBase={fileBase}>
+    <ChartCard id="latency" title={`Latency per cumulative row — ${plural(json.frames, "frame")} ${json.width}×${json.height}, ${json.threads || "all"} threads`} legend={legend} fileBase={fileBase}>
       <RowsBarChart data={data} pal={pal}>
         <Bar dataKey="ours" name="Ours: median (ms)" fill={pal.ours} isAnimationActive={false} shape={labelledBar("ours", (r) => r.ours) as never} />
         {hasNpu && <Bar dataKey="npu" name={NPU_LABEL} fill={pal.npu} isAnimationActive={false} shape={labelledBar("npu", (r) => r.npu) as never} />}

@@ -107,6 +107,7 @@ export async function startBenchmark(): Promise<void> {
     repeats: form.repeats,
     threads: form.threads,
     randomWeights: main.options.randomWeights,
+    preprocess: main.options.preprocess,
     parallel: main.options.parallel ?? { mode: "none", degree: 1 },
     keepOutputs: form.kind === "ab" && form.keepOutputs && images.length > 0,
   };

@@ -1,0 +1,108 @@
+// Which points are shown and exported: one function for the 3-D viewer (on its decimated cloud)
+// and for every export (on the full engine output), so both apply the same frame filter, the same
+// confidence percentile over the same point set, and the same background filters. Pure, no imports.
+
+export interface SelectionSettings {
+  /** 0..100: keep conf >= this percentile of the visible frames' candidate confidences. */
+  confPercentile: number;
+  /** Frames left out (the frame filter). */
+  hiddenFrames: readonly number[];
+  /** Drop near-black points (the official demo: r+g+b < 16 of 765). */
+  filterBlack: boolean;
+  /** Drop near-white points (the official demo: all three channels > 240). */
+  filterWhite: boolean;
+}
+
+export const DEFAULT_SELECTION: SelectionSettings = { confPercentile: 50, hiddenFrames: [], filterBlack: false, filterWhite: false };
+
+/** The official demos drop near-zero confidences too (VGGT's conf = 1 + exp(x) is never that small). */
+export const CONF_EPSILON = 1e-5;
+
+/** Candidate points: padding and non-finite positions already left out by the caller. */
+export interface Candidates {
+  conf: Float32Array;
+  /** Frame index of each candidate. */
+  frame: ArrayLike<number>;
+  /** 8-bit RGB per candidate (3 per point); null when the colours are unknown (no background filters then). */
+  colors: Uint8Array | null;
+}
+
+export function isBackground(r: number, g: number, b: number, s: Pick<SelectionSettings, "filterBlack" | "filterWhite">): boolean {
+  return (s.filterBlack && r + g + b < 16) || (s.filterWhite && r > 240 && g > 240 && b > 240);
+}
+
+/** k-th smallest (0-based) of arr, reordering arr in place (Hoare quickselect, O(n) average). */
+function selectKth(arr: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = arr.length - 1;
+  while (hi > lo) {
+    const pivot = arr[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (arr[i] < pivot) i++;
+      while (arr[j] > pivot) j--;
+      if (i <= j) {
+        const t = arr[i];
+        arr[i] = arr[j];
+        arr[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return arr[k];
+  }
+  return arr[k];
+}
+
+/** numpy.percentile with the default 'linear' method. NaNs must already be removed. */
+export function percentile(values: Float32Array, p: number): number {
+  if (values.length === 0) return NaN;
+  const work = Float32Array.from(values);
+  const h = ((work.length - 1) * p) / 100;
+  const lo = Math.floor(h);
+  const a = selectKth(work, lo);
+  if (lo + 1 >= work.length || h === lo) return a;
+  // After selecting lo, everything right of it is >= a: the next order statistic is their minimum.
+  let b = Infinity;
+  for (let i = lo + 1; i < work.length; i++) if (work[i] < b) b = work[i];
+  return a + (h - lo) * (b - a);
+}
+
+export interface Selection {
+  /** The confidence threshold (0 when the percentile is 0). */
+  threshold: number;
+  /** Indices into the candidates, ascending. */
+  keep: Uint32Array;
+}
+
+/**
+ * The selection: the percentile is taken over the visible frames' candidates (the official viewer
+ * takes it after its frame filter), then points below it, near-zero confidences, hidden frames and,
+ * if asked, background colours are dropped.
+ */
+export function selectCandidates(c: Candidates, s: SelectionSettings): Selection {
+  const p = s.confPercentile;
+  if (!(p >= 0 && p <= 100)) throw new Error(`confidence percentile must be within 0..100, got ${p}`);
+  const n = c.conf.length;
+  const hidden = new Set(s.hiddenFrames);
+  const pool = new Float32Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const v = c.conf[i];
+    if (!hidden.has(c.frame[i]) && !Number.isNaN(v)) pool[m++] = v;
+  }
+  const threshold = p === 0 ? 0 : percentile(pool.subarray(0, m), p);
+  const bg = c.colors !== null && (s.filterBlack || s.filterWhite);
+  const keep = new Uint32Array(m);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const v = c.conf[i];
+    if (hidden.has(c.frame[i]) || !(v >= threshold && v > CONF_EPSILON)) continue;
+    if (bg && isBackground(c.colors![3 * i], c.colors![3 * i + 1], c.colors![3 * i + 2], s)) continue;
+    keep[k++] = i;
+  }
+  return { threshold, keep: keep.slice(0, k) };
+}

@@ -1,0 +1,63 @@
+// Getting a model from inside the app in web mode: the banner's path field takes a checkpoint file
+// or a folder on the server; a wrong path gets a message naming it; a good one makes runs possible.
+import { rmSync } from "node:fs";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { buildRenderer, openPage, preflight, screenshot, startWebMode, tinyModel, type WebMode } from "./harness.js";
+
+const { engine } = preflight();
+
+let web: WebMode;
+let browser: BrowserContext;
+let profile: string;
+let page: Page;
+let pageErrors: string[] = [];
+
+beforeAll(async () => {
+  await buildRenderer();
+  web = await startWebMode(engine, { model: null });
+  ({ context: browser, profile, page, pageErrors } = await openPage());
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await web?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe("the model from inside the app (web mode)", () => {
+  it("starts without a model and says how to get one", async () => {
+    await page.goto(web.url);
+    const banner = page.locator("[data-testid=no-model]");
+    await banner.waitFor({ timeout: 60_000 });
+    const hint = (await page.locator("[data-testid=no-model-hint]").textContent()) ?? "";
+    expect(hint).toMatch(/vggt-workbench model download/);
+    expect(hint).toMatch(/model\.safetensors or model\.pt/);
+    expect(hint).not.toMatch(/No model is installed/);
+    await screenshot(page, "model-none");
+  });
+
+  it("a path that does not exist: the message names it", async () => {
+    await page.locator("[data-testid=model-path]").fill("/no/such/model.safetensors");
+    await page.locator("[data-testid=use-model]").click();
+    await expect.poll(() => page.locator("[data-testid=notices]").textContent()).toMatch(/\/no\/such\/model\.safetensors: no such file or folder\./);
+    expect(await page.locator("[data-testid=no-model]").count()).toBe(1);
+  });
+
+  it("a model folder: ready, and the run button reconstructs with it", async () => {
+    await page.locator("[data-testid=model-path]").fill(tinyModel);
+    await page.locator("[data-testid=use-model]").click();
+    await page.locator("[data-testid=model-state]").getByText("tiny-2f").waitFor();
+    expect(await page.locator("[data-testid=no-model]").count()).toBe(0);
+    expect(await page.locator("[data-testid=random-banner]").count()).toBe(0);
+    await page.locator("[data-testid=load-sample]").click();
+    await page.locator("[data-testid=frame-count]").getByText("4 of 4 frames selected").waitFor();
+    expect(await page.locator("[data-testid=run-button]").textContent()).toBe("Reconstruct");
+    await screenshot(page, "model-ready");
+  });
+
+  it("had no page errors but the refused path's HTTP 400", () => {
+    expect(pageErrors).toEqual(["Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
+  });
+});
