@@ -197,6 +197,19 @@ TEST_F(CliTest, HostileInputTensorsFailCleanly) {
   EXPECT_NE(r.output.find("/dev/zero: image is a character device, not a regular file"), std::string::npos) << r.output;
 }
 
+TEST_F(CliTest, NonUtf8FileNamesAreWrittenNotAnInternalError) {
+  // File names need not be UTF-8; the frames metadata used to fail with a raw json.exception.
+  const auto img = (tmp / "view-\xff\xfe.png").string();
+  fs::copy_file(std::string(VGGT_SOURCE_DIR) + "/../assets/sample/view-1.png", img);
+  const auto out = (tmp / "p.safetensors").string();
+  auto r = run("preprocess --mode crop --images '" + img + "' --out " + out);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("json.exception"), std::string::npos) << r.output;
+  auto reader = io::CheckpointReader::open(out);
+  EXPECT_NE(reader->metadata().at("frames").find("view-\xef\xbf\xbd"), std::string::npos)  // U+FFFD replaces it
+      << reader->metadata().at("frames");
+}
+
 TEST_F(CliTest, ThreadCountsAreBounded) {
   for (const char* t : {"-1", "3000"}) {
     auto r = run(std::string("infer --random-weights --images none.png --out o.safetensors --threads ") + t);

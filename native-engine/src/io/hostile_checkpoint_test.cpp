@@ -282,7 +282,9 @@ TEST(HostilePt, PickleOpAndValueBudgets) {
   EXPECT_HAS(m, "pickle stack deeper than 2097152 entries (the limit)");
   pickle::Budget small;
   small.max_ops = 1000;
-  prog = std::string("\x80\x02N", 3) + std::string(2000, '0') + ".";
+  prog = std::string("\x80\x02", 2);
+  for (int i = 0; i < 1000; ++i) prog += "N0";  // push, pop: 2000 opcodes on a stack of one
+  prog += "N.";
   m = error_of([&] { pickle::unpickle(reinterpret_cast<const uint8_t*>(prog.data()), prog.size(), {}, small); });
   EXPECT_HAS(m, "pickle program runs more than 1000 opcodes (the limit)");
 }

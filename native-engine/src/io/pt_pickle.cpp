@@ -107,6 +107,13 @@ class Machine {
       throw std::runtime_error("pickle builds more than " + std::to_string(budget_.max_values) +
                                " values and container entries (the limit)");
   }
+  // Containers made by hooks (OrderedDict(...)) can be made to hold themselves too.
+  void track(const Ref& r) {
+    if (r->kind == Kind::Tuple || r->kind == Kind::List || r->kind == Kind::Dict || r->kind == Kind::Set) {
+      count_values(1 + r->items.size() + r->dict.size());
+      out_.containers.push_back(r);
+    }
+  }
   // Every value goes through here, so the value budget and the container registry see it.
   Ref make(Kind k) {
     count_values(1);
@@ -235,6 +242,7 @@ class Machine {
     if (!hooks_.call) throw std::runtime_error("calls are not supported");
     Ref r = hooks_.call(callable, args);
     if (!r) throw std::runtime_error("call returned nothing");
+    track(r);
     return r;
   }
 
