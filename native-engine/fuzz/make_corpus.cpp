@@ -1,11 +1,12 @@
 // Writes the seed corpus (fuzz/corpus/<harness>/): small valid inputs of each format, so the
 // fuzzers start from the interesting paths. Run by scripts/fuzz.sh --make-corpus; the output is
 // committed (a few KB) and regenerated only when formats change.
-#include <jpeglib.h>
-#include <png.h>
-
 #include <cstdio>
 #include <cstring>
+
+#include <jpeglib.h>  // needs FILE and size_t declared first
+#include <png.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
