@@ -518,14 +518,14 @@ TEST(PngModes, RgbaIsCompositedOnWhiteLikePil) {
   const ScratchDir scratch;
   const std::string& d = scratch.path();
   // Pillow's alpha_composite over opaque white = round((v*a + 255*(255-a)) / 255) here.
-  // Width 518 and height 14: crop mode keeps the size, so values pass straight through.
-  pp::Image8 im = make_image(518, 14, 4);
+  // Width 518 and height 42: crop mode keeps the size, so values pass straight through.
+  pp::Image8 im = make_image(518, 42, 4);
   const uint8_t px[4][4] = {{200, 100, 0, 0}, {200, 100, 0, 255}, {200, 100, 0, 128}, {0, 0, 0, 1}};
-  for (int y = 0; y < 14; ++y)
+  for (int y = 0; y < 42; ++y)
     for (int x = 0; x < 518; ++x) std::memcpy(&im.pixels[(y * 518 + x) * 4], px[x % 4], 4);
   write_png(d + "/rgba.png", rgb_png(im));
   const pp::Batch b = pp::load_and_preprocess({d + "/rgba.png"}, pp::Mode::Crop);
-  ASSERT_EQ(b.images.shape(), (std::vector<int64_t>{1, 3, 14, 518}));
+  ASSERT_EQ(b.images.shape(), (std::vector<int64_t>{1, 3, 42, 518}));
   auto at = [&](int c, int x) { return std::lround(b.images[static_cast<size_t>(c) * b.images.dim(2) * 518 + x] * 255); };
   EXPECT_EQ(at(0, 0), 255);  // fully transparent -> white
   EXPECT_EQ(at(1, 0), 255);
