@@ -35,16 +35,21 @@ inline int64_t checked_numel(const std::vector<int64_t>& shape,
   if (shape.size() > static_cast<size_t>(limits::kMaxTensorRank))
     throw SizeError("shape " + shape_to_string(shape) + " has more than " +
                     std::to_string(limits::kMaxTensorRank) + " dimensions");
+  // The product of the non-zero dimensions is bounded too: strides of an empty [0, 2^40, 2^40]
+  // tensor would overflow in any code that multiplies trailing dimensions.
   uint64_t n = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     if (d < 0) throw SizeError("shape " + shape_to_string(shape) + " has a negative dimension");
-    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n) || n > static_cast<uint64_t>(max_elements)) {
-      // A zero dimension later would make the product 0; a shape that overflows on the way is refused anyway.
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n) || n > static_cast<uint64_t>(max_elements))
       throw SizeError("shape " + shape_to_string(shape) + " has more than " + std::to_string(max_elements) +
                       " elements (the limit)");
-    }
   }
-  return static_cast<int64_t>(n);
+  return empty ? 0 : static_cast<int64_t>(n);
 }
 
 // Bytes of `numel` elements of `elem_size` bytes.

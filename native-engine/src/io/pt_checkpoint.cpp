@@ -360,7 +360,7 @@ class PtCheckpointReader : public CheckpointReader {
     if (static_cast<uint64_t>(st.numel) > bytes.size / dtype_size(st.dtype))
       fail("entry " + entry_name + " holds " + std::to_string(bytes.size) + " bytes, too few for its storage of " +
            std::to_string(st.numel) + " " + dtype_name(st.dtype) + " elements");
-    const uint64_t storage_bytes = static_cast<uint64_t>(st.numel) * dtype_size(st.dtype);
+    const uint64_t storage_bytes = checked_bytes(st.numel, dtype_size(st.dtype));  // <= the entry's size (checked above)
 
     TensorInfo info;
     info.name = name;
@@ -379,14 +379,18 @@ class PtCheckpointReader : public CheckpointReader {
       return;
     }
     // Byte extent of the view, with overflow checks so crafted sizes cannot wrap around the bounds check.
-    uint64_t last = static_cast<uint64_t>(t.offset), end_bytes = 0;
+    uint64_t end_bytes = 0;
     bool overflow = false;
-    for (size_t i = 0; i < t.shape.size(); ++i) {
-      uint64_t span = 0;
-      overflow |= __builtin_mul_overflow(static_cast<uint64_t>(t.shape[i] - 1), static_cast<uint64_t>(t.stride[i]), &span);
-      overflow |= __builtin_add_overflow(last, span, &last);
+    try {
+      uint64_t last = static_cast<uint64_t>(t.offset);
+      for (size_t i = 0; i < t.shape.size(); ++i)
+        last = checked_add(last, checked_mul(static_cast<uint64_t>(t.shape[i] - 1), static_cast<uint64_t>(t.stride[i]),
+                                             "tensor view extent"),
+                           "tensor view extent");
+      end_bytes = checked_mul(checked_add(last, 1, "tensor view extent"), es, "tensor view extent");
+    } catch (const SizeError&) {
+      overflow = true;
     }
-    overflow |= __builtin_mul_overflow(last + 1, static_cast<uint64_t>(es), &end_bytes) || last + 1 == 0;
     if (overflow || end_bytes > storage_bytes)
       fail("tensor '" + name + "' (offset " + std::to_string(t.offset) + ", shape " + shape_str(t.shape) +
            ") exceeds its " + std::to_string(storage_bytes) + "-byte storage " + entry_name);
