@@ -25,6 +25,8 @@ multi_host() {
 }
 step "engine unit + golden tests (ctest)" ctest --test-dir native-engine/build -E SequenceParallelTcp --output-on-failure -j1
 step "multi-host sequence parallelism over TCP (network namespaces, <= 7 min)" multi_host
+step "engine tests under ASan + UBSan (build-asan)" bash native-engine/scripts/test-sanitized.sh
+step "fuzz every parser (libFuzzer, 30 s each)" bash native-engine/scripts/fuzz.sh 30
 step "typecheck (app, Electron layer, renderer)" npx tsc -p tsconfig.json --noEmit
 step "typecheck (Electron build config)" npx tsc -p tsconfig.electron.json --noEmit
 step "Node services + renderer (vitest)" npx vitest run

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.h"
+
 namespace vggt::cli {
 
 class Args {
@@ -42,6 +44,14 @@ class Args {
     } catch (...) {
       throw std::runtime_error("--" + k + " expects an integer, got '" + get(k) + "'");
     }
+  }
+  // --threads N: 0 (the default) = all cores, at most limits::kMaxThreads.
+  int get_threads() const {
+    const int n = get_int("threads", 0);
+    if (n < 0 || n > limits::kMaxThreads)
+      throw std::runtime_error("--threads must be between 0 (all cores) and " + std::to_string(limits::kMaxThreads) +
+                               ", got " + get("threads"));
+    return n;
   }
   std::vector<std::string> list(const std::string& k) const {
     auto it = values_.find(k);

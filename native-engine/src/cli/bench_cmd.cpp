@@ -22,7 +22,7 @@
 
 namespace vggt::cli {
 
-Tensor load_input_tensor(const std::string& path);  // infer_cmd.cpp
+Tensor load_input_tensor(const std::string& path, int patch);  // infer_cmd.cpp
 
 namespace {
 
@@ -159,7 +159,7 @@ int bench_main(int argc, char** argv) {
                  "options", "height", "width", "cumulative", "ab", "seed", "quiet", "preprocess"});
   const int frames = a.get_int("frames", 2), repeats = std::max(1, a.get_int("repeats", 1));
   const int warmup = std::max(0, a.get_int("warmup", 0));
-  const int threads = a.get_int("threads", 0);
+  const int threads = a.get_threads();
   const bool quiet = a.has("quiet");
   if (a.has("ab") && a.list("ab").size() != 2) throw std::runtime_error("--ab takes two option sets, e.g. --ab none all");
   if (a.has("ab") && a.has("cumulative")) throw std::runtime_error("--ab and --cumulative exclude each other");
@@ -167,7 +167,7 @@ int bench_main(int argc, char** argv) {
   Tensor images;
   std::string input_desc;
   if (a.has("input-tensor")) {
-    images = load_input_tensor(a.get("input-tensor"));
+    images = load_input_tensor(a.get("input-tensor"), ModelConfig::resolve(a.get("config", "vggt-1b")).patch_size);
     input_desc = a.get("input-tensor");
   } else if (a.has("images")) {
     images = preprocess::load_and_preprocess(list_images(a.get("images"), frames),

@@ -1,13 +1,16 @@
 // The vggt-engine binary end to end: golden cases through `infer`, and bad input that must
 // fail with a message naming the file and the problem (and leave earlier outputs intact).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -235,6 +238,64 @@ TEST_F(CliTest, BadInputTensorShapes) {
           " --out " + (tmp / "o.safetensors").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find(in + ": no tensor named 'images'"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, HostileInputTensorsFailCleanly) {
+  // A shape whose element count wraps to 588 used to pass the size check and crash (SIGSEGV).
+  const auto wrap = (tmp / "wrap.safetensors").string();
+  {
+    const std::string header =
+        R"({"images":{"dtype":"F32","shape":[4611686018427387905,3,14,14],"data_offsets":[0,2352]}})";
+    std::ofstream f(wrap, std::ios::binary);
+    const uint64_t n = header.size();
+    f.write(reinterpret_cast<const char*>(&n), 8);
+    f << header << std::string(2352, '\0');
+  }
+  auto r = run("infer --random-weights --input-tensor " + wrap + " --out " + (tmp / "o.safetensors").string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find(wrap + ": tensor 'images': shape [4611686018427387905, 3, 14, 14] has more than"),
+            std::string::npos)
+      << r.output;
+  // NaN/Inf input: refused by infer as by serve (one shared check).
+  std::vector<float> px(3 * 14 * 14, 0.5f);
+  px[5] = std::numeric_limits<float>::infinity();
+  const auto in = (tmp / "inf.safetensors").string();
+  io::write_safetensors(in, {{"images", io::DType::F32, {1, 3, 14, 14}, px.data(), px.size() * 4}});
+  r = run("infer --random-weights --input-tensor " + in + " --out " + (tmp / "o.safetensors").string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find(in + ": tensor 'images' holds a non-finite value at index 5"), std::string::npos) << r.output;
+  // A FIFO as weights used to hang the CLI; /dev/zero as an image to be read without end.
+  const auto fifo = (tmp / "model.safetensors").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  r = run("validate --weights " + fifo);
+  EXPECT_NE(r.output.find(fifo + ": tensor file is a FIFO (named pipe), not a regular file"), std::string::npos)
+      << r.output;
+  r = run("preprocess --mode crop --images /dev/zero --out " + (tmp / "p.safetensors").string());
+  EXPECT_NE(r.output.find("/dev/zero: image is a character device, not a regular file"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, NonUtf8FileNamesAreWrittenNotAnInternalError) {
+  // File names need not be UTF-8; the frames metadata used to fail with a raw json.exception.
+  const auto img = (tmp / "view-\xff\xfe.png").string();
+  fs::copy_file(std::string(VGGT_SOURCE_DIR) + "/../assets/sample/view-1.png", img);
+  const auto out = (tmp / "p.safetensors").string();
+  auto r = run("preprocess --mode crop --images '" + img + "' --out " + out);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("json.exception"), std::string::npos) << r.output;
+  auto reader = io::CheckpointReader::open(out);
+  EXPECT_NE(reader->metadata().at("frames").find("view-\xef\xbf\xbd"), std::string::npos)  // U+FFFD replaces it
+      << reader->metadata().at("frames");
+}
+
+TEST_F(CliTest, ThreadCountsAreBounded) {
+  for (const char* t : {"-1", "3000"}) {
+    auto r = run(std::string("infer --random-weights --images none.png --out o.safetensors --threads ") + t);
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find(std::string("--threads must be between 0 (all cores) and 256, got ") + t), std::string::npos)
+        << r.output;
+    r = run(std::string("bench --threads ") + t);
+    EXPECT_NE(r.output.find("--threads must be between 0 (all cores) and 256"), std::string::npos) << r.output;
+  }
 }
 
 TEST_F(CliTest, UsageErrors) {

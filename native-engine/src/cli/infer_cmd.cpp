@@ -9,6 +9,8 @@
 #include "cli/model_setup.h"
 #include "cli/query_points.h"
 #include "io/checkpoint.h"
+#include "io/input_tensor.h"
+#include "io/json_guard.h"
 #include "io/safetensors.h"
 #include "model/predictions_io.h"
 #include "model/sequence_parallel.h"
@@ -18,16 +20,7 @@
 
 namespace vggt::cli {
 
-Tensor load_input_tensor(const std::string& path) {
-  auto r = io::CheckpointReader::open(path);
-  const io::TensorInfo* t = r->find("images");
-  if (!t) throw std::runtime_error(path + ": no tensor named 'images'");
-  if (t->shape.size() != 4 || t->shape[1] != 3)
-    throw std::runtime_error(path + ": 'images' must be [S, 3, H, W], got " + shape_to_string(t->shape));
-  Tensor images = Tensor::uninitialized(t->shape);
-  io::convert_to_f32(*t, images.data());
-  return images;
-}
+Tensor load_input_tensor(const std::string& path, int patch) { return io::read_images_tensor(path, "images", patch); }
 
 std::string frames_to_json(const std::vector<preprocess::FrameInfo>& frames) {
   nlohmann::json a = nlohmann::json::array();
@@ -36,7 +29,7 @@ std::string frames_to_json(const std::vector<preprocess::FrameInfo>& frames) {
                  {"scale_x", f.scale_x}, {"scale_y", f.scale_y}, {"offset_x", f.offset_x}, {"offset_y", f.offset_y},
                  {"content_x0", f.content_x0}, {"content_y0", f.content_y0}, {"content_width", f.content_width},
                  {"content_height", f.content_height}});
-  return a.dump();
+  return io::dump_json(a);
 }
 
 namespace {
@@ -60,6 +53,7 @@ void check_infer_args(const Args& a) {
     throw std::runtime_error("--query-space original needs --images (the original image of frame 0)");
   if (a.has("query-space") && !a.has("query-points"))
     throw std::runtime_error("--query-space applies to --query-points only");
+  a.get_threads();  // checked before any input is read
 }
 
 // The track head's query points of `infer`, in model-input pixels of frame 0; empty when the run
@@ -86,7 +80,7 @@ Tensor load_infer_input(const Args& a, std::map<std::string, std::string>& meta,
                         std::vector<preprocess::FrameInfo>* frames = nullptr) {
   if (a.has("input-tensor")) {
     meta["preprocess"] = "tensor";
-    return load_input_tensor(a.get("input-tensor"));
+    return load_input_tensor(a.get("input-tensor"), ModelConfig::resolve(a.get("config", "vggt-1b")).patch_size);
   }
   const std::string mode = a.get("preprocess", "crop");
   auto batch = preprocess::load_and_preprocess(a.list("images"), preprocess::mode_from_string(mode), a.has("exif"));
@@ -121,7 +115,7 @@ int infer_local(const Args& a) {
   std::vector<preprocess::FrameInfo> frames;
   Tensor images = load_infer_input(a, meta, &frames);
   const Tensor queries = load_infer_queries(a, images, frames);
-  EngineOptions opts = parse_options(a.get("options"), a.get_int("threads", 0));
+  EngineOptions opts = parse_options(a.get("options"), a.get_threads());
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed", 0));
   auto model = make_model(a.get("weights"), a.get("config", "vggt-1b"), opts, seed);
   add_model_meta(a, *model, opts, seed, meta);
@@ -209,7 +203,7 @@ int infer_parallel(int argc, char** argv) {
   const uint64_t seed = static_cast<uint64_t>(args->get_int("seed", 0));
   try {
     sp->check_frames(images.dim(0));
-    opts = parse_options(args->get("options"), args->get_int("threads", 0));
+    opts = parse_options(args->get("options"), args->get_threads());
     model = make_model(args->get("weights"), args->get("config", "vggt-1b"), opts, seed);
   } catch (const std::exception& e) {
     err = e.what();

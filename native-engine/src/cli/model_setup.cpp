@@ -11,13 +11,6 @@
 
 namespace vggt::cli {
 
-const std::vector<std::string>& known_option_names() {
-  // The optimization toggles, in the write-up's order.
-  static const std::vector<std::string> names = {"sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache",
-                                                 "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn"};
-  return names;
-}
-
 EngineOptions parse_options(const std::string& list, int threads) {
   EngineOptions o;
   o.threads = threads;

@@ -3,13 +3,13 @@
 #include <memory>
 #include <string>
 
+#include "cli/option_names.h"
 #include "model/vggt_model.h"
 
 namespace vggt::cli {
 
 // "a,b,-c" -> flags {a:on, b:on, c:off}; unknown names are rejected.
 EngineOptions parse_options(const std::string& list, int threads);
-const std::vector<std::string>& known_option_names();
 std::string options_to_json(const EngineOptions& o);
 
 // weights empty -> random full-architecture weights (benchmark mode).

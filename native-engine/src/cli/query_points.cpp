@@ -1,23 +1,23 @@
 #include "cli/query_points.h"
 
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
+#include <cctype>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
+#include "core/limits.h"
 #include "io/checkpoint.h"
+#include "io/file_util.h"
+#include "io/json_guard.h"
 #include "model/track_head.h"
 
 namespace vggt::cli {
 
 Tensor parse_query_points_json(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(source + ": invalid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json j = io::parse_json_bounded(text.data(), text.data() + text.size(), source, "query points",
+                                                  limits::kMaxConfigBytes, limits::kMaxJsonDepth);
   if (!j.is_array()) throw std::runtime_error(source + ": expected a JSON array of [x, y] pairs");
   if (j.empty() || j.size() > static_cast<size_t>(kMaxQueryPoints))
     throw std::runtime_error(source + ": need 1 to " + std::to_string(kMaxQueryPoints) + " query points, got " +
@@ -34,17 +34,18 @@ Tensor parse_query_points_json(const std::string& text, const std::string& sourc
 }
 
 Tensor load_query_points(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error(path + ": cannot open query points file");
-  char first = 0;
-  f >> std::ws;
-  first = static_cast<char>(f.peek());
-  if (first == '[') {
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return parse_query_points_json(ss.str(), path);
+  {
+    // A JSON array of [x, y] pairs, or else a checkpoint holding `query_points`.
+    uint64_t size = 0;
+    const int fd = io::open_regular_file(path, "query points file", &size);
+    char head[64];
+    const ssize_t n = ::read(fd, head, sizeof head);
+    ::close(fd);
+    ssize_t i = 0;
+    while (i < n && std::isspace(static_cast<unsigned char>(head[i]))) ++i;
+    if (i < n && head[i] == '[')
+      return parse_query_points_json(io::read_regular_file(path, "query points file", limits::kMaxConfigBytes), path);
   }
-  f.close();
   auto r = io::CheckpointReader::open(path);
   const io::TensorInfo* t = r->find("query_points");
   if (!t) throw std::runtime_error(path + ": no tensor named 'query_points' (and not a JSON array of [x, y])");

@@ -4,6 +4,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "io/checkpoint.h"
+#include "io/json_guard.h"
 #include "model/weights.h"
 
 namespace vggt::cli {
@@ -24,7 +25,7 @@ int validate_main(int argc, char** argv) {
                       {"mis_shaped", rep.mis_shaped},
                       {"ignored", rep.ignored.size()},
                       {"track_head", !rep.track_head_absent && cfg.track_enabled}};
-  std::printf("%s\n", j.dump(1).c_str());
+  std::printf("%s\n", io::dump_json(j, 1).c_str());
   if (!rep.ok()) std::fprintf(stderr, "%s\n", rep.describe(path).c_str());
   return rep.ok() ? 0 : 3;
 }

@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include "core/checked_math.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -11,11 +13,8 @@
 
 namespace vggt {
 
-static int64_t count(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
+// Shapes are validated where a tensor is made (checked_numel), so numel() cannot wrap.
+static int64_t count(const std::vector<int64_t>& shape) { return checked_numel(shape); }
 
 static std::atomic<size_t> g_in_use{0}, g_peak{0};
 
@@ -91,7 +90,7 @@ void release_tensor_cache() {
 }
 
 static std::shared_ptr<float> alloc_aligned(int64_t n) {
-  size_t bytes = ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64;
+  size_t bytes = checked_add(checked_bytes(n, sizeof(float)), 63, "tensor byte size") / 64 * 64;
   if (bytes == 0) bytes = 64;
   void* p = take_cached(bytes);
   if (!p) p = std::aligned_alloc(64, bytes);
@@ -124,6 +123,7 @@ Tensor::Tensor(std::vector<int64_t> shape) {
 }
 
 Tensor Tensor::view(const float* data, std::vector<int64_t> shape) {
+  count(shape);
   Tensor t;
   t.data_ = const_cast<float*>(data);
   t.shape_ = std::move(shape);

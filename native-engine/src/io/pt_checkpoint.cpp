@@ -15,7 +15,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/checked_math.h"
+#include "core/limits.h"
 #include "io/checkpoint.h"
+#include "io/load_cancel.h"
 #include "io/pt_pickle.h"
 #include "io/pt_zip.h"
 
@@ -233,19 +236,22 @@ class PtCheckpointReader : public CheckpointReader {
     find_archive_prefix();
     check_byteorder();
 
-    const ZipBytes pkl = zip_->read(*zip_->find(prefix_ + "data.pkl"), /*verify_crc=*/true);
+    const ZipBytes pkl = zip_->read(*zip_->find(prefix_ + "data.pkl"), /*verify_crc=*/true, limits::kMaxPickleBytes);
     std::unordered_map<std::string, std::shared_ptr<Storage>> storages;
     pickle::Hooks hooks;
     hooks.find_global = resolve_global;
     hooks.call = call_global;
     hooks.build = build_object;
     hooks.persistent_load = [&](const Ref& pid) { return load_storage(pid, storages); };
-    Ref root;
+    pickle::Unpickled program;
     try {
-      root = pickle::unpickle(pkl.data, pkl.size, hooks);
+      program = pickle::unpickle(pkl.data, pkl.size, hooks, pickle::Budget(), poll_load_cancel);
+    } catch (const LoadCancelled&) {
+      throw;
     } catch (const std::exception& e) {
       fail(prefix_ + "data.pkl: " + e.what());
     }
+    const Ref& root = program.root;
     if (root->kind != Kind::Dict)
       fail(std::string("data.pkl holds a ") + pickle::kind_name(root->kind) + ", not a state dict");
     collect(select_state_dict(root), "", 0);
@@ -320,9 +326,17 @@ class PtCheckpointReader : public CheckpointReader {
     return found;
   }
 
+  // Dicts may be shared (memo references), so a small file can describe an exponentially
+  // large tree: every entry visited counts, shared ones each time they are reached.
+  uint64_t visits_ = 0;
+
   void collect(const Ref& dict, const std::string& prefix, int depth) {
     if (depth > 32) fail("state dict nested too deeply");
     for (auto& [k, v] : dict->dict) {
+      if (++visits_ > limits::kMaxStateDictVisits)
+        fail("state dict has more than " + std::to_string(limits::kMaxStateDictVisits) +
+             " entries counting shared ones each time (the limit)");
+      if ((visits_ & 0xfff) == 0) poll_load_cancel();
       if (k->kind != Kind::Str) continue;  // not a parameter name
       const std::string name = prefix + k->s;
       if (auto t = tensor_of(v)) {
@@ -346,31 +360,37 @@ class PtCheckpointReader : public CheckpointReader {
     if (static_cast<uint64_t>(st.numel) > bytes.size / dtype_size(st.dtype))
       fail("entry " + entry_name + " holds " + std::to_string(bytes.size) + " bytes, too few for its storage of " +
            std::to_string(st.numel) + " " + dtype_name(st.dtype) + " elements");
-    const uint64_t storage_bytes = static_cast<uint64_t>(st.numel) * dtype_size(st.dtype);
+    const uint64_t storage_bytes = checked_bytes(st.numel, dtype_size(st.dtype));  // <= the entry's size (checked above)
 
     TensorInfo info;
     info.name = name;
     info.dtype = t.dtype;
     info.shape = t.shape;
-    uint64_t numel = 1;
-    for (int64_t d : t.shape)
-      if (__builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel) || numel > (uint64_t{1} << 48))
-        fail("tensor '" + name + "' has an implausible shape " + shape_str(t.shape));
-    info.nbytes = static_cast<size_t>(numel) * es;
+    uint64_t numel = 0;
+    try {
+      numel = static_cast<uint64_t>(checked_numel(t.shape));
+      info.nbytes = checked_bytes(static_cast<int64_t>(numel), es);
+    } catch (const SizeError& e) {
+      fail("tensor '" + name + "': " + e.what());
+    }
     if (numel == 0) {
       info.data = bytes.data;
       tensors_.push_back(std::move(info));
       return;
     }
     // Byte extent of the view, with overflow checks so crafted sizes cannot wrap around the bounds check.
-    uint64_t last = static_cast<uint64_t>(t.offset), end_bytes = 0;
+    uint64_t end_bytes = 0;
     bool overflow = false;
-    for (size_t i = 0; i < t.shape.size(); ++i) {
-      uint64_t span = 0;
-      overflow |= __builtin_mul_overflow(static_cast<uint64_t>(t.shape[i] - 1), static_cast<uint64_t>(t.stride[i]), &span);
-      overflow |= __builtin_add_overflow(last, span, &last);
+    try {
+      uint64_t last = static_cast<uint64_t>(t.offset);
+      for (size_t i = 0; i < t.shape.size(); ++i)
+        last = checked_add(last, checked_mul(static_cast<uint64_t>(t.shape[i] - 1), static_cast<uint64_t>(t.stride[i]),
+                                             "tensor view extent"),
+                           "tensor view extent");
+      end_bytes = checked_mul(checked_add(last, 1, "tensor view extent"), es, "tensor view extent");
+    } catch (const SizeError&) {
+      overflow = true;
     }
-    overflow |= __builtin_mul_overflow(last + 1, static_cast<uint64_t>(es), &end_bytes) || last + 1 == 0;
     if (overflow || end_bytes > storage_bytes)
       fail("tensor '" + name + "' (offset " + std::to_string(t.offset) + ", shape " + shape_str(t.shape) +
            ") exceeds its " + std::to_string(storage_bytes) + "-byte storage " + entry_name);
@@ -386,6 +406,13 @@ class PtCheckpointReader : public CheckpointReader {
     if (contiguous && aligned) {
       info.data = base;
     } else {
+      // A broadcast (stride-0) or overlapping view has more elements than its storage holds;
+      // copying it out is bounded so that a few bytes cannot claim gigabytes.
+      if (info.nbytes > storage_bytes && info.nbytes - storage_bytes > limits::kMaxViewExpansionBytes)
+        fail("tensor '" + name + "' " + shape_str(t.shape) + " with strides " + shape_str(t.stride) + " is a view of " +
+             std::to_string(info.nbytes) + " bytes over a " + std::to_string(storage_bytes) +
+             "-byte storage; views may exceed their storage by at most " +
+             std::to_string(limits::kMaxViewExpansionBytes) + " bytes");
       std::vector<uint8_t>* buf = nullptr;
       try {
         buf = &owned_.emplace_back(info.nbytes);

@@ -371,7 +371,8 @@ TEST(PtPickle, PlainValuesFromPythonProtocol5) {
       "284b01908c026673942891948c026261949601000000000000007a94752e";
   std::vector<uint8_t> bytes;
   for (size_t i = 0; i < hex.size(); i += 2) bytes.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  pickle::Ref v = pickle::unpickle(bytes.data(), bytes.size(), {});
+  const pickle::Unpickled program = pickle::unpickle(bytes.data(), bytes.size(), {});
+  const pickle::Ref& v = program.root;
   ASSERT_EQ(v->kind, pickle::Kind::Dict);
   auto get = [&](const std::string& k) -> pickle::Ref {
     for (auto& [key, val] : v->dict)

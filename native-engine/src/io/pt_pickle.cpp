@@ -7,6 +7,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "core/limits.h"
+#include "io/load_cancel.h"
+
 namespace vggt::io::pickle {
 
 const char* kind_name(Kind k) {
@@ -27,17 +30,57 @@ const char* kind_name(Kind k) {
   return "?";
 }
 
+Value::~Value() {
+  std::vector<Ref> pending;
+  auto take = [&pending](Value& v) {
+    for (auto& r : v.items)
+      if (r) pending.push_back(std::move(r));
+    v.items.clear();
+    for (auto& [k, x] : v.dict) {
+      if (k) pending.push_back(std::move(k));
+      if (x) pending.push_back(std::move(x));
+    }
+    v.dict.clear();
+  };
+  take(*this);
+  while (!pending.empty()) {
+    Ref r = std::move(pending.back());
+    pending.pop_back();
+    if (r.use_count() == 1) take(*r);  // last owner: its children are released here, not recursively
+  }
+}
+
+Unpickled::~Unpickled() {
+  root.reset();
+  for (auto& w : containers)
+    if (Ref v = w.lock()) {
+      std::vector<Ref> items = std::move(v->items);
+      std::vector<std::pair<Ref, Ref>> dict = std::move(v->dict);
+      v->items.clear();
+      v->dict.clear();
+    }
+}
+
+Budget::Budget() : max_ops(limits::kMaxPickleOps), max_values(limits::kMaxPickleValues) {}
+
 namespace {
 
 class Machine {
  public:
-  Machine(const uint8_t* data, size_t size, const Hooks& hooks) : p_(data), end_(data + size), begin_(data), hooks_(hooks) {}
+  Machine(const uint8_t* data, size_t size, const Hooks& hooks, const Budget& budget,
+          const std::function<void()>& poll, Unpickled& out)
+      : p_(data), end_(data + size), begin_(data), hooks_(hooks), budget_(budget), poll_(poll), out_(out) {}
 
   Ref run() {
     size_t op_pos = 0;
+    uint64_t ops = 0;
     try {
       while (true) {
         op_pos = static_cast<size_t>(p_ - begin_);
+        if (++ops > budget_.max_ops)
+          throw std::runtime_error("pickle program runs more than " + std::to_string(budget_.max_ops) +
+                                   " opcodes (the limit)");
+        if (poll_ && (ops & 0xfff) == 0) poll_();
         const uint8_t op = u8();
         if (op == '.') {  // STOP
           if (stack_.size() != 1 || !marks_.empty()) throw std::runtime_error("STOP with an unbalanced stack");
@@ -45,12 +88,40 @@ class Machine {
         }
         step(op);
       }
+    } catch (const LoadCancelled&) {
+      throw;
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string(e.what()) + " (pickle opcode at byte " + std::to_string(op_pos) + ")");
     }
   }
 
  private:
+  const Budget& budget_;
+  const std::function<void()>& poll_;
+  Unpickled& out_;
+  uint64_t values_ = 0;
+
+  void count_values(uint64_t n) {
+    values_ += n;
+    if (values_ > budget_.max_values)
+      throw std::runtime_error("pickle builds more than " + std::to_string(budget_.max_values) +
+                               " values and container entries (the limit)");
+  }
+  // Containers made by hooks (OrderedDict(...)) can be made to hold themselves too.
+  void track(const Ref& r) {
+    if (r->kind == Kind::Tuple || r->kind == Kind::List || r->kind == Kind::Dict || r->kind == Kind::Set) {
+      count_values(1 + r->items.size() + r->dict.size());
+      out_.containers.push_back(r);
+    }
+  }
+  // Every value goes through here, so the value budget and the container registry see it.
+  Ref make(Kind k) {
+    count_values(1);
+    Ref r = Value::make(k);
+    if (k == Kind::Tuple || k == Kind::List || k == Kind::Dict || k == Kind::Set) out_.containers.push_back(r);
+    return r;
+  }
+
   const uint8_t* p_;
   const uint8_t* end_;
   const uint8_t* begin_;
@@ -87,7 +158,11 @@ class Machine {
     return s;
   }
 
-  void push(Ref v) { stack_.push_back(std::move(v)); }
+  void push(Ref v) {
+    if (stack_.size() >= budget_.max_values)
+      throw std::runtime_error("pickle stack deeper than " + std::to_string(budget_.max_values) + " entries (the limit)");
+    stack_.push_back(std::move(v));
+  }
   Ref pop() {
     if (stack_.empty() || (!marks_.empty() && stack_.size() == marks_.back()))
       throw std::runtime_error("pickle stack underflow");
@@ -109,23 +184,24 @@ class Machine {
     return items;
   }
 
-  static Ref make_int(int64_t v) {
-    Ref r = Value::make(Kind::Int);
+  Ref make_int(int64_t v) {
+    Ref r = make(Kind::Int);
     r->i = v;
     return r;
   }
-  static Ref make_str(Kind k, std::string s) {
-    Ref r = Value::make(k);
+  Ref make_str(Kind k, std::string s) {
+    Ref r = make(k);
     r->s = std::move(s);
     return r;
   }
-  static Ref make_tuple(std::vector<Ref> items) {
-    Ref r = Value::make(Kind::Tuple);
+  Ref make_tuple(std::vector<Ref> items) {
+    count_values(items.size());
+    Ref r = make(Kind::Tuple);
     r->items = std::move(items);
     return r;
   }
   // Python's arbitrary-precision ints: only values that fit in int64 are supported.
-  static Ref long_from_bytes(const std::string& b) {
+  Ref long_from_bytes(const std::string& b) {
     if (b.size() > 8) throw std::runtime_error("integer too large (" + std::to_string(b.size()) + " bytes)");
     uint64_t v = 0;
     for (size_t k = 0; k < b.size(); ++k) v |= static_cast<uint64_t>(static_cast<uint8_t>(b[k])) << (8 * k);
@@ -140,18 +216,23 @@ class Machine {
     if (s.empty() || *e || errno) throw std::runtime_error("bad integer literal '" + s + "'");
     return v;
   }
-  void put_memo(uint64_t idx) { memo_[idx] = top(); }
+  void put_memo(uint64_t idx) {
+    count_values(1);
+    memo_[idx] = top();
+  }
   Ref get_memo(uint64_t idx) {
     auto it = memo_.find(idx);
     if (it == memo_.end()) throw std::runtime_error("pickle memo key " + std::to_string(idx) + " missing");
     return it->second;
   }
-  static void set_items(const Ref& d, std::vector<Ref>& kv, size_t from) {
+  void set_items(const Ref& d, std::vector<Ref>& kv, size_t from) {
+    count_values(kv.size() - from);
     if (d->kind != Kind::Dict) throw std::runtime_error(std::string("SETITEM(S) on a ") + kind_name(d->kind));
     if ((kv.size() - from) % 2) throw std::runtime_error("SETITEMS with an odd number of items");
     for (size_t k = from; k < kv.size(); k += 2) d->dict.emplace_back(kv[k], kv[k + 1]);
   }
-  static void append_items(const Ref& l, std::vector<Ref>& items) {
+  void append_items(const Ref& l, std::vector<Ref>& items) {
+    count_values(items.size());
     if (l->kind != Kind::List && l->kind != Kind::Set)
       throw std::runtime_error(std::string("APPEND(S)/ADDITEMS on a ") + kind_name(l->kind));
     for (auto& v : items) l->items.push_back(v);
@@ -161,6 +242,7 @@ class Machine {
     if (!hooks_.call) throw std::runtime_error("calls are not supported");
     Ref r = hooks_.call(callable, args);
     if (!r) throw std::runtime_error("call returned nothing");
+    track(r);
     return r;
   }
 
@@ -172,13 +254,16 @@ class Machine {
         break;
       }
       case 0x95: le(8); break;  // FRAME: framing is irrelevant when the whole pickle is in memory
-      case '(': marks_.push_back(stack_.size()); break;
+      case '(':
+        count_values(1);
+        marks_.push_back(stack_.size());
+        break;
       case '0': pop(); break;
       case '1': pop_mark(); break;
       case '2': push(top()); break;
-      case 'N': push(Value::make(Kind::None)); break;
+      case 'N': push(make(Kind::None)); break;
       case 0x88: case 0x89: {  // NEWTRUE / NEWFALSE
-        Ref r = Value::make(Kind::Bool);
+        Ref r = make(Kind::Bool);
         r->b = op == 0x88;
         push(r);
         break;
@@ -191,7 +276,7 @@ class Machine {
       case 'I': {  // INT (text); "I00"/"I01" are protocol-0 booleans
         const std::string s = line();
         if (s == "00" || s == "01") {
-          Ref r = Value::make(Kind::Bool);
+          Ref r = make(Kind::Bool);
           r->b = s == "01";
           push(r);
         } else {
@@ -205,7 +290,7 @@ class Machine {
         uint64_t bits = 0;
         for (int k = 0; k < 8; ++k) bits = (bits << 8) | p_[k];
         p_ += 8;
-        Ref r = Value::make(Kind::Float);
+        Ref r = make(Kind::Float);
         std::memcpy(&r->f, &bits, 8);
         push(r);
         break;
@@ -213,7 +298,7 @@ class Machine {
       case 'F': {  // FLOAT (text)
         const std::string s = line();
         char* e = nullptr;
-        Ref r = Value::make(Kind::Float);
+        Ref r = make(Kind::Float);
         r->f = std::strtod(s.c_str(), &e);
         if (s.empty() || *e) throw std::runtime_error("bad float literal '" + s + "'");
         push(r);
@@ -232,18 +317,18 @@ class Machine {
       case 0x85: { Ref a = pop(); push(make_tuple({a})); break; }
       case 0x86: { Ref b = pop(), a = pop(); push(make_tuple({a, b})); break; }
       case 0x87: { Ref c = pop(), b = pop(), a = pop(); push(make_tuple({a, b, c})); break; }
-      case ']': push(Value::make(Kind::List)); break;
-      case 'l': { Ref r = Value::make(Kind::List); r->items = pop_mark(); push(r); break; }
-      case '}': push(Value::make(Kind::Dict)); break;
+      case ']': push(make(Kind::List)); break;
+      case 'l': { Ref r = make(Kind::List); r->items = pop_mark(); count_values(r->items.size()); push(r); break; }
+      case '}': push(make(Kind::Dict)); break;
       case 'd': {
         std::vector<Ref> kv = pop_mark();
-        Ref r = Value::make(Kind::Dict);
+        Ref r = make(Kind::Dict);
         set_items(r, kv, 0);
         push(r);
         break;
       }
-      case 0x8f: push(Value::make(Kind::Set)); break;  // EMPTY_SET
-      case 0x91: { Ref r = Value::make(Kind::Set); r->items = pop_mark(); push(r); break; }  // FROZENSET
+      case 0x8f: push(make(Kind::Set)); break;  // EMPTY_SET
+      case 0x91: { Ref r = make(Kind::Set); r->items = pop_mark(); count_values(r->items.size()); push(r); break; }  // FROZENSET
       case 'a': { Ref v = pop(); std::vector<Ref> one{v}; append_items(top(), one); break; }
       case 'e': case 0x90: { std::vector<Ref> items = pop_mark(); append_items(top(), items); break; }  // APPENDS / ADDITEMS
       case 's': {
@@ -311,8 +396,11 @@ class Machine {
 
 }  // namespace
 
-Ref unpickle(const uint8_t* data, size_t size, const Hooks& hooks) {
-  return Machine(data, size, hooks).run();
+Unpickled unpickle(const uint8_t* data, size_t size, const Hooks& hooks, const Budget& budget,
+                   const std::function<void()>& poll) {
+  Unpickled out;
+  out.root = Machine(data, size, hooks, budget, poll, out).run();
+  return out;
 }
 
 }  // namespace vggt::io::pickle

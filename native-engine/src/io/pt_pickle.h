@@ -32,11 +32,39 @@ struct Value {
   std::vector<std::pair<Ref, Ref>> dict;  // Dict, in insertion order
   std::shared_ptr<Extension> ext;  // Ext
 
+  Value() = default;
+  Value(const Value&) = delete;
+  Value& operator=(const Value&) = delete;
+  // Releases children iteratively: a recursive destructor overflows the stack on a million
+  // nested tuples (1.3 KB of pickle).
+  ~Value();
+
   static Ref make(Kind k) {
     auto v = std::make_shared<Value>();
     v->kind = k;
     return v;
   }
+};
+
+// The result of unpickling. Memo references can make a container hold itself (a list appended
+// to itself), which reference counting alone never frees; the destructor empties every
+// container the program built, so the whole graph is released.
+struct Unpickled {
+  Ref root;
+  std::vector<std::weak_ptr<Value>> containers;
+  Unpickled() = default;
+  Unpickled(Unpickled&&) = default;
+  Unpickled& operator=(Unpickled&&) = default;
+  ~Unpickled();
+};
+
+// Bounds on one run, so that a small file cannot take unbounded time or memory (defaults from
+// core/limits.h). Every opcode counts one op; every value built counts one value, and every
+// element added to a container (including shared references added again) counts one value.
+struct Budget {
+  uint64_t max_ops;
+  uint64_t max_values;
+  Budget();
 };
 
 const char* kind_name(Kind k);
@@ -52,7 +80,9 @@ struct Hooks {
 };
 
 // Runs the pickle program and returns the value left by STOP. Throws std::runtime_error
-// describing the problem and the byte offset of the failing opcode.
-Ref unpickle(const uint8_t* data, size_t size, const Hooks& hooks);
+// describing the problem and the byte offset of the failing opcode (also when a budget is
+// exhausted). `poll`, when set, is called every few thousand opcodes (cancellation).
+Unpickled unpickle(const uint8_t* data, size_t size, const Hooks& hooks, const Budget& budget = Budget(),
+                   const std::function<void()>& poll = {});
 
 }  // namespace vggt::io::pickle

@@ -7,6 +7,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "core/limits.h"
+
 namespace vggt::io {
 
 namespace {
@@ -134,7 +136,7 @@ const ZipEntry* ZipArchive::find(const std::string& name) const {
   return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
-ZipBytes ZipArchive::read(const ZipEntry& e, bool verify_crc) {
+ZipBytes ZipArchive::read(const ZipEntry& e, bool verify_crc, uint64_t max_bytes) {
   if (auto it = inflated_.find(e.name); it != inflated_.end()) return it->second;
   if (e.flags & 1) fail("entry '" + e.name + "' is encrypted");
   const uint64_t lh = e.local_header_offset;
@@ -164,34 +166,52 @@ ZipBytes ZipArchive::read(const ZipEntry& e, bool verify_crc) {
   if (e.method != 8)
     fail("entry '" + e.name + "' uses unsupported zip compression method " + std::to_string(e.method));
 
-  if (e.uncompressed_size > std::numeric_limits<size_t>::max() / 2)
-    fail("entry '" + e.name + "' is too large to inflate");
-  std::vector<uint8_t>& out = owned_.emplace_back(static_cast<size_t>(e.uncompressed_size));
+  // The claimed size is a hint, not a promise: it must be within what deflate can produce from
+  // the compressed bytes (best ratio 1032:1) and the caller's limit, and the buffer grows with
+  // the data actually inflated, so a lying header cannot make us allocate its claim.
+  const uint64_t ratio_bound = e.compressed_size > (UINT64_MAX - 1024) / limits::kMaxDeflateRatio
+                                   ? UINT64_MAX
+                                   : e.compressed_size * limits::kMaxDeflateRatio + 1024;
+  if (e.uncompressed_size > ratio_bound)
+    fail("corrupt zip: entry '" + e.name + "' claims " + std::to_string(e.uncompressed_size) + " bytes from " +
+         std::to_string(e.compressed_size) + " compressed bytes, more than deflate can produce");
+  if (e.uncompressed_size > max_bytes)
+    fail("entry '" + e.name + "' inflates to " + std::to_string(e.uncompressed_size) + " bytes, above the limit of " +
+         std::to_string(max_bytes));
+  std::vector<uint8_t>& out = owned_.emplace_back();
+  out.reserve(static_cast<size_t>(std::min<uint64_t>(e.uncompressed_size, 1u << 20)));
+  std::vector<uint8_t> window(1u << 18);
   z_stream zs{};
   if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) fail("zlib initialisation failed");
   const uint8_t* in = src;
   uint64_t in_left = e.compressed_size;
-  size_t produced = 0;
-  uint8_t dummy = 0;  // zlib rejects a null output pointer even for an empty entry
   int rc = Z_OK;
+  bool overflow = false;
   while (rc == Z_OK) {
     const uInt in_chunk = static_cast<uInt>(std::min<uint64_t>(in_left, 1u << 30));
-    const uInt out_chunk = static_cast<uInt>(std::min<size_t>(out.size() - produced, 1u << 30));
     zs.next_in = const_cast<Bytef*>(in);
     zs.avail_in = in_chunk;
-    zs.next_out = out.empty() ? &dummy : out.data() + produced;
-    zs.avail_out = out_chunk;
+    zs.next_out = window.data();
+    zs.avail_out = static_cast<uInt>(window.size());
     rc = inflate(&zs, Z_NO_FLUSH);
-    const size_t used = in_chunk - zs.avail_in, made = out_chunk - zs.avail_out;
+    const size_t used = in_chunk - zs.avail_in, made = window.size() - zs.avail_out;
     in += used;
     in_left -= used;
-    produced += made;
-    if (rc == Z_OK && used == 0 && made == 0) rc = Z_BUF_ERROR;  // no progress: input ran out or output full
+    if (made > e.uncompressed_size - out.size()) {
+      overflow = true;
+      break;
+    }
+    out.insert(out.end(), window.data(), window.data() + made);
+    if (rc == Z_OK && used == 0 && made == 0) rc = Z_BUF_ERROR;  // no progress: input ran out
   }
   inflateEnd(&zs);
-  if (rc != Z_STREAM_END || produced != out.size())
+  if (overflow)
+    fail("corrupt: entry '" + e.name + "' inflates to more than the " + std::to_string(e.uncompressed_size) +
+         " bytes its header claims");
+  const size_t produced = out.size();
+  if (rc != Z_STREAM_END || produced != e.uncompressed_size)
     fail("corrupt: cannot inflate entry '" + e.name + "' (zlib status " + std::to_string(rc) + ", " +
-         std::to_string(produced) + " of " + std::to_string(out.size()) + " bytes)");
+         std::to_string(produced) + " of " + std::to_string(e.uncompressed_size) + " bytes)");
   if (crc_of(out.data(), out.size()) != e.crc32) fail("corrupt: CRC-32 mismatch in entry '" + e.name + "'");
   ZipBytes b{out.empty() ? src : out.data(), out.size()};  // never a null pointer, even when empty
   inflated_.emplace(e.name, b);

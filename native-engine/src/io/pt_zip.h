@@ -36,7 +36,9 @@ class ZipArchive {
   // Entry contents. Stored entries point into the mapping; deflated ones are inflated once
   // and cached. verify_crc forces a CRC-32 check of stored data (deflated data is always
   // checked); it is off for tensor storages so that multi-GB weights are not read twice.
-  ZipBytes read(const ZipEntry& e, bool verify_crc);
+  // Deflated entries above max_bytes (or whose claimed size deflate could not produce from
+  // their compressed size) are refused before inflating.
+  ZipBytes read(const ZipEntry& e, bool verify_crc, uint64_t max_bytes = UINT64_MAX);
   bool used_zip64() const { return zip64_; }
 
  private:

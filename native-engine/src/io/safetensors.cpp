@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "core/checked_math.h"
 #include "io/file_util.h"
+#include "io/json_guard.h"
 
 namespace vggt::io {
 
@@ -52,11 +54,7 @@ DType dtype_from_name(const std::string& n) {
   throw std::runtime_error("unsupported dtype '" + n + "'");
 }
 
-int64_t TensorInfo::numel() const {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
+int64_t TensorInfo::numel() const { return checked_numel(shape); }
 
 const TensorInfo* CheckpointReader::find(const std::string& name) const {
   for (auto& t : tensors())
@@ -65,14 +63,9 @@ const TensorInfo* CheckpointReader::find(const std::string& name) const {
 }
 
 MappedFile::MappedFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw std::runtime_error(path + ": cannot stat");
-  }
-  size_ = static_cast<size_t>(st.st_size);
+  uint64_t size = 0;
+  const int fd = open_regular_file(path, "tensor file", &size);
+  size_ = static_cast<size_t>(size);
   if (size_ > 0) {
     void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
@@ -98,27 +91,36 @@ class SafetensorsReader : public CheckpointReader {
     if (size < 8) throw std::runtime_error(path + ": not a safetensors file (only " + std::to_string(size) + " bytes)");
     uint64_t header_len;
     std::memcpy(&header_len, file_.data(), 8);
-    if (header_len > size - 8 || header_len > (100u << 20))
+    if (header_len > limits::kMaxJsonHeaderBytes && header_len <= size - 8)
+      throw std::runtime_error(path + ": safetensors header is " + std::to_string(header_len) +
+                               " bytes, above the limit of " + std::to_string(limits::kMaxJsonHeaderBytes));
+    if (header_len > size - 8)
       throw std::runtime_error(path + ": not a safetensors file or truncated (header length " +
                                std::to_string(header_len) + " exceeds file size " + std::to_string(size) + ")");
-    json header;
-    try {
-      header = json::parse(file_.data() + 8, file_.data() + 8 + header_len);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(path + ": corrupt safetensors header (" + e.what() + ")");
-    }
+    const char* text = reinterpret_cast<const char*>(file_.data() + 8);
+    const json header = parse_json_bounded(text, text + header_len, path, "safetensors header",
+                                           limits::kMaxJsonHeaderBytes, limits::kMaxJsonDepth);
+    if (!header.is_object()) throw std::runtime_error(path + ": safetensors header is not a JSON object");
     const uint8_t* base = file_.data() + 8 + header_len;
     const size_t data_size = size - 8 - header_len;
     for (auto& [name, v] : header.items()) {
       if (name == "__metadata__") {
-        for (auto& [k, mv] : v.items()) metadata_[k] = mv.is_string() ? mv.get<std::string>() : mv.dump();
+        if (!v.is_object()) throw std::runtime_error(path + ": safetensors __metadata__ is not an object");
+        for (auto& [k, mv] : v.items()) metadata_[k] = mv.is_string() ? mv.get<std::string>() : dump_json(mv);
         continue;
       }
       TensorInfo t;
       t.name = name;
-      t.dtype = dtype_from_name(v.at("dtype").get<std::string>());
-      t.shape = v.at("shape").get<std::vector<int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
+      std::vector<uint64_t> off;
+      try {
+        if (!v.is_object()) throw std::runtime_error("entry is not an object");
+        t.dtype = dtype_from_name(v.at("dtype").get<std::string>());
+        t.shape = v.at("shape").get<std::vector<int64_t>>();
+        off = v.at("data_offsets").get<std::vector<uint64_t>>();
+        checked_numel(t.shape);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(path + ": tensor '" + name + "': " + e.what());
+      }
       if (off.size() != 2 || off[0] > off[1])
         throw std::runtime_error(path + ": tensor '" + name + "' has invalid data_offsets");
       if (off[1] > data_size)
@@ -127,7 +129,7 @@ class SafetensorsReader : public CheckpointReader {
                                  "-byte data section");
       t.data = base + off[0];
       t.nbytes = off[1] - off[0];
-      if (t.nbytes != static_cast<size_t>(t.numel()) * dtype_size(t.dtype))
+      if (t.nbytes != checked_bytes(t.numel(), dtype_size(t.dtype)))
         throw std::runtime_error(path + ": tensor '" + name + "' byte size " + std::to_string(t.nbytes) +
                                  " does not match shape " + shape_to_string(t.shape));
       tensors_.push_back(std::move(t));
@@ -149,11 +151,11 @@ std::unique_ptr<CheckpointReader> open_safetensors(const std::string& path) {
 }
 
 std::unique_ptr<CheckpointReader> CheckpointReader::open(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
+  const int fd = open_regular_file(path, "tensor file", nullptr);
   unsigned char magic[4] = {0, 0, 0, 0};
-  size_t n = std::fread(magic, 1, 4, f);
-  std::fclose(f);
+  const ssize_t got = ::pread(fd, magic, 4, 0);
+  ::close(fd);
+  const size_t n = got > 0 ? static_cast<size_t>(got) : 0;
   // Zip container (torch.save >= 1.6) or a legacy pickle stream (0x80 PROTO): the .pt reader
   // handles both, the latter with a clear "legacy format" message.
   // (Legacy files open with PROTO 2 and a LONG1 magic number: 80 02 8a 0a. A safetensors file
@@ -235,7 +237,7 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
     header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};
     offset += t.nbytes;
   }
-  std::string h = header.dump();
+  std::string h = dump_json(header);
   while ((h.size() + 8) % 8) h.push_back(' ');  // keep tensor data 8-byte aligned
   AtomicFileWriter w(path);
   uint64_t len = h.size();

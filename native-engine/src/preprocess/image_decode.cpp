@@ -1,6 +1,7 @@
 #include "preprocess/image_decode.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csetjmp>
@@ -13,13 +14,23 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "core/limits.h"
+#include "io/file_util.h"
 #include "preprocess/exif_orientation.h"
 
 namespace vggt::preprocess {
+
+void check_aspect_ratio(const std::string& name, uint64_t w, uint64_t h) {
+  const uint64_t r = limits::kMaxAspectRatio;
+  if (w > h * r || h > w * r)
+    throw std::runtime_error(name + ": image is " + std::to_string(w) + " x " + std::to_string(h) +
+                             ": aspect ratio above the limit of " + (w > h ? std::to_string(r) + ":1" : "1:" + std::to_string(r)));
+}
+
 namespace {
 
 // PIL refuses images above 2 * Image.MAX_IMAGE_PIXELS (DecompressionBombError); so do we.
-constexpr uint64_t kMaxPixels = 2ull * 89478485ull;
+constexpr uint64_t kMaxPixels = limits::kMaxImagePixels;
 
 [[noreturn]] void fail(const std::string& name, const std::string& problem) {
   throw std::runtime_error(name + ": " + problem);
@@ -31,6 +42,12 @@ void check_dimensions(const std::string& name, uint64_t w, uint64_t h) {
   if (w * h > kMaxPixels)
     fail(name, "image too large (" + std::to_string(w) + "x" + std::to_string(h) + " pixels, limit " +
                    std::to_string(kMaxPixels) + ")");
+  check_aspect_ratio(name, w, h);
+}
+
+// Sizes check_dimensions refuses: decoding stops at the header for them.
+bool refused_size(uint64_t w, uint64_t h) {
+  return w == 0 || h == 0 || w * h > kMaxPixels || w > h * limits::kMaxAspectRatio || h > w * limits::kMaxAspectRatio;
 }
 
 // PIL's MULDIV255: a * b / 255 rounded, in integer arithmetic.
@@ -123,7 +140,7 @@ bool png_decode_raw(PngState* st, PngRaw* raw, bool want_exif) {
   raw->height = h;
   raw->bit_depth = depth;
   raw->color_type = ctype;
-  if (static_cast<uint64_t>(w) * h > kMaxPixels || w == 0 || h == 0) {
+  if (refused_size(w, h)) {
     raw->too_large = true;
     png_destroy_read_struct(&png, &info, nullptr);
     return true;
@@ -295,7 +312,7 @@ bool jpeg_decode_raw(JpegState* st, jpeg_decompress_struct* cinfo, const uint8_t
   raw->width = static_cast<int>(cinfo->image_width);
   raw->height = static_cast<int>(cinfo->image_height);
   raw->components = cinfo->num_components;
-  if (static_cast<uint64_t>(cinfo->image_width) * cinfo->image_height > kMaxPixels || raw->width == 0 ||
+  if (refused_size(cinfo->image_width, cinfo->image_height) || raw->width == 0 ||
       raw->height == 0) {
     raw->too_large = true;
     jpeg_destroy_decompress(cinfo);
@@ -385,11 +402,13 @@ DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& n
 }
 
 DecodedImage decode_image_file(const std::string& path, bool want_exif) {
-  struct stat sb;
-  if (::stat(path.c_str(), &sb) != 0) fail(path, std::string("cannot open image (") + std::strerror(errno) + ")");
-  if (S_ISDIR(sb.st_mode)) fail(path, "is a directory, not an image file");
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail(path, std::string("cannot open image (") + std::strerror(errno) + ")");
+  uint64_t size = 0;
+  const int fd = io::open_regular_file(path, "image", &size);
+  FILE* f = ::fdopen(fd, "rb");
+  if (!f) {
+    ::close(fd);
+    fail(path, std::string("cannot open image (") + std::strerror(errno) + ")");
+  }
   std::vector<uint8_t> bytes;
   uint8_t buf[1 << 16];
   size_t n;

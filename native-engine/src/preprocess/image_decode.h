@@ -23,6 +23,9 @@ struct DecodedImage {
 // treats it specially). Throws std::runtime_error naming `name` and the problem.
 // want_exif=false skips looking for an EXIF block that follows a PNG's pixel data.
 DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& name, bool want_exif = true);
+// Opens regular files only (a FIFO or a device is refused before any read).
 DecodedImage decode_image_file(const std::string& path, bool want_exif = true);
+// Throws "<name>: image is W x H: aspect ratio above the limit of 1:16" (or 16:1).
+void check_aspect_ratio(const std::string& name, uint64_t w, uint64_t h);
 
 }  // namespace vggt::preprocess

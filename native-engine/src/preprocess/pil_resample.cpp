@@ -29,7 +29,9 @@ struct Coefficients {
 };
 
 // Box is always the whole input (0, in_size): the official code never passes one.
-Coefficients precompute(int in_size, int out_size) {
+// Coefficients of output samples [first, first + count) only: each sample's weights depend on
+// its own index alone, so a window is bit-identical to the same rows of the full table.
+Coefficients precompute(int in_size, int out_size, int first, int count) {
   const float in0 = 0.0f, in1 = static_cast<float>(in_size);
   double filterscale, scale;
   filterscale = scale = static_cast<double>(in1 - in0) / out_size;
@@ -37,10 +39,10 @@ Coefficients precompute(int in_size, int out_size) {
   const double support = kSupport * filterscale;
   Coefficients c;
   c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  c.bounds.resize(static_cast<size_t>(out_size) * 2);
-  c.weights.assign(static_cast<size_t>(out_size) * c.ksize, 0);
+  c.bounds.resize(static_cast<size_t>(count) * 2);
+  c.weights.assign(static_cast<size_t>(count) * c.ksize, 0);
   std::vector<double> k(c.ksize);
-  for (int xx = 0; xx < out_size; ++xx) {
+  for (int xx = first; xx < first + count; ++xx) {
     const double center = in0 + (xx + 0.5) * scale;
     const double ss = 1.0 / filterscale;
     double ww = 0.0;
@@ -56,12 +58,13 @@ Coefficients precompute(int in_size, int out_size) {
     }
     for (int x = 0; x < xmax; ++x)
       if (ww != 0.0) k[x] /= ww;
-    int32_t* out = &c.weights[static_cast<size_t>(xx) * c.ksize];
+    const int slot = xx - first;
+    int32_t* out = &c.weights[static_cast<size_t>(slot) * c.ksize];
     for (int x = 0; x < xmax; ++x)
       out[x] = k[x] < 0 ? static_cast<int32_t>(-0.5 + k[x] * (1 << kPrecisionBits))
                         : static_cast<int32_t>(0.5 + k[x] * (1 << kPrecisionBits));
-    c.bounds[xx * 2] = xmin;
-    c.bounds[xx * 2 + 1] = xmax;
+    c.bounds[slot * 2] = xmin;
+    c.bounds[slot * 2 + 1] = xmax;
   }
   return c;
 }
@@ -137,30 +140,44 @@ Image8 vertical_pass(const Image8& src, const Coefficients& c, int out_h) {
 }  // namespace
 
 Image8 resize_bicubic_pil(const Image8& src, int out_width, int out_height) {
+  return resize_bicubic_pil_rows(src, out_width, out_height, 0, out_height);
+}
+
+Image8 resize_bicubic_pil_rows(const Image8& src, int out_width, int out_height, int row0, int rows) {
   if (out_width <= 0 || out_height <= 0 || src.width <= 0 || src.height <= 0)
     throw std::runtime_error("resize_bicubic_pil: invalid size " + std::to_string(src.width) + "x" +
                              std::to_string(src.height) + " -> " + std::to_string(out_width) + "x" +
                              std::to_string(out_height));
   if (src.channels < 1 || src.channels > 4)
     throw std::runtime_error("resize_bicubic_pil: unsupported channel count " + std::to_string(src.channels));
+  if (row0 < 0 || rows < 1 || rows > out_height - row0)
+    throw std::runtime_error("resize_bicubic_pil: rows [" + std::to_string(row0) + ", +" + std::to_string(rows) +
+                             ") outside the " + std::to_string(out_height) + "-row output");
   const bool need_h = out_width != src.width;
   const bool need_v = out_height != src.height;
-  if (!need_h && !need_v) return src;
+  if (!need_h && !need_v) {
+    Image8 out = src;
+    const size_t row_len = static_cast<size_t>(src.width) * src.channels;
+    out.height = rows;
+    out.pixels.assign(src.pixels.begin() + static_cast<ptrdiff_t>(row0 * row_len),
+                      src.pixels.begin() + static_cast<ptrdiff_t>((row0 + rows) * row_len));
+    return out;
+  }
+  if (!need_v) return horizontal_pass(src, row0, rows, precompute(src.width, out_width, 0, out_width), out_width);
 
-  Coefficients vert = precompute(src.height, out_height);
+  Coefficients vert = precompute(src.height, out_height, row0, rows);
   Image8 cur;
   const Image8* in = &src;
   if (need_h) {
     // Only the source rows the vertical pass will read.
     const int first = vert.bounds[0];
-    const int last = vert.bounds[(out_height - 1) * 2] + vert.bounds[(out_height - 1) * 2 + 1];
-    for (int i = 0; i < out_height; ++i) vert.bounds[i * 2] -= first;
-    const Coefficients horiz = precompute(src.width, out_width);
+    const int last = vert.bounds[(rows - 1) * 2] + vert.bounds[(rows - 1) * 2 + 1];
+    for (int i = 0; i < rows; ++i) vert.bounds[i * 2] -= first;
+    const Coefficients horiz = precompute(src.width, out_width, 0, out_width);
     cur = horizontal_pass(src, first, last - first, horiz, out_width);
     in = &cur;
   }
-  if (!need_v) return cur;
-  return vertical_pass(*in, vert, out_height);
+  return vertical_pass(*in, vert, rows);
 }
 
 }  // namespace vggt::preprocess

@@ -13,5 +13,8 @@ namespace vggt::preprocess {
 // Resamples every channel independently (the caller premultiplies alpha if it needs to).
 // Same size returns a copy, like Pillow.
 Image8 resize_bicubic_pil(const Image8& src, int out_width, int out_height);
+// Output rows [row0, row0 + rows) of the same resize, bit for bit, computing only those rows
+// and reading only the source rows they need (a centre crop never builds the full image).
+Image8 resize_bicubic_pil_rows(const Image8& src, int out_width, int out_height, int row0, int rows);
 
 }  // namespace vggt::preprocess

@@ -77,8 +77,6 @@ Frame process_frame(const std::string& path, Mode mode, bool exif_orientation) {
   if (new_w <= 0 || new_h <= 0)
     throw std::runtime_error(path + ": image is too elongated (" + std::to_string(W) + "x" + std::to_string(H) +
                              ") to preprocess: its short side would round to 0 pixels");
-  const Image8 r = resize_bicubic_pil(img, new_w, new_h);
-
   Frame f;
   FrameInfo& info = f.info;
   info.path = path;
@@ -106,10 +104,14 @@ Frame process_frame(const std::string& path, Mode mode, bool exif_orientation) {
   info.content_width = new_w;
   info.content_height = rows;
 
+  // Only the rows that survive the crop are resampled: the intermediate image is never larger
+  // than the frame itself (a 16:1 portrait would otherwise be resized to 518 x 8288 first).
+  const Image8 r = resize_bicubic_pil_rows(img, new_w, new_h, src_y0, rows);
+
   const size_t plane = static_cast<size_t>(f.height) * f.width;
   f.chw.assign(plane * 3, 1.0f);  // padding is white (1.0)
   for (int y = 0; y < rows; ++y) {
-    const uint8_t* in = &r.pixels[static_cast<size_t>(y + src_y0) * new_w * 3];
+    const uint8_t* in = &r.pixels[static_cast<size_t>(y) * new_w * 3];
     for (int x = 0; x < new_w; ++x) {
       const size_t o = static_cast<size_t>(y + dst_y0) * f.width + (x + dst_x0);
       // torchvision's to_tensor: float32 division by 255.

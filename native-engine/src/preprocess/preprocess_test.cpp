@@ -518,14 +518,14 @@ TEST(PngModes, RgbaIsCompositedOnWhiteLikePil) {
   const ScratchDir scratch;
   const std::string& d = scratch.path();
   // Pillow's alpha_composite over opaque white = round((v*a + 255*(255-a)) / 255) here.
-  // Width 518 and height 14: crop mode keeps the size, so values pass straight through.
-  pp::Image8 im = make_image(518, 14, 4);
+  // Width 518 and height 42: crop mode keeps the size, so values pass straight through.
+  pp::Image8 im = make_image(518, 42, 4);
   const uint8_t px[4][4] = {{200, 100, 0, 0}, {200, 100, 0, 255}, {200, 100, 0, 128}, {0, 0, 0, 1}};
-  for (int y = 0; y < 14; ++y)
+  for (int y = 0; y < 42; ++y)
     for (int x = 0; x < 518; ++x) std::memcpy(&im.pixels[(y * 518 + x) * 4], px[x % 4], 4);
   write_png(d + "/rgba.png", rgb_png(im));
   const pp::Batch b = pp::load_and_preprocess({d + "/rgba.png"}, pp::Mode::Crop);
-  ASSERT_EQ(b.images.shape(), (std::vector<int64_t>{1, 3, 14, 518}));
+  ASSERT_EQ(b.images.shape(), (std::vector<int64_t>{1, 3, 42, 518}));
   auto at = [&](int c, int x) { return std::lround(b.images[static_cast<size_t>(c) * b.images.dim(2) * 518 + x] * 255); };
   EXPECT_EQ(at(0, 0), 255);  // fully transparent -> white
   EXPECT_EQ(at(1, 0), 255);
@@ -679,11 +679,93 @@ TEST(PreprocessErrors, BadFilesAreNamedWithTheProblem) {
   write_bytes(d + "/garbage.jpg", std::string("\xFF\xD8\xFF\xE0", 4) + std::string(100, 'x'));
   expect_error({d + "/garbage.jpg"}, d + "/garbage.jpg", "corrupt or unreadable JPEG");
 
-  // Extreme aspect ratio: the short side rounds to 0 rows.
+  // Extreme aspect ratio: refused from the header, with the limit in the message.
   write_png(d + "/strip.png", rgb_png(ramp_image(2000, 10)));
-  expect_error({d + "/strip.png"}, d + "/strip.png", "elongated");
+  expect_error({d + "/strip.png"}, d + "/strip.png", "image is 2000 x 10: aspect ratio above the limit of 16:1");
 
   EXPECT_THROW(pp::load_and_preprocess({}, pp::Mode::Crop), std::runtime_error);
   // The good file alone still works (errors leave nothing behind).
   EXPECT_EQ(pp::load_and_preprocess({good}, pp::Mode::Crop).images.dim(0), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile images: work bounded by the output, limits named in errors
+
+namespace {
+
+pp::Image8 noise_image(int w, int h, int ch, uint32_t seed) {
+  pp::Image8 im = make_image(w, h, ch);
+  for (auto& p : im.pixels) {
+    seed = seed * 1664525u + 1013904223u;
+    p = static_cast<uint8_t>(seed >> 24);
+  }
+  return im;
+}
+
+}  // namespace
+
+TEST(PilResample, RowWindowIsBitExactWithTheFullResize) {
+  struct Case {
+    int sw, sh, ow, oh, row0, rows;
+  };
+  const Case cases[] = {{50, 300, 518, 3108, 1295, 518}, {40, 23, 60, 90, 0, 90}, {40, 23, 60, 90, 10, 5},
+                        {40, 23, 60, 90, 89, 1},         {518, 100, 518, 300, 7, 200}, {100, 50, 518, 50, 10, 20},
+                        {100, 50, 100, 50, 5, 10},       {300, 40, 30, 4, 1, 2}};
+  for (int ch : {3, 4})
+    for (const Case& c : cases) {
+      const pp::Image8 src = noise_image(c.sw, c.sh, ch, 7u * c.sw + c.sh);
+      const pp::Image8 full = pp::resize_bicubic_pil(src, c.ow, c.oh);
+      const pp::Image8 win = pp::resize_bicubic_pil_rows(src, c.ow, c.oh, c.row0, c.rows);
+      ASSERT_EQ(win.width, c.ow);
+      ASSERT_EQ(win.height, c.rows);
+      const size_t row_len = static_cast<size_t>(c.ow) * ch;
+      ASSERT_EQ(win.pixels.size(), row_len * c.rows);
+      EXPECT_EQ(std::memcmp(win.pixels.data(), full.pixels.data() + c.row0 * row_len, win.pixels.size()), 0)
+          << c.sw << "x" << c.sh << " -> " << c.ow << "x" << c.oh << " rows " << c.row0 << "+" << c.rows << " ch " << ch;
+    }
+  EXPECT_THROW(pp::resize_bicubic_pil_rows(noise_image(4, 4, 3, 1), 8, 8, 6, 3), std::runtime_error);
+}
+
+TEST(PreprocessLimits, TallCropResamplesOnlyTheCroppedRowsBitExactly) {
+  // 20 x 320 (16:1, the limit): resized to 518 x 8288, of which 518 rows survive the crop.
+  const ScratchDir scratch;
+  const std::string p = scratch.path() + "/tall.png";
+  const pp::Image8 img = noise_image(20, 320, 3, 99);
+  write_png(p, rgb_png(img));
+  const pp::Batch b = pp::load_and_preprocess({p}, pp::Mode::Crop);
+  ASSERT_EQ(b.images.shape(), (std::vector<int64_t>{1, 3, 518, 518}));
+  const pp::Image8 full = pp::resize_bicubic_pil(img, 518, 8288);
+  const int top = (8288 - 518) / 2;
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 518; ++y)
+      for (int x = 0; x < 518; ++x) {
+        const float want = static_cast<float>(full.pixels[(static_cast<size_t>(y + top) * 518 + x) * 3 + c]) / 255.0f;
+        ASSERT_EQ(b.images[(static_cast<int64_t>(c) * 518 + y) * 518 + x], want) << c << " " << y << " " << x;
+      }
+  EXPECT_EQ(b.frames[0].offset_y, -top);
+}
+
+TEST(PreprocessLimits, AspectRatioAboveSixteenIsRefusedFromTheHeader) {
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
+  // The 85-byte PNG of the report: 1 x 2000 used to be resized to 518 x 1,036,000 (1.6 GB).
+  write_png(d + "/needle.png", rgb_png(make_image(1, 2000, 3)));
+  expect_error({d + "/needle.png"}, d + "/needle.png", "image is 1 x 2000: aspect ratio above the limit of 1:16");
+  write_png(d + "/wide.png", rgb_png(make_image(340, 20, 3)));
+  expect_error({d + "/wide.png"}, d + "/wide.png", "image is 340 x 20: aspect ratio above the limit of 16:1");
+  write_jpeg(d + "/needle.jpg", make_image(8, 200, 3), 90, {});
+  expect_error({d + "/needle.jpg"}, d + "/needle.jpg", "image is 8 x 200: aspect ratio above the limit of 1:16");
+  // Exactly 16:1 is allowed, in both modes.
+  write_png(d + "/ok.png", rgb_png(make_image(320, 20, 3)));
+  EXPECT_EQ(pp::load_and_preprocess({d + "/ok.png"}, pp::Mode::Crop).images.dim(0), 1);
+  EXPECT_EQ(pp::load_and_preprocess({d + "/ok.png"}, pp::Mode::Pad).images.dim(3), 518);
+}
+
+TEST(PreprocessLimits, FifosAndDevicesAreRefusedWithoutReading) {
+  const ScratchDir scratch;
+  const std::string fifo = scratch.path() + "/photo.png";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // A FIFO used to block the open forever, /dev/zero to be read without end.
+  expect_error({fifo}, fifo, "image is a FIFO (named pipe), not a regular file");
+  expect_error({"/dev/zero"}, "/dev/zero", "image is a character device, not a regular file");
 }

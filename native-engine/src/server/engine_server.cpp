@@ -10,6 +10,8 @@
 #include "cli/model_setup.h"
 #include "core/tensor.h"
 #include "io/checkpoint.h"
+#include "io/input_tensor.h"
+#include "io/load_cancel.h"
 #include "model/config.h"
 #include "cli/query_points.h"
 #include "io/safetensors.h"
@@ -71,32 +73,14 @@ json memory_json(bool job_scope) {
           {"peak_rss_scope", job_scope ? "job" : "process"}};
 }
 
-// Reads an [S,3,H,W] float tensor in [0,1] from a safetensors/.pt file.
+// Reads an [S,3,H,W] float tensor in [0,1] from a safetensors/.pt file (the checks are shared
+// with the CLI's --input-tensor).
 Tensor read_input_tensor(const std::string& path, const std::string& name, int patch) {
-  std::unique_ptr<io::CheckpointReader> reader;
   try {
-    reader = io::CheckpointReader::open(path);
+    return io::read_images_tensor(path, name, patch);
   } catch (const std::exception& e) {
     throw ProtocolError(ErrorCode::BadInput, with_path(path, e.what()));
   }
-  const io::TensorInfo* t = reader->find(name);
-  if (!t) throw ProtocolError(ErrorCode::BadInput, path + ": no tensor named '" + name + "'");
-  if (t->dtype != io::DType::F32 && t->dtype != io::DType::F16 && t->dtype != io::DType::BF16 &&
-      t->dtype != io::DType::F64)
-    throw ProtocolError(ErrorCode::BadInput,
-                        path + ": tensor '" + name + "' has dtype " + io::dtype_name(t->dtype) + ", expected a float type");
-  const auto& s = t->shape;
-  if (s.size() != 4 || s[0] < 1 || s[1] != 3 || s[2] < patch || s[3] < patch || s[2] % patch || s[3] % patch)
-    throw ProtocolError(ErrorCode::BadInput, path + ": tensor '" + name + "' has shape " + shape_to_string(s) +
-                                                 ", expected [S, 3, H, W] with H and W positive multiples of " +
-                                                 std::to_string(patch));
-  Tensor out = Tensor::uninitialized(s);
-  io::convert_to_f32(*t, out.data());
-  for (int64_t i = 0, n = out.numel(); i < n; ++i)
-    if (!std::isfinite(out[i]))
-      throw ProtocolError(ErrorCode::BadInput, path + ": tensor '" + name + "' holds a non-finite value at index " +
-                                                   std::to_string(i));
-  return out;
 }
 
 json frames_json(const std::vector<preprocess::FrameInfo>& frames) {
@@ -350,7 +334,10 @@ json Server::do_load(Job& job) {
       m = VggtModel::random(cfg, r.seed, opts);
     } else {
       try {
+        const io::ScopedLoadCancel cancellable(job.cancel.get());  // a long checkpoint parse polls it
         m = VggtModel::load(r.weights, cfg, opts);
+      } catch (const io::LoadCancelled&) {
+        throw CancelledError();
       } catch (const std::bad_alloc&) {
         throw;
       } catch (const std::exception& e) {
@@ -373,7 +360,7 @@ json Server::do_load(Job& job) {
     if (!failure && !agreed.empty()) throw ProtocolError(ErrorCode::BadCheckpoint, agreed);
   }
   if (failure) std::rethrow_exception(failure);
-  // Loading is not interruptible; a cancel that arrived meanwhile still wins.
+  // Reading the checkpoint polls the cancel flag; a cancel that arrived after it still wins.
   if (job.cancel->load()) {
     if (opts_.sp) send_command(*opts_.sp, {{"cmd", "unload"}});
     throw CancelledError();

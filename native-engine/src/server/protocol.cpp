@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cli/model_setup.h"
+#include "cli/option_names.h"
+#include "core/limits.h"
+#include "io/json_guard.h"
 
 namespace vggt::server {
 
@@ -66,8 +68,9 @@ OptionsSpec parse_options(const json& o, const std::string& type) {
   if (it == o.end() || it->is_null()) return spec;
   if (!it->is_object()) bad(type + ": 'options' must be an object");
   if (auto t = it->find("threads"); t != it->end() && !t->is_null()) {
-    if (!t->is_number_integer() || t->get<int64_t>() < 0 || t->get<int64_t>() > 4096)
-      bad(type + ": 'options.threads' must be an integer in [0, 4096] (0 = all cores)");
+    if (!t->is_number_integer() || t->get<int64_t>() < 0 || t->get<int64_t>() > limits::kMaxThreads)
+      bad(type + ": 'options.threads' must be an integer in [0, " + std::to_string(limits::kMaxThreads) +
+          "] (0 = all cores)");
     spec.threads = t->get<int>();
   }
   if (auto f = it->find("flags"); f != it->end() && !f->is_null()) {
@@ -190,6 +193,8 @@ bool is_regular_file(const std::string& p) {
 
 Request parse_request(const std::string& line, std::string* id_out) {
   json o;
+  if (io::json_nesting_depth(line.data(), line.data() + line.size(), limits::kMaxJsonDepth) > limits::kMaxJsonDepth)
+    bad("request nests deeper than the limit of " + std::to_string(limits::kMaxJsonDepth) + " levels");
   try {
     o = json::parse(line);
   } catch (const json::parse_error& e) {

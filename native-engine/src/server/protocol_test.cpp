@@ -85,6 +85,8 @@ TEST(ServerProtocol, FieldErrorsNameTheField) {
       {R"({"type":"load","id":"a","random":{"seed":-1}})", "random.seed"},
       {R"({"type":"load","id":"a","weights":3})", "'weights' must be a string"},
       {R"({"type":"load","id":"a","weights":"w","options":{"threads":"4"}})", "options.threads"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"threads":257}})", "'options.threads' must be an integer in [0, 256]"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"threads":-1}})", "'options.threads' must be an integer in [0, 256]"},
       {R"({"type":"load","id":"a","weights":"w","options":{"flags":{"bf16":1}}})", "options.flags.bf16"},
       {R"({"type":"load","id":"a","weights":"w","options":{"flags":{"turbo":true}}})", "unknown option flag 'turbo' (known: "},
       {R"({"type":"infer","id":"a","output":"o"})", "exactly one of 'images'"},
@@ -99,6 +101,17 @@ TEST(ServerProtocol, FieldErrorsNameTheField) {
     EXPECT_EQ(id, "a") << c.line;
     EXPECT_NE(std::string(e.what()).find(c.mentions), std::string::npos) << c.line << " -> " << e.what();
   }
+}
+
+TEST(ServerProtocol, DeeplyNestedRequestsAreRefusedBeforeParsing) {
+  // 16 MiB of '[' would build millions of nested arrays (GBs) before failing.
+  const std::string line = R"({"type":"load","id":"a","x":)" + std::string(8 << 20, '[');
+  auto [e, id] = parse_error(line);
+  EXPECT_EQ(e.code, ErrorCode::BadRequest);
+  EXPECT_NE(std::string(e.what()).find("request nests deeper than the limit of 64 levels"), std::string::npos) << e.what();
+  // Brackets inside strings do not count.
+  std::string ok_line = R"({"type":"ping","id":"p","note":")" + std::string(1000, '[') + R"("})";
+  EXPECT_EQ(parse_request(ok_line, nullptr).type, "ping");
 }
 
 TEST(ServerProtocol, InferPathChecksNameTheMissingFile) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "core/limits.h"
 #include "model/sequence_parallel.h"
 #include "parallel/mpi_comm.h"
 #include "server/engine_server.h"
@@ -54,8 +55,8 @@ int serve_main(int argc, char** argv) {
     };
     long long v = 0;
     if (a == "--threads") {
-      if (!parse_int(value("--threads"), 0, 4096, &v)) {
-        std::fprintf(stderr, "vggt-engine serve: --threads must be an integer in [0, 4096]\n");
+      if (!parse_int(value("--threads"), 0, vggt::limits::kMaxThreads, &v)) {
+        std::fprintf(stderr, "vggt-engine serve: --threads must be between 0 (all cores) and %d\n", vggt::limits::kMaxThreads);
         return 2;
       }
       opts.threads = static_cast<int>(v);
