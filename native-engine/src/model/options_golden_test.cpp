@@ -75,12 +75,21 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"flash-attn", true},
                       Case{"sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn", true},
                       Case{"bf16", false, 3e-3, 1e-2, 3.5}, Case{"all", false, 3e-3, 1e-2, 3.5},
-                      Case{"all,w8a8", false, 1e-2, 3e-2, 8.0}),
+                      Case{"all,w8a8", false, 1e-2, 3e-2, 8.0},
+                      // Many-frame toggles at their degenerate settings: the exact path's outputs.
+                      Case{"global-early-frame=0", true}, Case{"global-kv-subsample=1,global-kv-subsample.first=0", true},
+                      Case{"global-block-sparse=1", true},
+                      // Lossy settings sized for these 4-layer models (see ManyFrameGolden below).
+                      Case{"global-early-frame=1", false, 1, 1, 180},
+                      Case{"global-kv-subsample=2,global-kv-subsample.first=1,global-kv-subsample.last=2", false, 1, 1, 180},
+                      Case{"global-block-sparse=0.5", false, 1, 1, 180},
+                      Case{"all,global-early-frame=1,global-kv-subsample=2,global-kv-subsample.first=1,global-kv-subsample.last=2,global-block-sparse=0.5", false, 1, 1, 180}),
     [](const auto& info) {
       std::string n = info.param.options;
       for (auto& ch : n)
         if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return n.size() > 40 ? std::string("exact_all") : n;
+      if (n.rfind("sincos-lowp,rope-fused", 0) == 0) return std::string("exact_all");
+      return n.size() > 60 ? n.substr(0, 60) + "_" + std::to_string(info.index) : n;
     });
 
 }  // namespace
