@@ -55,21 +55,23 @@ struct Linear {
   std::shared_ptr<const ops::LinearW8A8> w8a8_;
 };
 
-// Global attention spread over MPI ranks (sequence parallelism; see model/sequence_parallel.h).
-// Each rank holds q, k, v of its own tokens [B, H, N_local, D] and gets out [B, N_local, H, D].
-class GlobalAttention {
- public:
-  virtual ~GlobalAttention() = default;
-  virtual void attention(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H,
-                         int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel) const = 0;
-};
-
 // How one global layer's attention is thinned (many-frame options; see ops/sparse_global_attention.h).
 struct GlobalSparsity {
   enum Kind { dense, kv_subsample, block_sparse } kind = dense;
   ops::FrameLayout layout;
   int stride = 1;
   double keep = 1, cdf = 0;
+};
+
+// Global attention spread over MPI ranks (sequence parallelism; see model/sequence_parallel.h).
+// Each rank holds q, k, v of its own tokens [B, H, N_local, D] and gets out [B, N_local, H, D].
+class GlobalAttention {
+ public:
+  virtual ~GlobalAttention() = default;
+  // sparsity: the layer's many-frame option (layout.S counts this rank's frames only).
+  virtual void attention(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H,
+                         int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel,
+                         const GlobalSparsity& sparsity) const = 0;
 };
 
 // Per-run switches that change how blocks compute (see EngineOptions).
