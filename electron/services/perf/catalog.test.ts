@@ -27,7 +27,8 @@ describe("option catalogue", () => {
   });
 
   it("defines the presets as the issues state them", () => {
-    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "Fastest exact", "Fastest (int8)", "Many frames"]);
+    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "Fastest exact", "Fastest (int8)", "Defaults (all)", "Many frames"]);
+    expect(presetSet("all")).toEqual(defaultSet());
     expect(enabledNames(presetSet("reference"))).toEqual([]);
     expect(enabledNames(presetSet("writeup"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack"]);
     expect(enabledNames(presetSet("fastest-exact"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "prepack", "flash-attn"]);

@@ -184,6 +184,7 @@ export const PRESETS: readonly Preset[] = [
     description: "Every optimization, int8 included (the many-frame toggles stay off).",
     on: OPTIONS.filter((o) => o.group === "optimizations").map((o) => o.name),
   },
+  { id: "all", label: "Defaults (all)", description: "The engine's defaults, `--options all`: every default-on option (not w8a8, not the many-frame toggles).", on: OPTIONS.filter((o) => o.defaultOn).map((o) => o.name) },
   {
     id: "many-frames",
     label: "Many frames",
