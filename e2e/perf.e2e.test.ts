@@ -18,7 +18,8 @@ import { artifacts, buildRenderer, descendantPids,
 
 const { engine } = preflight();
 
-const OPTION_NAMES = ["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn"];
+const OPTION_NAMES = ["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn", "global-early-frame", "global-kv-subsample", "global-block-sparse"];
+const MANY_FRAMES = ["global-early-frame", "global-kv-subsample", "global-block-sparse"];
 
 let web: WebMode;
 let browser: BrowserContext;
@@ -376,5 +377,53 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
 
   it("had no page errors (CSP violations included)", () => {
     expect(pageErrors).toEqual([]);
+  });
+  // Many frames from the app: `all` vs `all` + the many-frame toggles at their defaults on 8
+  // frames. Reduced config: the e2e's tiny golden model (4 layers, so the default early-frame
+  // k = 8 turns every global layer into frame attention) and 518x84 frames, seconds not minutes.
+  it("shows the many-frame group with its parameters and runs an A/B of all vs many-frame defaults on 8 frames", async () => {
+    await page.locator("[data-testid=tab-perf]").click();
+    const group = page.locator("[data-testid=option-group-many-frames]");
+    expect(await group.locator("h3").textContent()).toBe("Many frames");
+    for (const n of MANY_FRAMES) expect(await page.locator(`[data-testid=option-${n}]`).isChecked()).toBe(false);
+    expect(await page.locator("[data-testid=option-params-global-kv-subsample]").textContent()).toMatch(/stride = 4 \[1–16\].*first = 8 \[0–63\].*last = 21 \[0–63\]/);
+    expect(await page.locator("[data-testid=option-params-global-block-sparse]").textContent()).toMatch(/keep = 0\.25/);
+    const eight = Array.from({ length: 8 }, (_, i) => join(folder, `many-${i}.png`));
+    eight.forEach((f, i) => writeFileSync(f, frame(10 + i)));
+    const payload = eight.map((f) => ({ name: f.split("/").pop()!, b64: readFileSync(f).toString("base64") }));
+    await page.evaluate((items) => {
+      const dt = new DataTransfer();
+      for (const it of items) dt.items.add(new File([Uint8Array.from(atob(it.b64), (c) => c.charCodeAt(0))], it.name));
+      window.dispatchEvent(new DragEvent("dragenter", { dataTransfer: dt, bubbles: true, cancelable: true }));
+      window.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, payload);
+    await page.locator("[data-testid=frame-count]").getByText("8 of 8 frames selected").waitFor();
+    await page.locator("[data-testid=tab-perf]").click();
+    await page.locator("[data-testid=bench-kind-ab]").check();
+    await page.locator("[data-testid=ab-set-A]").selectOption("all");
+    await page.locator("[data-testid=ab-set-B]").selectOption("many-frames");
+    await page.locator("[data-testid=bench-repeats]").fill("1");
+    await page.locator("[data-testid=bench-keep-outputs]").uncheck();
+    expect(await page.locator("[data-testid=bench-input]").textContent()).toMatch(/the 8 selected frames/);
+    const id = await runBenchmark(240_000);
+    const j = engineJson(id);
+    expect(j).toMatchObject({ schema: "vggt-bench/1", kind: "ab", frames: 8 });
+    const on = (row: any) => Object.entries(row.options).filter(([, v]) => v).map(([k]) => k);
+    for (const n of MANY_FRAMES) {
+      expect(on(j.rows[0])).not.toContain(n);
+      expect(on(j.rows[1])).toContain(n);
+    }
+    expect(on(j.rows[1]).filter((n) => !MANY_FRAMES.includes(n))).toEqual(on(j.rows[0]));
+    // The engine records the parameters it ran with: the defaults.
+    expect(j.rows[1].option_params).toEqual({
+      "global-early-frame": { k: 8 },
+      "global-kv-subsample": { stride: 4, first: 8, last: 21 },
+      "global-block-sparse": { keep: 0.25, cdf: 0 },
+    });
+    // Lossy: the outputs moved, and the app shows the engine's ratio and deviation.
+    expect(j.rows[1].accuracy.depth_rel).toBeGreaterThan(0);
+    expect(Number(await page.locator("[data-testid=ab-ratio]").getAttribute("data-median"))).toBe(j.ratio.median);
+    expect(await page.locator("[data-testid=ab-depth-rel]").textContent()).toBe(j.rows[1].accuracy.depth_rel.toExponential(2));
+    await screenshot(page, "perf-ab-many-frames");
   });
 });

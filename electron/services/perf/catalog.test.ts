@@ -1,26 +1,41 @@
 import { describe, expect, it } from "vitest";
 
-import { DEFAULT_PRESET, defaultSet, describeSet, enabledNames, isExact, matchPreset, normalizeSet, OPTION_NAMES, OPTIONS, parseCliList, presetSet, PRESETS, setFromNames, toCliList } from "./catalog.js";
+import { DEFAULT_PRESET, defaultSet, describeSet, enabledNames, isExact, MANY_FRAME_OPTIONS, matchPreset, normalizeSet, OPTION_NAMES, OPTIONS, parseCliList, presetSet, PRESETS, setFromNames, toCliList } from "./catalog.js";
 
 describe("option catalogue", () => {
   it("lists the engine's switches in the write-up's order, each with an explanation and accuracy effect", () => {
-    expect(OPTION_NAMES).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn"]);
+    expect(OPTION_NAMES).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn", "global-early-frame", "global-kv-subsample", "global-block-sparse"]);
     for (const o of OPTIONS) {
       expect(o.what.length).toBeGreaterThan(20);
       expect(o.accuracy).toMatch(/^(Exact|Lossy)/);
     }
-    expect(enabledNames(defaultSet())).toEqual(OPTION_NAMES.filter((n) => n !== "w8a8"));
+    expect(enabledNames(defaultSet())).toEqual(OPTION_NAMES.filter((n) => n !== "w8a8" && !MANY_FRAME_OPTIONS.includes(n)));
   });
 
-  it("defines the presets: reference, write-up, the default `all`, fastest exact, int8", () => {
-    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "Default (all)", "Fastest exact", "Fastest (int8)"]);
+  it("groups the many-frame toggles: lossy, off by default, with their parameters and defaults", () => {
+    expect(MANY_FRAME_OPTIONS).toEqual(["global-early-frame", "global-kv-subsample", "global-block-sparse"]);
+    for (const n of MANY_FRAME_OPTIONS) {
+      const o = OPTIONS.find((x) => x.name === n)!;
+      expect(o.group).toBe("many-frames");
+      expect(o.accuracyClass).toBe("lossy");
+      expect(o.defaultOn).toBe(false);
+      for (const p of o.params ?? []) expect(p.default >= p.min && p.default <= p.max).toBe(true);
+    }
+    expect(OPTIONS.find((o) => o.name === "global-kv-subsample")!.params!.map((p) => `${p.name}=${p.default}`)).toEqual(["stride=4", "first=8", "last=21"]);
+    expect(enabledNames(presetSet("many-frames"))).toEqual([...enabledNames(defaultSet()), ...MANY_FRAME_OPTIONS]);
+    expect(isExact(presetSet("many-frames"))).toBe(false);
+  });
+
+  it("defines the presets: reference, write-up, the default `all`, fastest exact, int8, many frames", () => {
+    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "Default (all)", "Fastest exact", "Fastest (int8)", "Many frames"]);
     expect(presetSet(DEFAULT_PRESET)).toEqual(defaultSet());
     expect(presetSet("all")).toEqual(parseCliList("all"));
+    expect(presetSet("all")).toEqual(defaultSet());
     expect(isExact(presetSet("all"))).toBe(false);
     expect(enabledNames(presetSet("reference"))).toEqual([]);
     expect(enabledNames(presetSet("writeup"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack"]);
     expect(enabledNames(presetSet("fastest-exact"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "prepack", "flash-attn"]);
-    expect(enabledNames(presetSet("fastest-int8"))).toEqual([...OPTION_NAMES]);
+    expect(enabledNames(presetSet("fastest-int8"))).toEqual(OPTION_NAMES.filter((n) => !MANY_FRAME_OPTIONS.includes(n)));
     expect(isExact(presetSet("fastest-exact"))).toBe(true);
     expect(isExact(presetSet("writeup"))).toBe(false);
   });
@@ -39,7 +54,7 @@ describe("option catalogue", () => {
       expect(list.split(",")).toHaveLength(OPTION_NAMES.length);
       expect(parseCliList(list)).toEqual(presetSet(p.id));
     }
-    expect(toCliList(setFromNames(["bf16"]))).toBe("bf16,-sincos-lowp,-rope-fused,-rope-cache,-dpt-pos-cache,-fused-add-ln,-w8a8,-prepack,-flash-attn");
+    expect(toCliList(setFromNames(["bf16"]))).toBe("bf16,-sincos-lowp,-rope-fused,-rope-cache,-dpt-pos-cache,-fused-add-ln,-w8a8,-prepack,-flash-attn,-global-early-frame,-global-kv-subsample,-global-block-sparse");
     expect(parseCliList("all")).toEqual(defaultSet());
     expect(parseCliList("all,-bf16,w8a8")).toEqual({ ...defaultSet(), bf16: false, w8a8: true });
   });

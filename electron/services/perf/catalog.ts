@@ -5,8 +5,22 @@ import type { OptionSet } from "../../ipc/perf-types.js";
 
 export type AccuracyClass = "exact" | "lossy";
 
+/** A parameter of an option (`name=value` in `--options`); the lab shows it with its default. */
+export interface OptionParamInfo {
+  name: string;
+  default: number;
+  min: number;
+  max: number;
+  what: string;
+}
+
+/** "optimizations": the write-up's steps; "many-frames": sparse global attention for long inputs. */
+export type OptionGroup = "optimizations" | "many-frames";
+
 export interface OptionInfo {
   name: string;
+  group: OptionGroup;
+  params?: readonly OptionParamInfo[];
   label: string;
   /** What it does, in one line. */
   what: string;
@@ -19,6 +33,7 @@ export interface OptionInfo {
 /** In the write-up's order (the cumulative benchmark adds them in this order). */
 export const OPTIONS: readonly OptionInfo[] = [
   {
+    group: "optimizations",
     name: "sincos-lowp",
     label: "Low-precision sin/cos",
     what: "Builds the DPT heads' sin/cos positional embedding in float32 instead of float64.",
@@ -27,6 +42,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     defaultOn: true,
   },
   {
+    group: "optimizations",
     name: "rope-fused",
     label: "Fused RoPE",
     what: "Applies the 2-D rotary embedding in one pass instead of multiply, rotate-half, multiply, add.",
@@ -35,6 +51,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     defaultOn: true,
   },
   {
+    group: "optimizations",
     name: "rope-cache",
     label: "RoPE cache",
     what: "Computes the RoPE positions and cos/sin tables once per patch-grid size, not in every layer.",
@@ -43,6 +60,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     defaultOn: true,
   },
   {
+    group: "optimizations",
     name: "dpt-pos-cache",
     label: "DPT position cache",
     what: "Caches the DPT heads' UV-grid positional embedding per image and feature size.",
@@ -51,6 +69,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     defaultOn: true,
   },
   {
+    group: "optimizations",
     name: "fused-add-ln",
     label: "Fused Add + LayerNorm",
     what: "Residual add and the following LayerNorm in one pass over memory.",
@@ -59,6 +78,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     defaultOn: true,
   },
   {
+    group: "optimizations",
     name: "bf16",
     label: "BF16 weights",
     what: "Holds the weights in bfloat16 and runs the large matrix products in bf16 (half the weight memory); with flash attention on, attention's two products use bf16 dot products too.",
@@ -67,6 +87,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     defaultOn: true,
   },
   {
+    group: "optimizations",
     name: "w8a8",
     label: "INT8 (W8A8)",
     what: "int8 weights per channel and int8 activations per token for the Linear layers. Off by default.",
@@ -75,6 +96,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     defaultOn: false,
   },
   {
+    group: "optimizations",
     name: "prepack",
     label: "Prepacked weights",
     what: "Converts conv and GEMM weights to the kernels' blocked layout once after loading, not on every call.",
@@ -83,6 +105,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     defaultOn: true,
   },
   {
+    group: "optimizations",
     name: "flash-attn",
     label: "Flash attention",
     what: "Tiled attention with an online softmax for global and frame attention: no full attention matrix in memory.",
@@ -90,7 +113,47 @@ export const OPTIONS: readonly OptionInfo[] = [
     accuracyClass: "exact",
     defaultOn: true,
   },
+  {
+    group: "many-frames",
+    name: "global-early-frame",
+    label: "Early global layers as frame attention",
+    what: "The first k global-attention layers attend within each frame only (AVGGT: early global layers form no cross-view correspondences). Work of those layers grows linearly with the frame count.",
+    accuracy: "Lossy: AVGGT reports equal or slightly better pose/point accuracy with the trained weights; random weights cannot show it.",
+    accuracyClass: "lossy",
+    defaultOn: false,
+    params: [{ name: "k", default: 8, min: 0, max: 64, what: "leading global layers run as frame attention" }],
+  },
+  {
+    group: "many-frames",
+    name: "global-kv-subsample",
+    label: "Subsampled global keys/values",
+    what: "In global layers first..last each token attends to its own frame in full, and to the other frames' camera/register tokens, every stride-th patch row and column, and one mean-fill token per frame (AVGGT).",
+    accuracy: "Lossy: AVGGT reports accuracy equal to dense at 2x (100 frames) to 8-10x (800 frames) speed with the trained weights.",
+    accuracyClass: "lossy",
+    defaultOn: false,
+    params: [
+      { name: "stride", default: 4, min: 1, max: 16, what: "grid stride over the other frames' patches (1 = keep all)" },
+      { name: "first", default: 8, min: 0, max: 63, what: "first global layer subsampled" },
+      { name: "last", default: 21, min: 0, max: 63, what: "last global layer subsampled" },
+    ],
+  },
+  {
+    group: "many-frames",
+    name: "global-block-sparse",
+    label: "Block-sparse global attention",
+    what: "In the remaining global layers the flash kernel computes, per 64-query tile, only the key tiles with the highest mean-pooled scores; camera and register tokens stay dense.",
+    accuracy: "Lossy: the block-sparse paper reports accuracy holding up to ~75% sparsity with the trained weights.",
+    accuracyClass: "lossy",
+    defaultOn: false,
+    params: [
+      { name: "keep", default: 0.25, min: 0.01, max: 1, what: "fraction of key tiles computed (1 = all)" },
+      { name: "cdf", default: 0, min: 0, max: 1, what: "also keep the most probable tiles up to this cumulative probability" },
+    ],
+  },
 ];
+
+/** The many-frame toggles (lossy, off by default, for inputs of tens to hundreds of frames). */
+export const MANY_FRAME_OPTIONS: readonly string[] = OPTIONS.filter((o) => o.group === "many-frames").map((o) => o.name);
 
 export const OPTION_NAMES: readonly string[] = OPTIONS.map((o) => o.name);
 
@@ -122,7 +185,18 @@ export const PRESETS: readonly Preset[] = [
     description: "Every option that keeps the fp32-exact tolerance.",
     on: OPTIONS.filter((o) => o.accuracyClass === "exact").map((o) => o.name),
   },
-  { id: "fastest-int8", label: "Fastest (int8)", description: "Everything, int8 included.", on: OPTION_NAMES },
+  {
+    id: "fastest-int8",
+    label: "Fastest (int8)",
+    description: "Every optimization, int8 included (the many-frame toggles stay off).",
+    on: OPTIONS.filter((o) => o.group === "optimizations").map((o) => o.name),
+  },
+  {
+    id: "many-frames",
+    label: "Many frames",
+    description: "The engine's defaults (`all`) plus the many-frame global-attention toggles at their default parameters.",
+    on: [...OPTIONS.filter((o) => o.defaultOn).map((o) => o.name), ...OPTIONS.filter((o) => o.group === "many-frames").map((o) => o.name)],
+  },
 ];
 
 /** What a first start (app and CLI) runs with: the fastest set inside the official bf16 run's error. */
@@ -192,7 +266,7 @@ export function toCliList(set: OptionSet): string {
   return [...OPTION_NAMES.filter((n) => full[n]), ...OPTION_NAMES.filter((n) => !full[n]).map((n) => `-${n}`)].join(",");
 }
 
-/** Inverse of toCliList, with the engine's `all` (everything but w8a8) and `-x` syntax. */
+/** Inverse of toCliList, with the engine's `all` (the default-on options) and `-x` syntax. */
 export function parseCliList(list: string): OptionSet {
   const out = setFromNames([]);
   for (const raw of list.split(",")) {
@@ -201,7 +275,7 @@ export function parseCliList(list: string): OptionSet {
     const on = !item.startsWith("-");
     const name = on ? item : item.slice(1);
     if (name === "all") {
-      for (const o of OPTIONS) if (o.name !== "w8a8") out[o.name] = on;
+      for (const o of OPTIONS) if (o.defaultOn) out[o.name] = on;
       continue;
     }
     if (!OPTION_NAMES.includes(name)) throw new Error(`unknown engine option ${JSON.stringify(name)}`);

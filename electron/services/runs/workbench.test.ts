@@ -123,7 +123,7 @@ describe.skipIf(!haveGolden)("Workbench", () => {
     // Every known switch is stated explicitly, so the engine's defaults never decide.
     expect(run.engineOptions).toMatchObject({ source: "requested", parallel: { mode: "none", degree: 1 } });
     await wb.idle();
-    expect(engine.jobs[0].flags).toEqual({ "sincos-lowp": false, "rope-fused": false, "rope-cache": false, "dpt-pos-cache": false, "fused-add-ln": false, bf16: true, w8a8: false, prepack: false, "flash-attn": true });
+    expect(engine.jobs[0].flags).toEqual({ "sincos-lowp": false, "rope-fused": false, "rope-cache": false, "dpt-pos-cache": false, "fused-add-ln": false, bf16: true, w8a8: false, prepack: false, "flash-attn": true, "global-early-frame": false, "global-kv-subsample": false, "global-block-sparse": false });
     const done = wb.getRun(run.id);
     expect(done.engineOptions?.source).toBe("engine");
     expect(Object.entries(done.engineOptions!.flags).filter(([, v]) => v).map(([k]) => k)).toEqual(["bf16", "flash-attn"]);

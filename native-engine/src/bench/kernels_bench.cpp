@@ -21,6 +21,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "bench/kernels_bench.h"
+#include "bench/global_attention_bench.h"
 #include "core/cpu_features.h"
 #include "ops/flash_attention.h"
 #include "ops/linear_lowp.h"
@@ -38,6 +39,8 @@ struct Options {
   int naive_max_frames = 1 << 30;
   double min_seconds = 0.5;  // repeat each measurement until this much time has passed
   int max_reps = 5;
+  bool global_attention = false;  // --global-attention: only the many-frame per-layer table
+  GlobalAttentionBenchOptions global;
 };
 
 std::vector<int> parse_list(const std::string& s, const char* flag) {
@@ -58,7 +61,12 @@ void usage() {
   std::printf(
       "usage: vggt-engine bench-kernels [--threads N] [--json] [--gemm-frames 2,4]\n"
       "         [--attn-frames 2,4,8,16] [--naive-max-frames S] [--min-seconds T]\n"
-      "  tokens = 930 * frames (518x350 images). Naive attention needs 4*N^2 bytes per thread.\n");
+      "  tokens = 930 * frames (518x350 images). Naive attention needs 4*N^2 bytes per thread.\n"
+      "       vggt-engine bench-kernels --global-attention [--frames 25,100,200] [--heads 1] [--no-fp32]\n"
+      "         [--threads N] [--json]\n"
+      "  one global attention layer per attention variant (dense fp32/bf16 flash, early-frame,\n"
+      "  kv-subsample, block-sparse at their defaults); heads are independent, so only --heads of\n"
+      "  the 16 are computed and times are scaled to 16.\n");
 }
 
 Options parse(int argc, char** argv) {
@@ -80,6 +88,15 @@ Options parse(int argc, char** argv) {
       o.attn_frames = parse_list(next(), "--attn-frames");
     } else if (a == "--naive-max-frames") {
       o.naive_max_frames = parse_list(next(), "--naive-max-frames").at(0);
+    } else if (a == "--global-attention") {
+      o.global_attention = true;
+    } else if (a == "--frames") {
+      o.global.frames = parse_list(next(), "--frames");
+    } else if (a == "--heads") {
+      o.global.heads = parse_list(next(), "--heads").at(0);
+      if (o.global.heads > 16) throw std::invalid_argument("--heads: at most 16 (VGGT-1B's heads)");
+    } else if (a == "--no-fp32") {
+      o.global.fp32 = false;
     } else if (a == "--min-seconds") {
       o.min_seconds = std::atof(next().c_str());
     } else if (a == "--help" || a == "-h") {
@@ -324,8 +341,13 @@ int kernels_bench_main(int argc, char** argv) {
     }
     if (!o.json) std::printf("load average at start: %s\n", load.c_str());
     nlohmann::json out = {{"isa", isa}, {"threads", threads}, {"onednn", onednn}, {"loadavg", load}};
-    if (!o.gemm_frames.empty()) out["gemm"] = bench_gemm(o);
-    if (!o.attn_frames.empty()) out["attention"] = bench_attention(o, threads);
+    o.global.json = o.json;
+    if (o.global_attention) {
+      out["global_attention"] = bench_global_attention(o.global);
+    } else {
+      if (!o.gemm_frames.empty()) out["gemm"] = bench_gemm(o);
+      if (!o.attn_frames.empty()) out["attention"] = bench_attention(o, threads);
+    }
     {
       std::ifstream f("/proc/loadavg");
       std::getline(f, load);

@@ -80,6 +80,48 @@ std::vector<std::string> list_images(const std::string& dir, int limit) {
   return files;
 }
 
+// Values of a list option, each also split at commas (`--scaling 2,8 25` = 2, 8, 25).
+std::vector<std::string> comma_list(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const auto& v : in) {
+    size_t start = 0;
+    while (true) {
+      const size_t c = v.find(',', start);
+      out.push_back(v.substr(start, c - start));
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+  }
+  return out;
+}
+
+// Image files from one or more folders (comma-separated), cycled until there are `frames`:
+// `--images kitchen,room --frames 200` = kitchen's 25, room's 8, kitchen's 25, ...
+std::vector<std::string> cycled_images(const std::vector<std::string>& dirs, int frames) {
+  std::vector<std::string> all;
+  for (const auto& d : dirs) {
+    auto f = list_images(d, 0);
+    all.insert(all.end(), f.begin(), f.end());
+  }
+  std::vector<std::string> out;
+  for (int i = 0; i < frames; ++i) out.push_back(all[i % all.size()]);
+  return out;
+}
+
+// Peak resident memory since the last reset_peak_rss() (VmHWM; Linux resets it on "5" written to
+// /proc/self/clear_refs). Falls back to the process-lifetime peak where that is refused.
+void reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+}
+size_t peak_rss_since_reset() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
+  return peak_rss_bytes();
+}
+
 json machine_json() {
   json m = {{"cores", sysconf(_SC_NPROCESSORS_ONLN)},
             {"memory_bytes", static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE)}};
@@ -122,6 +164,7 @@ RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& o
   for (auto& t : r.pred.timings) stages.push_back({{"stage", t.stage}, {"ms", t.ms}, {"gflop", t.gflop}});
   r.row = {{"name", name},
            {"options", json::parse(options_to_json(opts))},
+           {"option_params", option_params_json(opts)},
            {"latency_ms", lat},
            {"cpu_ms", cpu},
            {"median_ms", s[s.size() / 2]},
@@ -156,28 +199,40 @@ void print_rows(const json& j) {
 int bench_main(int argc, char** argv) {
   Args a(argc, argv, 2, {"json", "cumulative", "quiet"});
   a.check_known({"weights", "config", "frames", "images", "input-tensor", "threads", "repeats", "warmup", "json",
-                 "options", "height", "width", "cumulative", "ab", "seed", "quiet", "preprocess"});
+                 "options", "height", "width", "cumulative", "ab", "seed", "quiet", "preprocess", "scaling"});
   const int frames = a.get_int("frames", 2), repeats = std::max(1, a.get_int("repeats", 1));
   const int warmup = std::max(0, a.get_int("warmup", 0));
   const int threads = a.get_threads();
   const bool quiet = a.has("quiet");
   if (a.has("ab") && a.list("ab").size() != 2) throw std::runtime_error("--ab takes two option sets, e.g. --ab none all");
   if (a.has("ab") && a.has("cumulative")) throw std::runtime_error("--ab and --cumulative exclude each other");
+  if (a.has("scaling") && (a.has("ab") || a.has("cumulative") || a.has("input-tensor")))
+    throw std::runtime_error("--scaling excludes --ab, --cumulative and --input-tensor");
+  std::vector<int> scaling;
+  if (a.has("scaling"))
+    for (const auto& s : comma_list(a.list("scaling"))) {
+      char* end = nullptr;
+      const long v = std::strtol(s.c_str(), &end, 10);
+      if (s.empty() || *end || v < 1 || v > 4096)
+        throw std::runtime_error("--scaling: frame counts must be integers in [1, 4096], got '" + s + "'");
+      scaling.push_back(static_cast<int>(v));
+    }
+  // Synthetic frames, or the image folders cycled (see cycled_images).
+  auto make_images = [&](int n) {
+    if (a.has("images")) return preprocess::load_and_preprocess(cycled_images(comma_list(a.list("images")), n), preprocess::mode_from_string(a.get("preprocess", "crop"))).images;
+    Tensor t({n, 3, a.get_int("height", 350), a.get_int("width", 518)});
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>((i * 7919) % 255) / 255.f;
+    return t;
+  };
 
   Tensor images;
   std::string input_desc;
   if (a.has("input-tensor")) {
     images = load_input_tensor(a.get("input-tensor"), ModelConfig::resolve(a.get("config", "vggt-1b")).patch_size);
     input_desc = a.get("input-tensor");
-  } else if (a.has("images")) {
-    images = preprocess::load_and_preprocess(list_images(a.get("images"), frames),
-                                             preprocess::mode_from_string(a.get("preprocess", "crop")))
-                 .images;
-    input_desc = a.get("images");
   } else {
-    images = Tensor({frames, 3, a.get_int("height", 350), a.get_int("width", 518)});
-    for (int64_t i = 0; i < images.numel(); ++i) images[i] = static_cast<float>((i * 7919) % 255) / 255.f;
-    input_desc = "synthetic";
+    images = make_images(scaling.empty() ? frames : scaling.front());
+    input_desc = a.has("images") ? a.get("images") : "synthetic";
   }
 
   json j = {{"schema", "vggt-bench/1"},
@@ -210,7 +265,35 @@ int bench_main(int argc, char** argv) {
                  static_cast<long long>(images.dim(3)), static_cast<long long>(images.dim(2)));
 
   json rows = json::array();
-  if (a.has("cumulative")) {
+  if (!scaling.empty()) {
+    // One process, one model: per frame count, one run (plus --warmup runs) with --options.
+    j["kind"] = "scaling";
+    const EngineOptions o = parse_options(a.get("options"), threads);
+    for (size_t i = 0; i < scaling.size(); ++i) {
+      const int n = scaling[i];
+      Tensor imgs = i == 0 ? images : make_images(n);
+      reset_peak_rss();
+      RowResult r = run_row(*model, imgs, o, std::to_string(n) + " frames", warmup, repeats, quiet);
+      double total = 0, global = 0;
+      for (auto& st : r.row["stages"]) {
+        const std::string name = st["stage"];
+        if (name.find('.') == std::string::npos) total += st["ms"].get<double>();
+        if (name == "aggregator.global_attention") global = st["ms"];
+      }
+      r.row["frames"] = n;
+      r.row["height"] = imgs.dim(2);
+      r.row["width"] = imgs.dim(3);
+      r.row["global_attention_share"] = total > 0 ? global / total : 0.0;
+      r.row["peak_rss_bytes"] = peak_rss_since_reset();
+      r.row["speedup"] = 1.0;
+      r.row["accuracy"] = accuracy_json(r.pred, r.pred);
+      rows.push_back(r.row);
+      if (!quiet)
+        std::fprintf(stderr, "  %d frames: %.0f ms, global attention %.0f%%, peak tensors %.2f GiB, peak RSS %.2f GiB\n", n,
+                     r.row["median_ms"].get<double>(), 100 * r.row["global_attention_share"].get<double>(),
+                     r.row["peak_bytes"].get<double>() / 1073741824.0, r.row["peak_rss_bytes"].get<double>() / 1073741824.0);
+    }
+  } else if (a.has("cumulative")) {
     j["kind"] = "cumulative";
     // The write-up's order, with w8a8 (off by default) as the last row.
     const std::vector<std::string> order = {"sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln",
@@ -306,6 +389,16 @@ int bench_main(int argc, char** argv) {
               static_cast<long long>(images.dim(2)), j["machine_gemm_gflops"]["f32"].get<double>(),
               j["machine_gemm_gflops"]["bf16"].get<double>(), j["machine_gemm_gflops"]["s8"].get<double>());
   print_rows(j);
+  if (j["kind"] == "scaling") {
+    std::printf("\n%7s %10s %8s %10s %10s | stage ms\n", "frames", "total ms", "global", "tensors GiB", "RSS GiB");
+    for (auto& r : rows) {
+      std::printf("%7d %10.0f %7.0f%% %10.2f %10.2f |", r["frames"].get<int>(), r["median_ms"].get<double>(),
+                  100 * r["global_attention_share"].get<double>(), r["peak_bytes"].get<double>() / 1073741824.0,
+                  r["peak_rss_bytes"].get<double>() / 1073741824.0);
+      for (auto& st : r["stages"]) std::printf(" %s %.0f", st["stage"].get<std::string>().c_str(), st["ms"].get<double>());
+      std::printf("\n");
+    }
+  }
   const json& last = rows.back();
   std::printf("\nstages of '%s':\n", last["name"].get<std::string>().c_str());
   const double f32 = j["machine_gemm_gflops"]["f32"];

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "testing/golden.h"
@@ -296,6 +298,51 @@ TEST_F(CliTest, ThreadCountsAreBounded) {
     r = run(std::string("bench --threads ") + t);
     EXPECT_NE(r.output.find("--threads must be between 0 (all cores) and 256"), std::string::npos) << r.output;
   }
+}
+
+// `bench --scaling` on the tiny golden model with image folders cycled: one row per count with
+// the many-frame fields, parameters recorded, frames padded to the largest (room is 392 high).
+TEST_F(CliTest, BenchScalingCyclesImageFoldersAndReportsPerCount) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared not found: SKIPPED ***";
+  const std::string k = shared + "/datasets/kitchen/images", rm = shared + "/datasets/room/images";
+  auto r = run("bench --config " + golden("tiny-2f") + "/config.json --threads 1 --quiet --json --images " + k + "," + rm +
+               " --scaling 2,27 --options global-early-frame=1 2>/dev/null");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["kind"], "scaling");
+  ASSERT_EQ(j["rows"].size(), 2u);
+  EXPECT_EQ(j["rows"][0]["frames"], 2);
+  EXPECT_EQ(j["rows"][0]["height"], 350);  // kitchen only
+  EXPECT_EQ(j["rows"][1]["frames"], 27);
+  EXPECT_EQ(j["rows"][1]["height"], 392);  // 25 kitchen + 2 room frames, padded to room's height
+  for (const auto& row : j["rows"]) {
+    EXPECT_GT(row["global_attention_share"].get<double>(), 0.0);
+    EXPECT_LT(row["global_attention_share"].get<double>(), 1.0);
+    EXPECT_GT(row["peak_rss_bytes"].get<double>(), 0.0);
+    EXPECT_GT(row["peak_bytes"].get<double>(), 0.0);
+    EXPECT_EQ(row["option_params"]["global-early-frame"]["k"], 1);
+  }
+  r = run("bench --scaling 2,x --config " + golden("tiny-2f") + "/config.json");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--scaling: frame counts must be integers in [1, 4096], got 'x'"), std::string::npos) << r.output;
+  r = run("bench --options global-block-sparse=2 --config " + golden("tiny-2f") + "/config.json");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("keep must be a number in [0.01, 1], got '2'"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, VersionJsonListsOptionsWithKindAndParameters) {
+  auto r = run("version --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  bool found = false;
+  for (const auto& o : j["options"])
+    if (o["name"] == "global-early-frame") {
+      found = true;
+      EXPECT_EQ(o["kind"], "lossy");
+      EXPECT_EQ(o["params"][0]["name"], "k");
+      EXPECT_EQ(o["params"][0]["default"], 8);
+    }
+  EXPECT_TRUE(found);
 }
 
 TEST_F(CliTest, UsageErrors) {

@@ -95,6 +95,7 @@ void add_model_meta(const Args& a, const VggtModel& model, const EngineOptions& 
   meta["model"] = model.random_weights() ? "random:" + std::to_string(seed) : a.get("weights");
   meta["random_weights"] = model.random_weights() ? "true" : "false";
   meta["options"] = options_to_json(opts);
+  meta["option_params"] = option_params_json(opts).dump();
   meta["config"] = model.config().to_json();
 }
 

@@ -4,6 +4,8 @@
 #include <exception>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "bench/kernels_bench.h"
 #include "bench/mpi_link_bench.h"
 #include "cli/commands.h"
@@ -47,9 +49,10 @@ int main(int argc, char** argv) {
     if (cmd == "version") {
       if (argc > 2 && std::string(argv[2]) == "--json") {
         // The app reads this to decide which features to offer (docs/ENGINE-PROTOCOL.md).
-        std::printf("{\"version\": \"%s\", \"mpi\": %s, \"parallel_modes\": [%s], \"isa\": \"%s\"}\n",
+        std::printf("{\"version\": \"%s\", \"mpi\": %s, \"parallel_modes\": [%s], \"isa\": \"%s\", \"options\": %s}\n",
                     VGGT_ENGINE_VERSION, vggt::cli::mpi_available() ? "true" : "false",
-                    vggt::cli::mpi_available() ? "\"ulysses\", \"ring\"" : "", vggt::cli::isa_summary().c_str());
+                    vggt::cli::mpi_available() ? "\"ulysses\", \"ring\"" : "", vggt::cli::isa_summary().c_str(),
+                    vggt::option_table_json().dump().c_str());
         return 0;
       }
       std::printf("vggt-engine %s\n", VGGT_ENGINE_VERSION);

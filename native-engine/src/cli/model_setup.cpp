@@ -11,29 +11,7 @@
 
 namespace vggt::cli {
 
-EngineOptions parse_options(const std::string& list, int threads) {
-  EngineOptions o;
-  o.threads = threads;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    bool on = true;
-    if (item[0] == '-') {
-      on = false;
-      item = item.substr(1);
-    }
-    if (item == "all") {
-      for (auto& n : known_option_names())
-        if (n != "w8a8") o.flags[n] = on;
-      continue;
-    }
-    if (std::find(known_option_names().begin(), known_option_names().end(), item) == known_option_names().end())
-      throw std::runtime_error("unknown engine option '" + item + "'");
-    o.flags[item] = on;
-  }
-  return o;
-}
+EngineOptions parse_options(const std::string& list, int threads) { return parse_option_list(list, threads); }
 
 std::string options_to_json(const EngineOptions& o) {
   nlohmann::json j = nlohmann::json::object();

@@ -1,11 +1,16 @@
 #include "cli/option_names.h"
 
+#include "model/engine_options.h"
+
 namespace vggt::cli {
 
 const std::vector<std::string>& known_option_names() {
-  // The optimization toggles, in the write-up's order.
-  static const std::vector<std::string> names = {"sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache",
-                                                 "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn"};
+  // Derived from the one option table (model/engine_options.cpp), in its order.
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& o : option_table()) n.push_back(o.name);
+    return n;
+  }();
   return names;
 }
 

@@ -64,8 +64,26 @@ std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp
       for (int64_t t = 0; t < S * P; ++t) std::memcpy(layer.data() + t * 2 * E, x.data() + t * E, E * sizeof(float));
     }
     step("aggregator", 2 * i + 1, total);
-    global_blocks[i].forward(x, 1, S * P, global_pos.data(), &rope, global_times, flags, true, tokens.get(),
-                            cfg.rope_freq);
+    if (i < flags.global_early_frame) {
+      // Computed as frame attention: no key outside the query's frame, no communication.
+      ExecFlags ff = flags;
+      ff.frame_attn = flags.global_attn;
+      global_blocks[i].forward(x, S, P, frame_pos.data(), &rope, global_times, ff, false, tokens.get(),
+                              cfg.rope_freq);
+    } else {
+      ExecFlags gf = flags;
+      gf.global_sparsity.layout = {S, P, special, hp, wp};
+      if (flags.kv_stride > 0 && i >= flags.kv_first && i <= flags.kv_last) {
+        gf.global_sparsity.kind = GlobalSparsity::kv_subsample;
+        gf.global_sparsity.stride = flags.kv_stride;
+      } else if (flags.block_keep > 0) {
+        gf.global_sparsity.kind = GlobalSparsity::block_sparse;
+        gf.global_sparsity.keep = flags.block_keep;
+        gf.global_sparsity.cdf = flags.block_cdf;
+      }
+      global_blocks[i].forward(x, 1, S * P, global_pos.data(), &rope, global_times, gf, true, tokens.get(),
+                              cfg.rope_freq);
+    }
     if (wanted) {
       for (int64_t t = 0; t < S * P; ++t)
         std::memcpy(layer.data() + t * 2 * E + E, x.data() + t * E, E * sizeof(float));

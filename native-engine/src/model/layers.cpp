@@ -1,6 +1,7 @@
 #include "model/layers.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <chrono>
 #include <cmath>
 
@@ -194,8 +195,15 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     }
     Tensor a = Tensor::uninitialized({T, C});
     const float scale = 1.f / std::sqrt(static_cast<float>(D));
+    const GlobalSparsity& sp = flags.global_sparsity;
     if (global && flags.distributed)
-      flags.distributed->attention(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale, flags.global_attn);
+      flags.distributed->attention(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale, flags.global_attn, sp);
+    else if (global && sp.kind == GlobalSparsity::kv_subsample)
+      ops::kv_subsample_attention(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, sp.layout, D, scale,
+                                  sp.stride);
+    else if (global && sp.kind == GlobalSparsity::block_sparse)
+      ops::block_sparse_attention(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, sp.layout, D, scale,
+                                  sp.keep, sp.cdf);
     else
       ops::attention(global ? flags.global_attn : flags.frame_attn, q.data(), k.data(), v.data(), a.data(), B, H, N,
                      D, scale);

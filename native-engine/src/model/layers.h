@@ -9,6 +9,7 @@
 #include "model/weights.h"
 #include "ops/attention.h"
 #include "ops/rope.h"
+#include "ops/sparse_global_attention.h"
 
 namespace vggt {
 
@@ -54,17 +55,33 @@ struct Linear {
   std::shared_ptr<const ops::LinearW8A8> w8a8_;
 };
 
+// How one global layer's attention is thinned (many-frame options; see ops/sparse_global_attention.h).
+struct GlobalSparsity {
+  enum Kind { dense, kv_subsample, block_sparse } kind = dense;
+  ops::FrameLayout layout;
+  int stride = 1;
+  double keep = 1, cdf = 0;
+};
+
 // Global attention spread over MPI ranks (sequence parallelism; see model/sequence_parallel.h).
 // Each rank holds q, k, v of its own tokens [B, H, N_local, D] and gets out [B, N_local, H, D].
 class GlobalAttention {
  public:
   virtual ~GlobalAttention() = default;
+  // sparsity: the layer's many-frame option (layout.S counts this rank's frames only).
   virtual void attention(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H,
-                         int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel) const = 0;
+                         int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel,
+                         const GlobalSparsity& sparsity) const = 0;
 };
 
 // Per-run switches that change how blocks compute (see EngineOptions).
 struct ExecFlags {
+  GlobalSparsity global_sparsity;  // set per global layer by the aggregator
+  // Many-frame options (0 = off): leading global layers run as frame attention; kv-subsample
+  // stride over global layers [kv_first, kv_last]; block-sparse keep ratio for the others.
+  int global_early_frame = 0;
+  int kv_stride = 0, kv_first = 0, kv_last = -1;
+  double block_keep = 0, block_cdf = 0;
   const GlobalAttention* distributed = nullptr;  // set: global blocks attend across ranks
   bool rope_fused = false;    // one pass over q/k per rotation, no temporaries
   bool rope_cache = false;    // positions and per-token cos/sin built once per grid

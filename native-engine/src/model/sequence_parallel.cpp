@@ -39,7 +39,28 @@ void SequenceParallel::check_frames(int64_t frames) const {
 }
 
 void SequenceParallel::attention(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H,
-                                 int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel) const {
+                                 int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel,
+                                 const GlobalSparsity& sparsity) const {
+  if (sparsity.kind != GlobalSparsity::dense) {
+    // The sparse options need every frame's keys per head: Ulysses gathers exactly that (all
+    // tokens of H / ranks heads), so each rank runs the one-process sparse attention on its heads.
+    if (mode_ != SpMode::Ulysses)
+      throw std::runtime_error(
+          "global-kv-subsample and global-block-sparse run with --sp ulysses only (ring: not implemented)");
+    if (B != 1) throw std::logic_error("sparse global attention: one sequence expected");
+    parallel::ulysses_attention(
+        comm_, q, k, v, out, B, H, N_local, D,
+        [&](const float* qf, const float* kf, const float* vf, float* o, int64_t, int64_t hr, int64_t n) {
+          ops::FrameLayout L = sparsity.layout;
+          L.S = n / L.P;  // every rank's frames
+          if (sparsity.kind == GlobalSparsity::kv_subsample)
+            ops::kv_subsample_attention(kernel, qf, kf, vf, o, hr, L, D, scale, sparsity.stride);
+          else
+            ops::block_sparse_attention(kernel, qf, kf, vf, o, hr, L, D, scale, sparsity.keep, sparsity.cdf);
+        },
+        &stats_);
+    return;
+  }
   if (mode_ == SpMode::Ulysses)
     parallel::ulysses_attention(comm_, q, k, v, out, B, H, N_local, D, scale, kernel, &stats_);
   else

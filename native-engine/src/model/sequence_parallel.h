@@ -34,7 +34,7 @@ class SequenceParallel : public GlobalAttention {
   void check_frames(int64_t frames) const;
 
   void attention(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t H, int64_t N_local,
-                 int64_t D, float scale, ops::AttentionKernel kernel) const override;
+                 int64_t D, float scale, ops::AttentionKernel kernel, const GlobalSparsity& sparsity) const override;
 
   // True on every rank when it is true on any (cancellation must stop all ranks at the same
   // collective boundary, or one would wait forever in the next global layer).

@@ -80,20 +80,21 @@ class SequenceParallelMpi : public ::testing::Test {
     return " --weights " + golden(c) + "/weights.safetensors --config " + golden(c) + "/config.json";
   }
   // Single process, no MPI: the reference for the parallel runs.
-  std::string single(const std::string& model, const std::string& input, const std::string& name) {
+  std::string single(const std::string& model, const std::string& input, const std::string& name,
+                     const std::string& extra = "") {
     const std::string out = (tmp / (name + "-single.safetensors")).string();
     auto r = run_shell(std::string(VGGT_ENGINE_BIN) + " infer" + model + " --input-tensor " + input + " --out " + out +
-                       " --quiet --threads 1");
+                       " --quiet --threads 1" + extra);
     EXPECT_EQ(r.code, 0) << r.output;
     return out;
   }
   // `mpirun ... vggt-engine ENGINE_ARGS` on np ranks: one machine, shared memory.
   virtual RunResult launch(int np, const std::string& engine_args) { return run_shell(mpirun(np) + engine_args); }
   std::string parallel(int np, const std::string& mode, const std::string& model, const std::string& input,
-                       const std::string& name) {
+                       const std::string& name, const std::string& extra = "") {
     const std::string out = (tmp / (name + "-" + mode + std::to_string(np) + ".safetensors")).string();
     auto r = launch(np, " infer --sp " + mode + model + " --input-tensor " + input + " --out " + out +
-                            " --quiet --threads 1");
+                            " --quiet --threads 1" + extra);
     EXPECT_EQ(r.code, 0) << r.output;
     EXPECT_EQ(count(r.output, "wrote "), 1u) << "only rank 0 writes: " << r.output;
     return out;
@@ -194,6 +195,36 @@ TEST_F(SequenceParallelMpi, FiveFramesOnTwoAndFourRanks) {
       const std::string out = parallel(np, mode, model_args("tiny-3f-portrait"), input, "five");
       expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, std::string("5 frames ") + mode + " np=" + std::to_string(np));
     }
+}
+
+// The many-frame options across ranks: early-frame needs no communication (Ring and Ulysses);
+// kv-subsample and block-sparse run per head after Ulysses' exchange, so each rank computes
+// exactly what the single process computes for its heads.
+TEST_F(SequenceParallelMpi, ManyFrameOptionsMatchSingleRank) {
+  const std::string g = golden("tiny-3f-portrait"), input = g + "/input.safetensors";
+  struct Case {
+    const char* options;
+    const char* mode;
+    const char* name;
+  };
+  for (Case c : {Case{"global-early-frame=2", "ring", "mf-early"},
+                 Case{"global-early-frame=1,global-kv-subsample=2,global-kv-subsample.first=1,global-kv-subsample.last=2",
+                      "ulysses", "mf-kv"},
+                 Case{"global-block-sparse=0.01", "ulysses", "mf-sparse"}}) {
+    const std::string extra = std::string(" --options ") + c.options;
+    const std::string one = single(model_args("tiny-3f-portrait"), input, c.name, extra);
+    const std::string out = parallel(2, c.mode, model_args("tiny-3f-portrait"), input, c.name, extra);
+    expect_close(out, one, kVsSingleMaxRel, kVsSingleRmsRel, std::string(c.options) + " " + c.mode + " np=2");
+    // And the option did change the outputs (it is not silently off on the ranks).
+    auto d = testing::compare(testing::load_tensor(out, "depth"), testing::load_tensor(g + "/expected.safetensors", "depth"));
+    EXPECT_GT(d.rms_rel, 1e-3) << c.options;
+  }
+  const std::string out = (tmp / "never.safetensors").string();
+  auto r = run_shell(mpirun(2) + " infer --sp ring" + model_args("tiny-3f-portrait") + " --input-tensor " + input +
+                     " --out " + out + " --quiet --threads 1 --options global-kv-subsample=2,global-kv-subsample.first=1");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("run with --sp ulysses only"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
 }
 
 TEST_F(SequenceParallelMpi, UlyssesHeadsNotDivisibleFailsOnceAndClearly) {

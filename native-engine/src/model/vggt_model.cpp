@@ -71,6 +71,16 @@ struct VggtModel::Impl {
                                               : ops::AttentionKernel::flash;
     f.global_attn = kernel;
     f.frame_attn = kernel;
+    if (opts.flag("global-early-frame")) f.global_early_frame = opts.param_int("global-early-frame", "k");
+    if (opts.flag("global-kv-subsample")) {
+      f.kv_stride = opts.param_int("global-kv-subsample", "stride");
+      f.kv_first = opts.param_int("global-kv-subsample", "first");
+      f.kv_last = opts.param_int("global-kv-subsample", "last");
+    }
+    if (opts.flag("global-block-sparse")) {
+      f.block_keep = opts.param("global-block-sparse", "keep");
+      f.block_cdf = opts.param("global-block-sparse", "cdf");
+    }
     return f;
   }
   size_t weight_bytes() const {

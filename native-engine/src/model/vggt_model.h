@@ -10,18 +10,10 @@
 
 #include "core/tensor.h"
 #include "model/config.h"
+#include "model/engine_options.h"
 
 namespace vggt {
 
-// Run-time switches (optimizations issue); all off = the exact fp32 reference path.
-struct EngineOptions {
-  int threads = 0;  // 0 = all cores
-  std::map<std::string, bool> flags;
-  bool flag(const std::string& name) const {
-    auto it = flags.find(name);
-    return it != flags.end() && it->second;
-  }
-};
 
 struct ProgressEvent {
   std::string stage;  // "encoder", "aggregator", "camera_head", "depth_head", "point_head", "geometry"

@@ -1,8 +1,14 @@
 // Attention for inference: tiled flash attention (online softmax) and the naive reference.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace vggt::ops {
+
+// Tile sizes of the flash kernels: query rows per task, keys per tile. Block-sparse attention
+// selects whole key tiles for whole query tiles.
+constexpr int kFlashQueryTile = 64;
+constexpr int kFlashKeyTile = 128;
 
 // Tiled attention with online softmax; never materialises the N x N scores.
 // q, k, v: [B, H, N, D] contiguous float32; out: [B, N, H, D] (heads interleaved per token,
@@ -47,8 +53,24 @@ void flash_attention_avx512(const float* q, const float* k, const float* v, floa
                             int H, int N, int D, float scale);
 void flash_attention_bf16_avx512(const float* q, const float* k, const float* v, float* out,
                                  int B, int H, int N, int D, float scale);
+// Sparse global attention on the bf16 kernel (see ops/sparse_global_attention.h), B = 1:
+// q, k, v [H, N, D], out [N, H, D]. Throws std::logic_error where flash_bf16_sparse_native(D)
+// is false (callers fall back to the reference implementations).
+bool flash_bf16_sparse_native(int D);
+// tile_keep [H][ceil(N/64)][ceil(N/128)]: 1 = the key tile is computed for that query tile.
+void block_sparse_bf16_avx512(const float* q, const float* k, const float* v, float* out, int H, int N, int D,
+                              float scale, const uint8_t* tile_keep);
+// S frames of P tokens; each frame's queries attend to the shared keys kc/vc [H][Nc][D] (additive
+// logits bias_c [Nc], natural log; own_mean[f] = index of frame f's mean-fill key in them, masked
+// for frame f, or -1) and to their own frame's tokens at the Ne offsets `dropped`.
+void kv_subsample_bf16_avx512(const float* q, const float* k, const float* v, float* out, int H, int S, int P, int D,
+                              float scale, const float* kc, const float* vc, const float* bias_c, int Nc,
+                              const int* own_mean, const int32_t* dropped, int Ne);
 // Vector exp of the AVX-512 kernel applied to n values (test hook).
 void flash_exp_avx512(const float* x, float* y, int n);
 }  // namespace detail
+
+// Whether the many-frame sparse kernels (detail::block_sparse_bf16_avx512, kv_subsample_...) run here.
+inline bool flash_bf16_sparse_native(int D) { return detail::flash_bf16_sparse_native(D); }
 
 }  // namespace vggt::ops

@@ -14,6 +14,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "core/cpu_features.h"
 #include "ops/flash_attention.h"
@@ -26,8 +27,8 @@ namespace {
 // K tile: [D/2][kBC] words (word = two consecutive dims of one key) -> one 16-lane load gives
 // 16 keys. V tile: [kBC/2][D] words (word = one dim of two consecutive keys) -> one load
 // gives 16 dims. Q rows and P rows are plain bf16 rows, so a 32-bit broadcast is a word.
-constexpr int kBR = 64;  // query rows per task
-constexpr int kBC = 128;  // keys per tile
+constexpr int kBR = kFlashQueryTile;  // query rows per task
+constexpr int kBC = kFlashKeyTile;    // keys per tile
 constexpr int kNV = kBC / 16;  // score vectors per row
 constexpr int kRB = 6;   // register block: 6 rows x 4 zmm accumulators
 
@@ -150,7 +151,7 @@ inline void pv_rows(const uint32_t* pw, const uint32_t* vw, int ncp, int D, floa
 
 template <int RB>
 inline void row_block(const uint32_t* qw, const uint32_t* kw, float* s, uint32_t* pw, const uint32_t* vw, int nc,
-                      int D, float* o, float* m, float* l) {
+                      int D, float* o, float* m, float* l, const float* bias) {
   qk_block<RB>(qw, kw, s, D / 2, nc);
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -159,6 +160,8 @@ inline void row_block(const uint32_t* qw, const uint32_t* kw, float* s, uint32_t
     const float* sr = s + r * kBC;
     __m512 x[kNV];
     for (int i = 0; i < kNV; ++i) x[i] = _mm512_load_ps(sr + 16 * i);
+    if (bias)  // per-key additive logits (log2 units), e.g. a mean-fill key standing for many
+      for (int i = 0; i < kNV; ++i) x[i] = _mm512_add_ps(x[i], _mm512_loadu_ps(bias + 16 * i));
     if (nc < kBC) {
       // Padded keys must not take part in the softmax.
       for (int i = 0; i < kNV; ++i) {
@@ -223,15 +226,26 @@ TaskScratch carve(void* base, int D) {
   return ws;
 }
 
-void flash_task(const float* q, const uint32_t* kw, const uint32_t* vw, float* out, int N, int D, int H, int h,
-                int r0, float scale, const TaskScratch& ws) {
-  const int nr = std::min(kBR, N - r0);
-  const int ntiles = (N + kBC - 1) / kBC;
+// One key segment of a task: packed tiles, optional per-key bias (log2 units, padded to whole
+// tiles) and optional per-tile keep flags (skipped tiles are never computed).
+struct KeySeg {
+  const uint32_t* kw;
+  const uint32_t* vw;
+  int n;
+  const float* bias;
+  const uint8_t* keep;
+};
+
+// Query rows [r0, r0 + kBR) of one head (q: that head's [nq, D] rows) over the key segments;
+// writes out[(r0 + r) * H + h][D].
+void flash_task(const float* q, int nq, const KeySeg* segs, int nseg, float* out, int D, int H, int h, int r0,
+                float scale, const TaskScratch& ws) {
+  const int nr = std::min(kBR, nq - r0);
   const int Dh = D / 2;
   // log2(e) folded into the query scale: the softmax then runs on 2^x (see exp2_for_bf16).
   const __m512 vscale = _mm512_set1_ps(scale * 1.44269504088896341f);
   for (int r = 0; r < kBR; ++r) {
-    // Rows past N (last task) compute on zeros and are never written out.
+    // Rows past nq (last task) compute on zeros and are never written out.
     uint32_t* qwr = ws.qw + static_cast<size_t>(r) * Dh;
     float* orow = ws.o + static_cast<size_t>(r) * D;
     for (int d = 0; d < D; d += 16) {
@@ -244,20 +258,26 @@ void flash_task(const float* q, const uint32_t* kw, const uint32_t* vw, float* o
     _mm512_store_ps(ws.l + r * 16, _mm512_setzero_ps());
   }
   const size_t ktile = static_cast<size_t>(Dh) * kBC, vtile = static_cast<size_t>(kBC / 2) * D;
-  for (int t = 0; t < ntiles; ++t) {
-    const int nc = std::min(kBC, N - t * kBC);
-    const uint32_t* kt = kw + t * ktile;
-    const uint32_t* vt = vw + t * vtile;
-    for (int rb = 0; rb < nr; rb += kRB) {
-      const uint32_t* qo = ws.qw + static_cast<size_t>(rb) * Dh;
-      float* oo = ws.o + static_cast<size_t>(rb) * D;
-      switch (std::min(kRB, nr - rb)) {
-        case 1: row_block<1>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
-        case 2: row_block<2>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
-        case 3: row_block<3>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
-        case 4: row_block<4>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
-        case 5: row_block<5>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
-        default: row_block<6>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16); break;
+  for (int sg = 0; sg < nseg; ++sg) {
+    const KeySeg& seg = segs[sg];
+    const int ntiles = (seg.n + kBC - 1) / kBC;
+    for (int t = 0; t < ntiles; ++t) {
+      if (seg.keep && !seg.keep[t]) continue;
+      const int nc = std::min(kBC, seg.n - t * kBC);
+      const uint32_t* kt = seg.kw + t * ktile;
+      const uint32_t* vt = seg.vw + t * vtile;
+      const float* bt = seg.bias ? seg.bias + static_cast<size_t>(t) * kBC : nullptr;
+      for (int rb = 0; rb < nr; rb += kRB) {
+        const uint32_t* qo = ws.qw + static_cast<size_t>(rb) * Dh;
+        float* oo = ws.o + static_cast<size_t>(rb) * D;
+        switch (std::min(kRB, nr - rb)) {
+          case 1: row_block<1>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16, bt); break;
+          case 2: row_block<2>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16, bt); break;
+          case 3: row_block<3>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16, bt); break;
+          case 4: row_block<4>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16, bt); break;
+          case 5: row_block<5>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16, bt); break;
+          default: row_block<6>(qo, kt, ws.s, ws.pw, vt, nc, D, oo, ws.m + rb, ws.l + rb * 16, bt); break;
+        }
       }
     }
   }
@@ -305,8 +325,101 @@ void flash_attention_bf16_avx512(const float* q, const float* k, const float* v,
     for (int bh = 0; bh < BH; ++bh)
       for (int qt = 0; qt < nqt; ++qt) {
         const int b = bh / H, h = bh % H;
-        flash_task(q + bh * head, kw + bh * head_w, vw + bh * head_w, out + static_cast<size_t>(b) * N * H * D, N,
-                   D, H, h, qt * kBR, scale, ws);
+        const KeySeg seg{kw + bh * head_w, vw + bh * head_w, N, nullptr, nullptr};
+        flash_task(q + bh * head, N, &seg, 1, out + static_cast<size_t>(b) * N * H * D, D, H, h, qt * kBR, scale, ws);
+      }
+  }
+}
+
+namespace {
+bool bf16_kernel_usable(int D) {
+  return detected_isa() >= IsaLevel::avx512 && cpu_features().avx512_bf16 && D % 16 == 0 && D <= 128;
+}
+
+// K and V of n keys ([n, D] rows) packed into whole tiles at kw/vw.
+void pack_keys(const float* k, const float* v, int n, int D, uint32_t* kw, uint32_t* vw) {
+  const size_t ktile = static_cast<size_t>(D / 2) * kBC, vtile = static_cast<size_t>(kBC / 2) * D;
+  for (int t = 0; t * kBC < n; ++t) {
+    pack_k_tile(k, kw + t * ktile, n, D, t);
+    pack_v_tile(v, vw + t * vtile, n, D, t);
+  }
+}
+}  // namespace
+
+bool flash_bf16_sparse_native(int D) { return bf16_kernel_usable(D); }
+
+void block_sparse_bf16_avx512(const float* q, const float* k, const float* v, float* out, int H, int N, int D,
+                              float scale, const uint8_t* tile_keep) {
+  if (!bf16_kernel_usable(D)) throw std::logic_error("block_sparse_bf16_avx512: AVX512-BF16 kernel not usable");
+  if (H <= 0 || N <= 0) return;
+  const int nkt = (N + kBC - 1) / kBC, nqt = (N + kBR - 1) / kBR;
+  const size_t head = static_cast<size_t>(N) * D, head_w = packed_words(N, D);
+  ScratchBuffer packed = scratch_bytes(static_cast<size_t>(H) * head_w * 2 * sizeof(uint32_t));
+  uint32_t* kw = static_cast<uint32_t*>(packed.get());
+  uint32_t* vw = kw + static_cast<size_t>(H) * head_w;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int h = 0; h < H; ++h) pack_keys(k + h * head, v + h * head, N, D, kw + h * head_w, vw + h * head_w);
+    ScratchBuffer mine = scratch_bytes(task_scratch_bytes(D));
+    const TaskScratch ws = carve(mine.get(), D);
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (int h = 0; h < H; ++h)
+      for (int qt = 0; qt < nqt; ++qt) {
+        const KeySeg seg{kw + h * head_w, vw + h * head_w, N, nullptr,
+                         tile_keep + (static_cast<size_t>(h) * nqt + qt) * nkt};
+        flash_task(q + h * head, N, &seg, 1, out, D, H, h, qt * kBR, scale, ws);
+      }
+  }
+}
+
+void kv_subsample_bf16_avx512(const float* q, const float* k, const float* v, float* out, int H, int S, int P, int D,
+                              float scale, const float* kc, const float* vc, const float* bias_c, int Nc,
+                              const int* own_mean, const int32_t* dropped, int Ne) {
+  if (!bf16_kernel_usable(D)) throw std::logic_error("kv_subsample_bf16_avx512: AVX512-BF16 kernel not usable");
+  if (H <= 0 || S <= 0 || P <= 0) return;
+  const int N = S * P;
+  const size_t head = static_cast<size_t>(N) * D, cw = packed_words(Nc, D), ew = packed_words(std::max(Ne, 1), D);
+  const size_t ctiles = (static_cast<size_t>(Nc) + kBC - 1) / kBC;
+  ScratchBuffer packed = scratch_bytes(static_cast<size_t>(H) * cw * 2 * sizeof(uint32_t));
+  uint32_t* kw = static_cast<uint32_t*>(packed.get());
+  uint32_t* vw = kw + static_cast<size_t>(H) * cw;
+  const int nqt = (P + kBR - 1) / kBR;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int h = 0; h < H; ++h)
+      pack_keys(kc + static_cast<size_t>(h) * Nc * D, vc + static_cast<size_t>(h) * Nc * D, Nc, D, kw + h * cw,
+                vw + h * cw);
+    ScratchBuffer mine = scratch_bytes(task_scratch_bytes(D));
+    const TaskScratch ws = carve(mine.get(), D);
+    // Per task: this frame's dropped keys (gathered, packed) and the shared bias with the frame's
+    // own mean-fill key masked out (its tokens are all present in full).
+    ScratchBuffer ebuf = scratch_bytes(2 * ew * sizeof(uint32_t) + 2 * static_cast<size_t>(std::max(Ne, 1)) * D * sizeof(float) +
+                                       ctiles * kBC * sizeof(float));
+    uint32_t* ekw = static_cast<uint32_t*>(ebuf.get());
+    uint32_t* evw = ekw + ew;
+    float* ek = reinterpret_cast<float*>(evw + ew);
+    float* ev = ek + static_cast<size_t>(std::max(Ne, 1)) * D;
+    float* bias = ev + static_cast<size_t>(std::max(Ne, 1)) * D;
+    constexpr float kLog2e = 1.44269504088896341f;
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (int h = 0; h < H; ++h)
+      for (int f = 0; f < S; ++f) {
+        const float* kf = k + h * head + static_cast<size_t>(f) * P * D;
+        const float* vf = v + h * head + static_cast<size_t>(f) * P * D;
+        for (int e = 0; e < Ne; ++e) {
+          std::copy_n(kf + static_cast<size_t>(dropped[e]) * D, D, ek + static_cast<size_t>(e) * D);
+          std::copy_n(vf + static_cast<size_t>(dropped[e]) * D, D, ev + static_cast<size_t>(e) * D);
+        }
+        if (Ne > 0) pack_keys(ek, ev, Ne, D, ekw, evw);
+        for (int c = 0; c < Nc; ++c) bias[c] = bias_c[c] * kLog2e;
+        for (size_t c = Nc; c < ctiles * kBC; ++c) bias[c] = 0.f;
+        if (own_mean[f] >= 0) bias[own_mean[f]] = -std::numeric_limits<float>::infinity();
+        const KeySeg segs[2] = {{kw + h * cw, vw + h * cw, Nc, bias, nullptr}, {ekw, evw, Ne, nullptr, nullptr}};
+        for (int qt = 0; qt < nqt; ++qt)
+          flash_task(q + h * head + static_cast<size_t>(f) * P * D, P, segs, Ne > 0 ? 2 : 1,
+                     out + static_cast<size_t>(f) * P * H * D, D, H, h, qt * kBR, scale, ws);
       }
   }
 }

@@ -28,6 +28,16 @@ void check_ulysses_heads(int64_t heads, int ranks) {
 void ulysses_attention(const Comm& comm, const float* q, const float* k, const float* v, float* out, int64_t B,
                        int64_t H, int64_t N_local, int64_t D, float scale, ops::AttentionKernel kernel,
                        TransferStats* stats) {
+  ulysses_attention(
+      comm, q, k, v, out, B, H, N_local, D,
+      [&](const float* qf, const float* kf, const float* vf, float* o, int64_t b, int64_t hr, int64_t n) {
+        ops::attention(kernel, qf, kf, vf, o, b, hr, n, D, scale);
+      },
+      stats);
+}
+
+void ulysses_attention(const Comm& comm, const float* q, const float* k, const float* v, float* out, int64_t B,
+                       int64_t H, int64_t N_local, int64_t D, const LocalAttention& local, TransferStats* stats) {
   const int n = comm.size();
   check_ulysses_heads(H, n);
   const int64_t Hr = H / n;
@@ -83,7 +93,7 @@ void ulysses_attention(const Comm& comm, const float* q, const float* k, const f
 
   t = now_ms();
   std::vector<float> o(B * N * Hr * D);  // [B, N, Hr, D]
-  ops::attention(kernel, qf, kf, vf, o.data(), B, Hr, N, D, scale);
+  local(qf, kf, vf, o.data(), B, Hr, N);
   const double compute_ms = now_ms() - t;
   full = std::vector<float>();
 

@@ -50,6 +50,13 @@ EngineOptions merge_options(const EngineOptions& base, const OptionsSpec& over) 
   EngineOptions o = base;
   if (over.threads) o.threads = *over.threads;
   for (const auto& [k, v] : over.flags) o.flags[k] = v;
+  for (const auto& [k, ps] : over.params)
+    for (const auto& [p, v] : ps) o.params[k][p] = v;
+  try {
+    validate_option_params(o);
+  } catch (const std::runtime_error& e) {
+    throw ProtocolError(ErrorCode::BadRequest, e.what());
+  }
   return o;
 }
 
@@ -58,12 +65,13 @@ EngineOptions merge_options(const EngineOptions& base, const OptionsSpec& over) 
 void set_thread_count(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
 
 bool same_options(const EngineOptions& a, const EngineOptions& b) {
-  return a.threads == b.threads && a.flags == b.flags;
+  return a == b;
 }
 
 json engine_options_json(const EngineOptions& o) {
   json j = {{"threads", o.threads}, {"flags", json::object()}};
   for (const auto& [k, v] : o.flags) j["flags"][k] = v;
+  j["params"] = option_params_json(o);
   return j;
 }
 
@@ -119,6 +127,7 @@ void Server::send_hello() {
                 {"requests",
                  {"load", "infer", "track", "release_track_cache", "cancel", "status", "unload", "shutdown", "ping"}},
                 {"flags", cli::known_option_names()},
+                {"options", option_table_json()},
                 {"max_request_bytes", opts_.max_line_bytes}};
   emit(hello);
 }
@@ -313,6 +322,12 @@ json Server::do_load(Job& job) {
   EngineOptions opts;
   opts.threads = r.options.threads.value_or(opts_.threads);
   opts.flags = r.options.flags;
+  opts.params = r.options.params;
+  try {
+    validate_option_params(opts);
+  } catch (const std::runtime_error& e) {
+    throw ProtocolError(ErrorCode::BadRequest, e.what());
+  }
   set_thread_count(opts.threads);
 
   if (!r.random && !file_exists(r.weights))

@@ -29,7 +29,7 @@ void send_images(const SequenceParallel& sp, Tensor& images) {
 json engine_options_command(const EngineOptions& o) {
   json flags = json::object();
   for (const auto& [k, v] : o.flags) flags[k] = v;
-  return {{"threads", o.threads}, {"flags", flags}};
+  return {{"threads", o.threads}, {"flags", flags}, {"params", o.params}};
 }
 
 namespace {
@@ -38,6 +38,7 @@ EngineOptions options_from(const json& j) {
   EngineOptions o;
   o.threads = j.value("threads", 0);
   for (const auto& [k, v] : j.at("flags").items()) o.flags[k] = v.get<bool>();
+  if (j.contains("params")) o.params = j.at("params").get<std::map<std::string, std::map<std::string, double>>>();
   return o;
 }
 
@@ -83,7 +84,7 @@ int run_follower(const SequenceParallel& sp) {
       ctx.keep_debug = cmd.value("keep_debug", false);
       try {
         if (!model) throw std::runtime_error("no model loaded on this rank");
-        if (opts.threads != applied.threads || opts.flags != applied.flags) {
+        if (opts != applied) {
           model->set_options(opts);
           applied = opts;
         }

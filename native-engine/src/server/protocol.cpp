@@ -11,6 +11,7 @@
 #include "cli/option_names.h"
 #include "core/limits.h"
 #include "io/json_guard.h"
+#include "model/engine_options.h"
 
 namespace vggt::server {
 
@@ -84,6 +85,22 @@ OptionsSpec parse_options(const json& o, const std::string& type) {
         bad(type + ": unknown option flag '" + name + "' (known: " + list + ")");
       }
       spec.flags[name] = v.get<bool>();
+    }
+  }
+  if (auto ps = it->find("params"); ps != it->end() && !ps->is_null()) {
+    if (!ps->is_object()) bad(type + ": 'options.params' must be an object like {\"global-kv-subsample\": {\"stride\": 3}}");
+    for (auto& [name, obj] : ps->items()) {
+      const OptionInfo* opt = find_option(name);
+      if (!opt) bad(type + ": unknown option '" + name + "' in 'options.params'");
+      if (!obj.is_object()) bad(type + ": 'options.params." + name + "' must be an object of numbers");
+      for (auto& [pname, v] : obj.items()) {
+        if (!v.is_number()) bad(type + ": 'options.params." + name + "." + pname + "' must be a number");
+        try {
+          spec.params[name][pname] = validate_param(*opt, pname, v.get<double>(), v.dump());
+        } catch (const std::runtime_error& e) {
+          bad(type + ": " + e.what());
+        }
+      }
     }
   }
   return spec;
@@ -255,6 +272,7 @@ json options_to_json(const OptionsSpec& o) {
   if (o.threads) j["threads"] = *o.threads;
   j["flags"] = json::object();
   for (const auto& [k, v] : o.flags) j["flags"][k] = v;
+  if (!o.params.empty()) j["params"] = o.params;
   return j;
 }
 

@@ -41,6 +41,8 @@ class ProtocolError : public std::runtime_error {
 struct OptionsSpec {
   std::optional<int> threads;
   std::map<std::string, bool> flags;
+  // option -> parameter -> value, each checked against the option table (model/engine_options.h).
+  std::map<std::string, std::map<std::string, double>> params;
 };
 
 struct LoadRequest {

@@ -38,6 +38,17 @@ TEST(ServerProtocol, ParsesLoadWithWeightsConfigAndOptions) {
   EXPECT_EQ(r.load.options.flags.at("prepack"), false);
 }
 
+TEST(ServerProtocol, ParsesOptionParameters) {
+  Request r = parse_request(
+      R"({"type":"load","id":"l3","random":{"seed":1},"options":{"flags":{"global-kv-subsample":true},)"
+      R"("params":{"global-kv-subsample":{"stride":3,"first":2},"global-block-sparse":{"keep":0.5}}}})",
+      nullptr);
+  EXPECT_EQ(r.load.options.params.at("global-kv-subsample").at("stride"), 3.0);
+  EXPECT_EQ(r.load.options.params.at("global-kv-subsample").at("first"), 2.0);
+  EXPECT_EQ(r.load.options.params.at("global-block-sparse").at("keep"), 0.5);
+  EXPECT_EQ(options_to_json(r.load.options)["params"]["global-kv-subsample"]["stride"], 3.0);
+}
+
 TEST(ServerProtocol, ParsesRandomLoadWithDefaultConfig) {
   Request r = parse_request(R"({"type":"load","id":"l2","random":{"seed":7}})", nullptr);
   EXPECT_TRUE(r.load.random);
@@ -89,6 +100,14 @@ TEST(ServerProtocol, FieldErrorsNameTheField) {
       {R"({"type":"load","id":"a","weights":"w","options":{"threads":-1}})", "'options.threads' must be an integer in [0, 256]"},
       {R"({"type":"load","id":"a","weights":"w","options":{"flags":{"bf16":1}}})", "options.flags.bf16"},
       {R"({"type":"load","id":"a","weights":"w","options":{"flags":{"turbo":true}}})", "unknown option flag 'turbo' (known: "},
+      {R"({"type":"load","id":"a","weights":"w","options":{"params":{"global-kv-subsample":{"stride":0}}}})",
+       "engine option 'global-kv-subsample': stride must be an integer in [1, 16], got '0'"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"params":{"global-kv-subsample":{"stride":"3"}}}})",
+       "'options.params.global-kv-subsample.stride' must be a number"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"params":{"global-block-sparse":{"ratio":0.5}}}})",
+       "has no parameter 'ratio' (parameters: keep, cdf)"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"params":{"bf16":{"x":1}}}})", "'bf16' takes no value"},
+      {R"({"type":"load","id":"a","weights":"w","options":{"params":{"turbo":{"x":1}}}})", "unknown option 'turbo'"},
       {R"({"type":"infer","id":"a","output":"o"})", "exactly one of 'images'"},
       {R"({"type":"infer","id":"a","images":[],"output":"o"})", "non-empty array"},
       {R"({"type":"infer","id":"a","images":["x.png"],"preprocess":"zoom","output":"o"})", "preprocess"},

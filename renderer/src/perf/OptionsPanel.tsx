@@ -1,8 +1,13 @@
 // The engine's optimization toggles: every option with what it does and its accuracy effect,
 // the presets, and the parallelism controls. Runs and benchmarks use this option set.
-import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, isExact, matchPreset, OPTIONS, PRESETS } from "../../../electron/services/perf/catalog";
+import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, isExact, matchPreset, OPTIONS, PRESETS, type OptionGroup } from "../../../electron/services/perf/catalog";
 import { setOptions, useStore } from "../store";
 import { applyPreset, toggleOption, usePerf } from "./perf-store";
+
+const GROUPS: readonly { id: OptionGroup; title: string; hint: string }[] = [
+  { id: "optimizations", title: "Optimizations", hint: "" },
+  { id: "many-frames", title: "Many frames", hint: "Sparse global attention for tens to hundreds of frames: lossy, off by default; parameters at their defaults (set others with --options name=value)." },
+];
 
 /** `compact`: one line per option, the explanation and accuracy effect in its tooltip (the run sidebar). */
 export function OptionsPanel({ compact = false }: { compact?: boolean }) {
@@ -32,19 +37,34 @@ export function OptionsPanel({ compact = false }: { compact?: boolean }) {
           </button>
         </p>
       )}
-      <ul className={`option-list${compact ? " compact" : ""}`}>
-        {OPTIONS.map((o) => (
-          <li key={o.name} title={compact ? `${o.what}\n${o.accuracy}` : undefined}>
-            <label>
-              <input type="checkbox" data-testid={`option-${o.name}`} checked={!!flags[o.name]} onChange={(e) => toggleOption(o.name, e.target.checked)} />
-              <span className="option-name">{o.name}</span>
-              <span className={`acc acc-${o.accuracyClass}`}>{o.accuracyClass}</span>
-            </label>
-            {!compact && <div className="hint">{o.what}</div>}
-            {!compact && <div className="hint acc-text">{o.accuracy}</div>}
-          </li>
-        ))}
-      </ul>
+      {GROUPS.map((g) => (
+        <div key={g.id} data-testid={`option-group-${g.id}`}>
+          {g.id !== "optimizations" && <h3>{g.title}</h3>}
+          {g.hint && !compact && <p className="hint">{g.hint}</p>}
+          <ul className={`option-list${compact ? " compact" : ""}`}>
+            {OPTIONS.filter((o) => o.group === g.id).map((o) => (
+              <li key={o.name} title={compact ? `${o.what}\n${o.accuracy}` : undefined}>
+                <label>
+                  <input type="checkbox" data-testid={`option-${o.name}`} checked={!!flags[o.name]} onChange={(e) => toggleOption(o.name, e.target.checked)} />
+                  <span className="option-name">{o.name}</span>
+                  <span className={`acc acc-${o.accuracyClass}`}>{o.accuracyClass}</span>
+                </label>
+                {!compact && <div className="hint">{o.what}</div>}
+                {!compact && <div className="hint acc-text">{o.accuracy}</div>}
+                {o.params && (
+                  <div className="hint option-params" data-testid={`option-params-${o.name}`}>
+                    {o.params.map((p) => (
+                      <span key={p.name} title={p.what}>
+                        {p.name} = {p.default} <span className="range">[{p.min}–{p.max}]</span>{" "}
+                      </span>
+                    ))}
+                  </div>
+                )}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
       <fieldset className="parallel" disabled={!parallelOk} data-testid="parallel-controls">
         <legend>Parallelism</legend>
         <div className="row wrap">

@@ -1,0 +1,106 @@
+// The option table and the `--options` syntax with parameters.
+#include "model/engine_options.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+namespace vggt {
+namespace {
+
+std::string error_of(const std::string& list) {
+  try {
+    parse_option_list(list, 0);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(EngineOptions, BareNameTakesTheDefaults) {
+  const EngineOptions o = parse_option_list("global-kv-subsample", 0);
+  EXPECT_TRUE(o.flag("global-kv-subsample"));
+  EXPECT_EQ(o.param_int("global-kv-subsample", "stride"), 4);
+  EXPECT_EQ(o.param_int("global-kv-subsample", "first"), 8);
+  EXPECT_EQ(o.param_int("global-kv-subsample", "last"), 21);
+  EXPECT_DOUBLE_EQ(parse_option_list("global-block-sparse", 0).param("global-block-sparse", "keep"), 0.25);
+  EXPECT_EQ(parse_option_list("global-early-frame", 0).param_int("global-early-frame", "k"), 8);
+}
+
+TEST(EngineOptions, ValueSetsTheFirstParameterAndNamedParametersTheirOwn) {
+  const EngineOptions o =
+      parse_option_list("bf16,global-kv-subsample=3,global-kv-subsample.first=2,global-block-sparse.cdf=0.9", 0);
+  EXPECT_TRUE(o.flag("bf16"));
+  EXPECT_EQ(o.param_int("global-kv-subsample", "stride"), 3);
+  EXPECT_EQ(o.param_int("global-kv-subsample", "first"), 2);
+  EXPECT_EQ(o.param_int("global-kv-subsample", "last"), 21);
+  EXPECT_TRUE(o.flag("global-block-sparse"));
+  EXPECT_DOUBLE_EQ(o.param("global-block-sparse", "cdf"), 0.9);
+  EXPECT_DOUBLE_EQ(o.param("global-block-sparse", "keep"), 0.25);
+  EXPECT_FALSE(parse_option_list("global-early-frame=2,-global-early-frame", 0).flag("global-early-frame"));
+}
+
+TEST(EngineOptions, DegenerateSettingsParse) {
+  EXPECT_EQ(parse_option_list("global-early-frame=0", 0).param_int("global-early-frame", "k"), 0);
+  EXPECT_EQ(parse_option_list("global-kv-subsample=1", 0).param_int("global-kv-subsample", "stride"), 1);
+  EXPECT_DOUBLE_EQ(parse_option_list("global-block-sparse=1", 0).param("global-block-sparse", "keep"), 1.0);
+}
+
+TEST(EngineOptions, InvalidValuesNameTheOptionAndTheRange) {
+  EXPECT_EQ(error_of("global-kv-subsample=0"),
+            "engine option 'global-kv-subsample': stride must be an integer in [1, 16], got '0'");
+  EXPECT_EQ(error_of("global-kv-subsample=2.5"),
+            "engine option 'global-kv-subsample': stride must be an integer in [1, 16], got '2.5'");
+  EXPECT_EQ(error_of("global-block-sparse=1.5"),
+            "engine option 'global-block-sparse': keep must be a number in [0.01, 1], got '1.5'");
+  EXPECT_EQ(error_of("global-early-frame=abc"),
+            "engine option 'global-early-frame': k must be an integer in [0, 64], got 'abc'");
+  EXPECT_EQ(error_of("global-early-frame="),
+            "engine option 'global-early-frame': k must be an integer in [0, 64], got ''");
+  EXPECT_EQ(error_of("bf16=2"), "engine option 'bf16' takes no value, got '2'");
+  EXPECT_EQ(error_of("global-kv-subsample.size=2"),
+            "engine option 'global-kv-subsample' has no parameter 'size' (parameters: stride, first, last)");
+  EXPECT_EQ(error_of("global-kv-subsample.first=12,global-kv-subsample.last=10"),
+            "engine option 'global-kv-subsample': first (12) must be <= last (10)");
+  EXPECT_NE(error_of("turbo").find("unknown engine option 'turbo' (known: sincos-lowp,"), std::string::npos);
+  EXPECT_EQ(error_of("-global-early-frame=3"),
+            "engine option '-global-early-frame=3': a switched-off option takes no value");
+}
+
+TEST(EngineOptions, AllLeavesTheLossyManyFrameTogglesOff) {
+  const EngineOptions o = parse_option_list("all", 0);
+  EXPECT_TRUE(o.flag("bf16"));
+  EXPECT_TRUE(o.flag("flash-attn"));
+  EXPECT_FALSE(o.flag("w8a8"));
+  for (const char* n : {"global-early-frame", "global-kv-subsample", "global-block-sparse"}) EXPECT_FALSE(o.flag(n));
+}
+
+TEST(EngineOptions, TableJsonListsKindParametersAndDefaults) {
+  const nlohmann::json t = option_table_json();
+  ASSERT_EQ(t.size(), option_table().size());
+  bool seen = false;
+  for (const auto& o : t) {
+    if (o["name"] == "flash-attn") EXPECT_EQ(o["kind"], "exact");
+    if (o["name"] == "w8a8") EXPECT_EQ(o["kind"], "lossy");
+    if (o["name"] != "global-kv-subsample") continue;
+    seen = true;
+    EXPECT_EQ(o["kind"], "lossy");
+    ASSERT_EQ(o["params"].size(), 3u);
+    EXPECT_EQ(o["params"][0]["name"], "stride");
+    EXPECT_EQ(o["params"][0]["default"], 4);
+    EXPECT_EQ(o["params"][0]["min"], 1);
+    EXPECT_EQ(o["params"][0]["max"], 16);
+    EXPECT_EQ(o["params"][0]["integer"], true);
+  }
+  EXPECT_TRUE(seen);
+}
+
+TEST(EngineOptions, ParamsJsonRecordsEffectiveValuesOfOptionsThatAreOn) {
+  const nlohmann::json j = option_params_json(parse_option_list("bf16,global-kv-subsample=2", 0));
+  EXPECT_EQ(j.dump(), R"({"global-kv-subsample":{"first":8,"last":21,"stride":2}})");
+}
+
+}  // namespace
+}  // namespace vggt
