@@ -149,7 +149,7 @@ export interface BenchProgress {
   line: string;
   elapsedSeconds: number;
   /** Which engine invocation runs: the benchmark, or an A/B output run. */
-  phase: "benchmark" | "output A" | "output B";
+  phase: "waiting" | "benchmark" | "output A" | "output B";
 }
 
 export interface PerfInfo {

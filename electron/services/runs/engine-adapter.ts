@@ -186,6 +186,16 @@ export class SupervisedEngine implements EngineRunner {
     }
   }
 
+  async release(): Promise<void> {
+    if (this.supervisor && this.loadedKey !== null) {
+      this.loadedKey = null;
+      await this.supervisor.unload();
+    }
+    const launches = [...this.parallel.values()];
+    this.parallel.clear();
+    await Promise.all(launches.map((p) => p.sup.stop()));
+  }
+
   /** Simulates a crash (tests): kills the engine process without asking it to stop. */
   crashForTest(): boolean {
     const c = this.supervisor?.current;
