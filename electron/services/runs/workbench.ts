@@ -44,7 +44,7 @@ import { appCacheDir, appDataDir, currentPlatform, hfHubCacheDir } from "../mode
 import { PerfLab } from "../perf/perf-lab.js";
 import { EngineJobQueue } from "../engine/job-queue.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
-import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, type ModelDims, type Throughput } from "./estimate.js";
+import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
 import { PathPolicy } from "./path-policy.js";
@@ -92,7 +92,8 @@ const isRegularFile = (p: string) => {
 };
 
 /** Parameter count from a safetensors header, without reading the tensors. */
-function countParams(weights: string): number | null {
+/** A safetensors checkpoint's parameter count, from its header (null: not readable). */
+export function countParams(weights: string): number | null {
   try {
     if (!isRegularFile(weights)) return null; // a FIFO or device would block or never end
     const fd = openSync(weights, "r");
@@ -314,8 +315,9 @@ export class Workbench implements Backend {
 
   estimate(input: EstimateInput): Estimate {
     const dims = this.dimsFor(input.randomWeights);
-    const weightsBytes = input.randomWeights ? 1_256_537_516 * 4 : this.model.status.state === "ready" ? this.model.status.weightsBytes : 0;
-    return estimateRun(input, dims, weightsBytes, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    const st = this.model.status;
+    const params = input.randomWeights ? VGGT_1B_PARAMS : st.state === "ready" ? (st.params ?? st.weightsBytes / 4) : 0;
+    return estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
   }
 
   async startRun(req: StartRunRequest): Promise<RunSummary> {
