@@ -60,6 +60,22 @@ describe.skipIf(!ready)("Workbench on one engine process", () => {
     await wb.idle();
     expect(wb.getRun(run.id).status, wb.getRun(run.id).error).toBe("done");
   }, 300_000);
+
+  it("unloads the model after the idle time and says so; the next job loads it again", async () => {
+    const idle = new SupervisedEngine({ eager: false, threads: 2, idleReleaseMs: 300 });
+    try {
+      const job = { model: { kind: "weights" as const, weights: join(model, "weights.safetensors"), config: join(model, "config.json") }, images, preprocess: "crop" as const, output: join(tmp, "idle.safetensors") };
+      await idle.infer(job, () => undefined, new AbortController().signal);
+      expect((await status(idle)).model).not.toBeNull();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await status(idle)).model).toBeNull();
+      expect(idle.state().message).toMatch(/model released after <1 min idle/);
+      await idle.infer(job, () => undefined, new AbortController().signal);
+      expect((await status(idle)).model).not.toBeNull();
+    } finally {
+      await idle.dispose();
+    }
+  }, 120_000);
 });
 
 async function statusPid(engine: SupervisedEngine): Promise<number | undefined> {
