@@ -241,7 +241,12 @@ export class Workbench implements Backend {
       jobs: this.jobs,
       releaseEngine: async () => {
         this.trackCache = null;
-        await opts.engine.release?.();
+        try {
+          await opts.engine.release?.();
+        } catch (e) {
+          // An engine that cannot answer (crashed, stopped) holds no model to give back.
+          console.warn(`could not unload the app engine's model before a benchmark: ${(e as Error).message}`);
+        }
       },
     });
   }
