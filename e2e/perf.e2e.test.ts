@@ -205,6 +205,13 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     expect(Object.entries(j.rows[1].options).filter(([, v]) => v).map(([k]) => k).sort()).toEqual(["bf16", "flash-attn"]);
     expect(Number(await page.locator("[data-testid=ab-median-A]").getAttribute("data-value"))).toBe(j.rows[0].median_ms);
     expect(Number(await page.locator("[data-testid=ab-median-B]").getAttribute("data-value"))).toBe(j.rows[1].median_ms);
+    // The cards' memory figure is the engine process's peak RSS of each side (tensor peak as a detail).
+    for (const [side, row] of [["A", j.rows[0]], ["B", j.rows[1]]] as const) {
+      expect(row.peak_rss_bytes).toBeGreaterThan(row.peak_bytes);
+      const card = page.locator(`[data-testid=ab-rss-${side}]`);
+      expect(Number(await card.getAttribute("data-value"))).toBe(row.peak_rss_bytes);
+      expect(await card.textContent()).toMatch(/^process peak .+ · tensor peak .+ · weights /);
+    }
     const ratio = page.locator("[data-testid=ab-ratio]");
     expect([await ratio.getAttribute("data-median"), await ratio.getAttribute("data-min"), await ratio.getAttribute("data-max")].map(Number)).toEqual([j.ratio.median, j.ratio.min, j.ratio.max]);
     expect(await ratio.textContent()).toContain(`${j.ratio.median.toFixed(3)}×`);

@@ -40,7 +40,12 @@ export interface BenchRow {
   cpu_ms?: number[];
   median_ms: number;
   speedup: number;
+  /** Peak of live activation tensors (the tensor peak). */
   peak_bytes: number;
+  /** The engine process's peak resident size during this row (absent from older engines). */
+  peak_rss_bytes?: number;
+  /** "row": the peak counter was reset at the row's start; "process": the lifetime peak so far. */
+  peak_rss_scope?: "row" | "process";
   weight_bytes: number;
   stages: BenchStage[];
   accuracy: BenchAccuracy | null;
@@ -69,6 +74,8 @@ export interface BenchJson {
   repeats: number;
   machine_gemm_gflops: Record<string, number>;
   rows: BenchRow[];
+  /** The benchmark process's lifetime peak resident size. */
+  peak_rss_bytes?: number;
   pairs?: BenchPair[];
   ratio?: { median: number; min: number; max: number };
   writeup_npu_ms?: Record<string, number>;
@@ -149,7 +156,7 @@ export interface BenchProgress {
   line: string;
   elapsedSeconds: number;
   /** Which engine invocation runs: the benchmark, or an A/B output run. */
-  phase: "benchmark" | "output A" | "output B";
+  phase: "waiting" | "benchmark" | "output A" | "output B";
 }
 
 export interface PerfInfo {

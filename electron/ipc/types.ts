@@ -83,6 +83,8 @@ export interface EstimateInput {
   sizes: { width: number; height: number }[];
   preprocess: PreprocessMode;
   randomWeights: boolean;
+  /** The run's switches (absent: the default preset); they decide how weights are held. */
+  engineOptions?: OptionSet;
 }
 
 export interface Estimate {
@@ -92,6 +94,7 @@ export interface Estimate {
   height: number;
   tokensPerFrame: number;
   seconds: number;
+  /** The engine process's peak resident size (weights as held + activations + base). */
   peakBytes: number;
   /** Where the throughput figure came from (measured on an earlier run, or a default). */
   basis: string;

@@ -333,7 +333,7 @@ export async function refreshEstimate(): Promise<void> {
     return;
   }
   try {
-    set({ estimate: await api.estimate({ sizes, preprocess: options.preprocess, randomWeights: options.randomWeights }) });
+    set({ estimate: await api.estimate({ sizes, preprocess: options.preprocess, randomWeights: options.randomWeights, ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}) }) });
   } catch (e) {
     set({ estimate: null });
     notify((e as Error).message);

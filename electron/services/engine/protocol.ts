@@ -127,6 +127,8 @@ export interface HelloEvent {
   /** Option flags this engine knows (EngineOptions.flags); others are rejected. */
   flags: string[];
   max_request_bytes: number;
+  /** The process's resident size at start-up (absent from older engines). */
+  memory?: MemoryReport;
 }
 
 export interface ProgressEvent {

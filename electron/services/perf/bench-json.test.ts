@@ -27,7 +27,20 @@ describe("benchmark JSON (vggt-bench/1)", () => {
     expect(j.rows[0].stages[0].gflops).toBe(12.5);
   });
 
+  it("reads each row's process peak RSS and its scope, and the process's lifetime peak", () => {
+    const j = validateBenchJson(broken((x) => {
+      x.rows[0].peak_rss_bytes = 8.6e9;
+      x.rows[0].peak_rss_scope = "row";
+      x.peak_rss_bytes = 9e9;
+    }, abFixture()), SRC);
+    expect(j.rows[0]).toMatchObject({ peak_rss_bytes: 8.6e9, peak_rss_scope: "row" });
+    expect(j.rows[1].peak_rss_bytes).toBeUndefined();
+    expect(j.peak_rss_bytes).toBe(9e9);
+  });
+
   const cases: [string, unknown, RegExp][] = [
+    ["negative process peak", JSON.stringify(broken((j) => (j.rows[0].peak_rss_bytes = -1))), /rows\[0\]\.peak_rss_bytes: must be >= 0/],
+    ["string lifetime peak", JSON.stringify(broken((j) => (j.peak_rss_bytes = "9 GB"))), /peak_rss_bytes: expected a finite number/],
     ["empty stdout", "", /printed nothing/],
     ["not JSON", "vggt-engine bench: error: --ab needs a value", /not valid JSON/],
     ["the old bench format", JSON.stringify({ median_ms: 1, latency_ms: [1] }), /schema: expected "vggt-bench\/1"/],

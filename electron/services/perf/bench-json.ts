@@ -109,6 +109,7 @@ function checkRow(c: Checker, v: unknown, path: string): BenchRow {
     median_ms: c.num(r, "median_ms", path, { min: 0 }),
     speedup: c.num(r, "speedup", path, { min: 0 }),
     peak_bytes: c.num(r, "peak_bytes", path, { min: 0 }),
+    ...(r.peak_rss_bytes === undefined ? {} : { peak_rss_bytes: c.num(r, "peak_rss_bytes", path, { min: 0 }), peak_rss_scope: r.peak_rss_scope === "row" ? ("row" as const) : ("process" as const) }),
     weight_bytes: c.num(r, "weight_bytes", path, { min: 0 }),
     stages,
     accuracy,
@@ -152,6 +153,7 @@ export function validateBenchJson(value: unknown, source = "benchmark output"): 
     machine_gemm_gflops: j.machine_gemm_gflops === undefined ? {} : c.numbers(j, "machine_gemm_gflops", "(top level)"),
     rows,
   };
+  if (j.peak_rss_bytes !== undefined) out.peak_rss_bytes = c.num(j, "peak_rss_bytes", "(top level)", { min: 0 });
   if (j.writeup_npu_ms !== undefined) out.writeup_npu_ms = c.numbers(j, "writeup_npu_ms", "(top level)");
   if (k === "ab") {
     out.pairs = c.arr(j, "pairs", "(top level)").map((p, i): BenchPair => {

@@ -1,7 +1,9 @@
 // The performance lab's service: runs `vggt-engine bench --json` (cumulative or A/B) on the
 // current images as a child process, streams its progress, keeps every result in the history
 // store, and for A/B runs optionally keeps A's and B's outputs so the 3-D view can flip between
-// them. One benchmark at a time: they measure speed, so two at once would spoil both.
+// them. Benchmarks wait in the app's one engine queue (services/engine/job-queue.ts) behind
+// reconstruction runs, and the app's engine gives its model back before the benchmark's process
+// loads one: two jobs at once would spoil the timings and hold two full models.
 import { checkThreads } from "../engine/limits.js";
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
@@ -16,6 +18,7 @@ import { buildBenchCommand, buildInferCommand, ProcessCancelledError, runEngineP
 import { NO_MPI_NOTE, probeEngine, type EngineCapabilities } from "./engine-info.js";
 import { writeFileAtomic } from "../tensors/safetensors.js";
 import { BenchHistory, newBenchId, toBenchSummary } from "./history.js";
+import { EngineJobQueue } from "../engine/job-queue.js";
 
 /** The engine's stdout of a benchmark, verbatim. */
 export const ENGINE_OUTPUT_FILE = "engine-output.json";
@@ -38,6 +41,10 @@ export interface PerfLabOptions {
   emit: (e: AppEvent) => void;
   /** mpirun for parallel runs (default "mpirun"). */
   mpirun?: string;
+  /** The app's engine queue, shared with reconstruction runs (default: a queue of its own). */
+  jobs?: EngineJobQueue;
+  /** Frees the app engine's model before a benchmark's own engine process starts. */
+  releaseEngine?: () => Promise<void>;
 }
 
 const MAX_REPEATS = 100;
@@ -60,12 +67,14 @@ export class PerfLab {
   readonly history: BenchHistory;
   private readonly active = new Map<string, AbortController>();
   private queue: Promise<void> = Promise.resolve();
+  private readonly jobs: EngineJobQueue;
   private caps: Promise<EngineCapabilities> | null = null;
   private capsBinary: string | null = null;
   private readonly outputs = new OutputCache();
 
   constructor(private readonly opts: PerfLabOptions) {
     this.history = new BenchHistory(opts.dataDir);
+    this.jobs = opts.jobs ?? new EngineJobQueue();
   }
 
   private capabilities(): Promise<EngineCapabilities> {
@@ -161,8 +170,11 @@ export class PerfLab {
     this.emit(toBenchSummary(record));
     const abort = new AbortController();
     this.active.set(id, abort);
-    this.queue = this.queue
-      .then(() => this.execute(id, bin, model, abort.signal))
+    const waiting = (ahead: { label: string }) =>
+      this.opts.emit({ type: "bench-progress", progress: { benchId: id, line: `waiting for ${ahead.label} to finish (one engine job at a time)`, elapsedSeconds: 0, phase: "waiting" } });
+    const job = this.jobs.run(`benchmark '${record.label}'`, () => this.execute(id, bin, model, abort.signal), waiting);
+    this.queue = Promise.all([this.queue, job])
+      .then(() => undefined)
       .catch((e) => console.error(`benchmark ${id}: ${(e as Error).message}`))
       .finally(() => this.active.delete(id));
     return toBenchSummary(record);
@@ -215,6 +227,8 @@ export class PerfLab {
     };
     try {
       if (signal.aborted) throw new ProcessCancelledError();
+      // The benchmark's process loads its own model: the app's engine lets go of its copy first.
+      await this.opts.releaseEngine?.();
       const imagesDir = req.images.length ? this.linkInputs(id, req.images) : undefined;
       const cmd = buildBenchCommand({ binary, kind: req.kind, a: req.a?.options, b: req.b?.options, model, imagesDir, frames: req.frames!, repeats: req.repeats, warmup: req.warmup, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun, preprocess: req.preprocess === "pad" ? "pad" : "crop" });
       this.history.update(id, { command: [cmd.command, ...cmd.args] });

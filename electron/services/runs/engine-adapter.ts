@@ -18,6 +18,9 @@ export interface SupervisedEngineOptions {
   mpirun?: string;
   /** Environment of the engine processes; default this process's. */
   env?: NodeJS.ProcessEnv;
+  /** Unload the model after this long without a job (ms; default 10 minutes; 0: never): an idle
+   *  app should not hold the model's gigabytes. The next run loads it again. */
+  idleReleaseMs?: number;
 }
 
 function loadParams(job: EngineJob): LoadParams {
@@ -38,10 +41,14 @@ export class SupervisedEngine implements EngineRunner {
   private restarts = 0;
   private readonly mpirun: string | undefined;
   private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly idleReleaseMs: number;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private inFlight = 0;
 
   constructor(opts: SupervisedEngineOptions = {}) {
     this.mpirun = opts.mpirun ?? (process.env.VGGT_MPIRUN || undefined);
     this.env = opts.env;
+    this.idleReleaseMs = opts.idleReleaseMs ?? 10 * 60_000;
     let binary: string;
     try {
       binary = opts.binary ?? findEngineBinary();
@@ -120,7 +127,37 @@ export class SupervisedEngine implements EngineRunner {
     return entry;
   }
 
-  async infer(job: EngineJob, onProgress: (p: EngineProgress) => void, signal: AbortSignal): Promise<EngineJobResult> {
+  /** Counts a job in; the idle timer restarts when the last one ends. */
+  private async busy<T>(work: () => Promise<T>): Promise<T> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.inFlight++;
+    try {
+      return await work();
+    } finally {
+      if (--this.inFlight === 0 && this.idleReleaseMs > 0) {
+        this.idleTimer = setTimeout(() => void this.releaseWhenIdle(), this.idleReleaseMs);
+        this.idleTimer.unref();
+      }
+    }
+  }
+
+  private async releaseWhenIdle(): Promise<void> {
+    this.idleTimer = null;
+    if (this.inFlight > 0 || (this.loadedKey === null && this.parallel.size === 0)) return;
+    try {
+      await this.release();
+      if (this.current.state === "ready") this.set({ state: "ready", message: `model released after ${Math.round(this.idleReleaseMs / 60_000) || "<1"} min idle (the next run loads it again)` });
+    } catch (e) {
+      console.warn(`releasing the idle engine's model failed: ${(e as Error).message}`);
+    }
+  }
+
+  infer(job: EngineJob, onProgress: (p: EngineProgress) => void, signal: AbortSignal): Promise<EngineJobResult> {
+    return this.busy(() => this.inferNow(job, onProgress, signal));
+  }
+
+  private async inferNow(job: EngineJob, onProgress: (p: EngineProgress) => void, signal: AbortSignal): Promise<EngineJobResult> {
     if (!this.supervisor) throw new Error(`the engine is not available: ${this.current.message}`);
     const par = job.parallel && job.parallel.degree > 1 ? this.parallelSupervisor(job.parallel) : null;
     const sup = par ? par.sup : this.supervisor;
@@ -178,12 +215,23 @@ export class SupervisedEngine implements EngineRunner {
   }
 
   async track(params: TrackParams, signal?: AbortSignal): Promise<EngineTrackResult> {
-    if (!this.supervisor) throw new Error(`the engine is not available: ${this.current.message}`);
+    const sup = this.supervisor;
+    if (!sup) throw new Error(`the engine is not available: ${this.current.message}`);
     try {
-      return await this.supervisor.track(params, { signal }).done;
+      return await this.busy(() => sup.track(params, { signal }).done);
     } catch (e) {
       throw new Error((e as Error).message);
     }
+  }
+
+  async release(): Promise<void> {
+    if (this.supervisor && this.loadedKey !== null) {
+      this.loadedKey = null;
+      await this.supervisor.unload();
+    }
+    const launches = [...this.parallel.values()];
+    this.parallel.clear();
+    await Promise.all(launches.map((p) => p.sup.stop()));
   }
 
   /** Simulates a crash (tests): kills the engine process without asking it to stop. */
@@ -195,6 +243,7 @@ export class SupervisedEngine implements EngineRunner {
   }
 
   async dispose(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     await Promise.all([this.supervisor?.stop(), ...[...this.parallel.values()].map((p) => p.sup.stop())]);
   }
 }

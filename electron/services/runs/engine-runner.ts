@@ -45,6 +45,9 @@ export interface EngineRunner {
   /** Tracks on the run the engine last cached (EngineJobResult.trackCacheRun); absent where the
    *  engine cannot. Rejects with the engine's message (e.g. the cache was released). */
   track?(params: TrackParams, signal?: AbortSignal): Promise<EngineTrackResult>;
+  /** Frees the loaded model (and with it every cache the engine holds); the next job loads it
+   *  again. Absent where the runner holds no memory of its own. */
+  release?(): Promise<void>;
   dispose(): Promise<void>;
 }
 

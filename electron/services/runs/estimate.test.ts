@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { estimateRun, preprocessedSize, runFlops, VGGT_1B_DIMS } from "./estimate.js";
+import { estimateRun, heldWeightBytes, preprocessedSize, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS } from "./estimate.js";
 
 describe("preprocessedSize", () => {
   it("follows the official crop rule (518 wide, height rounded to 14, at most 518)", () => {
@@ -13,7 +13,7 @@ describe("preprocessedSize", () => {
 
 describe("estimateRun", () => {
   const est = (frames: number) =>
-    estimateRun({ sizes: Array.from({ length: frames }, () => ({ width: 518, height: 350 })), preprocess: "crop", randomWeights: false }, VGGT_1B_DIMS, 5e9, { gflops: 100, basis: "test" }, 24 * 2 ** 30);
+    estimateRun({ sizes: Array.from({ length: frames }, () => ({ width: 518, height: 350 })), preprocess: "crop", randomWeights: false }, VGGT_1B_DIMS, VGGT_1B_PARAMS, { gflops: 100, basis: "test" }, 24 * 2 ** 30);
 
   it("counts tokens like the model (37x25 patches + camera + 4 registers)", () => {
     expect(est(1).tokensPerFrame).toBe(37 * 25 + 5);
@@ -34,5 +34,20 @@ describe("estimateRun", () => {
     expect(b.peakBytes).toBeGreaterThan(a.peakBytes);
     expect(b.warnings.join(" ")).toMatch(/subsampl/);
     expect(est(2).warnings).toEqual([]);
+  });
+
+  it("holds the float32 checkpoint plus the copy each switch converts to (VGGT-1B: 5.03 GB float32)", () => {
+    const exact = heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, {});
+    expect(exact).toBe(VGGT_1B_PARAMS * 4);
+    // Encoder + aggregator Linears: 72 blocks x 12 x 1024^2 = 906 M parameters.
+    const big = 72 * 12 * 1024 * 1024;
+    const camera = 4 * 12 * 1024 * 1024;
+    const rest = VGGT_1B_PARAMS - big - camera;
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true })).toBe(exact + 2 * big + 2 * rest);
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true, w8a8: true })).toBe(exact + big + 4 * camera + 2 * rest);
+    // Without switches given, the estimate assumes the default preset (bf16 + prepack).
+    const withDefault = est(1).peakBytes;
+    const withExact = estimateRun({ sizes: [{ width: 518, height: 350 }], preprocess: "crop", randomWeights: false, engineOptions: {} as never }, VGGT_1B_DIMS, VGGT_1B_PARAMS, { gflops: 100, basis: "test" }, 24 * 2 ** 30).peakBytes;
+    expect(withDefault - withExact).toBe(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true }) - exact);
   });
 });

@@ -30,6 +30,9 @@ export const VGGT_1B_DIMS: ModelDims = {
   cameraIterations: 4,
 };
 
+/** facebook/VGGT-1B's parameter count (the official checkpoint). */
+export const VGGT_1B_PARAMS = 1_256_537_516;
+
 export function dimsFromConfig(cfg: any): ModelDims {
   return {
     embedDim: cfg.embed_dim ?? 1024,
@@ -79,18 +82,57 @@ export function runFlops(dims: ModelDims, frames: number, width: number, height:
   return encoder + frameBlocks + globalBlocks + dpt + camera;
 }
 
-export function runPeakBytes(dims: ModelDims, weightsBytes: number, frames: number, width: number, height: number): number {
+/** The engine process's resident size with no model: binary, libraries, oneDNN, OpenMP threads. */
+export const ENGINE_BASE_BYTES = 40 * 2 ** 20;
+
+/** The switches that decide how the engine holds weights (absent: off). */
+export type WeightFlags = Partial<Record<"bf16" | "w8a8" | "prepack", boolean>>;
+
+/**
+ * Weights as the engine holds them for these switches: the float32 checkpoint stays loaded (a
+ * job may switch back to exact), plus the converted copy each layer runs from
+ * (native-engine/src/model/vggt_model.cpp set_options): the encoder's and aggregator's Linears in
+ * int8 (w8a8), bf16, or packed fp32 (prepack); the camera trunk packed fp32 with prepack; the
+ * convolutions (DPT heads, patch embedding: the remaining parameters) in bf16 with bf16, packed
+ * fp32 with prepack.
+ */
+export function heldWeightBytes(dims: ModelDims, params: number, flags: WeightFlags): number {
+  const perBlock = (4 + 2 * dims.mlpRatio) * dims.embedDim * dims.embedDim;
+  const big = (dims.encoderDepth + 2 * dims.depth) * perBlock;
+  const camera = dims.cameraTrunkDepth * perBlock;
+  const rest = Math.max(0, params - big - camera);
+  let bytes = params * 4;
+  bytes += big * (flags.w8a8 ? 1 : flags.bf16 ? 2 : flags.prepack ? 4 : 0);
+  bytes += camera * (flags.prepack ? 4 : 0);
+  bytes += rest * (flags.bf16 ? 2 : flags.prepack ? 4 : 0);
+  return bytes;
+}
+
+/** Activations and outputs of one forward pass (the engine's tensor peak, roughly). */
+export function activationBytes(dims: ModelDims, frames: number, width: number, height: number): number {
   const E = dims.embedDim;
   const perFrame = (width / dims.patchSize) * (height / dims.patchSize) + 1 + dims.registerTokens;
   const tokens = frames * perFrame;
   const blockWork = tokens * E * 4 * (3 + dims.mlpRatio + 2); // qkv, MLP hidden, residual copies
   const keptLayers = 4 * tokens * 2 * E * 4; // aggregator outputs the DPT heads read
   const outputs = frames * width * height * 16 * 4; // depth, points, confs, images (float32)
-  const dptWork = width * height * dims.dptFeatures * 4 * 4; // heads run frame by frame
-  return weightsBytes + blockWork + keptLayers + outputs + dptWork;
+  const dptWork = width * height * dims.dptFeatures * 4 * 3; // heads run frame by frame: ~3 full-size feature maps live
+  return blockWork + keptLayers + outputs + dptWork;
 }
 
-export function estimateRun(input: EstimateInput, dims: ModelDims, weightsBytes: number, throughput: Throughput, hostMemoryBytes: number): Estimate {
+/**
+ * The engine process's peak resident size for one run: base + weights as held for the switches
+ * + activations. Checked against real runs in estimate-memory.test.ts (docs/MEMORY.md).
+ */
+export function processPeakBytes(dims: ModelDims, params: number, flags: WeightFlags, frames: number, width: number, height: number): number {
+  return ENGINE_BASE_BYTES + heldWeightBytes(dims, params, flags) + activationBytes(dims, frames, width, height);
+}
+
+/** The switches a run without explicit ones gets (the app's default preset, `all`). */
+export const DEFAULT_WEIGHT_FLAGS: WeightFlags = { bf16: true, prepack: true, w8a8: false };
+
+/** `params`: the checkpoint's parameter count (float32 bytes / 4 when unknown). */
+export function estimateRun(input: EstimateInput, dims: ModelDims, params: number, throughput: Throughput, hostMemoryBytes: number): Estimate {
   const frames = input.sizes.length;
   let width = 0;
   let height = 0;
@@ -102,7 +144,8 @@ export function estimateRun(input: EstimateInput, dims: ModelDims, weightsBytes:
   const tokensPerFrame = frames ? (width / dims.patchSize) * (height / dims.patchSize) + 1 + dims.registerTokens : 0;
   const flops = frames ? runFlops(dims, frames, width, height) : 0;
   const seconds = flops / (throughput.gflops * 1e9);
-  const peakBytes = frames ? runPeakBytes(dims, weightsBytes, frames, width, height) : 0;
+  const flags: WeightFlags = input.engineOptions ? { bf16: !!input.engineOptions.bf16, w8a8: !!input.engineOptions.w8a8, prepack: !!input.engineOptions.prepack } : DEFAULT_WEIGHT_FLAGS;
+  const peakBytes = frames ? processPeakBytes(dims, params, flags, frames, width, height) : 0;
   const warnings: string[] = [];
   if (peakBytes > 0.8 * hostMemoryBytes)
     warnings.push(`needs about ${(peakBytes / 2 ** 30).toFixed(1)} GiB, more than 80% of this machine's ${(hostMemoryBytes / 2 ** 30).toFixed(0)} GiB: subsample the frames`);

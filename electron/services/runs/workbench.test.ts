@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import type { AppEvent, EngineState } from "../../ipc/types.js";
 import { CancelledError, type EngineJob, type EngineRunner } from "./engine-runner.js";
 import { getFloat32, readSafetensors } from "../tensors/safetensors.js";
 import { pngBytes } from "./test-fixtures.js";
+import { cumulativeFixture } from "../perf/test-fixtures.js";
 import { readModelDir, Workbench } from "./workbench.js";
 
 const shared = resolve(process.env.VGGT_SHARED_DIR ?? join(__dirname, "../../../../shared"));
@@ -19,8 +20,16 @@ class FakeEngine implements EngineRunner {
   mode: "ok" | "fail" | "hang" = "ok";
   reportFlags = true;
   jobs: EngineJob[] = [];
+  /** What the perf lab spawns for a benchmark ("fake": the real engine binary). */
+  binary = "fake";
+  /** Set on release(): whether the benchmark's process had started by then. */
+  releases: { benchStarted: boolean }[] = [];
+  benchLog = "";
   state(): EngineState {
-    return { state: "ready", binary: "fake", restarts: 0 };
+    return { state: "ready", binary: this.binary, restarts: 0 };
+  }
+  async release() {
+    this.releases.push({ benchStarted: existsSync(this.benchLog) });
   }
   onState() {
     return () => {};
@@ -57,6 +66,39 @@ function setup(restrict = false) {
 }
 
 describe.skipIf(!haveGolden)("Workbench", () => {
+  it("queues a benchmark behind a running reconstruction, says so, and frees the app engine's model before the benchmark's process starts", async () => {
+    const { wb, engine, events, images } = setup();
+    // A stand-in `vggt-engine bench`: notes that it ran and prints a benchmark result.
+    const dir = mkdtempSync(join(root, "bench-"));
+    engine.benchLog = join(dir, "bench-ran");
+    writeFileSync(join(dir, "result.json"), JSON.stringify(cumulativeFixture()));
+    const script = join(dir, "fake-engine.mjs");
+    writeFileSync(
+      script,
+      `#!${process.execPath}\nimport { readFileSync, writeFileSync } from "node:fs";\nif (process.argv[2] === "version") { console.log("vggt-engine 0.1.0"); process.exit(0); }\nwriteFileSync(${JSON.stringify(engine.benchLog)}, "1");\nprocess.stdout.write(readFileSync(${JSON.stringify(join(dir, "result.json"))}, "utf8"));\n`,
+    );
+    chmodSync(script, 0o755);
+    engine.binary = script;
+    engine.mode = "hang";
+    const run = await wb.startRun({ images: [join(images, "a.png")], options: { preprocess: "crop", randomWeights: false, seed: 0 } });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(wb.jobs.running()?.label).toBe(`run '${run.name}'`);
+    const bench = await wb.startBenchmark({ kind: "cumulative", images: [], frames: 1, repeats: 1, threads: 1, randomWeights: true, parallel: { mode: "none", degree: 1 } });
+    const waiting = events.find((e) => e.type === "bench-progress" && e.progress.benchId === bench.id);
+    expect(waiting).toMatchObject({ progress: { phase: "waiting", line: `waiting for run '${run.name}' to finish (one engine job at a time)` } });
+    await new Promise((r) => setTimeout(r, 200));
+    // Still waiting: no benchmark process while the run holds the engine.
+    expect(existsSync(engine.benchLog)).toBe(false);
+    expect(wb.getBenchmark(bench.id).status).toBe("running");
+    wb.cancelRun(run.id);
+    await wb.idle();
+    await wb.perf.idle();
+    expect(wb.getRun(run.id).status).toBe("cancelled");
+    expect(wb.getBenchmark(bench.id).status, wb.getBenchmark(bench.id).error).toBe("done");
+    expect(engine.releases).toEqual([{ benchStarted: false }]);
+    expect(existsSync(engine.benchLog)).toBe(true);
+  });
+
   it("runs, records, and serves the point cloud of a run again later", async () => {
     const { wb, engine, events, images } = setup();
     expect(wb.appInfo().model).toMatchObject({ state: "ready", name: "tiny-2f" });

@@ -1,8 +1,8 @@
 // The application's services behind the channel map: one implementation, called by the Electron
 // IPC handlers (main.ts) and by the web-mode server alike.
 import { EventEmitter } from "node:events";
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
-import { totalmem } from "node:os";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { tmpdir, totalmem } from "node:os";
 import { basename, join, resolve } from "node:path";
 
 import type { Backend } from "../../ipc/channels.js";
@@ -42,8 +42,9 @@ import { checkVggtConfig } from "../model-manager/config-check.js";
 import { findLocalModel } from "../model-manager/index.js";
 import { appCacheDir, appDataDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
 import { PerfLab } from "../perf/perf-lab.js";
+import { EngineJobQueue } from "../engine/job-queue.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
-import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, type ModelDims, type Throughput } from "./estimate.js";
+import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
 import { PathPolicy } from "./path-policy.js";
@@ -91,7 +92,8 @@ const isRegularFile = (p: string) => {
 };
 
 /** Parameter count from a safetensors header, without reading the tensors. */
-function countParams(weights: string): number | null {
+/** A safetensors checkpoint's parameter count, from its header (null: not readable). */
+export function countParams(weights: string): number | null {
   try {
     if (!isRegularFile(weights)) return null; // a FIFO or device would block or never end
     const fd = openSync(weights, "r");
@@ -199,6 +201,8 @@ export class Workbench implements Backend {
   private readonly outputs = new OutputCache();
   private model: ModelInfo;
   private queue: Promise<void> = Promise.resolve();
+  /** Runs, refinements, click-to-track passes and benchmarks: one engine job at a time. */
+  readonly jobs = new EngineJobQueue();
   private readonly active = new Map<string, ActiveRun>();
   private readonly unsubscribeEngine: () => void;
   /** The one check every path from a request goes through (web mode: see path-policy.ts). */
@@ -234,6 +238,16 @@ export class Workbench implements Backend {
       model: () => (this.model.status.state === "ready" ? { name: this.model.status.name, weights: this.model.weights, config: this.model.config } : null),
       checkReadable: (p) => this.checkReadable(p),
       emit: (e) => this.emit(e),
+      jobs: this.jobs,
+      releaseEngine: async () => {
+        this.trackCache = null;
+        try {
+          await opts.engine.release?.();
+        } catch (e) {
+          // An engine that cannot answer (crashed, stopped) holds no model to give back.
+          console.warn(`could not unload the app engine's model before a benchmark: ${(e as Error).message}`);
+        }
+      },
     });
   }
 
@@ -306,8 +320,9 @@ export class Workbench implements Backend {
 
   estimate(input: EstimateInput): Estimate {
     const dims = this.dimsFor(input.randomWeights);
-    const weightsBytes = input.randomWeights ? 1_256_537_516 * 4 : this.model.status.state === "ready" ? this.model.status.weightsBytes : 0;
-    return estimateRun(input, dims, weightsBytes, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    const st = this.model.status;
+    const params = input.randomWeights ? VGGT_1B_PARAMS : st.state === "ready" ? (st.params ?? st.weightsBytes / 4) : 0;
+    return estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
   }
 
   async startRun(req: StartRunRequest): Promise<RunSummary> {
@@ -353,8 +368,10 @@ export class Workbench implements Backend {
     this.emit({ type: "run-updated", run: toSummary(detail) });
     const abort = new AbortController();
     const model = this.model;
-    const promise = (this.queue = this.queue
-      .then(() => this.execute(id, abort.signal, model))
+    const waiting = (ahead: { label: string }) =>
+      this.emit({ type: "run-progress", progress: { runId: id, stage: "queued", fraction: 0, etaSeconds: null, elapsedSeconds: 0, message: `waiting for ${ahead.label} to finish (one engine job at a time)` } });
+    const promise = (this.queue = Promise.all([this.queue, this.jobs.run(`run '${detail.name}'`, () => this.execute(id, abort.signal, model), waiting)])
+      .then(() => undefined)
       .catch((e) => console.error(`run ${id}: ${(e as Error).message}`))
       .finally(() => {
         this.active.delete(id);
@@ -534,6 +551,7 @@ export class Workbench implements Backend {
     if (!run.randomWeights && this.model.status.state === "ready" && this.model.status.name !== run.model)
       throw new Error(`run ${run.id} was made with the model '${run.model}', the app now has '${this.model.status.name}': choose that model again to track points or refine this run`);
     const config = run.randomWeights || this.model.config === "vggt-1b" ? undefined : this.model.config;
+    const shared = this.opts.engine;
     const viaCli = engineTrackPredictor({
       binary,
       model: run.randomWeights ? { randomSeed: run.options.seed, config } : { weights: this.model.weights!, config },
@@ -542,6 +560,46 @@ export class Workbench implements Backend {
       // The switches the run itself used (absent: the engine's defaults, as for the run).
       ...(run.options.engineOptions ? { options: enabledNames(run.options.engineOptions).join(",") } : {}),
     });
+    const model = this.model;
+    // Another query frame needs a forward pass with that frame first. It runs in the app's one
+    // engine process (the model is already loaded there): infer with a track cache, then track.
+    const viaSharedEngine: TrackPredictor | null =
+      shared.track && (run.randomWeights || hasTrackHead(model))
+        ? async (q, points, signal) => {
+            const S = run.images.length;
+            const order = [q, ...Array.from({ length: S }, (_, s) => s).filter((s) => s !== q)];
+            const dir = mkdtempSync(join(tmpdir(), "vggt-tracks-"));
+            try {
+              this.trackCache = null;
+              const res = await shared.infer(
+                {
+                  model: run.randomWeights ? { kind: "random", seed: run.options.seed, config: "vggt-1b" } : { kind: "weights", weights: model.weights!, config: model.config! },
+                  images: order.map((s) => run.images[s].path),
+                  preprocess: run.options.preprocess,
+                  output: join(dir, "forward.safetensors"),
+                  trackCache: true,
+                  ...(run.options.engineOptions ? { flags: run.options.engineOptions } : {}),
+                },
+                () => {},
+                signal ?? new AbortController().signal,
+              );
+              if (!res.trackCacheRun) throw new Error("the engine kept no track features for the forward pass");
+              if (q === 0) this.trackCache = { runId: run.id, engineRun: res.trackCacheRun };
+              const r = await shared.track!({ run: res.trackCacheRun, query_points: points, query_space: "model" }, signal);
+              if (!r.conf) throw new Error("the track head returned no confidence");
+              // Rows back in the run's frame order.
+              const row = (s: number) => order.indexOf(s);
+              return {
+                track: Array.from({ length: S }, (_, s) => r.track[row(s)]),
+                vis: Array.from({ length: S }, (_, s) => r.vis[row(s)]),
+                conf: Array.from({ length: S }, (_, s) => r.conf![row(s)]),
+                via: "forward-pass" as const,
+              };
+            } finally {
+              rmSync(dir, { recursive: true, force: true });
+            }
+          }
+        : null;
     // Frame-0 queries on the run the engine holds features of: the tracker only, no forward pass.
     return async (q, points, signal) => {
       const cache = this.trackCache;
@@ -556,7 +614,7 @@ export class Workbench implements Backend {
           console.warn(`track cache of run ${run.id} unusable (${(e as Error).message}); running the model again`);
         }
       }
-      return viaCli(q, points, signal);
+      return (viaSharedEngine ?? viaCli)(q, points, signal);
     };
   }
 
@@ -571,7 +629,10 @@ export class Workbench implements Backend {
   async trackPoints(req: TrackRequest): Promise<TrackResult> {
     const { run, path } = this.doneOutput(req?.runId);
     const out = engineOutputFromSafetensors(this.outputs.load(path), path);
-    return trackClickedPoints(out, run.id, req.frame, req.points, this.trackPredictor(run), req.space ?? "original", req.branch === "pointmap" ? "pointmap" : "depth");
+    const predict = this.trackPredictor(run);
+    return this.jobs.run(`tracking points on run '${run.name}'`, () =>
+      trackClickedPoints(out, run.id, req.frame, req.points, predict, req.space ?? "original", req.branch === "pointmap" ? "pointmap" : "depth"),
+    );
   }
 
   refineRun(req: RefineRequest): RunSummary {
@@ -625,8 +686,8 @@ export class Workbench implements Backend {
         this.setRun(id, { status: cancelled ? "cancelled" : "failed", durationMs: Date.now() - t0, error: cancelled ? "cancelled by the user" : (e as Error).message });
       }
     };
-    const promise = (this.queue = this.queue
-      .then(work)
+    const promise = (this.queue = Promise.all([this.queue, this.jobs.run(`refinement '${detail.name}'`, work)])
+      .then(() => undefined)
       .catch((e) => console.error(`refine ${id}: ${(e as Error).message}`))
       .finally(() => this.active.delete(id)));
     this.active.set(id, { id, abort, promise });

@@ -3,6 +3,9 @@
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>  // malloc_trim
+#endif
 
 #include <cmath>
 #include <new>
@@ -128,7 +131,8 @@ void Server::send_hello() {
                  {"load", "infer", "track", "release_track_cache", "cancel", "status", "unload", "shutdown", "ping"}},
                 {"flags", cli::known_option_names()},
                 {"options", option_table_json()},
-                {"max_request_bytes", opts_.max_line_bytes}};
+                {"max_request_bytes", opts_.max_line_bytes},
+                {"memory", memory_json(false)}};
   emit(hello);
 }
 
@@ -259,8 +263,13 @@ void Server::worker_loop() {
       running_cancel_ = job.cancel;
     }
     json final_event = run_job(job);
-    // An idle engine keeps no cached activation blocks (the app may sit idle for hours).
+    // An idle engine keeps no cached activation blocks (the app may sit idle for hours), and
+    // the allocator hands its freed pages back, so that the resident size the engine reports
+    // between jobs is what it holds (weights, track cache), not what the last job used.
     release_tensor_cache();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
     // The job counts as finished before its answer goes out, so a status request sent on
     // receipt of the answer already sees the engine idle.
     {

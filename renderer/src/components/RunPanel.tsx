@@ -37,7 +37,7 @@ export function RunPanel() {
             {estimate.frames} frame{estimate.frames === 1 ? "" : "s"} at {estimate.width}×{estimate.height} ({estimate.tokensPerFrame} tokens each)
           </div>
           <div>
-            Expected: <strong>~{formatSeconds(estimate.seconds)}</strong>, peak memory <strong>~{formatBytes(estimate.peakBytes)}</strong>
+            Expected: <strong>~{formatSeconds(estimate.seconds)}</strong>, <span title="The engine process's peak resident size: weights as held for the chosen switches + activations (docs/MEMORY.md)">engine peak memory</span> <strong>~{formatBytes(estimate.peakBytes)}</strong>
           </div>
           <div className="hint">{estimate.basis}</div>
           {estimate.warnings.map((w) => (

@@ -4,6 +4,7 @@
 import { useEffect } from "react";
 
 import type { BenchJson, BenchRecord } from "../../../electron/ipc/channels";
+import type { BenchRow } from "../../../electron/ipc/perf-types";
 import { chartRows } from "../../../electron/services/perf/chart-data";
 import { benchToCsv } from "../../../electron/services/perf/csv";
 import { describeSet, enabledNames } from "../../../electron/services/perf/catalog";
@@ -73,7 +74,7 @@ function BenchTable({ json }: { json: BenchJson }) {
           <th>speed-up</th>
           <th>runs (ms)</th>
           {json.kind === "cumulative" && <th>NPU ref.</th>}
-          <th>peak memory</th>
+          <th title="The engine process's peak resident size during the row (tensor peak: live activations only)">process peak</th>
           <th>weights</th>
           <th>depth err</th>
           <th>points err</th>
@@ -89,7 +90,7 @@ function BenchTable({ json }: { json: BenchJson }) {
             <td>{r.speedup.toFixed(3)}×</td>
             <td>{r.latency_ms.map((x) => x.toFixed(1)).join(", ")}</td>
             {json.kind === "cumulative" && <td className="npu-cell">{rows[i].npu === null ? "–" : fmtMs(rows[i].npu!)}</td>}
-            <td>{formatBytes(r.peak_bytes)}</td>
+            <td title={`tensor peak ${formatBytes(r.peak_bytes)}`}>{r.peak_rss_bytes === undefined ? `tensors ${formatBytes(r.peak_bytes)}` : formatBytes(r.peak_rss_bytes)}</td>
             <td>{formatBytes(r.weight_bytes)}</td>
             <td>{fmtRel(r.accuracy?.depth_rel)}</td>
             <td>{fmtRel(r.accuracy?.points_rel)}</td>
@@ -125,12 +126,12 @@ function AbResult({ rec, json }: { rec: BenchRecord; json: BenchJson }) {
         <div className="card" data-testid="ab-median-A" data-value={a.median_ms}>
           <div className="hint">A · {rec.request.a?.label}</div>
           <strong>{fmtMs(a.median_ms)}</strong>
-          <div className="hint" title="Largest total of live activation tensors; the engine process's own memory (weights, caches, scratch) is larger">tensor peak {formatBytes(a.peak_bytes)} · weights {formatBytes(a.weight_bytes)}</div>
+          <ProcessPeak row={a} testId="ab-rss-A" />
         </div>
         <div className="card" data-testid="ab-median-B" data-value={b.median_ms}>
           <div className="hint">B · {rec.request.b?.label}</div>
           <strong>{fmtMs(b.median_ms)}</strong>
-          <div className="hint" title="Largest total of live activation tensors; the engine process's own memory (weights, caches, scratch) is larger">tensor peak {formatBytes(b.peak_bytes)} · weights {formatBytes(b.weight_bytes)}</div>
+          <ProcessPeak row={b} testId="ab-rss-B" />
         </div>
         <div className="card" data-testid="ab-ratio" data-median={ratio.median} data-min={ratio.min} data-max={ratio.max}>
           <div className="hint">A / B latency ratio (&gt; 1: B is faster)</div>
@@ -232,6 +233,13 @@ function Comparison({ records }: { records: BenchRecord[] }) {
   // Times of different inputs (frame count, size, threads) are not comparable: say so, compute no ratios.
   const inputOf = (r: BenchRecord) => `${plural(r.result!.frames, "frame")} of ${r.result!.width}×${r.result!.height}, ${r.result!.threads || "all"} threads`;
   const inputs = [...new Set(done.map(inputOf))];
+  // The engine process's largest resident size over the benchmark's rows (older engines: none).
+  const processPeakOf = (r: BenchRecord) => {
+    const rss = r.result!.rows.map((x) => x.peak_rss_bytes).filter((x): x is number => x !== undefined);
+    const whole = r.result!.peak_rss_bytes;
+    const peak = rss.length ? Math.max(...rss) : whole;
+    return peak === undefined ? "process peak not reported" : `process peak ${formatBytes(peak)}`;
+  };
   return (
     <section className="chart-card" data-testid="bench-comparison" data-same-input={inputs.length === 1 ? "true" : "false"}>
       {inputs.length > 1 && (
@@ -257,6 +265,8 @@ function Comparison({ records }: { records: BenchRecord[] }) {
                   {inputOf(r)}
                   <br />
                   {r.machine.cpu}, engine {r.engineVersion}
+                  <br />
+                  <span data-testid="comparison-peak">{processPeakOf(r)}</span>
                 </span>
               </th>
             ))}
@@ -338,5 +348,21 @@ export function PerfView() {
         </article>
       )}
     </main>
+  );
+}
+
+/** The process peak RSS of one side, with the tensor peak and the weights as details. */
+function ProcessPeak({ row, testId }: { row: BenchRow; testId: string }) {
+  const detail = `tensor peak ${formatBytes(row.peak_bytes)} · weights ${formatBytes(row.weight_bytes)}`;
+  if (row.peak_rss_bytes === undefined)
+    return (
+      <div className="hint" data-testid={testId} title="This engine reported no process peak; the tensor peak counts live activations only">
+        {detail}
+      </div>
+    );
+  return (
+    <div className="hint" data-testid={testId} data-value={row.peak_rss_bytes} title={`The engine process's peak resident size during ${row.peak_rss_scope === "row" ? "this side's runs" : "the benchmark"}: weights as held + activations + allocator slack`}>
+      process peak <strong>{formatBytes(row.peak_rss_bytes)}</strong> · {detail}
+    </div>
   );
 }
