@@ -57,13 +57,13 @@ export async function buildRenderer(): Promise<void> {
   await build({ configFile: join(repoRoot, "renderer", "vite.config.ts"), logLevel: "warn" });
 }
 
-/** `model: null` starts without a model (as on a fresh machine). */
-export async function startWebMode(engine: string, opts: { model?: string | null } = {}): Promise<WebMode> {
+/** `model: null` starts without a model (as on a fresh machine); `args`: more web-mode options. */
+export async function startWebMode(engine: string, opts: { model?: string | null; args?: string[] } = {}): Promise<WebMode> {
   const dataDir = mkdtempSync(join(tmpdir(), "vggt-e2e-data-"));
   const model = opts.model === undefined ? tinyModel : opts.model;
   const proc = spawn(
     process.execPath,
-    [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "electron", "services", "web", "cli.ts"), "--port", "0", ...(model ? ["--model", model] : []), "--data-dir", dataDir, "--engine", engine, "--threads", "2"],
+    [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "electron", "services", "web", "cli.ts"), "--port", "0", ...(model ? ["--model", model] : []), "--data-dir", dataDir, "--engine", engine, "--threads", "2", ...(opts.args ?? [])],
     { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] },
   );
   let out = "";

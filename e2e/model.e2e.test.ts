@@ -1,6 +1,7 @@
 // Getting a model from inside the app in web mode: the banner's path field takes a checkpoint file
 // or a folder on the server; a wrong path gets a message naming it; a good one makes runs possible.
 import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -16,7 +17,8 @@ let pageErrors: string[] = [];
 
 beforeAll(async () => {
   await buildRenderer();
-  web = await startWebMode(engine, { model: null });
+  // The operator lets the browser choose models in the goldens folder (web mode reads nothing else).
+  web = await startWebMode(engine, { model: null, args: ["--model-root", dirname(tinyModel)] });
   ({ context: browser, profile, page, pageErrors } = await openPage());
 });
 
@@ -38,10 +40,18 @@ describe("the model from inside the app (web mode)", () => {
     await screenshot(page, "model-none");
   });
 
-  it("a path that does not exist: the message names it", async () => {
-    await page.locator("[data-testid=model-path]").fill("/no/such/model.safetensors");
+  it("a path outside the model folders web mode may read: refused, naming the path and where models can be", async () => {
+    await page.locator("[data-testid=model-path]").fill("/etc/passwd");
     await page.locator("[data-testid=use-model]").click();
-    await expect.poll(() => page.locator("[data-testid=notices]").textContent()).toMatch(/\/no\/such\/model\.safetensors: no such file or folder\./);
+    await expect.poll(() => page.locator("[data-testid=notices]").textContent()).toContain(`/etc/passwd: not accessible in web mode; models can be chosen inside ${dirname(tinyModel)}`);
+    expect(await page.locator("[data-testid=no-model]").count()).toBe(1);
+  });
+
+  it("a path that does not exist inside a model folder: the message names it", async () => {
+    const missing = join(dirname(tinyModel), "no-such-model.safetensors");
+    await page.locator("[data-testid=model-path]").fill(missing);
+    await page.locator("[data-testid=use-model]").click();
+    await expect.poll(() => page.locator("[data-testid=notices]").textContent()).toContain(`${missing}: no such file or folder.`);
     expect(await page.locator("[data-testid=no-model]").count()).toBe(1);
   });
 
@@ -57,7 +67,7 @@ describe("the model from inside the app (web mode)", () => {
     await screenshot(page, "model-ready");
   });
 
-  it("had no page errors but the refused path's HTTP 400", () => {
-    expect(pageErrors).toEqual(["Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
+  it("had no page errors but the two refused paths' HTTP 400s", () => {
+    expect(pageErrors).toEqual(Array(2).fill("Failed to load resource: the server responded with a status of 400 (Bad Request)"));
   });
 });

@@ -34,6 +34,8 @@ export interface AppServicesOptions {
   engine?: EngineRunner;
   threads?: number;
   sampleDir?: string;
+  /** Web mode: folders in which the browser may choose a model (--model-root). */
+  modelRoots?: string[];
   pickFolder?: () => Promise<string | null>;
   pickExportDir?: () => Promise<string | null>;
 }
@@ -50,6 +52,7 @@ export function createAppServices(opts: AppServicesOptions): { workbench: Workbe
     sampleDir,
     // Web mode reads only what was uploaded (and the sample); Electron reads what the user picked.
     restrictToRoots: opts.mode === "web" ? (sampleDir ? [sampleDir] : []) : undefined,
+    modelRoots: opts.modelRoots,
     pickFolder: opts.pickFolder,
     exporter: createExporter(join(dataDir, "exports"), opts.pickExportDir),
   });

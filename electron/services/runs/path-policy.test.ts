@@ -146,6 +146,18 @@ describe("web mode routes that take a path", () => {
     await wb.dispose();
   });
 
+  it("a --model-root folder: its models may be chosen; outside it the refusal says where models can be", async () => {
+    const dataDir = mkdtempSync(join(root, "data-"));
+    const models = mkdtempSync(join(root, "models-"));
+    const mine = modelFolder(join(models, "mine"));
+    const wb = new Workbench({ mode: "web", dataDir, engine: new RecordingEngine(), restrictToRoots: [], modelRoots: [models], env: { HF_HUB_CACHE: join(dataDir, "hf"), VGGT_WORKBENCH_DATA: join(dataDir, "app") } });
+    expect(wb.setModelDir(mine)).toMatchObject({ state: "ready", dir: mine });
+    expect(() => wb.setModelDir("/etc/passwd")).toThrow(`/etc/passwd: not accessible in web mode; models can be chosen inside ${models}, `);
+    // Inside a model root a missing file is named as missing (the operator offered that folder).
+    expect(() => wb.setModelDir(join(models, "nope"))).toThrow(`${join(models, "nope")}: no such file or folder.`);
+    await wb.dispose();
+  });
+
   it("desktop mode reads what the user picked", async () => {
     const { wb, outside } = setup("electron");
     expect((await wb.scanPaths([join(outside, "secret.png")])).images).toHaveLength(1);
@@ -198,7 +210,8 @@ describe("web server + workbench: the HTTP routes that take a path", () => {
         const a = await call(name, args("/etc/passwd"));
         const b = await call(name, args("/etc/no-such-file-here"));
         expect(a.status, name).toBe(400);
-        expect(a.error, name).toBe("/etc/passwd: not accessible in web mode (upload the files instead)");
+        // A model cannot be uploaded: that refusal says where models may be chosen instead.
+        expect(a.error, name).toMatch(name === "setModelDir" ? /^\/etc\/passwd: not accessible in web mode; models can be chosen inside / : /^\/etc\/passwd: not accessible in web mode \(upload the files instead\)$/);
         expect(b.error.replace("/etc/no-such-file-here", "/etc/passwd"), name).toBe(a.error);
         expect(a.error).not.toContain("root:");
       }

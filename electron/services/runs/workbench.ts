@@ -47,7 +47,7 @@ import { CancelledError, type EngineRunner } from "./engine-runner.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
-import { PathPolicy } from "./path-policy.js";
+import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
 import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
 import { newRunId, RunStore, toSummary } from "./store.js";
 
@@ -69,6 +69,9 @@ export interface WorkbenchOptions {
   /** Web mode: files may only be read from these folders, plus the app's own data folders (see
    *  path-policy.ts); undefined: unrestricted (the desktop app). */
   restrictToRoots?: string[];
+  /** Web mode: folders in which the browser may choose a model with the path field (the operator's
+   *  --model-root), besides the app's own folders (the model manager's cache among them). */
+  modelRoots?: string[];
   /** Environment for the model manager's folders (default process.env). */
   env?: NodeJS.ProcessEnv;
   pickFolder?: () => Promise<string | null>;
@@ -207,6 +210,7 @@ export class Workbench implements Backend {
   private readonly unsubscribeEngine: () => void;
   /** The one check every path from a request goes through (web mode: see path-policy.ts). */
   readonly paths: PathPolicy;
+  private readonly modelRootsHint: string;
 
   /** The run whose track-head features the engine holds (one at a time; the next run replaces it). */
   private trackCache: { runId: string; engineRun: string } | null = null;
@@ -218,7 +222,9 @@ export class Workbench implements Backend {
     const pi = { ...currentPlatform(), env };
     const ownDirs = [this.store.dataDir, hfHubCacheDir(pi), appDataDir(pi), appCacheDir(pi)];
     // The operator's --model is a choice made on the server, not by the browser.
-    this.paths = new PathPolicy(restrict ? () => [...restrict, ...ownDirs, ...(opts.modelDir ? [opts.modelDir] : [])] : null);
+    const modelRoots = [...(opts.modelRoots ?? []), ...ownDirs];
+    this.paths = new PathPolicy(restrict ? () => [...restrict, ...modelRoots, ...(opts.modelDir ? [opts.modelDir] : [])] : null);
+    this.modelRootsHint = `models can be chosen inside ${modelRoots.join(", ")} (start web mode with --model-root DIR to add a folder)`;
     // A folder saved by the desktop app (or by an older version) may lie outside what web mode may read.
     const saved = this.store.readSettings().modelDir;
     this.model = readModelDir(opts.modelDir ?? (saved && this.paths.allows(saved) ? saved : undefined), env);
@@ -492,7 +498,14 @@ export class Workbench implements Backend {
   }
 
   setModelDir(dir: string): ModelStatus {
-    const info = readModelDir(this.paths.check(dir, "model folder"), this.opts.env ?? process.env);
+    let path: string;
+    try {
+      path = this.paths.check(dir, "model folder");
+    } catch (e) {
+      if (e instanceof PathNotAllowedError) throw new PathNotAllowedError(`${dir}: not accessible in web mode; ${this.modelRootsHint}`);
+      throw e;
+    }
+    const info = readModelDir(path, this.opts.env ?? process.env);
     if (info.status.state !== "ready") throw new Error(info.status.hint);
     this.model = info;
     this.store.writeSettings({ modelDir: info.status.dir });

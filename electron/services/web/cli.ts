@@ -1,5 +1,5 @@
 // `npm run web`: serves the renderer and the services on 127.0.0.1 for a browser.
-//   tsx electron/services/web/cli.ts [--port N] [--model DIR] [--data-dir DIR] [--engine BIN] [--threads N]
+//   tsx electron/services/web/cli.ts [--port N] [--model DIR] [--model-root DIR]... [--data-dir DIR] [--engine BIN] [--threads N]
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -13,6 +13,8 @@ Serves the app on 127.0.0.1 for a browser and prints its address (with a one-tim
 Options:
   --port N          port (default 0: any free port)
   --model PATH      a model folder or checkpoint file to start with (default: the local model, if any)
+  --model-root DIR  a folder in which the browser may choose a model with the path field (repeatable;
+                    the app's own folders, the model manager's cache among them, always may be used)
   --data-dir DIR    where runs and benchmarks are kept (default: the app's data folder)
   --engine BIN      the vggt-engine binary (default: native-engine/build/vggt-engine)
   --threads N       engine threads (default: all cores)
@@ -26,6 +28,7 @@ function parseCli() {
       options: {
         port: { type: "string", default: "0" },
         model: { type: "string" },
+        "model-root": { type: "string", multiple: true },
         "data-dir": { type: "string" },
         engine: { type: "string" },
         threads: { type: "string" },
@@ -50,6 +53,7 @@ const { workbench, engine } = createAppServices({
   mode: "web",
   dataDir: values["data-dir"],
   modelDir: values.model,
+  modelRoots: values["model-root"],
   engineBinary: values.engine,
   threads: values.threads ? Number(values.threads) : undefined,
 });
