@@ -12,7 +12,7 @@ let n = 0;
 const fresh = () => join(tmp, `out${n++}`);
 
 describe("exports of non-finite outputs", () => {
-  it.each(["colmap", "colmap-bin", "json", "nerfstudio"] as const)("%s: a camera value that is Inf/NaN is refused, naming the frame, and nothing is written", async (format) => {
+  it.each(["colmap", "colmap-bin", "json", "nerfstudio", "glb"] as const)("%s: a camera value that is Inf/NaN is refused, naming the frame, and nothing is written", async (format) => {
     for (const [tensor, index, value] of [
       ["intrinsic", 9 * 1 + 0, Infinity], // frame 1's fx (the official random init gives fx = inf)
       ["extrinsic", 12 * 2 + 3, NaN], // frame 2's tx
@@ -45,7 +45,16 @@ describe("exports of non-finite outputs", () => {
     expect(Number(/element vertex (\d+)/.exec(text.toString("latin1", 0, 400))![1])).toBe(all - 3);
   });
 
+  it("GLB: points with non-finite coordinates are skipped and counted, as in PLY", async () => {
+    const out = syntheticOutput({ S: 2, W: 28, H: 14, seed: 6 });
+    out.worldPoints![3 * 11] = NaN;
+    out.worldPoints![3 * 40 + 2] = Infinity;
+    const r = await exportReconstruction(out, { format: "glb", outDir: fresh(), points: "pointmap", confPercentile: 0 });
+    expect(r.pointCount).toBe(2 * 28 * 14 - 2);
+    expect(r.notes.join("\n")).toContain("2 points with non-finite coordinates were skipped");
+  });
+
   it("formats list is what this file covers", () => {
-    expect([...EXPORT_FORMATS].sort()).toEqual(["colmap", "colmap-bin", "json", "nerfstudio", "ply"]);
+    expect([...EXPORT_FORMATS].sort()).toEqual(["colmap", "colmap-bin", "glb", "json", "nerfstudio", "ply"]);
   });
 });
