@@ -5,17 +5,9 @@ import { getFloat32, readSafetensors, writeSafetensors, type TensorToWrite } fro
 import type { EngineOutput, FrameMapping } from "./engine-output.js";
 import { encodePng } from "./png.js";
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../../common/rng.js";
+
+export { rng };
 
 /** Rotation (row-major) from axis-angle. */
 export function rotation(axis: [number, number, number], angle: number): number[] {

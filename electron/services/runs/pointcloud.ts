@@ -3,6 +3,7 @@
 // confidences and frame indices, and one camera per frame with a small thumbnail.
 import type { CameraFrame, PointBranch, PointCloud } from "../../ipc/types.js";
 import { getFloat32, readSafetensors, type SafetensorsFile } from "../tensors/safetensors.js";
+import { rng } from "../../../common/rng.js";
 
 interface FrameMeta {
   content_x0?: number;
@@ -11,17 +12,6 @@ interface FrameMeta {
   content_height?: number;
 }
 
-/** Deterministic PRNG so the same run always shows the same subset. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const THUMB_MAX_SIDE = 128;
 
@@ -99,7 +89,7 @@ export function extractPointCloud(file: SafetensorsFile, opts: ExtractOptions, s
       }
   }
   const keep = Math.min(1, opts.maxPoints / Math.max(1, total));
-  const rand = mulberry32(0x5eed);
+  const rand = rng(0x5eed);
   const chosen: number[] = [];
   for (let i = 0; i < valid.length; i++) if (valid[i] && (keep >= 1 || rand() < keep)) chosen.push(i);
   const n = chosen.length;

@@ -2,17 +2,9 @@
 // TypeScript counterpart of the engine's libFuzzer harnesses): reproducible from the seed, bounded
 // in iterations, and aimed at what breaks parsers (lengths, counts, offsets, truncation).
 
-/** mulberry32: small, fast, reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../../common/rng.js";
+
+export { rng };
 
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x0a, 0x22, 0x5b, 0x7b, 0x2d, 0x30, 0x39];
 
