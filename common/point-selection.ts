@@ -1,6 +1,10 @@
 // Which points are shown and exported: one function for the 3-D viewer (on its decimated cloud)
 // and for every export (on the full engine output), so both apply the same frame filter, the same
-// confidence percentile over the same point set, and the same background filters. Pure, no imports.
+// confidence percentile over the same point set, and the same background filters. Pure; imports only common/.
+
+import { percentile } from "./percentile.js";
+
+export { percentile };
 
 export interface SelectionSettings {
   /** 0..100: keep conf >= this percentile of the visible frames' candidate confidences. */
@@ -29,46 +33,6 @@ export interface Candidates {
 
 export function isBackground(r: number, g: number, b: number, s: Pick<SelectionSettings, "filterBlack" | "filterWhite">): boolean {
   return (s.filterBlack && r + g + b < 16) || (s.filterWhite && r > 240 && g > 240 && b > 240);
-}
-
-/** k-th smallest (0-based) of arr, reordering arr in place (Hoare quickselect, O(n) average). */
-function selectKth(arr: Float32Array, k: number): number {
-  let lo = 0;
-  let hi = arr.length - 1;
-  while (hi > lo) {
-    const pivot = arr[(lo + hi) >>> 1];
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (arr[i] < pivot) i++;
-      while (arr[j] > pivot) j--;
-      if (i <= j) {
-        const t = arr[i];
-        arr[i] = arr[j];
-        arr[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return arr[k];
-  }
-  return arr[k];
-}
-
-/** numpy.percentile with the default 'linear' method. NaNs must already be removed. */
-export function percentile(values: Float32Array, p: number): number {
-  if (values.length === 0) return NaN;
-  const work = Float32Array.from(values);
-  const h = ((work.length - 1) * p) / 100;
-  const lo = Math.floor(h);
-  const a = selectKth(work, lo);
-  if (lo + 1 >= work.length || h === lo) return a;
-  // After selecting lo, everything right of it is >= a: the next order statistic is their minimum.
-  let b = Infinity;
-  for (let i = lo + 1; i < work.length; i++) if (work[i] < b) b = work[i];
-  return a + (h - lo) * (b - a);
 }
 
 export interface Selection {

@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { encodePng } from "../assets/sample/make-sample.js";
-import { parseCsv } from "../electron/services/perf/csv.js";
+import { parseCsv } from "../common/bench-csv.js";
 import { readSafetensors } from "../electron/services/tensors/safetensors.js";
 import { artifacts, buildRenderer, descendantPids,
   openPage, preflight, processName, screenshot, startWebMode, type WebMode } from "./harness.js";

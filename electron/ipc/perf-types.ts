@@ -1,8 +1,8 @@
-// Performance-lab data that crosses the main/renderer boundary: the engine's benchmark JSON
-// (docs/BENCH-JSON.md, schema vggt-bench/1) and the benchmark records kept on disk.
+// Performance-lab data that crosses the main/renderer boundary: what the app asks for and the
+// benchmark records kept on disk. The engine's benchmark JSON types live in common/bench-schema.ts.
 
-/** Optimization switches by name (sincos-lowp, rope-fused, ...); absent = off. */
-export type OptionSet = Record<string, boolean>;
+import type { BenchJson, OptionSet } from "../../common/bench-schema.js";
+export type { BenchAccuracy, BenchJson, BenchKind, BenchPair, BenchRow, BenchStage, OptionSet } from "../../common/bench-schema.js";
 
 export type ParallelModeSetting = "none" | "ulysses" | "ring";
 
@@ -12,73 +12,6 @@ export interface ParallelSetting {
   degree: number;
   /** Open MPI hostfile for ranks on several machines (default: all ranks on this one). */
   hostfile?: string;
-}
-
-// ---- vggt-bench/1 (what `vggt-engine bench --json` prints) ----
-
-export type BenchKind = "single" | "cumulative" | "ab";
-
-export interface BenchStage {
-  stage: string;
-  ms: number;
-  gflop: number;
-}
-
-export interface BenchAccuracy {
-  depth_rel: number;
-  points_rel: number;
-  rotation_deg: number;
-  translation_rel: number;
-}
-
-export interface BenchRow {
-  name: string;
-  added: string | null;
-  options: OptionSet;
-  latency_ms: number[];
-  /** Process CPU time of each repeat (engine-measured). */
-  cpu_ms?: number[];
-  median_ms: number;
-  speedup: number;
-  /** Peak of live activation tensors (the tensor peak). */
-  peak_bytes: number;
-  /** The engine process's peak resident size during this row (absent from older engines). */
-  peak_rss_bytes?: number;
-  /** "row": the peak counter was reset at the row's start; "process": the lifetime peak so far. */
-  peak_rss_scope?: "row" | "process";
-  weight_bytes: number;
-  stages: BenchStage[];
-  accuracy: BenchAccuracy | null;
-}
-
-export interface BenchPair {
-  a_ms: number;
-  b_ms: number;
-  ratio: number;
-}
-
-export interface BenchJson {
-  schema: "vggt-bench/1";
-  kind: BenchKind;
-  engine_version: string;
-  isa: string;
-  machine: { cpu: string; cores: number; memory_bytes: number };
-  threads: number;
-  weights: string;
-  random_weights: boolean;
-  config: string;
-  input: string;
-  frames: number;
-  height: number;
-  width: number;
-  repeats: number;
-  machine_gemm_gflops: Record<string, number>;
-  rows: BenchRow[];
-  /** The benchmark process's lifetime peak resident size. */
-  peak_rss_bytes?: number;
-  pairs?: BenchPair[];
-  ratio?: { median: number; min: number; max: number };
-  writeup_npu_ms?: Record<string, number>;
 }
 
 // ---- what the app asks for and keeps ----

@@ -18,7 +18,7 @@ import type {
   ScanResult,
   TrackResult,
 } from "../../electron/ipc/channels";
-import { DEFAULT_PRESET, normalizeSet, presetSet } from "../../electron/services/perf/catalog";
+import { DEFAULT_PRESET, normalizeSet, presetSet } from "../../common/option-catalog";
 import { api } from "./api";
 import type { Picked } from "./drop";
 

@@ -37,15 +37,6 @@ export function verticalFov(cam: CameraFrame): number {
   return (2 * Math.atan(cam.height / 2 / cam.intrinsic[4]) * 180) / Math.PI;
 }
 
-/** Confidence value at a percentile, like np.percentile (linear interpolation). */
-export function percentileOfSorted(sorted: Float32Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const x = (Math.min(100, Math.max(0, p)) / 100) * (sorted.length - 1);
-  const i = Math.floor(x);
-  const f = x - i;
-  return i + 1 < sorted.length ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
-}
-
 /** Points that pass the filter (the official demo also drops conf <= 1e-5). */
 export function countVisible(conf: Float32Array, frame: Uint16Array, threshold: number, hidden: Set<number>): number {
   let n = 0;

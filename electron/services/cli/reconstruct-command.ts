@@ -1,7 +1,7 @@
 // `vggt-workbench reconstruct`: a folder of photos -> engine output + PLY and COLMAP exports.
 // The main job of the README: it uses the VGGT-1B weights on this computer when present, and
 // otherwise runs the full architecture with random weights, labelled as such everywhere.
-import { checkThreads } from "../engine/limits.js";
+import { checkThreads } from "../../../common/limits.js";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { exportEngineOutputFile } from "../export/index.js";
 import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
-import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetSet } from "../perf/catalog.js";
+import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetSet } from "../../../common/option-catalog.js";
 import { UsageError, type CliCommand } from "./registry.js";
 
 function wrap(text: string, width: number): string {

@@ -1,6 +1,6 @@
 // Where the engine binary is, and the command line that starts `vggt-engine serve` (directly
 // or under mpirun for a sequence-parallel run).
-import { checkThreads } from "./limits.js";
+import { checkThreads } from "../../../common/limits.js";
 import { accessSync, constants, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

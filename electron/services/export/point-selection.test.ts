@@ -1,33 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { percentile, selectPoints } from "./point-selection.js";
-import { padMapping, rng, syntheticOutput } from "./test-fixtures.js";
-
-function sortedPercentile(v: Float32Array, p: number): number {
-  const a = Float64Array.from(v).sort();
-  const h = ((a.length - 1) * p) / 100;
-  const lo = Math.floor(h);
-  return lo + 1 < a.length ? a[lo] + (h - lo) * (a[lo + 1] - a[lo]) : a[lo];
-}
-
-describe("percentile (numpy 'linear')", () => {
-  it("matches numpy on small known cases", () => {
-    // np.percentile([1,2,3,4], 25) == 1.75; 50 -> 2.5; 100 -> 4; 0 -> 1
-    const a = Float32Array.from([4, 1, 3, 2]);
-    expect(percentile(a, 25)).toBeCloseTo(1.75, 12);
-    expect(percentile(a, 50)).toBeCloseTo(2.5, 12);
-    expect(percentile(a, 100)).toBe(4);
-    expect(percentile(a, 0)).toBe(1);
-    expect(percentile(Float32Array.from([7]), 30)).toBe(7);
-  });
-
-  it("matches a sort-based reference on random data with ties", () => {
-    const r = rng(3);
-    for (const n of [2, 17, 1000, 20011]) {
-      const v = Float32Array.from({ length: n }, () => Math.floor(r() * 50) / 7);
-      for (const p of [1, 33.3, 50, 90, 99.9]) expect(percentile(v, p)).toBeCloseTo(sortedPercentile(v, p), 5);
-    }
-  });
-});
+import { percentile } from "../../../common/percentile.js";
+import { selectPoints } from "./point-selection.js";
+import { padMapping, syntheticOutput } from "./test-fixtures.js";
 
 describe("selectPoints", () => {
   it("keeps conf >= the percentile threshold of the selected frames, from the chosen tensor", () => {
@@ -38,14 +12,14 @@ describe("selectPoints", () => {
     for (const p of [25, 50, 90]) {
       const sel = selectPoints(out, { points: "depth", confPercentile: p, frames: [0, 2] });
       const pool = Float32Array.from([...out.depthConf!.subarray(0, HW), ...out.depthConf!.subarray(2 * HW)]);
-      const thr = sortedPercentile(pool, p);
+      const thr = percentile(pool, p);
       expect(sel.threshold).toBeCloseTo(thr, 5);
       const expected = [...pool].filter((c) => c >= sel.threshold).length;
       expect(sel.indices.length).toBe(expected);
       for (const i of sel.indices) expect(Math.floor(i / HW)).not.toBe(1);
     }
     const wp = selectPoints(out, { points: "pointmap", confPercentile: 50 });
-    const thr = sortedPercentile(out.worldPointsConf!, 50);
+    const thr = percentile(out.worldPointsConf!, 50);
     expect(wp.indices.length).toBe([...out.worldPointsConf!].filter((c) => c >= wp.threshold).length);
     expect(wp.threshold).toBeCloseTo(thr, 5);
   });
@@ -74,7 +48,7 @@ describe("selectPoints", () => {
     for (let v = f.content_y0; v < f.content_y0 + f.content_height; v++)
       for (let u = f.content_x0; u < f.content_x0 + f.content_width; u++) content.push(out.depthConf![v * W + u]);
     const sel = selectPoints(out, { points: "depth", confPercentile: 50 });
-    expect(sel.threshold).toBeCloseTo(sortedPercentile(Float32Array.from(content), 50), 5);
+    expect(sel.threshold).toBeCloseTo(percentile(Float32Array.from(content), 50), 5);
     expect(sel.indices.length).toBe(content.filter((c) => c >= sel.threshold).length);
   });
 

@@ -1,7 +1,7 @@
 // The benchmark and its kept A/B outputs preprocess the images as the Run panel says.
 import { describe, expect, it } from "vitest";
 
-import { setFromNames } from "./catalog.js";
+import { setFromNames } from "../../../common/option-catalog.js";
 import { buildBenchCommand, buildInferCommand } from "./engine-process.js";
 
 const common = { binary: "vggt-engine", model: { kind: "random" as const }, threads: 2, parallel: { mode: "none" as const, degree: 1 } };

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 
 import type { OptionSet, ParallelSetting } from "../../ipc/perf-types.js";
-import { toCliList } from "./catalog.js";
+import { toCliList } from "../../../common/option-catalog.js";
 
 export type BenchModel = { kind: "weights"; weights: string; config: string } | { kind: "random"; seed?: number; config?: string };
 

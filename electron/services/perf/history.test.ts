@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import type { BenchRecord } from "../../ipc/perf-types.js";
-import { presetSet } from "./catalog.js";
+import { presetSet } from "../../../common/option-catalog.js";
 import { BenchHistory, newBenchId, RECORD_FILE } from "./history.js";
-import { abFixture } from "./test-fixtures.js";
+import { abFixture } from "../../../common/bench-fixtures.js";
 
 const root = mkdtempSync(join(tmpdir(), "vggt-bench-history-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -6,10 +6,10 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import type { AppEvent } from "../../ipc/types.js";
-import { presetSet, toCliList } from "./catalog.js";
+import { presetSet, toCliList } from "../../../common/option-catalog.js";
 import { NO_MPI_NOTE, parseVersionOutput } from "./engine-info.js";
 import { PerfLab } from "./perf-lab.js";
-import { abFixture, cumulativeFixture } from "./test-fixtures.js";
+import { abFixture, cumulativeFixture } from "../../../common/bench-fixtures.js";
 import { pngBytes } from "../runs/test-fixtures.js";
 
 const shared = resolve(process.env.VGGT_SHARED_DIR ?? join(__dirname, "../../../../shared"));

@@ -4,7 +4,7 @@
 // them. Benchmarks wait in the app's one engine queue (services/engine/job-queue.ts) behind
 // reconstruction runs, and the app's engine gives its model back before the benchmark's process
 // loads one: two jobs at once would spoil the timings and hold two full models.
-import { checkThreads } from "../engine/limits.js";
+import { checkThreads } from "../../../common/limits.js";
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
 import { basename, join } from "node:path";
@@ -12,8 +12,8 @@ import { basename, join } from "node:path";
 import type { BenchJson, BenchProgress, BenchRecord, BenchRequest, BenchSummary, MachineDescription, OptionSet, ParallelSetting, PerfInfo } from "../../ipc/perf-types.js";
 import type { AppEvent, PointBranch, PointCloud } from "../../ipc/types.js";
 import { extractPointCloud, OutputCache } from "../runs/pointcloud.js";
-import { describeSet, normalizeSet, OPTION_NAMES } from "./catalog.js";
-import { parseBenchJson } from "./bench-json.js";
+import { describeSet, normalizeSet, OPTION_NAMES } from "../../../common/option-catalog.js";
+import { parseBenchJson } from "../../../common/bench-json.js";
 import { buildBenchCommand, buildInferCommand, ProcessCancelledError, runEngineProcess, type BenchModel, type EngineCommandLine } from "./engine-process.js";
 import { NO_MPI_NOTE, probeEngine, type EngineCapabilities } from "./engine-info.js";
 import { writeFileAtomic } from "../tensors/safetensors.js";

@@ -7,7 +7,7 @@ import type { AppEvent, EngineState } from "../../ipc/types.js";
 import { CancelledError, type EngineJob, type EngineRunner } from "./engine-runner.js";
 import { getFloat32, readSafetensors } from "../tensors/safetensors.js";
 import { pngBytes } from "./test-fixtures.js";
-import { cumulativeFixture } from "../perf/test-fixtures.js";
+import { cumulativeFixture } from "../../../common/bench-fixtures.js";
 import { readModelDir, Workbench } from "./workbench.js";
 
 const shared = resolve(process.env.VGGT_SHARED_DIR ?? join(__dirname, "../../../../shared"));

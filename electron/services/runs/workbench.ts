@@ -36,7 +36,7 @@ import { engineOutputFromSafetensors } from "../export/engine-output.js";
 import { trackClickedPoints } from "../refine/click-tracks.js";
 import { engineTrackPredictor } from "../refine/engine-tracks.js";
 import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refine/refine.js";
-import { enabledNames, normalizeSet } from "../perf/catalog.js";
+import { enabledNames, normalizeSet } from "../../../common/option-catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { checkVggtConfig } from "../model-manager/config-check.js";
 import { findLocalModel } from "../model-manager/index.js";

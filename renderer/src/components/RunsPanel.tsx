@@ -1,4 +1,4 @@
-import { describeSet, enabledNames } from "../../../electron/services/perf/catalog";
+import { describeSet, enabledNames } from "../../../common/option-catalog";
 import { formatSeconds } from "../format";
 import { deleteRun, selectRun, useStore } from "../store";
 

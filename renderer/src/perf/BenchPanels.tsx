@@ -3,8 +3,8 @@
 import { useEffect, useRef, useState } from "react";
 
 import { benchProgressText } from "../../../common/bench-progress";
-import { MAX_THREADS } from "../../../electron/services/engine/limits";
-import { PRESETS } from "../../../electron/services/perf/catalog";
+import { MAX_THREADS } from "../../../common/limits";
+import { PRESETS } from "../../../common/option-catalog";
 import { formatSeconds } from "../format";
 import { useStore } from "../store";
 import { cancelBenchmark, deleteBench, resolveChoice, selectBench, setForm, startBenchmark, toggleCompare, usePerf, type SetChoice } from "./perf-store";

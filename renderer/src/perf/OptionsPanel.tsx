@@ -1,6 +1,6 @@
 // The engine's optimization toggles: every option with what it does and its accuracy effect,
 // the presets, and the parallelism controls. Runs and benchmarks use this option set.
-import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, isExact, matchPreset, OPTIONS, PRESETS, type OptionGroup } from "../../../electron/services/perf/catalog";
+import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, isExact, matchPreset, OPTIONS, PRESETS, type OptionGroup } from "../../../common/option-catalog";
 import { setOptions, useStore } from "../store";
 import { applyPreset, toggleOption, usePerf } from "./perf-store";
 

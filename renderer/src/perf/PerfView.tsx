@@ -5,9 +5,9 @@ import { useEffect } from "react";
 
 import type { BenchJson, BenchRecord } from "../../../electron/ipc/channels";
 import type { BenchRow } from "../../../electron/ipc/perf-types";
-import { chartRows } from "../../../electron/services/perf/chart-data";
-import { benchToCsv } from "../../../electron/services/perf/csv";
-import { describeSet, enabledNames } from "../../../electron/services/perf/catalog";
+import { chartRows } from "../../../common/chart-data";
+import { benchToCsv } from "../../../common/bench-csv";
+import { describeSet, enabledNames } from "../../../common/option-catalog";
 import { ViewerPanel } from "../components/ViewerPanel";
 import { abReliability } from "../../../common/ab-reliability";
 import { formatBytes, formatSeconds, plural } from "../format";

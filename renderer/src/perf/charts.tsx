@@ -6,7 +6,7 @@ import { useRef, useState, type ReactNode } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 
 import type { BenchJson } from "../../../electron/ipc/channels";
-import { chartRows, NPU_LABEL, STAGE_GROUPS, type ChartRow, type StageKey } from "../../../electron/services/perf/chart-data";
+import { chartRows, NPU_LABEL, STAGE_GROUPS, type ChartRow, type StageKey } from "../../../common/chart-data";
 import { useStore } from "../store";
 import { downloadBlob, svgToPng } from "./chart-export";
 

@@ -3,7 +3,7 @@
 import { create } from "zustand";
 
 import type { BenchProgress, BenchRecord, BenchRequest, BenchSummary, OptionSet, PerfInfo } from "../../../electron/ipc/channels";
-import { describeSet, presetSet } from "../../../electron/services/perf/catalog";
+import { describeSet, presetSet } from "../../../common/option-catalog";
 import { api } from "../api";
 import { notify, setOptions, useStore } from "../store";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { DEFAULT_PRESET, defaultSet, describeSet, enabledNames, isExact, MANY_FRAME_OPTIONS, matchPreset, normalizeSet, OPTION_NAMES, OPTIONS, parseCliList, presetSet, PRESETS, setFromNames, toCliList } from "./catalog.js";
+import { DEFAULT_PRESET, defaultSet, describeSet, enabledNames, isExact, MANY_FRAME_OPTIONS, matchPreset, normalizeSet, OPTION_NAMES, OPTIONS, parseCliList, presetSet, PRESETS, setFromNames, toCliList } from "./option-catalog.js";
 
 describe("option catalogue", () => {
   it("lists the engine's switches in the write-up's order, each with an explanation and accuracy effect", () => {

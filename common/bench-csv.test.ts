@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 
 import { chartRows, npuFigures, stageBreakdown, STAGE_GROUPS } from "./chart-data.js";
-import { BENCH_CSV_HEADER, benchToCsv, csvField, parseCsv, toCsv } from "./csv.js";
-import { abFixture, cumulativeFixture } from "./test-fixtures.js";
+import { BENCH_CSV_HEADER, benchToCsv, csvField, parseCsv, toCsv } from "./bench-csv.js";
+import { abFixture, cumulativeFixture } from "./bench-fixtures.js";
 
 describe("chart data", () => {
   it("splits the aggregator into its parts and keeps the rest, so segments sum to the top-level stages", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { BenchJsonError, parseBenchJson, validateBenchJson } from "./bench-json.js";
-import { abFixture, cumulativeFixture } from "./test-fixtures.js";
+import { abFixture, cumulativeFixture } from "./bench-fixtures.js";
 
 const SRC = "bench.json";
 

@@ -1,7 +1,7 @@
 // What the performance charts draw, derived from the engine's benchmark JSON: one latency bar per
 // row (ours and the write-up's NPU figure), and the per-stage breakdown as stacked segments.
 // No Node imports: the renderer uses this module too.
-import type { BenchJson, BenchRow, BenchStage } from "../../ipc/perf-types.js";
+import type { BenchJson, BenchRow, BenchStage } from "./bench-schema.js";
 
 export interface StageGroup {
   key: StageKey;

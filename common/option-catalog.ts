@@ -1,7 +1,7 @@
 // The engine's optimization switches as the app presents them: one-line explanations, their
 // accuracy effect, the presets, and the option-list syntax of `vggt-engine --options`.
 // No Node imports: the renderer uses this module too.
-import type { OptionSet } from "../../ipc/perf-types.js";
+import type { OptionSet } from "./bench-schema.js";
 
 export type AccuracyClass = "exact" | "lossy";
 

@@ -1,7 +1,7 @@
 // CSV export of a benchmark's table: one line per row with the latencies, the stage breakdown,
 // memory, accuracy and the option set. RFC 4180 quoting. No Node imports (the renderer exports).
-import type { BenchJson } from "../../ipc/perf-types.js";
-import { OPTION_NAMES } from "./catalog.js";
+import type { BenchJson } from "./bench-schema.js";
+import { OPTION_NAMES } from "./option-catalog.js";
 import { chartRows, STAGE_GROUPS } from "./chart-data.js";
 
 export function csvField(v: unknown): string {

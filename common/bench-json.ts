@@ -2,7 +2,7 @@
 // Malformed output is rejected with an error that names the source and the offending field, so
 // a bad engine build never turns into a chart of garbage. Unknown extra fields are kept
 // (newer engines may add some). No Node imports: the renderer uses this module too.
-import type { BenchAccuracy, BenchJson, BenchKind, BenchPair, BenchRow, BenchStage, OptionSet } from "../../ipc/perf-types.js";
+import type { BenchAccuracy, BenchJson, BenchKind, BenchPair, BenchRow, BenchStage, OptionSet } from "./bench-schema.js";
 
 export const BENCH_SCHEMA = "vggt-bench/1";
 

@@ -1,7 +1,7 @@
 // Benchmark JSON as docs/BENCH-JSON.md specifies it (vggt-bench/1), for the unit tests. The
 // e2e suite checks the app against the real engine's output instead.
-import type { BenchJson, BenchRow, OptionSet } from "../../ipc/perf-types.js";
-import { OPTIONS, setFromNames } from "./catalog.js";
+import type { BenchJson, BenchRow, OptionSet } from "./bench-schema.js";
+import { OPTIONS, setFromNames } from "./option-catalog.js";
 
 // The cumulative benchmark adds the write-up's optimizations (not the many-frame toggles).
 const CUMULATIVE = OPTIONS.filter((o) => o.group === "optimizations").map((o) => o.name);
