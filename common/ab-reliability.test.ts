@@ -12,7 +12,7 @@ describe("A/B reliability", () => {
   });
 
   it("flags sides whose CPU shares differ by more than 20 % and says why", () => {
-    // The case: A got about 1.04 cores, B about 1.96.
+    // A measured case: a background job left A about 1.04 cores while B had about 1.96.
     const r = abReliability({ latency_ms: [49300], cpu_ms: [51272] }, { latency_ms: [9300], cpu_ms: [18228] }, [5.3]);
     expect(r.reliable).toBe(false);
     expect(r.reasons[0]).toMatch(/different CPU shares \(A 1\.04 cores, B 1\.96 cores/);

@@ -4,9 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deflateSync } from "node:zlib";
-
-import { crc32 } from "../../electron/services/runs/scan.js";
+import { crc32, deflateSync } from "node:zlib";
 
 type V = [number, number, number];
 const add = (a: V, b: V): V => [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
@@ -140,7 +138,7 @@ export function encodePng(rgb: Uint8Array, W: number, H: number): Buffer {
     out.writeUInt32BE(data.length, 0);
     out.write(type, 4, "ascii");
     data.copy(out, 8);
-    out.writeUInt32BE(crc32(out, 4, 8 + data.length), 8 + data.length);
+    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
     return out;
   };
   const ihdr = Buffer.alloc(13);

@@ -122,7 +122,6 @@ export class PerfLab {
       // The engine's bench command is single-process; parallel timings come from reconstruction
       // runs (Run panel) or `mpirun ... vggt-engine infer --sp` (docs/PERFORMANCE.md).
       throw new Error(`parallel mode ${parallel.mode}: benchmarks run in one process; use a reconstruction run with this parallelism setting to time it`);
-      if (!Number.isInteger(parallel.degree) || parallel.degree < 2) throw new Error(`parallel degree must be an integer >= 2, got ${req.parallel.degree}`);
     }
     const warmup = Number(req.warmup ?? 1);
     if (!Number.isInteger(warmup) || warmup < 0 || warmup > 10) throw new Error(`warmup must be an integer from 0 to 10, got ${req.warmup}`);

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { deflateSync } from "node:zlib";
-import { crc32, inspectImageBytes, MAX_IMAGE_PIXELS, scanPaths } from "./scan.js";
+import { crc32, deflateSync } from "node:zlib";
+import { inspectImageBytes, MAX_IMAGE_PIXELS, scanPaths } from "./scan.js";
 import { jpegBytes, pngBytes } from "./test-fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vggt-scan-"));
@@ -14,10 +14,6 @@ describe("inspectImageBytes", () => {
   it("reads PNG and JPEG sizes", async () => {
     expect(await inspectImageBytes(pngBytes(8, 6))).toEqual({ format: "png", width: 8, height: 6 });
     expect(await inspectImageBytes(jpegBytes(640, 480))).toEqual({ format: "jpeg", width: 640, height: 480 });
-  });
-
-  it("crc32 matches the reference value", async () => {
-    expect(crc32(Buffer.from("123456789"))).toBe(0xcbf43926);
   });
 
   it("names each kind of damage", async () => {

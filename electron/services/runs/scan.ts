@@ -7,7 +7,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, extname, join, relative, resolve, sep } from "node:path";
-import { createInflate } from "node:zlib";
+import { crc32, createInflate } from "node:zlib";
 import sharp, { type Metadata } from "sharp";
 
 import { SCENE_IMAGES_SUBFOLDER, subfolderNote, useImagesSubfolder } from "../../../common/scene-folder.js";
@@ -27,22 +27,6 @@ export interface ImageHeader {
 }
 
 export class ImageProblem extends Error {}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 const PNG_SIG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -119,7 +103,7 @@ async function inspectPng(b: Uint8Array): Promise<ImageHeader> {
     if (pos === 8 && (type !== "IHDR" || len !== 13)) throw new ImageProblem("corrupt PNG: missing or damaged header (IHDR)");
     if (pos + 12 + len > b.length) throw new ImageProblem(`corrupt PNG: truncated ${JSON.stringify(type)} chunk`);
     const crc = view.getUint32(pos + 8 + len);
-    if (crc32(b, pos + 4, pos + 8 + len) !== crc) throw new ImageProblem(`corrupt PNG: bad checksum in ${JSON.stringify(type)} chunk`);
+    if (crc32(b.subarray(pos + 4, pos + 8 + len)) !== crc) throw new ImageProblem(`corrupt PNG: bad checksum in ${JSON.stringify(type)} chunk`);
     const data = b.subarray(pos + 8, pos + 8 + len);
     if (pos === 8) {
       if (type !== "IHDR" || len !== 13) throw new ImageProblem("corrupt PNG: missing IHDR");

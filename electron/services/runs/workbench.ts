@@ -50,8 +50,10 @@ import { ProgressTracker, stageWeights } from "./progress.js";
 import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
 import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
 import { newRunId, RunStore, toSummary } from "./store.js";
+import packageJson from "../../../package.json" with { type: "json" };
 
-export const APP_VERSION = "0.1.0";
+/** The app's version: package.json is its one source (the engine reports its own). */
+export const APP_VERSION: string = packageJson.version;
 
 /** Export formats provided by services/export, plugged in by main.ts / the web server. */
 export interface Exporter {
