@@ -1,5 +1,5 @@
 // Every CLI subcommand, registered once. Add new subcommands here (one module each).
-import { modelCommand } from "../model-manager/model-command.js";
+import { modelCommand } from "./model-command.js";
 import { exportCommand } from "./export-command.js";
 import { reconstructCommand } from "./reconstruct-command.js";
 import { refineCommand } from "./refine-command.js";

@@ -69,4 +69,3 @@ export {
   type ResolvedModel,
 } from "./resolve.js";
 export { VGGT_1B_CONFIG, countParams, vggtParamSpecs, type ParamSpec, type VggtConfig } from "./vggt-params.js";
-export { modelCommand } from "./model-command.js";

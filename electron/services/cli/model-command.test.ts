@@ -3,10 +3,11 @@ import { chmodSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, clo
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { UsageError } from "../cli/registry.js";
-import { HubTestServer } from "./hub-test-server.js";
+import { UsageError } from "./registry.js";
+import { HubTestServer } from "../model-manager/hub-test-server.js";
 import { modelCommand } from "./model-command.js";
-import { MICRO_CONFIG, checkpointBytes } from "./test-fixtures.js";
+import { MICRO_CONFIG, checkpointBytes } from "../model-manager/test-fixtures.js";
+import { VGGT_1B_CONFIG } from "../model-manager/vggt-params.js";
 
 const ckpt = checkpointBytes();
 let server: HubTestServer;
@@ -119,5 +120,22 @@ describe("vggt-workbench model", () => {
     await expect(run(["convert", "--to", "fp8"])).rejects.toThrow(/--to must be one of bf16, int8/);
     await expect(run(["validate"])).rejects.toThrow(/one file/);
     await expect(run(["list", "--bogus"])).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
+describe("model validate --config", () => {
+  it("names the file on bad JSON and on bad fields", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "vggt-cfg-"));
+    try {
+      const bad = join(tmp, "bad.json");
+      writeFileSync(bad, JSON.stringify({ ...VGGT_1B_CONFIG, num_heads: 0 }));
+      const io = { stdout: () => {}, stderr: () => {} };
+      await expect(modelCommand.run(["validate", "x.safetensors", "--config", bad], io)).rejects.toThrow(UsageError);
+      await expect(modelCommand.run(["validate", "x.safetensors", "--config", bad], io)).rejects.toThrow(`${bad}: config field 'num_heads'`);
+      writeFileSync(bad, "{ not json");
+      await expect(modelCommand.run(["validate", "x.safetensors", "--config", bad], io)).rejects.toThrow(`--config: ${bad} is not valid JSON`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
-import { UsageError, type CliCommand, type CliIO } from "../cli/registry.js";
+import { UsageError, type CliCommand, type CliIO } from "./registry.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import {
   CONVERT_TARGETS,
@@ -12,15 +12,15 @@ import {
   engineConverter,
   engineVersion,
   type ConvertTarget,
-} from "./convert-cache.js";
-import { checkVggtConfig } from "./config-check.js";
-import { ModelError, formatBytes } from "./errors.js";
-import { hashFile } from "./hub-download.js";
-import { convertedCacheDir, currentPlatform } from "./paths.js";
-import { cliProgressRenderer } from "./progress.js";
-import { listCached, resolveModel, type ModelSource, type ResolveOptions } from "./resolve.js";
-import { engineCheckpointCheck, validateCheckpoint, type ValidationReport } from "./validate.js";
-import type { VggtConfig } from "./vggt-params.js";
+} from "../model-manager/convert-cache.js";
+import { checkVggtConfig } from "../model-manager/config-check.js";
+import { ModelError, formatBytes } from "../model-manager/errors.js";
+import { hashFile } from "../model-manager/hub-download.js";
+import { convertedCacheDir, currentPlatform } from "../model-manager/paths.js";
+import { cliProgressRenderer } from "../model-manager/progress.js";
+import { listCached, resolveModel, type ModelSource, type ResolveOptions } from "../model-manager/resolve.js";
+import { engineCheckpointCheck, validateCheckpoint, type ValidationReport } from "../model-manager/validate.js";
+import type { VggtConfig } from "../model-manager/vggt-params.js";
 
 const USAGE = `Usage: vggt-workbench model <action> [options]
 
