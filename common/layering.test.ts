@@ -1,7 +1,9 @@
 // The layering rules the tree relies on, checked on every import statement: the renderer reaches the
 // main side only through the IPC contract (electron/ipc/) and the pure modules here (common/); the
 // IPC contract itself imports only common/; common/ imports nothing outside itself (its tests may
-// use vitest and Node built-ins), so both sides can bundle it.
+// use vitest and Node built-ins), so both sides can bundle it. Among the services, perf/ and runs/
+// share things only through named modules (runs/ may use perf/index.ts), and model-manager/ is used
+// by cli/, never the other way round.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,5 +70,20 @@ describe("layering", () => {
       violations(f, ["common"], (spec) => f.endsWith(".test.ts") && (spec === "vitest" || spec.startsWith("node:"))),
     );
     expect(bad).toEqual([]);
+  });
+
+  it("perf/ and runs/ do not reach into each other, and model-manager/ does not import cli/", () => {
+    const svc = "electron/services";
+    const outside = (dir: string, banned: string[], except: string[] = []) =>
+      sources(`${svc}/${dir}`).flatMap((f) =>
+        specifiers(readFileSync(join(root, f), "utf8"))
+          .filter((spec) => spec.startsWith("."))
+          .map((spec) => relative(root, resolve(root, dirname(f), spec)))
+          .filter((t) => banned.some((b) => t.startsWith(`${svc}/${b}/`)) && !except.includes(t))
+          .map((t) => `${f} -> ${t}`),
+      );
+    expect(outside("perf", ["runs"])).toEqual([]);
+    expect(outside("runs", ["perf"], [`${svc}/perf/index.js`])).toEqual([]);
+    expect(outside("model-manager", ["cli"])).toEqual([]);
   });
 });

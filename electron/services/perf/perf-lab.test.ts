@@ -10,7 +10,7 @@ import { presetSet, toCliList } from "../../../common/option-catalog.js";
 import { NO_MPI_NOTE, parseVersionOutput } from "./engine-info.js";
 import { PerfLab } from "./perf-lab.js";
 import { abFixture, cumulativeFixture } from "../../../common/bench-fixtures.js";
-import { pngBytes } from "../runs/test-fixtures.js";
+import { pngBytes } from "../testing/images.js";
 
 const shared = resolve(process.env.VGGT_SHARED_DIR ?? join(__dirname, "../../../../shared"));
 const golden = join(shared, "goldens", "tiny-2f", "expected.safetensors");

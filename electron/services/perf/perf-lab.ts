@@ -11,7 +11,7 @@ import { basename, join } from "node:path";
 
 import type { BenchJson, BenchProgress, BenchRecord, BenchRequest, BenchSummary, MachineDescription, OptionSet, ParallelSetting, PerfInfo } from "../../ipc/perf-types.js";
 import type { AppEvent, PointBranch, PointCloud } from "../../ipc/types.js";
-import { extractPointCloud, OutputCache } from "../runs/pointcloud.js";
+import { extractPointCloud, OutputCache } from "../pointcloud/pointcloud.js";
 import { describeSet, normalizeSet, OPTION_NAMES } from "../../../common/option-catalog.js";
 import { parseBenchJson } from "../../../common/bench-json.js";
 import { buildBenchCommand, buildInferCommand, ProcessCancelledError, runEngineProcess, type BenchModel, type EngineCommandLine } from "./engine-process.js";

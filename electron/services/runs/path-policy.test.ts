@@ -8,7 +8,7 @@ import type { EngineState } from "../../ipc/types.js";
 import type { EngineJob, EngineRunner } from "./engine-runner.js";
 import { VGGT_1B_CONFIG } from "../model-manager/vggt-params.js";
 import { PathPolicy } from "./path-policy.js";
-import { pngBytes } from "./test-fixtures.js";
+import { pngBytes } from "../testing/images.js";
 import { Workbench } from "./workbench.js";
 
 const root = mkdtempSync(join(tmpdir(), "vggt-policy-"));

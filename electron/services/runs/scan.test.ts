@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { crc32, deflateSync } from "node:zlib";
 import { inspectImageBytes, MAX_IMAGE_PIXELS, scanPaths } from "./scan.js";
-import { jpegBytes, pngBytes } from "./test-fixtures.js";
+import { jpegBytes, pngBytes } from "../testing/images.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vggt-scan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

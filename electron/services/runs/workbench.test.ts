@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppEvent, EngineState } from "../../ipc/types.js";
 import { CancelledError, type EngineJob, type EngineRunner } from "./engine-runner.js";
 import { getFloat32, readSafetensors } from "../tensors/safetensors.js";
-import { pngBytes } from "./test-fixtures.js";
+import { pngBytes } from "../testing/images.js";
 import { cumulativeFixture } from "../../../common/bench-fixtures.js";
 import { readModelDir, Workbench } from "./workbench.js";
 
