@@ -2,9 +2,10 @@
 // the .pt zip directory) and every tensor name and shape against the architecture. Reads only headers
 // and directories, never the multi-GB tensor data.
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
+import { readAt, readSafetensorsHeader as readHeader, SafetensorsError } from "../tensors/safetensors.js";
 import { ModelError } from "./errors.js";
 import { TRACK_HEAD_PREFIX, VGGT_1B_CONFIG, configByName, countParams, vggtParamSpecs, type VggtConfig } from "./vggt-params.js";
 
@@ -60,19 +61,6 @@ export interface ValidateOptions {
 }
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
-const DTYPE_SIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
-const MAX_HEADER = 100 << 20; // the VGGT-1B header is ~200 KB; anything this big is garbage
-
-function readAt(fd: number, pos: number, len: number): Buffer {
-  const b = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const n = readSync(fd, b, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got === len ? b : b.subarray(0, got);
-}
 
 export interface SafetensorsHeader {
   tensors: TensorListing[];
@@ -82,58 +70,12 @@ export interface SafetensorsHeader {
 /** Parses and checks a safetensors header: dtypes, sizes, offsets covering the data exactly. Throws
  * ModelError INVALID_CHECKPOINT naming the file. */
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
-  const bad = (msg: string) => new ModelError("INVALID_CHECKPOINT", `${path}: ${msg}`, { path });
-  const fileSize = statSync(path).size;
-  const fd = openSync(path, "r");
   try {
-    if (fileSize < 8) throw bad(`not a safetensors file (only ${fileSize} bytes)`);
-    const n = Number(readAt(fd, 0, 8).readBigUInt64LE(0));
-    if (n < 2 || n > MAX_HEADER) throw bad(`not a safetensors file (header length ${n} is implausible)`);
-    if (8 + n > fileSize) throw bad(`truncated: the header needs ${8 + n} bytes but the file has ${fileSize}`);
-    let header: Record<string, unknown>;
-    try {
-      header = JSON.parse(readAt(fd, 8, n).toString("utf8"));
-    } catch {
-      // JSON.parse quotes the text it choked on: name the file, never echo its bytes.
-      throw bad("corrupt safetensors header (not valid JSON)");
-    }
-    if (!header || typeof header !== "object" || Array.isArray(header)) throw bad("corrupt safetensors header (not a JSON object)");
-    const dataSize = fileSize - 8 - n;
-    const tensors: TensorListing[] = [];
-    const ranges: [number, number, string][] = [];
-    let metadata: Record<string, string> = {};
-    for (const [name, raw] of Object.entries(header)) {
-      if (name === "__metadata__") {
-        if (raw !== null && (typeof raw !== "object" || Array.isArray(raw))) throw bad("__metadata__ must be a JSON object");
-        metadata = (raw ?? {}) as Record<string, string>;
-        continue;
-      }
-      const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      const dtype = String(info?.dtype);
-      if (!(dtype in DTYPE_SIZE)) throw bad(`tensor '${name}' has unknown dtype ${JSON.stringify(info?.dtype)}`);
-      const shape = info.shape as number[];
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`tensor '${name}' has an invalid shape`);
-      const off = info.data_offsets as number[];
-      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[1] < off[0])
-        throw bad(`tensor '${name}' has invalid data_offsets`);
-      const want = shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[dtype];
-      if (off[1] - off[0] !== want) throw bad(`tensor '${name}' ${dtype}${JSON.stringify(shape)} needs ${want} bytes but its offsets span ${off[1] - off[0]}`);
-      if (off[1] > dataSize)
-        throw bad(`truncated: tensor '${name}' ends at byte ${8 + n + off[1]} but the file has ${fileSize} bytes (incomplete download or copy?)`);
-      tensors.push({ name, dtype, shape });
-      ranges.push([off[0], off[1], name]);
-    }
-    // The format requires the tensors to tile the data section exactly: holes or overlaps mean damage.
-    ranges.sort((a, b) => a[0] - b[0]);
-    let pos = 0;
-    for (const [b, e, name] of ranges) {
-      if (b !== pos) throw bad(`corrupt: tensor '${name}' starts at data offset ${b}, expected ${pos} (${b < pos ? "overlap" : "hole"})`);
-      pos = e;
-    }
-    if (pos !== dataSize) throw bad(`corrupt: ${dataSize - pos} unexpected trailing bytes after the last tensor`);
-    return { tensors, metadata };
-  } finally {
-    closeSync(fd);
+    const h = readHeader(path, { exactTiling: true });
+    return { tensors: h.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), metadata: h.metadata };
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new ModelError("INVALID_CHECKPOINT", e.message, { path });
+    throw e;
   }
 }
 

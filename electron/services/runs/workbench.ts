@@ -1,7 +1,7 @@
 // The application's services behind the channel map: one implementation, called by the Electron
 // IPC handlers (main.ts) and by the web-mode server alike.
 import { EventEmitter } from "node:events";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir, totalmem } from "node:os";
 import { basename, join, resolve } from "node:path";
 
@@ -50,6 +50,7 @@ import { ProgressTracker, stageWeights } from "./progress.js";
 import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
 import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
 import { newRunId, RunStore, toSummary } from "./store.js";
+import { readSafetensorsHeader } from "../tensors/safetensors.js";
 import packageJson from "../../../package.json" with { type: "json" };
 
 /** The app's version: package.json is its one source (the engine reports its own). */
@@ -96,26 +97,12 @@ const isRegularFile = (p: string) => {
   }
 };
 
-/** Parameter count from a safetensors header, without reading the tensors. */
-/** A safetensors checkpoint's parameter count, from its header (null: not readable). */
+/** A safetensors checkpoint's parameter count, from its header alone (null: not readable). */
 export function countParams(weights: string): number | null {
   try {
-    if (!isRegularFile(weights)) return null; // a FIFO or device would block or never end
-    const fd = openSync(weights, "r");
-    try {
-      const head = Buffer.alloc(8);
-      readSync(fd, head, 0, 8, 0);
-      const len = Number(head.readBigUInt64LE(0));
-      if (len > 100 * 2 ** 20) return null;
-      const buf = Buffer.alloc(len);
-      readSync(fd, buf, 0, len, 8);
-      const header = JSON.parse(buf.toString("utf8"));
-      let n = 0;
-      for (const [k, v] of Object.entries<any>(header)) if (k !== "__metadata__") n += (v.shape as number[]).reduce((a, b) => a * b, 1);
-      return n;
-    } finally {
-      closeSync(fd);
-    }
+    let n = 0;
+    for (const t of readSafetensorsHeader(weights).tensors) n += t.shape.reduce((a, b) => a * b, 1);
+    return n;
   } catch {
     return null;
   }

@@ -1,5 +1,5 @@
 // Reading and writing .safetensors files (the engine's input and output format) in plain Node.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 
 export type DType = "F32" | "F64" | "F16" | "BF16" | "I8" | "U8" | "I32" | "I64";
 
@@ -23,25 +23,59 @@ export class SafetensorsError extends Error {}
 /** Headers are a few hundred KB for VGGT-1B; a bigger one is damage or an attack on memory. */
 export const MAX_HEADER_BYTES = 100 * 2 ** 20;
 
-export function parseSafetensors(buf: Uint8Array, source = "<buffer>"): SafetensorsFile {
+/** One tensor as the header describes it; begin/end are byte offsets into the data section. */
+export interface HeaderTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  /** Length of the header's JSON text (the data section starts at 8 + this). */
+  headerLength: number;
+  tensors: HeaderTensor[];
+  metadata: Record<string, string>;
+}
+
+export interface HeaderCheckOptions {
+  /** dtypes accepted and their element sizes (default: every dtype the format names that we meet). */
+  dtypes?: Record<string, number>;
+  /** Require the tensors to tile the data section exactly (no holes, overlaps or trailing bytes). */
+  exactTiling?: boolean;
+}
+
+/** Element sizes of the dtypes checkpoints use; readers of values support the DType subset. */
+const HEADER_DTYPE_SIZE: Record<string, number> = { ...DTYPE_SIZE, I16: 2, BOOL: 1 };
+
+/** The header length field of a file of `fileSize` bytes, checked; throws naming `source`. */
+function headerLength(lengthField: bigint, fileSize: number, source: string): number {
   const bad = (msg: string) => new SafetensorsError(`${source}: ${msg}`);
-  if (buf.byteLength < 8) throw bad(`not a safetensors file (${buf.byteLength} bytes)`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen64 = view.getBigUint64(0, true);
-  if (headerLen64 > BigInt(Math.min(MAX_HEADER_BYTES, buf.byteLength - 8)))
-    throw bad(`truncated or not a safetensors file (header length ${headerLen64})`);
-  const headerLen = Number(headerLen64);
+  if (lengthField < 2n || lengthField > BigInt(MAX_HEADER_BYTES)) throw bad(`not a safetensors file (header length ${lengthField} is implausible)`);
+  const n = Number(lengthField);
+  if (8 + n > fileSize) throw bad(`truncated: the header needs ${8 + n} bytes but the file has ${fileSize}`);
+  return n;
+}
+
+/**
+ * Parses and checks a header's JSON text (`json`, from a file of `fileSize` bytes): dtypes, shapes
+ * (checked element counts), offsets that match each tensor's size and lie inside the data section.
+ */
+function checkHeader(json: Uint8Array, fileSize: number, source: string, opts: HeaderCheckOptions): SafetensorsHeader {
+  const bad = (msg: string) => new SafetensorsError(`${source}: ${msg}`);
+  const sizes = opts.dtypes ?? HEADER_DTYPE_SIZE;
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
   } catch {
-    // JSON.parse quotes what it choked on: the message names the file, not its bytes.
+    // JSON.parse quotes what it choked on: the message names the file, never echoes its bytes.
     throw bad("corrupt safetensors header (not valid UTF-8 JSON)");
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) throw bad("corrupt safetensors header (not a JSON object)");
-  const dataStart = 8 + headerLen;
-  const dataSize = buf.byteLength - dataStart;
-  const tensors = new Map<string, TensorEntry>();
+  const dataStart = 8 + json.byteLength;
+  const dataSize = fileSize - dataStart;
+  const tensors: HeaderTensor[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
@@ -52,21 +86,71 @@ export function parseSafetensors(buf: Uint8Array, source = "<buffer>"): Safetens
     }
     if (typeof info !== "object" || info === null) throw bad(`tensor '${name}' is not described by an object`);
     const { dtype, shape, data_offsets: off } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== "string" || !Object.prototype.hasOwnProperty.call(DTYPE_SIZE, dtype))
+    if (typeof dtype !== "string" || !Object.prototype.hasOwnProperty.call(sizes, dtype))
       throw bad(`tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`tensor '${name}' has an invalid shape`);
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0])
       throw bad(`tensor '${name}' has invalid data_offsets`);
     // Checked element count: a product past 2^53 can never match a real byte span.
-    let bytes = DTYPE_SIZE[dtype as DType];
+    let bytes = sizes[dtype];
     for (const d of shape as number[]) {
       bytes *= d;
       if (bytes > Number.MAX_SAFE_INTEGER) throw bad(`tensor '${name}' has an impossible shape ${JSON.stringify(shape)}`);
     }
-    if (off[1] - off[0] !== bytes || off[1] > dataSize) throw bad(`tensor '${name}' is truncated or mis-sized`);
-    tensors.set(name, { dtype: dtype as DType, shape: shape as number[], bytes: buf.subarray(dataStart + off[0], dataStart + off[1]) });
+    if (off[1] - off[0] !== bytes) throw bad(`tensor '${name}' ${dtype}${JSON.stringify(shape)} needs ${bytes} bytes but its offsets span ${off[1] - off[0]}`);
+    if (off[1] > dataSize)
+      throw bad(`truncated: tensor '${name}' ends at byte ${dataStart + off[1]} but the file has ${fileSize} bytes (incomplete download or copy?)`);
+    tensors.push({ name, dtype, shape: shape as number[], begin: off[0], end: off[1] });
   }
-  return { tensors, metadata };
+  if (opts.exactTiling) {
+    // The format requires the tensors to tile the data section exactly: holes or overlaps mean damage.
+    const ranges = [...tensors].sort((a, b) => a.begin - b.begin);
+    let pos = 0;
+    for (const t of ranges) {
+      if (t.begin !== pos) throw bad(`corrupt: tensor '${t.name}' starts at data offset ${t.begin}, expected ${pos} (${t.begin < pos ? "overlap" : "hole"})`);
+      pos = t.end;
+    }
+    if (pos !== dataSize) throw bad(`corrupt: ${dataSize - pos} unexpected trailing bytes after the last tensor`);
+  }
+  return { headerLength: json.byteLength, tensors, metadata };
+}
+
+/** Up to `len` bytes at `pos` (fewer only at the end of the file). */
+export function readAt(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, b, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === len ? b : b.subarray(0, got);
+}
+
+/** A file's header alone (the tensors are not read): for checks, listings and parameter counts. */
+export function readSafetensorsHeader(path: string, opts: HeaderCheckOptions = {}): SafetensorsHeader {
+  const st = statSync(path);
+  // A FIFO or a device would block or never end.
+  if (!st.isFile()) throw new SafetensorsError(`${path}: not a regular file`);
+  if (st.size < 8) throw new SafetensorsError(`${path}: not a safetensors file (only ${st.size} bytes)`);
+  const fd = openSync(path, "r");
+  try {
+    const n = headerLength(readAt(fd, 0, 8).readBigUInt64LE(0), st.size, path);
+    return checkHeader(readAt(fd, 8, n), st.size, path, opts);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function parseSafetensors(buf: Uint8Array, source = "<buffer>"): SafetensorsFile {
+  if (buf.byteLength < 8) throw new SafetensorsError(`${source}: not a safetensors file (only ${buf.byteLength} bytes)`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = headerLength(view.getBigUint64(0, true), buf.byteLength, source);
+  const h = checkHeader(buf.subarray(8, 8 + n), buf.byteLength, source, { dtypes: DTYPE_SIZE });
+  const dataStart = 8 + n;
+  const tensors = new Map<string, TensorEntry>();
+  for (const t of h.tensors) tensors.set(t.name, { dtype: t.dtype as DType, shape: t.shape, bytes: buf.subarray(dataStart + t.begin, dataStart + t.end) });
+  return { tensors, metadata: h.metadata };
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
