@@ -2,7 +2,7 @@
 // The main job of the README: it uses the VGGT-1B weights on this computer when present, and
 // otherwise runs the full architecture with random weights, labelled as such everywhere.
 import { checkThreads } from "../../../common/limits.js";
-import { spawn } from "node:child_process";
+import { spawnEngine } from "../engine/engine-process.js";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -51,24 +51,6 @@ ${wrap(DEFAULT_PRESET_WHY, 100)}
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg"]);
 // The app's "Fastest exact" preset: within the goldens' fp32 tolerance (docs/PERFORMANCE.md).
 export const FASTEST_EXACT = "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn";
-
-function run(bin: string, args: string[], onLine: (l: string) => void): Promise<number> {
-  return new Promise((ok, fail) => {
-    const p = spawn(bin, args, { stdio: ["ignore", "inherit", "pipe"] });
-    let buf = "";
-    p.stderr.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split("\n");
-      buf = lines.pop() ?? "";
-      lines.forEach(onLine);
-    });
-    p.on("error", fail);
-    p.on("close", (code) => {
-      if (buf) onLine(buf);
-      ok(code ?? 1);
-    });
-  });
-}
 
 export const reconstructCommand: CliCommand = {
   name: "reconstruct",
@@ -130,7 +112,9 @@ export const reconstructCommand: CliCommand = {
     }
     args.push("--options", values.options ?? DEFAULT_PRESET);
     io.stderr(`Reconstructing ${images.length} images from ${dir}\n${label}\n`);
-    const code = await run(findEngineBinary(), args, (l) => io.stderr(`  engine: ${l}\n`));
+    const r = await spawnEngine({ command: findEngineBinary(), args }, { onStderrLine: (l) => io.stderr(`  engine: ${l}\n`) });
+    if (r.stdout) io.stdout(r.stdout);
+    const code = r.code ?? 1;
     if (code !== 0) throw new Error(`the engine failed (exit code ${code}); earlier results in ${out} are unchanged`);
 
     const conf = values["conf-percentile"] === undefined ? 50 : Number(values["conf-percentile"]);

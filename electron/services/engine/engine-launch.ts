@@ -116,11 +116,24 @@ export function buildEngineCommand(opts: EngineLaunchOptions): EngineCommand {
   const l = opts.launcher;
   if (!l) return { command: binary, args: [...serveArgs, ...(opts.extraArgs ?? [])] };
 
-  if (!Number.isInteger(l.np) || l.np < 1) throw new Error(`mpirun: np must be a positive integer, got ${l.np}`);
+  checkNp(l.np);
   const degree = l.degree ?? l.np;
   if (!Number.isInteger(degree) || degree !== l.np)
     throw new Error(`mpirun: degree must equal np=${l.np} (every rank takes a share of the frames), got ${degree}`);
   if (l.mode !== "ulysses" && l.mode !== "ring") throw new Error(`mpirun: mode must be "ulysses" or "ring", got ${String(l.mode)}`);
+  return mpirunCommand(binary, [...serveArgs, "--parallel", l.mode, "--degree", String(degree), ...(opts.extraArgs ?? [])], l);
+}
+
+function checkNp(np: number): void {
+  if (!Number.isInteger(np) || np < 1) throw new Error(`mpirun: np must be a positive integer, got ${np}`);
+}
+
+/** What mpirun itself is told (the engine's own parallel flags travel in the engine's arguments). */
+export type MpirunSettings = Pick<MpiLauncher, "np" | "hostfile" | "oversubscribe" | "threadsPerRank" | "allowRunAsRoot" | "mpirun" | "mpirunArgs">;
+
+/** `mpirun -np N [flags] binary engineArgs...`: every mpirun command line the app runs is made here. */
+export function mpirunCommand(binary: string, engineArgs: string[], l: MpirunSettings): EngineCommand {
+  checkNp(l.np);
   if (l.threadsPerRank !== undefined && (!Number.isInteger(l.threadsPerRank) || l.threadsPerRank < 1))
     throw new Error(`mpirun: threadsPerRank must be a positive integer, got ${l.threadsPerRank}`);
   const args = ["-np", String(l.np)];
@@ -131,6 +144,6 @@ export function buildEngineCommand(opts: EngineLaunchOptions): EngineCommand {
   if (l.allowRunAsRoot) args.push("--allow-run-as-root");
   if (l.threadsPerRank !== undefined) args.push("-x", `OMP_NUM_THREADS=${l.threadsPerRank}`);
   args.push(...(l.mpirunArgs ?? []));
-  args.push(binary, ...serveArgs, "--parallel", l.mode, "--degree", String(degree), ...(opts.extraArgs ?? []));
+  args.push(binary, ...engineArgs);
   return { command: l.mpirun ?? "mpirun", args };
 }

@@ -1,7 +1,7 @@
 // Engine-ready converted weights (bf16, int8 W8A8), made once and reused: keyed by the source file's
 // SHA-256, the target dtype and the engine version; placed atomically; listed with their disk size.
 // The numeric conversion itself is the engine's (`vggt-engine convert`); this file manages the cache.
-import { spawn } from "node:child_process";
+import { lastLines, ProcessStartError, spawnEngine, type ProcessExit } from "../engine/engine-process.js";
 import { mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, statfsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { writeFileAtomic } from "../tensors/safetensors.js";
@@ -276,23 +276,17 @@ export function cleanConvertedOrphans(cacheDir = convertedCacheDir(), minAgeMs =
 
 // ---- the engine as converter --------------------------------------------------------------------
 
-function runEngine(engineBin: string, args: string[], signal?: AbortSignal): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(engineBin, args, { stdio: ["ignore", "pipe", "pipe"], signal });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
-    child.on("error", (e) => {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT")
-        reject(new ModelError("ENGINE", `the engine binary ${engineBin} was not found (build it with npm run build:engine or set VGGT_ENGINE_BIN)`, {}, e));
-      else reject(e);
-    });
-    child.on("close", (code) => {
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new ModelError("ENGINE", `${basename(engineBin)} ${args[0]} failed (exit ${code}): ${stderr.trim().split("\n").slice(-5).join(" | ")}`));
-    });
-  });
+async function runEngine(engineBin: string, args: string[], signal?: AbortSignal): Promise<{ stdout: string; stderr: string }> {
+  let r: ProcessExit;
+  try {
+    r = await spawnEngine({ command: engineBin, args }, { signal });
+  } catch (e) {
+    if (e instanceof ProcessStartError && e.code === "ENOENT")
+      throw new ModelError("ENGINE", `the engine binary ${engineBin} was not found (build it with npm run build:engine or set VGGT_ENGINE_BIN)`, {}, e);
+    throw e;
+  }
+  if (r.code !== 0) throw new ModelError("ENGINE", `${basename(engineBin)} ${args[0]} failed (exit ${r.code}): ${lastLines(r.stderrTail, 5).split("\n").join(" | ")}`);
+  return { stdout: r.stdout, stderr: r.stderrTail };
 }
 
 /** `vggt-engine convert --weights W [--config C] --to bf16|int8 --out F`; config defaults to the vggt-1b preset. */

@@ -1,10 +1,10 @@
 // Checking a checkpoint before the engine loads it: structure (safetensors header and data extent, or
 // the .pt zip directory) and every tensor name and shape against the architecture. Reads only headers
 // and directories, never the multi-GB tensor data.
-import { spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
+import { spawnEngine, ProcessStartError, type ProcessExit } from "../engine/engine-process.js";
 import { readAt, readSafetensorsHeader as readHeader, SafetensorsError } from "../tensors/safetensors.js";
 import { ModelError } from "./errors.js";
 import { TRACK_HEAD_PREFIX, VGGT_1B_CONFIG, configByName, countParams, vggtParamSpecs, type VggtConfig } from "./vggt-params.js";
@@ -344,27 +344,23 @@ export function engineCheckpointCheck(engineBin: string, timeoutMs = 120_000): E
       writeFileSync(configArg, JSON.stringify(cfg));
     }
     try {
-      return await new Promise<EngineCheckResult | null>((resolve, reject) => {
-        let out = "";
-        let err = "";
-        const child = spawn(engineBin, ["validate", "--weights", path, "--config", configArg], { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (err += d));
-        child.on("error", () => resolve(null)); // ENOENT: no engine binary
-        child.on("close", (code) => {
-          if (code === 0 || code === 3) {
-            try {
-              resolve(parseEngineValidate(out));
-            } catch (e) {
-              reject(new ModelError("ENGINE", `vggt-engine validate printed unreadable JSON for ${path}: ${(e as Error).message}`));
-            }
-          } else if (code === 2) resolve(null); // an engine build without the validate command (usage error)
-          else {
-            const msg = err.trim().replace(/^vggt-engine validate: error: /, "") || `exit code ${code}`;
-            reject(new ModelError("INVALID_CHECKPOINT", `${path}: rejected by vggt-engine validate: ${msg}`, { path }));
-          }
-        });
-      });
+      let r: ProcessExit;
+      try {
+        r = await spawnEngine({ command: engineBin, args: ["validate", "--weights", path, "--config", configArg] }, { timeoutMs });
+      } catch (e) {
+        if (e instanceof ProcessStartError) return null; // ENOENT: no engine binary
+        throw e;
+      }
+      if (r.code === 0 || r.code === 3) {
+        try {
+          return parseEngineValidate(r.stdout);
+        } catch (e) {
+          throw new ModelError("ENGINE", `vggt-engine validate printed unreadable JSON for ${path}: ${(e as Error).message}`);
+        }
+      }
+      if (r.code === 2) return null; // an engine build without the validate command (usage error)
+      const msg = r.stderrTail.replace(/^vggt-engine validate: error: /, "") || `exit code ${r.code}`;
+      throw new ModelError("INVALID_CHECKPOINT", `${path}: rejected by vggt-engine validate: ${msg}`, { path });
     } finally {
       if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 // What the engine binary says about itself: its version and whether it can run sequence-parallel
 // (MPI) jobs. `vggt-engine version --json` is asked first; an engine that only prints
 // "vggt-engine X.Y.Z" reports no MPI support, and the parallel controls say so.
-import { execFile } from "node:child_process";
+import { spawnEngine } from "../engine/engine-process.js";
 
 export interface EngineCapabilities {
   version: string | null;
@@ -30,14 +30,13 @@ export function parseVersionOutput(stdout: string): EngineCapabilities {
   return { version: m ? m[1] : null, parallel: false, parallelModes: [], ...(m ? {} : { problem: `unexpected version output ${JSON.stringify(t.slice(0, 80))}` }) };
 }
 
-export function probeEngine(binary: string, timeoutMs = 10_000): Promise<EngineCapabilities> {
-  return new Promise((resolve) => {
-    execFile(binary, ["version", "--json"], { timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (err && !stdout) {
-        resolve({ version: null, parallel: false, parallelModes: [], problem: `${binary} version: ${(stderr || err.message).trim()}` });
-        return;
-      }
-      resolve(parseVersionOutput(stdout));
-    });
-  });
+export async function probeEngine(binary: string, timeoutMs = 10_000): Promise<EngineCapabilities> {
+  const failed = (why: string): EngineCapabilities => ({ version: null, parallel: false, parallelModes: [], problem: `${binary} version: ${why.trim()}` });
+  try {
+    const r = await spawnEngine({ command: binary, args: ["version", "--json"] }, { timeoutMs });
+    if (r.code !== 0 && !r.stdout) return failed(r.stderrTail || (r.timedOut ? `no answer within ${timeoutMs} ms` : `exited with code ${r.code ?? r.signal}`));
+    return parseVersionOutput(r.stdout);
+  } catch (e) {
+    return failed((e as Error).message);
+  }
 }

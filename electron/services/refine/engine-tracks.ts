@@ -2,10 +2,10 @@
 // engine on its own). The track head queries frame 0 only, so tracks from another query frame q need
 // a forward pass on the frames reordered with q first, as the official demo does; the rows are put
 // back in the run's frame order here. One forward pass per query frame.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { lastLines, ProcessStartError, spawnEngine, type ProcessExit } from "../engine/engine-process.js";
 import { getFloat32, readSafetensors } from "../tensors/safetensors.js";
 import { RefineError } from "./errors.js";
 import type { TrackPredictor } from "./refine.js";
@@ -22,18 +22,16 @@ export interface EngineTrackSource {
   onLog?: (line: string) => void;
 }
 
-function runEngine(binary: string, args: string[], signal: AbortSignal | undefined, onLog?: (l: string) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], signal });
-    let tail = "";
-    p.stderr.on("data", (d: Buffer) => {
-      const t = d.toString();
-      tail = (tail + t).slice(-4000);
-      for (const l of t.split("\n")) if (l.trim()) onLog?.(l);
-    });
-    p.on("error", (e) => reject(e.name === "AbortError" ? e : new RefineError(`cannot run the engine ${binary}: ${e.message}`)));
-    p.on("close", (code, sig) => (code === 0 ? resolve(tail) : reject(new RefineError(`the engine failed to predict tracks (${sig ?? `exit code ${code}`}):\n${tail.trim().split("\n").slice(-8).join("\n")}`))));
-  });
+async function runEngine(binary: string, args: string[], signal: AbortSignal | undefined, onLog?: (l: string) => void): Promise<string> {
+  let r: ProcessExit;
+  try {
+    r = await spawnEngine({ command: binary, args }, { signal, onStderrLine: onLog });
+  } catch (e) {
+    if (e instanceof ProcessStartError) throw new RefineError(`cannot run the engine ${binary}: ${(e.cause as Error).message}`);
+    throw e; // cancelled: an AbortError
+  }
+  if (r.code !== 0) throw new RefineError(`the engine failed to predict tracks (${r.signal ?? `exit code ${r.code}`}):\n${lastLines(r.stderrTail, 8)}`);
+  return r.stderrTail;
 }
 
 export function engineTrackPredictor(src: EngineTrackSource): TrackPredictor {
