@@ -1,40 +1,23 @@
 // The user's path through web mode with the real engine: drop a folder (with a corrupt image
 // and a text file), run, see the point cloud, filter by confidence, revisit a run, cancel a
 // run, survive an engine crash. Each step leaves a screenshot in e2e/artifacts/.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import {
-  buildRenderer,
-  canvasForegroundPixels,
-  descendantPids,
-  dropFiles,
-  openPage,
-  preflight,
-  processName,
-  repoRoot,
-  screenshot,
-  setRange,
-  startWebMode,
-  type WebMode,
-} from "./harness.js";
+import { type App, canvasForegroundPixels, descendantPids, dropFiles, openApp, processName, repoRoot, screenshot, setRange, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
-
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-images-"));
 
 beforeAll(async () => {
-  await buildRenderer();
-  web = await startWebMode(engine);
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp({ removeOnClose: [folder] });
+  ({ web, page, pageErrors } = app);
   // The dropped folder: two views of the bundled sample, a corrupt PNG and a text file.
   copyFileSync(join(repoRoot, "assets/sample/view-1.png"), join(folder, "view-1.png"));
   copyFileSync(join(repoRoot, "assets/sample/view-3.png"), join(folder, "view-3.png"));
@@ -43,10 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  rmSync(folder, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 const runItems = () => page.locator("[data-testid=run-item]");

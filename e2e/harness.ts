@@ -127,6 +127,51 @@ export async function openPage(): Promise<{ context: BrowserContext; profile: st
   return { context, profile, page, pageErrors };
 }
 
+export interface App {
+  web: WebMode;
+  context: BrowserContext;
+  page: Page;
+  /** Page errors and console errors (CSP violations included) seen so far. */
+  pageErrors: string[];
+  /** Closes the browser, stops web mode and removes the profile, the data folder and removeOnClose. */
+  close(): Promise<void>;
+}
+
+/**
+ * One e2e file's app: the renderer built, web mode on the real engine (`model`/`args` as for
+ * startWebMode) and Chromium on its page. Call it in beforeAll and `app?.close()` in afterAll; the
+ * folders in removeOnClose (the file's fixtures) go with it, also when the start fails.
+ */
+export async function openApp(opts: { model?: string | null; args?: string[]; removeOnClose?: string[] } = {}): Promise<App> {
+  const remove = () => {
+    for (const d of opts.removeOnClose ?? []) rmSync(d, { recursive: true, force: true });
+  };
+  let web: WebMode | undefined;
+  try {
+    const { engine } = preflight();
+    await buildRenderer();
+    web = await startWebMode(engine, opts);
+    const { context, profile, page, pageErrors } = await openPage();
+    const started = web;
+    return {
+      web: started,
+      context,
+      page,
+      pageErrors,
+      async close() {
+        await context.close();
+        await started.stop();
+        rmSync(profile, { recursive: true, force: true });
+        remove();
+      },
+    };
+  } catch (e) {
+    await web?.stop();
+    remove();
+    throw e;
+  }
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(artifacts, { recursive: true });
   const file = join(artifacts, `${String(++shot).padStart(2, "0")}-${name}.png`);

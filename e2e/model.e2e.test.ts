@@ -1,31 +1,24 @@
 // Getting a model from inside the app in web mode: the banner's path field takes a checkpoint file
 // or a folder on the server; a wrong path gets a message naming it; a good one makes runs possible.
-import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { buildRenderer, openPage, preflight, screenshot, startWebMode, tinyModel, type WebMode } from "./harness.js";
+import { type App, openApp, screenshot, tinyModel, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
-
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  await buildRenderer();
   // The operator lets the browser choose models in the goldens folder (web mode reads nothing else).
-  web = await startWebMode(engine, { model: null, args: ["--model-root", dirname(tinyModel)] });
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp({ model: null, args: ["--model-root", dirname(tinyModel)] });
+  ({ web, page, pageErrors } = app);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 describe("the model from inside the app (web mode)", () => {

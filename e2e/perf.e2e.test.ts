@@ -4,26 +4,22 @@
 // chart's bars are the numbers of the JSON the engine printed, export PNG/CSV, and find every
 // benchmark in the history after a reload. Small frames (518×84) keep each forward well under a
 // second on the shared 2-core machine.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { encodePng } from "../assets/sample/make-sample.js";
 import { parseCsv } from "../common/bench-csv.js";
 import { readSafetensors } from "../electron/services/tensors/safetensors.js";
-import { artifacts, buildRenderer, descendantPids,
-  openPage, preflight, processName, screenshot, startWebMode, type WebMode } from "./harness.js";
-
-const { engine } = preflight();
+import { type App, artifacts, descendantPids, openApp, processName, screenshot, type WebMode } from "./harness.js";
 
 const OPTION_NAMES = ["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn", "global-early-frame", "global-kv-subsample", "global-block-sparse"];
 const MANY_FRAMES = ["global-early-frame", "global-kv-subsample", "global-block-sparse"];
 
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-perf-images-"));
@@ -45,17 +41,13 @@ function frame(seed: number): Buffer {
 }
 
 beforeAll(async () => {
-  await buildRenderer();
-  web = await startWebMode(engine);
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp({ removeOnClose: [folder] });
+  ({ web, page, pageErrors } = app);
   frames.forEach((f, i) => writeFileSync(f, frame(i)));
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  rmSync(folder, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 async function dropFrames(): Promise<void> {

@@ -1,28 +1,24 @@
 // Every folder pick and drop gets an answer in web mode: an empty folder, a folder without images,
 // the official demo's scene layout (images/ inside the picked folder: used, and said so). A pick
 // that yields nothing keeps the previous selection.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { buildRenderer, dropFiles, openPage, preflight, repoRoot, screenshot, startWebMode, type WebMode } from "./harness.js";
+import { type App, dropFiles, openApp, repoRoot, screenshot, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
-
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 const root = mkdtempSync(join(tmpdir(), "vggt-e2e-picks-"));
 const sample = (n: number) => join(repoRoot, "assets/sample", `view-${n}.png`);
 
 beforeAll(async () => {
-  await buildRenderer();
-  web = await startWebMode(engine);
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp({ removeOnClose: [root] });
+  ({ web, page, pageErrors } = app);
   mkdirSync(join(root, "empty"));
   mkdirSync(join(root, "text-only"));
   writeFileSync(join(root, "text-only", "notes.txt"), "camera notes\n");
@@ -35,10 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  rmSync(root, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 const frameCount = () => page.locator("[data-testid=frame-count]").textContent();

@@ -2,36 +2,29 @@
 // track head (tiny-track-2f: random weights, so tracks and refined cameras are meaningless; what is
 // checked is that the app drives the real track head and COLMAP's bundle adjuster and shows what
 // they return).
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { buildRenderer, dropFiles, openPage, preflight, repoRoot, screenshot, startWebMode, tinyTrackModel, type WebMode } from "./harness.js";
+import { type App, dropFiles, openApp, repoRoot, screenshot, tinyTrackModel, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
-
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-track-"));
 
 beforeAll(async () => {
-  await buildRenderer();
-  web = await startWebMode(engine, { model: tinyTrackModel });
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp({ model: tinyTrackModel, removeOnClose: [folder] });
+  ({ web, page, pageErrors } = app);
   copyFileSync(join(repoRoot, "assets/sample/view-1.png"), join(folder, "view-1.png"));
   copyFileSync(join(repoRoot, "assets/sample/view-2.png"), join(folder, "view-2.png"));
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  rmSync(folder, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 const marks = (frame: number) => page.locator(`[data-testid=track-frame][data-frame="${frame}"] [data-testid=track-mark]`);

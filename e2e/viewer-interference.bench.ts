@@ -4,19 +4,17 @@
 // ABBA over rounds. Prints the engine's own per-forward medians for each condition, their ratio,
 // and the browser's CPU seconds during each benchmark.
 //   npx tsx e2e/viewer-interference.bench.ts [rounds=3] [repeats=3]
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { browserPids, buildRenderer, cpuSeconds, dropFiles, openPage, preflight, repoRoot, startWebMode } from "./harness.js";
+import { browserPids, cpuSeconds, dropFiles, openApp, repoRoot } from "./harness.js";
 
 const rounds = Number(process.argv[2] ?? 3);
 const repeats = Number(process.argv[3] ?? 3);
-const { engine } = preflight();
-await buildRenderer();
-const web = await startWebMode(engine);
-const { context, profile, page } = await openPage();
 const folder = mkdtempSync(join(tmpdir(), "vggt-bench-viewer-"));
+const app = await openApp({ removeOnClose: [folder] });
+const { web, page } = app;
 try {
   for (const f of ["view-1.png", "view-3.png"]) copyFileSync(join(repoRoot, "assets/sample", f), join(folder, f));
   await page.goto(web.url);
@@ -73,8 +71,5 @@ try {
   console.log(`median forward: viewer shown ${v.toFixed(0)} ms, lab shown ${l.toFixed(0)} ms, ratio ${(v / l).toFixed(2)}x`);
   console.log(`browser CPU per benchmark (median): viewer ${median(results.viewer.cpu).toFixed(2)} s, lab ${median(results.lab.cpu).toFixed(2)} s`);
 } finally {
-  await context.close();
-  await web.stop();
-  rmSync(folder, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
+  await app.close();
 }

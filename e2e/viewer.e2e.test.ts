@@ -1,48 +1,28 @@
 // The 3-D viewer with the real engine's output: it leaves the CPU alone while nothing changes.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { formatCount } from "../renderer/src/format.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import {
-  browserPids,
-  buildRenderer,
-  canvasForegroundPixels,
-  cpuSeconds,
-  dropFiles,
-  openPage,
-  preflight,
-  repoRoot,
-  screenshot,
-  setRange,
-  startWebMode,
-  type WebMode,
-} from "./harness.js";
+import { type App, browserPids, canvasForegroundPixels, cpuSeconds, dropFiles, openApp, repoRoot, screenshot, setRange, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
-
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-viewer-"));
 
 beforeAll(async () => {
-  await buildRenderer();
-  web = await startWebMode(engine);
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp({ removeOnClose: [folder] });
+  ({ web, page, pageErrors } = app);
   copyFileSync(join(repoRoot, "assets/sample/view-1.png"), join(folder, "view-1.png"));
   copyFileSync(join(repoRoot, "assets/sample/view-3.png"), join(folder, "view-3.png"));
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  rmSync(folder, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 /** CPU seconds the whole browser (renderer, GPU and browser processes) uses over `ms`. */
