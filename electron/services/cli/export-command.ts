@@ -1,8 +1,7 @@
 // `vggt-workbench export`: an engine output file (+ its original images) to PLY / COLMAP / JSON / nerfstudio.
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { EXPORT_FORMATS, exportEngineOutputFile, LAYOUT, type ExportFormat } from "../export/index.js";
-import { UsageError, type CliCommand } from "./registry.js";
+import { parseCliArgs, UsageError, type CliCommand } from "./registry.js";
 
 const USAGE = `Usage: vggt-workbench export <engine-output.safetensors> --format FORMAT --out DIR [options]
 
@@ -45,32 +44,21 @@ export const exportCommand: CliCommand = {
   summary: "export an engine output to PLY, COLMAP (text/binary), cameras JSON or nerfstudio",
   usage: USAGE,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          format: { type: "string" },
-          out: { type: "string" },
-          images: { type: "string" },
-          "conf-percentile": { type: "string" },
-          points: { type: "string" },
-          frames: { type: "string" },
-          ascii: { type: "boolean" },
-          "camera-model": { type: "string" },
-          "shared-camera": { type: "boolean" },
-          tracks: { type: "string" },
-          "images-mode": { type: "string" },
-          "include-padding": { type: "boolean" },
-          force: { type: "boolean" },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values: v, positionals } = parsed;
+    const { values: v, positionals } = parseCliArgs(argv, {
+      format: { type: "string" },
+      out: { type: "string" },
+      images: { type: "string" },
+      "conf-percentile": { type: "string" },
+      points: { type: "string" },
+      frames: { type: "string" },
+      ascii: { type: "boolean" },
+      "camera-model": { type: "string" },
+      "shared-camera": { type: "boolean" },
+      tracks: { type: "string" },
+      "images-mode": { type: "string" },
+      "include-padding": { type: "boolean" },
+      force: { type: "boolean" },
+    });
     if (positionals.length !== 1) throw new UsageError(`expected one engine output file, got ${positionals.length}`);
     const input = positionals[0];
     if (!v.format) throw new UsageError("--format is required");

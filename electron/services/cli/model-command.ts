@@ -1,8 +1,7 @@
 // `vggt-workbench model ...`: get, check, list and convert the VGGT weights from the command line.
 import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
-import { UsageError, type CliCommand, type CliIO } from "./registry.js";
+import { parseCliArgs, UsageError, type CliCommand, type CliIO } from "./registry.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import {
   CONVERT_TARGETS,
@@ -101,33 +100,22 @@ export const modelCommand: CliCommand = {
   usage: USAGE,
   async run(argv, ioIn) {
     const io = ioIn as ModelCliIO;
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          repo: { type: "string" },
-          file: { type: "string" },
-          revision: { type: "string" },
-          endpoint: { type: "string" },
-          "cache-dir": { type: "string" },
-          sha256: { type: "string" },
-          weights: { type: "string" },
-          offline: { type: "boolean" },
-          engine: { type: "string" },
-          config: { type: "string" },
-          to: { type: "string" },
-          all: { type: "boolean" },
-          orphans: { type: "boolean" },
-          json: { type: "boolean" },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values: v, positionals } = parsed;
+    const { values: v, positionals } = parseCliArgs(argv, {
+      repo: { type: "string" },
+      file: { type: "string" },
+      revision: { type: "string" },
+      endpoint: { type: "string" },
+      "cache-dir": { type: "string" },
+      sha256: { type: "string" },
+      weights: { type: "string" },
+      offline: { type: "boolean" },
+      engine: { type: "string" },
+      config: { type: "string" },
+      to: { type: "string" },
+      all: { type: "boolean" },
+      orphans: { type: "boolean" },
+      json: { type: "boolean" },
+    });
     const [action, ...rest] = positionals;
     if (!action) throw new UsageError("an action is required");
     const env = io.env ?? process.env;

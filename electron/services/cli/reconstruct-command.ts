@@ -5,12 +5,11 @@ import { checkThreads } from "../../../common/limits.js";
 import { spawnEngine } from "../engine/engine-process.js";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { exportEngineOutputFile } from "../export/index.js";
 import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
 import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetSet } from "../../../common/option-catalog.js";
-import { UsageError, type CliCommand } from "./registry.js";
+import { parseCliArgs, UsageError, type CliCommand } from "./registry.js";
 
 function wrap(text: string, width: number): string {
   const lines: string[] = [];
@@ -57,20 +56,16 @@ export const reconstructCommand: CliCommand = {
   summary: "run VGGT on a folder of images and export a point cloud and cameras",
   usage: USAGE,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: "string" },
-        weights: { type: "string" },
-        config: { type: "string" },
-        "random-weights": { type: "boolean" },
-        preprocess: { type: "string" },
-        frames: { type: "string" },
-        threads: { type: "string" },
-        options: { type: "string" },
-        "conf-percentile": { type: "string" },
-      },
+    const { values, positionals } = parseCliArgs(argv, {
+      out: { type: "string" },
+      weights: { type: "string" },
+      config: { type: "string" },
+      "random-weights": { type: "boolean" },
+      preprocess: { type: "string" },
+      frames: { type: "string" },
+      threads: { type: "string" },
+      options: { type: "string" },
+      "conf-percentile": { type: "string" },
     });
     if (positionals.length !== 1) throw new UsageError("give exactly one images folder");
     if (!values.out) throw new UsageError("--out DIR is required");

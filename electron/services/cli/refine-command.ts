@@ -3,14 +3,13 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { loadEngineOutput } from "../export/engine-output.js";
 import { engineTrackPredictor, type EngineTrackSource } from "../refine/engine-tracks.js";
 import { DEFAULT_QUERIES, DEFAULT_QUERY_FRAMES, formatRefineReport, refineOutputFile } from "../refine/refine.js";
 import { DEFAULT_TRACK_FILTER } from "../refine/track-model.js";
 import { FASTEST_EXACT } from "./reconstruct-command.js";
-import { UsageError, type CliCommand } from "./registry.js";
+import { parseCliArgs, UsageError, type CliCommand } from "./registry.js";
 
 const USAGE = `Usage: vggt-workbench refine <run> --out FILE.safetensors [options]
 
@@ -53,31 +52,20 @@ export const refineCommand: CliCommand = {
   summary: "refine a reconstruction's cameras by bundle adjustment (track head + COLMAP)",
   usage: USAGE,
   async run(argv, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          out: { type: "string" },
-          queries: { type: "string" },
-          "query-frames": { type: "string" },
-          weights: { type: "string" },
-          config: { type: "string" },
-          "min-visibility": { type: "string" },
-          "min-confidence": { type: "string" },
-          "max-reproj": { type: "string" },
-          "min-observations": { type: "string" },
-          "keep-colmap": { type: "string" },
-          threads: { type: "string" },
-          options: { type: "string" },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values: v, positionals } = parsed;
+    const { values: v, positionals } = parseCliArgs(argv, {
+      out: { type: "string" },
+      queries: { type: "string" },
+      "query-frames": { type: "string" },
+      weights: { type: "string" },
+      config: { type: "string" },
+      "min-visibility": { type: "string" },
+      "min-confidence": { type: "string" },
+      "max-reproj": { type: "string" },
+      "min-observations": { type: "string" },
+      "keep-colmap": { type: "string" },
+      threads: { type: "string" },
+      options: { type: "string" },
+    });
     if (positionals.length !== 1) throw new UsageError(`expected one run (engine output file or reconstruct folder), got ${positionals.length}`);
     if (!v.out) throw new UsageError("--out FILE is required");
     const queries = num("--queries", v.queries, DEFAULT_QUERIES, true);

@@ -1,4 +1,7 @@
-// The CLI's subcommand registry: each subcommand is one module registered in commands.ts.
+// The CLI's subcommand registry: each subcommand is one module registered in commands.ts, and
+// parses its arguments with parseCliArgs.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 export interface CliIO {
   stdout(text: string): void;
   stderr(text: string): void;
@@ -16,6 +19,17 @@ export interface CliCommand {
 
 /** Bad command-line usage (exit code 2, usage text shown). */
 export class UsageError extends Error {}
+
+type CliOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/** A subcommand's arguments: positionals allowed, unknown options refused, any problem a UsageError. */
+export function parseCliArgs<O extends CliOptions>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
 
 const registry = new Map<string, CliCommand>();
 
