@@ -20,42 +20,14 @@ export function toBenchSummary(r: BenchRecord): BenchSummary {
   return summary;
 }
 
-export class BenchHistory {
-  readonly dir: string;
-  private readonly records: JsonRecordStore<BenchRecord, BenchSummary>;
-
+export class BenchHistory extends JsonRecordStore<BenchRecord, BenchSummary> {
   constructor(dataDir: string) {
-    this.dir = join(dataDir, "benchmarks");
-    this.records = new JsonRecordStore({ dir: this.dir, what: "benchmark", idPattern: BENCH_ID_RE, fileName: RECORD_FILE, summary: toBenchSummary });
-    this.records.markInterrupted((s) => s.status === "running", { status: "interrupted", error: "the app stopped while this benchmark was running" });
+    super({ dir: join(dataDir, "benchmarks"), what: "benchmark", idPattern: BENCH_ID_RE, fileName: RECORD_FILE, summary: toBenchSummary });
+    this.markInterrupted((s) => s.status === "running", { status: "interrupted", error: "the app stopped while this benchmark was running" });
   }
 
+  /** The benchmark's folder: its record and the A/B outputs it kept. */
   benchDir(id: string): string {
-    return this.records.recordDir(id);
-  }
-
-  recordPath(id: string): string {
-    return this.records.recordPath(id);
-  }
-
-  create(record: BenchRecord): BenchRecord {
-    return this.records.create(record);
-  }
-
-  get(id: string): BenchRecord {
-    return this.records.get(id);
-  }
-
-  update(id: string, patch: Partial<BenchRecord>): BenchRecord {
-    return this.records.update(id, patch);
-  }
-
-  /** Newest first; unreadable records are skipped so one bad file never hides the others. */
-  list(): BenchSummary[] {
-    return this.records.list();
-  }
-
-  delete(id: string): void {
-    this.records.delete(id);
+    return this.recordDir(id);
   }
 }

@@ -26,48 +26,26 @@ export function toSummary(d: RunDetail): RunSummary {
   return summary;
 }
 
-export class RunStore {
+export class RunStore extends JsonRecordStore<RunDetail, RunSummary> {
   readonly runsDir: string;
   readonly uploadsDir: string;
   private readonly settingsPath: string;
-  private readonly records: JsonRecordStore<RunDetail, RunSummary>;
 
   constructor(readonly dataDir: string) {
-    this.runsDir = join(dataDir, "runs");
+    super({ dir: join(dataDir, "runs"), what: "run", idPattern: RUN_ID_RE, fileName: "run.json", summary: toSummary, cache: true });
+    this.runsDir = this.dir;
     this.uploadsDir = join(dataDir, "uploads");
     this.settingsPath = join(dataDir, "settings.json");
-    this.records = new JsonRecordStore({ dir: this.runsDir, what: "run", idPattern: RUN_ID_RE, fileName: "run.json", summary: toSummary, cache: true });
     mkdirSync(this.uploadsDir, { recursive: true });
-    this.records.markInterrupted((r) => r.status === "running" || r.status === "queued", { status: "interrupted", error: "the app stopped while this run was in progress" });
+    this.markInterrupted((r) => r.status === "running" || r.status === "queued", { status: "interrupted", error: "the app stopped while this run was in progress" });
   }
 
   runDir(id: string): string {
-    return this.records.recordDir(id);
+    return this.recordDir(id);
   }
 
   outputPath(id: string): string {
     return join(this.runDir(id), "output.safetensors");
-  }
-
-  create(detail: RunDetail): RunDetail {
-    return this.records.create(detail);
-  }
-
-  get(id: string): RunDetail {
-    return this.records.get(id);
-  }
-
-  update(id: string, patch: Partial<RunDetail>): RunDetail {
-    return this.records.update(id, patch);
-  }
-
-  /** Newest first. Unreadable records are skipped (and left on disk untouched). */
-  list(): RunSummary[] {
-    return this.records.list();
-  }
-
-  delete(id: string): void {
-    this.records.delete(id);
   }
 
   newUploadDir(): { uploadId: string; dir: string } {
