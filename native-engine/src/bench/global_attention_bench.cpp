@@ -51,10 +51,10 @@ std::vector<float> random_vec(size_t n, unsigned seed) {
 
 nlohmann::json bench_global_attention(const GlobalAttentionBenchOptions& o) {
   const EngineOptions defaults = parse_option_list("global-early-frame,global-kv-subsample,global-block-sparse", 0);
-  const int K = defaults.param_int("global-early-frame", "k");
-  const int stride = defaults.param_int("global-kv-subsample", "stride");
-  const int first = defaults.param_int("global-kv-subsample", "first"), last = defaults.param_int("global-kv-subsample", "last");
-  const double keep = defaults.param("global-block-sparse", "keep"), cdf = defaults.param("global-block-sparse", "cdf");
+  const int K = defaults.early_frame.k;
+  const int stride = defaults.kv_subsample.stride;
+  const int first = defaults.kv_subsample.first, last = defaults.kv_subsample.last;
+  const double keep = defaults.block_sparse.keep, cdf = defaults.block_sparse.cdf;
   // Under the defaults, VGGT-1B's 24 global layers split into these groups.
   const int n_frame = std::min(K, kDepth);
   const int n_kv = std::max(0, std::min(last, kDepth - 1) - std::max(first, n_frame) + 1);

@@ -14,11 +14,13 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "core/version.h"
 #include "cli/commands.h"
 #include "cli/model_setup.h"
 #include "core/cpu_features.h"
 #include "model/accuracy.h"
 #include "preprocess/preprocess.h"
+#include "runtime/options_json.h"
 #include "server/memory_usage.h"
 
 namespace vggt::cli {
@@ -167,7 +169,7 @@ RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& o
   json stages = json::array();
   for (auto& t : r.pred.timings) stages.push_back({{"stage", t.stage}, {"ms", t.ms}, {"gflop", t.gflop}});
   r.row = {{"name", name},
-           {"options", json::parse(options_to_json(opts))},
+           {"options", runtime::option_flags_json(opts)},
            {"option_params", option_params_json(opts)},
            {"latency_ms", lat},
            {"cpu_ms", cpu},
@@ -242,7 +244,7 @@ int bench_main(int argc, char** argv) {
   }
 
   json j = {{"schema", "vggt-bench/1"},
-            {"engine_version", VGGT_ENGINE_VERSION},
+            {"engine_version", engine_version()},
             {"isa", isa_name()},
             {"machine", machine_json()},
             {"threads", threads > 0 ? threads : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN))},
@@ -301,10 +303,9 @@ int bench_main(int argc, char** argv) {
     }
   } else if (a.has("cumulative")) {
     j["kind"] = "cumulative";
-    // The write-up's order, with w8a8 (off by default) as the last row.
-    const std::vector<std::string> order = {"sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln",
-                                            "bf16",        "prepack",    "flash-attn", "w8a8"};
-    EngineOptions o{threads, {}};
+    // The options `all` switches on, in table order, then w8a8 (off by default) as the last row.
+    EngineOptions o;
+    o.threads = threads;
     // Warm-up runs once, before the baseline: first-call costs (oneDNN kernel generation, page
     // faults) would otherwise land on the baseline row alone. Later rows inherit warm state, as
     // in a long-lived engine; what a row builds on its first run (caches, packed conv weights)
@@ -314,8 +315,9 @@ int bench_main(int argc, char** argv) {
     base.row["speedup"] = 1.0;
     base.row["accuracy"] = accuracy_json(base.pred, base.pred);
     rows.push_back(base.row);
-    for (auto& opt : order) {
-      o.flags[opt] = true;
+    for (const Opt id : cumulative_order()) {
+      const std::string& opt = option_info(id).name;
+      o.set(id);
       RowResult r = run_row(*model, images, o, "+ " + opt, 0, repeats, quiet);
       r.row["added"] = opt;
       r.row["speedup"] = base.row["median_ms"].get<double>() / r.row["median_ms"].get<double>();

@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/input_tensor.h"
 #include "io/json_guard.h"
+#include "runtime/options_json.h"
 #include "io/safetensors.h"
 #include "model/predictions_io.h"
 #include "model/sequence_parallel.h"
@@ -94,7 +95,7 @@ void add_model_meta(const Args& a, const VggtModel& model, const EngineOptions& 
                     std::map<std::string, std::string>& meta) {
   meta["model"] = model.random_weights() ? "random:" + std::to_string(seed) : a.get("weights");
   meta["random_weights"] = model.random_weights() ? "true" : "false";
-  meta["options"] = options_to_json(opts);
+  meta["options"] = runtime::option_flags_json(opts).dump();
   meta["option_params"] = option_params_json(opts).dump();
   meta["config"] = model.config().to_json();
 }

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/kernels_bench.h"
+#include "core/version.h"
+#include "runtime/describe.h"
 #include "bench/mpi_link_bench.h"
 #include "cli/commands.h"
 #include "cli/model_setup.h"
@@ -28,7 +30,8 @@ static void usage() {
                "  validate    --weights W [--config C]\n"
                "  convert     (--weights W | --random-weights) [--config C] --to f32|bf16|int8 --out F.safetensors\n"
                "  serve       (framed stdio protocol, see docs/ENGINE-PROTOCOL.md)\n"
-               "  version\n");
+               "  describe    --json  (options, presets, the built-in config and parameter table: docs/ENGINE-VOCABULARY.md)\n"
+               "  version     [--json]\n");
 }
 
 int main(int argc, char** argv) {
@@ -46,16 +49,25 @@ int main(int argc, char** argv) {
     if (cmd == "serve") return serve_main(argc, argv);
     if (cmd == "bench-kernels") return kernels_bench_main(argc - 1, argv + 1);
     if (cmd == "bench-mpi") return mpi_link_bench_main(argc - 1, argv + 1);
+    if (cmd == "describe") {
+      if (argc != 3 || std::string(argv[2]) != "--json") {
+        std::fprintf(stderr, "usage: vggt-engine describe --json\n");
+        return 2;
+      }
+      // Options, presets, the built-in config and parameter table (docs/ENGINE-VOCABULARY.md).
+      std::printf("%s\n", vggt::runtime::describe_json().dump().c_str());
+      return 0;
+    }
     if (cmd == "version") {
       if (argc > 2 && std::string(argv[2]) == "--json") {
         // The app reads this to decide which features to offer (docs/ENGINE-PROTOCOL.md).
         std::printf("{\"version\": \"%s\", \"mpi\": %s, \"parallel_modes\": [%s], \"isa\": \"%s\", \"options\": %s}\n",
-                    VGGT_ENGINE_VERSION, vggt::cli::mpi_available() ? "true" : "false",
+                    vggt::engine_version(), vggt::cli::mpi_available() ? "true" : "false",
                     vggt::cli::mpi_available() ? "\"ulysses\", \"ring\"" : "", vggt::cli::isa_summary().c_str(),
                     vggt::option_table_json().dump().c_str());
         return 0;
       }
-      std::printf("vggt-engine %s\n", VGGT_ENGINE_VERSION);
+      std::printf("vggt-engine %s\n", vggt::engine_version());
       return 0;
     }
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {

@@ -13,12 +13,6 @@ namespace vggt::cli {
 
 EngineOptions parse_options(const std::string& list, int threads) { return parse_option_list(list, threads); }
 
-std::string options_to_json(const EngineOptions& o) {
-  nlohmann::json j = nlohmann::json::object();
-  for (auto& n : known_option_names()) j[n] = o.flag(n);
-  return j.dump();
-}
-
 std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::string& config, const EngineOptions& o,
                                       uint64_t seed) {
   ModelConfig cfg = ModelConfig::resolve(config);

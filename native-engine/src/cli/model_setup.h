@@ -10,7 +10,6 @@ namespace vggt::cli {
 
 // "a,b,-c" -> flags {a:on, b:on, c:off}; unknown names are rejected.
 EngineOptions parse_options(const std::string& list, int threads);
-std::string options_to_json(const EngineOptions& o);
 
 // weights empty -> random full-architecture weights (benchmark mode).
 std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::string& config, const EngineOptions& o,

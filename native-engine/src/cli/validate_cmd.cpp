@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "core/version.h"
 #include "cli/commands.h"
 #include "io/checkpoint.h"
 #include "io/json_guard.h"
@@ -46,7 +47,7 @@ int convert_main(int argc, char** argv) {
   auto ws = a.has("random-weights") ? WeightStore::random(cfg, static_cast<uint64_t>(a.get_int("seed", 0)))
                                     : WeightStore::load(a.get("weights"), cfg);
   const std::string path = ws->source();
-  write_converted(*ws, effective_config(cfg, *ws), to, out, {{"source", path}, {"engine_version", VGGT_ENGINE_VERSION}, {"config", cfg.to_json()}});
+  write_converted(*ws, effective_config(cfg, *ws), to, out, {{"source", path}, {"engine_version", engine_version()}, {"config", cfg.to_json()}});
   std::fprintf(stderr, "wrote %s (%s)\n", out.c_str(), to.c_str());
   return 0;
 }

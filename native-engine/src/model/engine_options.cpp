@@ -8,51 +8,84 @@
 
 namespace vggt {
 
+namespace {
+// Captureless accessors, so the table can set and read the typed parameters by name.
+#define VGGT_PARAM(member, field, cast)                                          \
+  [](const EngineOptions& o) { return static_cast<double>(o.member.field); }, \
+      [](EngineOptions& o, double v) { o.member.field = static_cast<cast>(v); }
+}  // namespace
+
 const std::vector<OptionInfo>& option_table() {
-  // The optimization toggles in the write-up's order, then the many-frame global-attention
-  // toggles. Layer indices are aggregator layers (0-based); ranges past the model's depth are
-  // clamped to it at run time.
-  static const std::vector<OptionInfo> table = {
-      {"sincos-lowp", false, true, "DPT sin/cos position embedding in fp32 (not fp64)", {}},
-      {"rope-fused", false, true, "RoPE applied in one pass over q and k", {}},
-      {"rope-cache", false, true, "RoPE positions and per-token cos/sin built once per grid", {}},
-      {"dpt-pos-cache", false, true, "DPT position embeddings cached per shape", {}},
-      {"fused-add-ln", false, true, "residual add + LayerNorm in one pass", {}},
-      {"bf16", true, true, "bf16 weights and activations in the big GEMMs and convs", {}},
-      {"w8a8", true, false, "int8 weights and activations in the transformer Linears", {}},
-      {"prepack", false, true, "weights prepacked for the GEMM kernels", {}},
-      {"flash-attn", false, true, "tiled flash attention (online softmax)", {}},
-      {"global-early-frame",
-       true,
-       false,
-       "the first K global layers computed as frame attention (AVGGT step 1)",
-       {{"k", 0, 64, 8, true, "number of leading global layers run as frame attention (0 = none)"}}},
-      {"global-kv-subsample",
-       true,
-       false,
-       "global layers in [first, last]: every query attends to its own frame in full and to the other "
-       "frames' special tokens, a grid-strided subset of their patch tokens and one mean-fill token each "
-       "(AVGGT step 2)",
-       {{"stride", 1, 16, 4, true, "grid stride over patch rows and columns (1 = keep every patch)"},
-        {"first", 0, 63, 8, true, "first global layer subsampled"},
-        {"last", 0, 63, 21, true, "last global layer subsampled"}}},
-      {"global-block-sparse",
-       true,
-       false,
-       "global layers not otherwise replaced: per 64-query block, only the key tiles whose mean-pooled "
-       "score is in the top `keep` fraction (or within the cumulative-probability threshold `cdf`) are "
-       "computed; camera and register tokens always dense",
-       {{"keep", 0.01, 1, 0.25, false, "fraction of key tiles kept per query block (1 = every tile)"},
-        {"cdf", 0, 1, 0, false, "also keep the most probable tiles up to this cumulative probability (0 = off)"}}},
-  };
+  // The optimization toggles in the order they were added to the engine, then the many-frame
+  // global-attention toggles. Layer indices are aggregator layers (0-based); ranges past the
+  // model's depth are clamped to it at run time.
+  using G = OptionGroup;
+  static const std::vector<OptionInfo> table = [] {
+    std::vector<OptionInfo> t = {
+        {Opt::sincos_lowp, "sincos-lowp", false, true, G::optimizations, "DPT sin/cos position embedding in fp32 (not fp64)", {}},
+        {Opt::rope_fused, "rope-fused", false, true, G::optimizations, "RoPE applied in one pass over q and k", {}},
+        {Opt::rope_cache, "rope-cache", false, true, G::optimizations, "RoPE positions and per-token cos/sin built once per grid", {}},
+        {Opt::dpt_pos_cache, "dpt-pos-cache", false, true, G::optimizations, "DPT position embeddings cached per shape", {}},
+        {Opt::fused_add_ln, "fused-add-ln", false, true, G::optimizations, "residual add + LayerNorm in one pass", {}},
+        {Opt::bf16, "bf16", true, true, G::optimizations, "bf16 weights and activations in the big GEMMs and convs", {}},
+        {Opt::w8a8, "w8a8", true, false, G::optimizations, "int8 weights and activations in the transformer Linears", {}},
+        {Opt::prepack, "prepack", false, true, G::optimizations, "weights prepacked for the GEMM kernels", {}},
+        {Opt::flash_attn, "flash-attn", false, true, G::optimizations, "tiled flash attention (online softmax)", {}},
+        {Opt::global_early_frame,
+         "global-early-frame",
+         true,
+         false,
+         G::many_frames,
+         "the first K global layers computed as frame attention (AVGGT step 1)",
+         {{"k", 0, 64, true, "number of leading global layers run as frame attention (0 = none)",
+           VGGT_PARAM(early_frame, k, int)}}},
+        {Opt::global_kv_subsample,
+         "global-kv-subsample",
+         true,
+         false,
+         G::many_frames,
+         "global layers in [first, last]: every query attends to its own frame in full and to the other "
+         "frames' special tokens, a grid-strided subset of their patch tokens and one mean-fill token each "
+         "(AVGGT step 2)",
+         {{"stride", 1, 16, true, "grid stride over patch rows and columns (1 = keep every patch)",
+           VGGT_PARAM(kv_subsample, stride, int)},
+          {"first", 0, 63, true, "first global layer subsampled", VGGT_PARAM(kv_subsample, first, int)},
+          {"last", 0, 63, true, "last global layer subsampled", VGGT_PARAM(kv_subsample, last, int)}}},
+        {Opt::global_block_sparse,
+         "global-block-sparse",
+         true,
+         false,
+         G::many_frames,
+         "global layers not otherwise replaced: per 64-query block, only the key tiles whose mean-pooled "
+         "score is in the top `keep` fraction (or within the cumulative-probability threshold `cdf`) are "
+         "computed; camera and register tokens always dense",
+         {{"keep", 0.01, 1, false, "fraction of key tiles kept per query block (1 = every tile)",
+           VGGT_PARAM(block_sparse, keep, double)},
+          {"cdf", 0, 1, false, "also keep the most probable tiles up to this cumulative probability (0 = off)",
+           VGGT_PARAM(block_sparse, cdf, double)}}},
+    };
+    for (size_t i = 0; i < t.size(); ++i)
+      if (static_cast<size_t>(t[i].id) != i) throw std::logic_error("option table out of Opt order at " + t[i].name);
+    if (t.size() != kOptionCount) throw std::logic_error("option table does not list every Opt");
+    return t;
+  }();
   return table;
 }
+#undef VGGT_PARAM
+
+const OptionInfo& option_info(Opt id) { return option_table().at(static_cast<size_t>(id)); }
 
 const OptionInfo* find_option(const std::string& name) {
   for (const auto& o : option_table())
     if (o.name == name) return &o;
   return nullptr;
 }
+
+const char* option_group_name(OptionGroup g) {
+  return g == OptionGroup::many_frames ? "many-frames" : "optimizations";
+}
+
+double OptionParam::def() const { return get(EngineOptions{}); }
 
 namespace {
 const OptionParam* find_param(const OptionInfo& o, const std::string& name) {
@@ -78,18 +111,62 @@ const OptionInfo& require_option(const std::string& name) {
   if (!o) throw std::runtime_error("unknown engine option '" + name + "' (known: " + known_list() + ")");
   return *o;
 }
+
+std::string names_where(bool (*pred)(const OptionInfo&)) {
+  std::string s;
+  for (const auto& o : option_table())
+    if (pred(o)) s += (s.empty() ? "" : ",") + o.name;
+  return s;
+}
 }  // namespace
+
+const std::vector<OptionPreset>& option_presets() {
+  static const std::vector<OptionPreset> presets = {
+      {"reference", "", "Every optimization off: the exact fp32 reference path."},
+      {"writeup", "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,bf16,prepack",
+       "The rows of the write-up's latency table."},
+      {"all", "all",
+       "Every option but int8: the default. bf16 weights are lossy, yet on the same VGGT-1B weights its outputs are "
+       "closer to the fp32 outputs than the official release's bf16 autocast (cameras 1.24 vs 1.42 deg, points 6.3e-3 "
+       "vs 1.6e-2 of their RMS), about 2.1x faster than the fp32 reference."},
+      {"fastest-exact", names_where([](const OptionInfo& o) { return !o.lossy; }),
+       "Every option that keeps the fp32-exact tolerance."},
+      {"fastest-int8", names_where([](const OptionInfo& o) { return o.group == OptionGroup::optimizations; }),
+       "Every optimization, int8 included (the many-frame toggles stay off)."},
+      {"many-frames", "all," + names_where([](const OptionInfo& o) { return o.group == OptionGroup::many_frames; }),
+       "The engine's defaults (`all`) plus the many-frame global-attention toggles at their default parameters."},
+  };
+  return presets;
+}
+
+const OptionPreset* find_preset(const std::string& name) {
+  for (const auto& p : option_presets())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<Opt> cumulative_order() {
+  std::vector<Opt> order;
+  for (const auto& o : option_table())
+    if (o.group == OptionGroup::optimizations && o.in_all) order.push_back(o.id);
+  for (const auto& o : option_table())
+    if (o.group == OptionGroup::optimizations && !o.in_all) order.push_back(o.id);
+  return order;
+}
 
 double EngineOptions::param(const std::string& option, const std::string& name) const {
   const OptionInfo& o = require_option(option);
   const OptionParam* p = find_param(o, name);
   if (!p) throw std::runtime_error("engine option '" + option + "' has no parameter '" + name + "'");
-  auto it = params.find(option);
-  if (it != params.end()) {
-    auto jt = it->second.find(name);
-    if (jt != it->second.end()) return jt->second;
-  }
-  return p->def;
+  return p->get(*this);
+}
+
+bool EngineOptions::operator==(const EngineOptions& o) const {
+  if (threads != o.threads || switches != o.switches) return false;
+  for (const auto& opt : option_table())
+    for (const auto& p : opt.params)
+      if (p.get(*this) != p.get(o)) return false;
+  return true;
 }
 
 double validate_param(const OptionInfo& opt, const std::string& param, double value, const std::string& text) {
@@ -109,11 +186,15 @@ double validate_param(const OptionInfo& opt, const std::string& param, double va
   return value;
 }
 
+void set_param(EngineOptions& o, const OptionInfo& opt, const std::string& param, double value, const std::string& text) {
+  validate_param(opt, param, value, text);
+  find_param(opt, param)->put(o, value);
+}
+
 void validate_option_params(const EngineOptions& o) {
-  if (o.flag("global-kv-subsample") &&
-      o.param("global-kv-subsample", "first") > o.param("global-kv-subsample", "last"))
-    throw std::runtime_error("engine option 'global-kv-subsample': first (" + num(o.param("global-kv-subsample", "first")) +
-                             ") must be <= last (" + num(o.param("global-kv-subsample", "last")) + ")");
+  if (o.on(Opt::global_kv_subsample) && o.kv_subsample.first > o.kv_subsample.last)
+    throw std::runtime_error("engine option 'global-kv-subsample': first (" + num(o.kv_subsample.first) +
+                             ") must be <= last (" + num(o.kv_subsample.last) + ")");
 }
 
 EngineOptions parse_option_list(const std::string& list, int threads) {
@@ -130,7 +211,7 @@ EngineOptions parse_option_list(const std::string& list, int threads) {
     }
     if (item == "all") {
       for (const auto& opt : option_table())
-        if (opt.in_all) o.flags[opt.name] = on;
+        if (opt.in_all) o.set(opt.id, on);
       continue;
     }
     const size_t eq = item.find('=');
@@ -143,7 +224,7 @@ EngineOptions parse_option_list(const std::string& list, int threads) {
     const OptionInfo& opt = require_option(name);
     if (eq == std::string::npos) {
       if (!pname.empty()) throw std::runtime_error("engine option '" + item + "': give a value (" + item + "=N)");
-      o.flags[name] = on;
+      o.set(opt.id, on);
       continue;
     }
     const std::string text = item.substr(eq + 1);
@@ -156,19 +237,30 @@ EngineOptions parse_option_list(const std::string& list, int threads) {
       // Reuse the range message: the value is not a number at all.
       validate_param(opt, pname, std::nan(""), text);
     }
-    o.params[name][pname] = validate_param(opt, pname, v, text);
-    o.flags[name] = true;
+    set_param(o, opt, pname, v, text);
+    o.set(opt.id);
   }
   validate_option_params(o);
   return o;
 }
 
+std::string option_list(const EngineOptions& o) {
+  std::string s;
+  for (const auto& opt : option_table()) {
+    if (!o.on(opt.id)) continue;
+    s += (s.empty() ? "" : ",") + opt.name;
+    for (const auto& p : opt.params)
+      if (p.get(o) != p.def()) s += "," + opt.name + "." + p.name + "=" + num(p.get(o));
+  }
+  return s;
+}
+
 nlohmann::json option_params_json(const EngineOptions& o) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& opt : option_table()) {
-    if (opt.params.empty() || !o.flag(opt.name)) continue;
+    if (opt.params.empty() || !o.on(opt.id)) continue;
     for (const auto& p : opt.params) {
-      const double v = o.param(opt.name, p.name);
+      const double v = p.get(o);
       if (p.integer)
         j[opt.name][p.name] = static_cast<int64_t>(v);
       else
@@ -183,11 +275,17 @@ nlohmann::json option_table_json() {
   for (const auto& opt : option_table()) {
     nlohmann::json ps = nlohmann::json::array();
     for (const auto& p : opt.params)
-      ps.push_back({{"name", p.name}, {"min", p.min}, {"max", p.max}, {"default", p.def}, {"integer", p.integer},
+      ps.push_back({{"name", p.name}, {"min", p.min}, {"max", p.max}, {"default", p.def()}, {"integer", p.integer},
                     {"help", p.help}});
-    arr.push_back({{"name", opt.name}, {"kind", opt.lossy ? "lossy" : "exact"}, {"in_all", opt.in_all},
-                   {"help", opt.help}, {"params", ps}});
+    arr.push_back({{"name", opt.name}, {"kind", opt.lossy ? "lossy" : "exact"}, {"group", option_group_name(opt.group)},
+                   {"in_all", opt.in_all}, {"help", opt.help}, {"params", ps}});
   }
+  return arr;
+}
+
+nlohmann::json option_presets_json() {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& p : option_presets()) arr.push_back({{"name", p.name}, {"options", p.options}, {"help", p.help}});
   return arr;
 }
 

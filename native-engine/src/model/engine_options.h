@@ -1,7 +1,9 @@
-// The engine's run-time options: one table (name, kind, parameters with ranges and defaults)
-// that the CLI parser, the protocol validator, `hello` and `version --json` all read.
+// The engine's run-time options: one table (name, kind, group, parameters with ranges and
+// defaults, presets) that the `--options` parser, the protocol validator, `hello` and
+// `describe --json` all read, and the typed option set the model reads.
 #pragma once
-#include <map>
+#include <array>
+#include <bitset>
 #include <string>
 #include <vector>
 
@@ -9,61 +11,110 @@
 
 namespace vggt {
 
-struct OptionParam {
-  std::string name;
-  double min = 0, max = 0, def = 0;
-  bool integer = true;
-  std::string help;
+// Every option, in the order the UI lists them (the option table has one row per id, same order).
+enum class Opt : int {
+  sincos_lowp,
+  rope_fused,
+  rope_cache,
+  dpt_pos_cache,
+  fused_add_ln,
+  bf16,
+  w8a8,
+  prepack,
+  flash_attn,
+  global_early_frame,
+  global_kv_subsample,
+  global_block_sparse,
 };
+constexpr int kOptionCount = 12;
 
-struct OptionInfo {
-  std::string name;
-  bool lossy = false;   // outputs differ from the exact path beyond fp32 rounding
-  bool in_all = false;  // switched on by `all`
-  std::string help;
-  std::vector<OptionParam> params;  // params[0] is the one `name=value` sets
+// Typed parameters of the options that take them. The member initialisers are the defaults the
+// option table reports (the table reads them from a default-constructed EngineOptions).
+struct EarlyFrameParams {
+  int k = 8;  // leading global layers run as frame attention
 };
-
-// Every option, in the order the UI lists them.
-const std::vector<OptionInfo>& option_table();
-const OptionInfo* find_option(const std::string& name);  // nullptr when unknown
+struct KvSubsampleParams {
+  int stride = 4, first = 8, last = 21;
+};
+struct BlockSparseParams {
+  double keep = 0.25, cdf = 0;
+};
 
 // Run-time switches; all off = the exact fp32 reference path.
 struct EngineOptions {
   int threads = 0;  // 0 = all cores
-  std::map<std::string, bool> flags;
-  // Parameter values given explicitly: option -> parameter -> value (validated).
-  std::map<std::string, std::map<std::string, double>> params;
-  bool flag(const std::string& name) const {
-    auto it = flags.find(name);
-    return it != flags.end() && it->second;
-  }
-  // The given value, else the table's default. Throws for an unknown option or parameter.
+  std::bitset<kOptionCount> switches;
+  EarlyFrameParams early_frame;
+  KvSubsampleParams kv_subsample;
+  BlockSparseParams block_sparse;
+
+  bool on(Opt o) const { return switches.test(static_cast<size_t>(o)); }
+  void set(Opt o, bool v = true) { switches.set(static_cast<size_t>(o), v); }
+  // A parameter by its table names (effective value). Throws for an unknown option or parameter.
   double param(const std::string& option, const std::string& name) const;
-  int param_int(const std::string& option, const std::string& name) const {
-    return static_cast<int>(param(option, name));
-  }
-  bool operator==(const EngineOptions& o) const {
-    return threads == o.threads && flags == o.flags && params == o.params;
-  }
+  bool operator==(const EngineOptions& o) const;
   bool operator!=(const EngineOptions& o) const { return !(*this == o); }
 };
+
+struct OptionParam {
+  std::string name;
+  double min = 0, max = 0;
+  bool integer = true;
+  std::string help;
+  double (*get)(const EngineOptions&) = nullptr;
+  void (*put)(EngineOptions&, double) = nullptr;
+  double def() const;  // the value in a default-constructed EngineOptions
+};
+
+enum class OptionGroup { optimizations, many_frames };
+
+struct OptionInfo {
+  Opt id;
+  std::string name;
+  bool lossy = false;   // outputs differ from the exact path beyond fp32 rounding
+  bool in_all = false;  // switched on by `all`
+  OptionGroup group = OptionGroup::optimizations;
+  std::string help;
+  std::vector<OptionParam> params;  // params[0] is the one `name=value` sets
+};
+
+// Every option, in Opt order.
+const std::vector<OptionInfo>& option_table();
+const OptionInfo& option_info(Opt id);
+const OptionInfo* find_option(const std::string& name);  // nullptr when unknown
+const char* option_group_name(OptionGroup g);
+
+// Named option sets for the UI, the CLI and the benchmarks: `options` is an `--options` list.
+struct OptionPreset {
+  std::string name, options, help;
+};
+const std::vector<OptionPreset>& option_presets();
+const OptionPreset* find_preset(const std::string& name);
+// The benchmark's cumulative order: the optimizations `all` switches on, in table order, then
+// the rest of the optimizations group (w8a8).
+std::vector<Opt> cumulative_order();
 
 // Checks one parameter value; throws std::runtime_error naming the option, the parameter and
 // the range. `text` is what the user wrote (for the message).
 double validate_param(const OptionInfo& opt, const std::string& param, double value, const std::string& text);
+// Sets a parameter by name after validate_param (throws like it).
+void set_param(EngineOptions& o, const OptionInfo& opt, const std::string& param, double value, const std::string& text);
 // Cross-parameter rules (e.g. a layer range's first <= last); throws naming the option.
 void validate_option_params(const EngineOptions& o);
 
 // `--options` syntax: comma-separated items `name`, `-name`, `name=value` (sets params[0]),
 // `name.param=value` (sets that parameter and switches the option on), `all`, `-all`.
 EngineOptions parse_option_list(const std::string& list, int threads);
+// The inverse: an `--options` list that parses back to `o`'s switches and parameters.
+std::string option_list(const EngineOptions& o);
 
 // {"<option>": {"<param>": value}} for every option that is on and has parameters (effective
-// values: given or default), so a record says exactly what ran.
+// values), so a record says exactly what ran.
 nlohmann::json option_params_json(const EngineOptions& o);
-// The table as JSON for `hello` and `version --json`:
-// [{name, kind: "exact"|"lossy", in_all, help, params: [{name, min, max, default, integer, help}]}].
+// The table as JSON for `hello` and `describe --json`:
+// [{name, kind: "exact"|"lossy", group, in_all, help, params: [{name, min, max, default, integer, help}]}].
 nlohmann::json option_table_json();
+// [{name, options, help}]
+nlohmann::json option_presets_json();
 
 }  // namespace vggt

@@ -21,30 +21,30 @@ std::string error_of(const std::string& list) {
 
 TEST(EngineOptions, BareNameTakesTheDefaults) {
   const EngineOptions o = parse_option_list("global-kv-subsample", 0);
-  EXPECT_TRUE(o.flag("global-kv-subsample"));
-  EXPECT_EQ(o.param_int("global-kv-subsample", "stride"), 4);
-  EXPECT_EQ(o.param_int("global-kv-subsample", "first"), 8);
-  EXPECT_EQ(o.param_int("global-kv-subsample", "last"), 21);
+  EXPECT_TRUE(o.on(Opt::global_kv_subsample));
+  EXPECT_EQ(o.param("global-kv-subsample", "stride"), 4);
+  EXPECT_EQ(o.param("global-kv-subsample", "first"), 8);
+  EXPECT_EQ(o.param("global-kv-subsample", "last"), 21);
   EXPECT_DOUBLE_EQ(parse_option_list("global-block-sparse", 0).param("global-block-sparse", "keep"), 0.25);
-  EXPECT_EQ(parse_option_list("global-early-frame", 0).param_int("global-early-frame", "k"), 8);
+  EXPECT_EQ(parse_option_list("global-early-frame", 0).param("global-early-frame", "k"), 8);
 }
 
 TEST(EngineOptions, ValueSetsTheFirstParameterAndNamedParametersTheirOwn) {
   const EngineOptions o =
       parse_option_list("bf16,global-kv-subsample=3,global-kv-subsample.first=2,global-block-sparse.cdf=0.9", 0);
-  EXPECT_TRUE(o.flag("bf16"));
-  EXPECT_EQ(o.param_int("global-kv-subsample", "stride"), 3);
-  EXPECT_EQ(o.param_int("global-kv-subsample", "first"), 2);
-  EXPECT_EQ(o.param_int("global-kv-subsample", "last"), 21);
-  EXPECT_TRUE(o.flag("global-block-sparse"));
+  EXPECT_TRUE(o.on(Opt::bf16));
+  EXPECT_EQ(o.param("global-kv-subsample", "stride"), 3);
+  EXPECT_EQ(o.param("global-kv-subsample", "first"), 2);
+  EXPECT_EQ(o.param("global-kv-subsample", "last"), 21);
+  EXPECT_TRUE(o.on(Opt::global_block_sparse));
   EXPECT_DOUBLE_EQ(o.param("global-block-sparse", "cdf"), 0.9);
   EXPECT_DOUBLE_EQ(o.param("global-block-sparse", "keep"), 0.25);
-  EXPECT_FALSE(parse_option_list("global-early-frame=2,-global-early-frame", 0).flag("global-early-frame"));
+  EXPECT_FALSE(parse_option_list("global-early-frame=2,-global-early-frame", 0).on(Opt::global_early_frame));
 }
 
 TEST(EngineOptions, DegenerateSettingsParse) {
-  EXPECT_EQ(parse_option_list("global-early-frame=0", 0).param_int("global-early-frame", "k"), 0);
-  EXPECT_EQ(parse_option_list("global-kv-subsample=1", 0).param_int("global-kv-subsample", "stride"), 1);
+  EXPECT_EQ(parse_option_list("global-early-frame=0", 0).param("global-early-frame", "k"), 0);
+  EXPECT_EQ(parse_option_list("global-kv-subsample=1", 0).param("global-kv-subsample", "stride"), 1);
   EXPECT_DOUBLE_EQ(parse_option_list("global-block-sparse=1", 0).param("global-block-sparse", "keep"), 1.0);
 }
 
@@ -71,10 +71,10 @@ TEST(EngineOptions, InvalidValuesNameTheOptionAndTheRange) {
 
 TEST(EngineOptions, AllLeavesTheLossyManyFrameTogglesOff) {
   const EngineOptions o = parse_option_list("all", 0);
-  EXPECT_TRUE(o.flag("bf16"));
-  EXPECT_TRUE(o.flag("flash-attn"));
-  EXPECT_FALSE(o.flag("w8a8"));
-  for (const char* n : {"global-early-frame", "global-kv-subsample", "global-block-sparse"}) EXPECT_FALSE(o.flag(n));
+  EXPECT_TRUE(o.on(Opt::bf16));
+  EXPECT_TRUE(o.on(Opt::flash_attn));
+  EXPECT_FALSE(o.on(Opt::w8a8));
+  for (Opt n : {Opt::global_early_frame, Opt::global_kv_subsample, Opt::global_block_sparse}) EXPECT_FALSE(o.on(n));
 }
 
 TEST(EngineOptions, TableJsonListsKindParametersAndDefaults) {

@@ -1,4 +1,5 @@
 #include "model/predictions_io.h"
+#include "core/version.h"
 
 #include "io/safetensors.h"
 
@@ -25,7 +26,7 @@ void write_predictions(const std::string& path, const Predictions& p, const Tens
     for (auto& [name, tensor] : p.debug) t.push_back(io::f32_entry(name, tensor));
   std::map<std::string, std::string> meta = metadata;
   meta["format"] = "vggt-engine-output/1";
-  meta["engine_version"] = VGGT_ENGINE_VERSION;
+  meta["engine_version"] = engine_version();
   io::write_safetensors(path, t, meta);
 }
 

@@ -37,49 +37,49 @@ struct VggtModel::Impl {
     if (opts.threads > 0) omp_set_num_threads(opts.threads);
     for (DptHead* h : {depth_head.get(), point_head.get()}) {
       // The 3x3 convolutions follow the bf16 switch; the output convs' results stay fp32.
-      h->set_conv_modes(opts.flag("prepack"), opts.flag("bf16"));
-      h->sincos_lowp = opts.flag("sincos-lowp");
-      h->pos_cache = opts.flag("dpt-pos-cache");
+      h->set_conv_modes(opts.on(Opt::prepack), opts.on(Opt::bf16));
+      h->sincos_lowp = opts.on(Opt::sincos_lowp);
+      h->pos_cache = opts.on(Opt::dpt_pos_cache);
     }
     // Transformer Linears of the encoder and aggregator (98% of the FLOPs): int8 when w8a8 is
     // on, else bf16, else fp32 prepacked or plain. The camera head stays fp32 (tiny, and its
     // output is the pose the user sees).
-    const LinearMode big = opts.flag("w8a8")       ? LinearMode::W8A8
-                           : opts.flag("bf16")     ? LinearMode::BF16
-                           : opts.flag("prepack")  ? LinearMode::F32Packed
+    const LinearMode big = opts.on(Opt::w8a8)       ? LinearMode::W8A8
+                           : opts.on(Opt::bf16)     ? LinearMode::BF16
+                           : opts.on(Opt::prepack)  ? LinearMode::F32Packed
                                                    : LinearMode::F32;
     for (auto& b : encoder->blocks) b.set_linear_mode(big);
     for (auto& b : aggregator->frame_blocks) b.set_linear_mode(big);
     for (auto& b : aggregator->global_blocks) b.set_linear_mode(big);
-    const LinearMode small = opts.flag("prepack") ? LinearMode::F32Packed : LinearMode::F32;
+    const LinearMode small = opts.on(Opt::prepack) ? LinearMode::F32Packed : LinearMode::F32;
     for (auto& b : camera->trunk) b.set_linear_mode(small);
     if (track_head) {
-      track_head->extractor.set_conv_modes(opts.flag("prepack"), opts.flag("bf16"));
+      track_head->extractor.set_conv_modes(opts.on(Opt::prepack), opts.on(Opt::bf16));
       track_head->set_linear_mode(big);
     }
   }
   ExecFlags flags() const {
     ExecFlags f;
-    f.rope_fused = opts.flag("rope-fused");
-    f.rope_cache = opts.flag("rope-cache");
-    f.fused_add_ln = opts.flag("fused-add-ln");
+    f.rope_fused = opts.on(Opt::rope_fused);
+    f.rope_cache = opts.on(Opt::rope_cache);
+    f.fused_add_ln = opts.on(Opt::fused_add_ln);
     // The flash kernel pays only on its AVX-512 path; elsewhere the exact kernel is faster.
-    const bool flash = opts.flag("flash-attn") && isa_level() == IsaLevel::avx512;
+    const bool flash = opts.on(Opt::flash_attn) && isa_level() == IsaLevel::avx512;
     // With bf16 on, attention's two GEMM-like products take bf16 inputs too (fp32 softmax).
     const auto kernel = !flash                ? ops::AttentionKernel::exact
-                        : opts.flag("bf16")   ? ops::AttentionKernel::flash_bf16
+                        : opts.on(Opt::bf16)   ? ops::AttentionKernel::flash_bf16
                                               : ops::AttentionKernel::flash;
     f.global_attn = kernel;
     f.frame_attn = kernel;
-    if (opts.flag("global-early-frame")) f.global_early_frame = opts.param_int("global-early-frame", "k");
-    if (opts.flag("global-kv-subsample")) {
-      f.kv_stride = opts.param_int("global-kv-subsample", "stride");
-      f.kv_first = opts.param_int("global-kv-subsample", "first");
-      f.kv_last = opts.param_int("global-kv-subsample", "last");
+    if (opts.on(Opt::global_early_frame)) f.global_early_frame = opts.early_frame.k;
+    if (opts.on(Opt::global_kv_subsample)) {
+      f.kv_stride = opts.kv_subsample.stride;
+      f.kv_first = opts.kv_subsample.first;
+      f.kv_last = opts.kv_subsample.last;
     }
-    if (opts.flag("global-block-sparse")) {
-      f.block_keep = opts.param("global-block-sparse", "keep");
-      f.block_cdf = opts.param("global-block-sparse", "cdf");
+    if (opts.on(Opt::global_block_sparse)) {
+      f.block_keep = opts.block_sparse.keep;
+      f.block_cdf = opts.block_sparse.cdf;
     }
     return f;
   }

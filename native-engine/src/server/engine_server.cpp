@@ -1,4 +1,5 @@
 #include "server/engine_server.h"
+#include "core/version.h"
 
 #include <omp.h>
 #include <sys/stat.h>
@@ -22,11 +23,9 @@
 #include "preprocess/preprocess.h"
 #include "server/memory_usage.h"
 #include "server/parallel_serve.h"
+#include "runtime/options_json.h"
 #include "parallel/mpi_comm.h"
 
-#ifndef VGGT_ENGINE_VERSION
-#define VGGT_ENGINE_VERSION "unknown"
-#endif
 
 namespace vggt::server {
 
@@ -52,11 +51,8 @@ std::string with_path(const std::string& path, const std::string& msg) {
 EngineOptions merge_options(const EngineOptions& base, const OptionsSpec& over) {
   EngineOptions o = base;
   if (over.threads) o.threads = *over.threads;
-  for (const auto& [k, v] : over.flags) o.flags[k] = v;
-  for (const auto& [k, ps] : over.params)
-    for (const auto& [p, v] : ps) o.params[k][p] = v;
   try {
-    validate_option_params(o);
+    apply_options_spec(o, over);
   } catch (const std::runtime_error& e) {
     throw ProtocolError(ErrorCode::BadRequest, e.what());
   }
@@ -69,13 +65,6 @@ void set_thread_count(int threads) { omp_set_num_threads(threads > 0 ? threads :
 
 bool same_options(const EngineOptions& a, const EngineOptions& b) {
   return a == b;
-}
-
-json engine_options_json(const EngineOptions& o) {
-  json j = {{"threads", o.threads}, {"flags", json::object()}};
-  for (const auto& [k, v] : o.flags) j["flags"][k] = v;
-  j["params"] = option_params_json(o);
-  return j;
 }
 
 json memory_json(bool job_scope) {
@@ -121,7 +110,7 @@ void Server::fail(const std::string& id, ErrorCode code, const std::string& mess
 void Server::send_hello() {
   json hello = {{"type", "hello"},
                 {"protocol", kProtocolVersion},
-                {"engine_version", VGGT_ENGINE_VERSION},
+                {"engine_version", engine_version()},
                 {"pid", static_cast<int64_t>(getpid())},
                 {"isa", cli::isa_summary()},
                 {"threads", opts_.threads > 0 ? opts_.threads : omp_get_max_threads()},
@@ -131,6 +120,7 @@ void Server::send_hello() {
                  {"load", "infer", "track", "release_track_cache", "cancel", "status", "unload", "shutdown", "ping"}},
                 {"flags", cli::known_option_names()},
                 {"options", option_table_json()},
+                {"presets", option_presets_json()},
                 {"max_request_bytes", opts_.max_line_bytes},
                 {"memory", memory_json(false)}};
   emit(hello);
@@ -330,10 +320,8 @@ json Server::do_load(Job& job) {
   }
   EngineOptions opts;
   opts.threads = r.options.threads.value_or(opts_.threads);
-  opts.flags = r.options.flags;
-  opts.params = r.options.params;
   try {
-    validate_option_params(opts);
+    apply_options_spec(opts, r.options);
   } catch (const std::runtime_error& e) {
     throw ProtocolError(ErrorCode::BadRequest, e.what());
   }
@@ -348,7 +336,7 @@ json Server::do_load(Job& job) {
       throw ProtocolError(ErrorCode::Unsupported, e.what());
     }
     send_command(*opts_.sp, {{"cmd", "load"}, {"weights", r.weights}, {"random", r.random}, {"seed", r.seed},
-                             {"config", r.config}, {"options", engine_options_command(opts)}});
+                             {"config", r.config}, {"options", runtime::options_json(opts)}});
   }
 
   std::unique_ptr<VggtModel> m;
@@ -396,7 +384,7 @@ json Server::do_load(Job& job) {
                   {"config_name", r.config},
                   {"config", json::parse(cfg.to_json(), nullptr, false)},
                   {"weight_bytes", m->weight_bytes()},
-                  {"options", engine_options_json(opts)}};
+                  {"options", runtime::options_json(opts)}};
   model_ = std::move(m);
   model_options_ = opts;
   applied_options_ = opts;
@@ -481,7 +469,7 @@ json Server::do_infer(Job& job) {
     } catch (const std::exception& e) {
       throw ProtocolError(ErrorCode::BadInput, e.what());
     }
-    send_command(*opts_.sp, {{"cmd", "infer"}, {"options", engine_options_command(job_opts)}, {"keep_debug", r.keep_debug}});
+    send_command(*opts_.sp, {{"cmd", "infer"}, {"options", runtime::options_json(job_opts)}, {"keep_debug", r.keep_debug}});
     send_images(*opts_.sp, images);
     ctx.parallel = opts_.sp;
   }
@@ -508,7 +496,7 @@ json Server::do_infer(Job& job) {
   std::map<std::string, std::string> meta = {
       {"model", model_summary_.value("source", std::string())},
       {"random_weights", model_->random_weights() ? "true" : "false"},
-      {"options", cli::options_to_json(job_opts)},  // same form as `vggt-engine infer`
+      {"options", runtime::option_flags_json(job_opts).dump()},  // same form as `vggt-engine infer`
       {"preprocess", r.preprocess},
   };
   if (!frames.is_null()) meta["frames"] = frames.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -527,7 +515,7 @@ json Server::do_infer(Job& job) {
   res["frames"] = images.dim(0);
   res["height"] = images.dim(2);
   res["width"] = images.dim(3);
-  res["options"] = engine_options_json(job_opts);
+  res["options"] = runtime::options_json(job_opts);
   res["timings"] = timings;
   res["forward_ms"] = forward_ms;
   res["total_ms"] = ms_since(t0);
@@ -626,7 +614,7 @@ json Server::do_track(Job& job) {
     if (!original.empty()) entries.push_back(io::f32_entry("track_original", original));
     std::map<std::string, std::string> meta = cache.meta;
     meta["format"] = "vggt-engine-tracks/1";
-    meta["engine_version"] = VGGT_ENGINE_VERSION;
+    meta["engine_version"] = engine_version();
     meta["run"] = r.run;
     try {
       io::write_safetensors(r.output, entries, meta);

@@ -295,7 +295,10 @@ TEST(ServerSession, PerJobOptionsApplyToThatJobOnly) {
   EXPECT_EQ(a["options"]["threads"], 1);
   EXPECT_EQ(a["options"]["flags"]["prepack"], true);
   EXPECT_EQ(b["options"]["threads"], 0);
-  EXPECT_TRUE(b["options"]["flags"].empty());
+  // Every option is listed, on or off, as it ran.
+  ASSERT_EQ(b["options"]["flags"].size(), static_cast<size_t>(vggt::kOptionCount));
+  for (const auto& [name, on] : b["options"]["flags"].items()) EXPECT_EQ(on, false) << name;
+  EXPECT_EQ(a["options"]["flags"].size(), static_cast<size_t>(vggt::kOptionCount));
   auto meta_a = json::parse(vggt::io::CheckpointReader::open(tmp.path + "/a.safetensors")->metadata().at("options"));
   auto meta_b = json::parse(vggt::io::CheckpointReader::open(tmp.path + "/b.safetensors")->metadata().at("options"));
   EXPECT_EQ(meta_a["prepack"], true);

@@ -7,6 +7,7 @@
 
 #include "model/config.h"
 #include "parallel/mpi_comm.h"
+#include "runtime/options_json.h"
 
 namespace vggt::server {
 
@@ -26,21 +27,7 @@ void send_images(const SequenceParallel& sp, Tensor& images) {
   sp.comm().bcast(images.data(), images.numel() * sizeof(float), 0);
 }
 
-json engine_options_command(const EngineOptions& o) {
-  json flags = json::object();
-  for (const auto& [k, v] : o.flags) flags[k] = v;
-  return {{"threads", o.threads}, {"flags", flags}, {"params", o.params}};
-}
-
 namespace {
-
-EngineOptions options_from(const json& j) {
-  EngineOptions o;
-  o.threads = j.value("threads", 0);
-  for (const auto& [k, v] : j.at("flags").items()) o.flags[k] = v.get<bool>();
-  if (j.contains("params")) o.params = j.at("params").get<std::map<std::string, std::map<std::string, double>>>();
-  return o;
-}
 
 void set_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
 
@@ -63,7 +50,7 @@ int run_follower(const SequenceParallel& sp) {
       model.reset();
       std::string err;
       try {
-        const EngineOptions opts = options_from(cmd.at("options"));
+        const EngineOptions opts = runtime::options_from_json(cmd.at("options"));
         set_threads(opts.threads);
         const ModelConfig cfg = ModelConfig::resolve(cmd.at("config").get<std::string>());
         model = cmd.at("random").get<bool>()
@@ -77,7 +64,7 @@ int run_follower(const SequenceParallel& sp) {
     } else if (c == "infer") {
       Tensor images;
       send_images(sp, images);
-      const EngineOptions opts = options_from(cmd.at("options"));
+      const EngineOptions opts = runtime::options_from_json(cmd.at("options"));
       RunContext ctx;
       ctx.parallel = &sp;
       ctx.cancel = &never;

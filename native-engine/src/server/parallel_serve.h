@@ -18,7 +18,6 @@ namespace vggt::server {
 // Rank 0 side.
 void send_command(const SequenceParallel& sp, const nlohmann::json& cmd);
 void send_images(const SequenceParallel& sp, Tensor& images);  // collective; followers allocate
-nlohmann::json engine_options_command(const EngineOptions& o);
 
 // Followers: obey commands until "exit". Returns the process exit code.
 int run_follower(const SequenceParallel& sp);

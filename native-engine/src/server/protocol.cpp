@@ -267,13 +267,13 @@ void check_output_path(const std::string& output) {
     throw ProtocolError(ErrorCode::IoError, output + ": output path is a directory");
 }
 
-json options_to_json(const OptionsSpec& o) {
-  json j = json::object();
-  if (o.threads) j["threads"] = *o.threads;
-  j["flags"] = json::object();
-  for (const auto& [k, v] : o.flags) j["flags"][k] = v;
-  if (!o.params.empty()) j["params"] = o.params;
-  return j;
+void apply_options_spec(EngineOptions& o, const OptionsSpec& spec) {
+  if (spec.threads) o.threads = *spec.threads;
+  // parse_options checked every name and value against the option table.
+  for (const auto& [name, on] : spec.flags) o.set(find_option(name)->id, on);
+  for (const auto& [name, ps] : spec.params)
+    for (const auto& [pname, v] : ps) set_param(o, *find_option(name), pname, v, std::to_string(v));
+  validate_option_params(o);
 }
 
 static json id_json(const std::string& id) { return id.empty() ? json(nullptr) : json(id); }

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/engine_options.h"
+
 namespace vggt::server {
 
 constexpr int kProtocolVersion = 1;
@@ -97,7 +99,9 @@ void check_infer_paths(const InferRequest& r);
 // The output directory exists and is writable and the output is not a directory (IoError).
 void check_output_path(const std::string& output);
 
-nlohmann::json options_to_json(const OptionsSpec& o);
+// Applies a request's options over `o` (threads, switches, parameters); throws std::runtime_error
+// when the result breaks a cross-parameter rule.
+void apply_options_spec(EngineOptions& o, const OptionsSpec& spec);
 
 // Event builders. `id` may be empty when a request could not be identified (JSON null).
 nlohmann::json make_error(const std::string& id, ErrorCode code, const std::string& message);
