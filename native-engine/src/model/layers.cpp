@@ -162,10 +162,6 @@ void apply_rope(float* x, int64_t BH, int64_t N, int64_t D, const int32_t* pos, 
   ops::rope_apply(x, BH, N, D, c.data(), s.data(), N, f.rope_fused);
 }
 
-// Row chunk of the blocks' Linears at many frames (a [chunk, 4C] fp32 hidden block is 128 MiB
-// for VGGT-1B); runs with fewer tokens compute in one piece, as before.
-constexpr int64_t kRowChunk = 8192;
-
 // Rows [t0, t0 + rows) of a fused qkv output [rows, 3, H, D] into q/k/v [B, H, N, D].
 void split_qkv_rows(const float* part, int64_t t0, int64_t rows, float* q, float* k, float* v, int64_t N,
                     int64_t H, int64_t D) {
@@ -187,6 +183,7 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
                                BlockTimes* times, const ExecFlags& flags, bool global, const RopeTokens* rope_tokens,
                                float rope_base) const {
   const int64_t C = x.dim(-1), T = B * N, H = heads, D = C / H;
+  const int64_t kRowChunk = std::max<int64_t>(1, flags.row_chunk);
   double t0 = now_ms();
   Tensor h2;  // norm2(x), produced by the fused residual+LayerNorm when enabled
   {
