@@ -25,7 +25,7 @@ std::map<int, Tensor> KeptLayers::frames(int64_t s0, int64_t s1) const {
 }
 
 size_t KeptLayers::bytes() const {
-  size_t b = camera.numel() * sizeof(float);
+  size_t b = camera.empty() ? 0 : camera.numel() * sizeof(float);
   for (auto& [i, t] : f32) b += t.numel() * sizeof(float);
   for (auto& [i, h] : bf16) b += h.size() * sizeof(uint16_t);
   return b;
