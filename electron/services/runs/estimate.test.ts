@@ -36,7 +36,7 @@ describe("estimateRun", () => {
     expect(est(2).warnings).toEqual([]);
   });
 
-  it("holds the float32 checkpoint plus the copy each switch converts to (VGGT-1B: 5.03 GB float32)", () => {
+  it("holds the float32 checkpoint plus the copy each switch converts to (VGGT-1B: 5.03 GB float32); bf16 halves the kept layers", () => {
     const exact = heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, {});
     expect(exact).toBe(VGGT_1B_PARAMS * 4);
     // Encoder + aggregator Linears: 72 blocks x 12 x 1024^2 = 906 M parameters.
@@ -48,6 +48,8 @@ describe("estimateRun", () => {
     // Without switches given, the estimate assumes the default preset (bf16 + prepack).
     const withDefault = est(1).peakBytes;
     const withExact = estimateRun({ sizes: [{ width: 518, height: 350 }], preprocess: "crop", randomWeights: false, engineOptions: {} as never }, VGGT_1B_DIMS, VGGT_1B_PARAMS, { gflops: 100, basis: "test" }, 24 * 2 ** 30).peakBytes;
-    expect(withDefault - withExact).toBe(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true }) - exact);
+    // ... and bf16 keeps the 4 aggregator layers the heads read in bfloat16 (2 bytes less per value).
+    const keptValues = 4 * ((518 / 14) * (350 / 14) + 5) * 2 * VGGT_1B_DIMS.embedDim;
+    expect(withDefault - withExact).toBe(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true }) - exact - 2 * keptValues);
   });
 });

@@ -108,13 +108,22 @@ export function heldWeightBytes(dims: ModelDims, params: number, flags: WeightFl
   return bytes;
 }
 
+/** Rows per chunk of the engine's qkv projection and MLP (ExecFlags::row_chunk). */
+const ENGINE_ROW_CHUNK = 8192;
+
 /** Activations and outputs of one forward pass (the engine's tensor peak, roughly). */
-export function activationBytes(dims: ModelDims, frames: number, width: number, height: number): number {
+export function activationBytes(dims: ModelDims, frames: number, width: number, height: number, bf16 = false): number {
   const E = dims.embedDim;
   const perFrame = (width / dims.patchSize) * (height / dims.patchSize) + 1 + dims.registerTokens;
   const tokens = frames * perFrame;
-  const blockWork = tokens * E * 4 * (3 + dims.mlpRatio + 2); // qkv, MLP hidden, residual copies
-  const keptLayers = 4 * tokens * 2 * E * 4; // aggregator outputs the DPT heads read
+  // Up to a row chunk of tokens: qkv, MLP hidden, residual copies. Beyond it the qkv output and
+  // the MLP hidden exist one chunk at a time: x, q, k, v and the attention output (5 rows of E).
+  const blockWork =
+    tokens <= ENGINE_ROW_CHUNK
+      ? tokens * E * 4 * (3 + dims.mlpRatio + 2)
+      : tokens * E * 4 * 5 + ENGINE_ROW_CHUNK * E * 4 * (3 + dims.mlpRatio);
+  // Aggregator outputs the DPT heads read; bfloat16 in bf16 runs.
+  const keptLayers = 4 * tokens * 2 * E * (bf16 ? 2 : 4);
   const outputs = frames * width * height * 16 * 4; // depth, points, confs, images (float32)
   const dptWork = width * height * dims.dptFeatures * 4 * 3; // heads run frame by frame: ~3 full-size feature maps live
   return blockWork + keptLayers + outputs + dptWork;
@@ -125,7 +134,7 @@ export function activationBytes(dims: ModelDims, frames: number, width: number, 
  * + activations. Checked against real runs in estimate-memory.test.ts (docs/MEMORY.md).
  */
 export function processPeakBytes(dims: ModelDims, params: number, flags: WeightFlags, frames: number, width: number, height: number): number {
-  return ENGINE_BASE_BYTES + heldWeightBytes(dims, params, flags) + activationBytes(dims, frames, width, height);
+  return ENGINE_BASE_BYTES + heldWeightBytes(dims, params, flags) + activationBytes(dims, frames, width, height, flags.bf16 === true);
 }
 
 /** The switches a run without explicit ones gets (the app's default preset, `all`). */

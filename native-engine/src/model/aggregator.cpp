@@ -2,8 +2,40 @@
 #include <cstring>
 
 #include "model/parts.h"
+#include "ops/linear_lowp.h"
 
 namespace vggt {
+
+std::map<int, Tensor> KeptLayers::frames(int64_t s0, int64_t s1) const {
+  std::map<int, Tensor> out;
+  const int64_t n = (s1 - s0) * P * C;
+  for (auto& [i, t] : f32) out[i] = Tensor::view(t.data() + s0 * P * C, {s1 - s0, P, C});
+  for (auto& [i, h] : bf16) {
+    Tensor t = Tensor::uninitialized({s1 - s0, P, C});
+    const uint16_t* src = h.data() + s0 * P * C;
+    float* dst = t.data();
+#pragma omp parallel for
+    for (int64_t j = 0; j < n; ++j) {
+      const uint32_t bits = static_cast<uint32_t>(src[j]) << 16;
+      std::memcpy(dst + j, &bits, sizeof(float));
+    }
+    out[i] = t;
+  }
+  return out;
+}
+
+size_t KeptLayers::bytes() const {
+  size_t b = camera.empty() ? 0 : camera.numel() * sizeof(float);
+  for (auto& [i, t] : f32) b += t.numel() * sizeof(float);
+  for (auto& [i, h] : bf16) b += h.size() * sizeof(uint16_t);
+  return b;
+}
+
+void KeptLayers::clear() {
+  f32.clear();
+  bf16.clear();
+  camera = Tensor();
+}
 
 Aggregator::Aggregator(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
   camera_token = ws.get("aggregator.camera_token");
@@ -14,10 +46,9 @@ Aggregator::Aggregator(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
   }
 }
 
-std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp, int64_t wp,
-                                          const std::vector<int>& keep, const StepFn& step, BlockTimes* frame_times,
-                                          BlockTimes* global_times, const ExecFlags& flags,
-                                          int64_t frame_offset) const {
+KeptLayers Aggregator::forward(Tensor patch_tokens, int64_t hp, int64_t wp, const std::vector<int>& keep,
+                               bool keep_bf16, const StepFn& step, BlockTimes* frame_times, BlockTimes* global_times,
+                               const ExecFlags& flags, int64_t frame_offset) const {
   const int64_t S = patch_tokens.dim(0), Np = patch_tokens.dim(1), E = cfg.embed_dim;
   const int64_t R = cfg.num_register_tokens, special = 1 + R, P = special + Np;
   const int64_t D = E / cfg.num_heads;
@@ -31,6 +62,7 @@ std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp
     std::memcpy(f + E, register_token.data() + set * R * E, R * E * sizeof(float));
     std::memcpy(f + special * E, patch_tokens.data() + s * Np * E, Np * E * sizeof(float));
   }
+  patch_tokens = Tensor();  // freed here unless the caller keeps a reference (debug output)
 
   const std::vector<int32_t> frame_pos = ops::frame_positions(special, hp, wp);
   std::vector<int32_t> global_pos;
@@ -53,15 +85,32 @@ std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp
     tokens = slot;
   }
 
-  std::map<int, Tensor> out;
+  KeptLayers out;
+  out.S = S, out.P = P, out.C = 2 * E;
+  const int64_t T = S * P, C2 = 2 * E;
+  // Copies the block output x into half `half` (0: frame, 1: global) of a kept layer.
+  auto keep_half = [&](int i, int half) {
+    if (keep_bf16) {
+      auto& h = out.bf16[i];
+      if (h.empty()) h.resize(static_cast<size_t>(T * C2));
+#pragma omp parallel for
+      for (int64_t t = 0; t < T; ++t) ops::detail::f32_to_bf16(x.data() + t * E, E, h.data() + t * C2 + half * E);
+      return;
+    }
+    Tensor& layer = out.f32[i];
+    if (layer.empty()) layer = Tensor::uninitialized({S, P, C2});
+#pragma omp parallel for
+    for (int64_t t = 0; t < T; ++t) std::memcpy(layer.data() + t * C2 + half * E, x.data() + t * E, E * sizeof(float));
+  };
   const int total = 2 * cfg.depth;
   for (int i = 0; i < cfg.depth; ++i) {
     const bool wanted = std::find(keep.begin(), keep.end(), i) != keep.end();
+    const bool last = i == cfg.depth - 1;
     frame_blocks[i].forward(x, S, P, frame_pos.data(), &rope, frame_times, flags, false, tokens.get(), cfg.rope_freq);
-    Tensor layer;
-    if (wanted) {
-      layer = Tensor::uninitialized({S, P, 2 * E});
-      for (int64_t t = 0; t < S * P; ++t) std::memcpy(layer.data() + t * 2 * E, x.data() + t * E, E * sizeof(float));
+    if (wanted) keep_half(i, 0);
+    if (last) {
+      out.camera = Tensor::uninitialized({S, 1, C2});
+      for (int64_t s = 0; s < S; ++s) std::memcpy(out.camera.data() + s * C2, x.data() + s * P * E, E * sizeof(float));
     }
     step("aggregator", 2 * i + 1, total);
     if (i < flags.global_early_frame) {
@@ -84,11 +133,10 @@ std::map<int, Tensor> Aggregator::forward(const Tensor& patch_tokens, int64_t hp
       global_blocks[i].forward(x, 1, S * P, global_pos.data(), &rope, global_times, gf, true, tokens.get(),
                               cfg.rope_freq);
     }
-    if (wanted) {
-      for (int64_t t = 0; t < S * P; ++t)
-        std::memcpy(layer.data() + t * 2 * E + E, x.data() + t * E, E * sizeof(float));
-      out[i] = layer;
-    }
+    if (wanted) keep_half(i, 1);
+    if (last)
+      for (int64_t s = 0; s < S; ++s)
+        std::memcpy(out.camera.data() + s * C2 + E, x.data() + s * P * E, E * sizeof(float));
     step("aggregator", 2 * i + 2, total);
   }
   return out;

@@ -162,12 +162,28 @@ void apply_rope(float* x, int64_t BH, int64_t N, int64_t D, const int32_t* pos, 
   ops::rope_apply(x, BH, N, D, c.data(), s.data(), N, f.rope_fused);
 }
 
+// Rows [t0, t0 + rows) of a fused qkv output [rows, 3, H, D] into q/k/v [B, H, N, D].
+void split_qkv_rows(const float* part, int64_t t0, int64_t rows, float* q, float* k, float* v, int64_t N,
+                    int64_t H, int64_t D) {
+  float* dst[3] = {q, k, v};
+#pragma omp parallel for
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t t = t0 + r, b = t / N, n = t % N;
+    for (int j = 0; j < 3; ++j)
+      for (int64_t hh = 0; hh < H; ++hh) {
+        const float* s = part + ((r * 3 + j) * H + hh) * D;
+        std::copy(s, s + D, dst[j] + ((b * H + hh) * N + n) * D);
+      }
+  }
+}
+
 }  // namespace
 
 void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* pos, const ops::RopeTable* rope,
                                BlockTimes* times, const ExecFlags& flags, bool global, const RopeTokens* rope_tokens,
                                float rope_base) const {
   const int64_t C = x.dim(-1), T = B * N, H = heads, D = C / H;
+  const int64_t kRowChunk = std::max<int64_t>(1, flags.row_chunk);
   double t0 = now_ms();
   Tensor h2;  // norm2(x), produced by the fused residual+LayerNorm when enabled
   {
@@ -176,11 +192,21 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
       ops::layernorm(x.data(), h.data(), norm1.w.data(), norm1.b.data(), T, static_cast<int>(C), norm1.eps);
     else
       h = norm1.forward(x);
-    Tensor qkv_out = qkv.forward(h);
     Tensor q = Tensor::uninitialized({B, H, N, D}), k = Tensor::uninitialized({B, H, N, D}),
            v = Tensor::uninitialized({B, H, N, D});
-    ops::split_qkv(qkv_out.data(), q.data(), k.data(), v.data(), B, N, H, D);
-    qkv_out = Tensor();
+    if (T <= kRowChunk) {
+      Tensor qkv_out = qkv.forward(h);
+      ops::split_qkv(qkv_out.data(), q.data(), k.data(), v.data(), B, N, H, D);
+    } else {
+      // Many frames: the fused [T, 3C] output next to q/k/v would double the block's largest
+      // buffers, so it is produced and split a row chunk at a time (rows are independent).
+      for (int64_t t0 = 0; t0 < T; t0 += kRowChunk) {
+        const int64_t rows = std::min(kRowChunk, T - t0);
+        Tensor part = qkv.forward(Tensor::view(h.data() + t0 * C, {rows, C}));
+        split_qkv_rows(part.data(), t0, rows, q.data(), k.data(), v.data(), N, H, D);
+      }
+    }
+    h = Tensor();
     if (has_qk_norm) {
       // fused-add-ln also brings the one-pass vector LayerNorm to QK-norm (64-wide rows).
       auto norm = flags.fused_add_ln ? [](const float* x, float* y, const float* w, const float* b, int64_t rows,
@@ -207,7 +233,9 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     else
       ops::attention(global ? flags.global_attn : flags.frame_attn, q.data(), k.data(), v.data(), a.data(), B, H, N,
                      D, scale);
+    q = Tensor(), k = Tensor(), v = Tensor();
     Tensor o = proj.forward(a);
+    a = Tensor();
     if (flags.fused_add_ln) {
       h2 = Tensor::uninitialized(x.shape());
       ops::add_scaled_layer_norm(x.data(), o.data(), ls1.data(), h2.data(), norm2.w.data(), norm2.b.data(), T, C,
@@ -219,13 +247,20 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
   double t1 = now_ms();
   {
     Tensor h = h2.empty() ? norm2.forward(x) : h2;
-    Tensor o = fc1.forward_gelu_into(h, fc2);  // bf16: GELU fused, no fp32 hidden activations
-    if (o.empty()) {
-      Tensor m = fc1.forward(h);
-      ops::gelu_erf(m.data(), m.numel());
-      o = fc2.forward(m);
+    h2 = Tensor();
+    // The MLP is row-wise: at many frames it runs a row chunk at a time so that its 4C-wide
+    // hidden activations stay small.
+    for (int64_t t0 = 0; t0 < T; t0 += kRowChunk) {
+      const int64_t rows = std::min(kRowChunk, T - t0);
+      const Tensor hr = T <= kRowChunk ? h : Tensor::view(h.data() + t0 * C, {rows, C});
+      Tensor o = fc1.forward_gelu_into(hr, fc2);  // bf16: GELU fused, no fp32 hidden activations
+      if (o.empty()) {
+        Tensor m = fc1.forward(hr);
+        ops::gelu_erf(m.data(), m.numel());
+        o = fc2.forward(m);
+      }
+      ops::add_scaled(x.data() + t0 * C, o.data(), ls2.data(), rows, C);
     }
-    ops::add_scaled(x.data(), o.data(), ls2.data(), T, C);
   }
   double t2 = now_ms();
   if (times) {

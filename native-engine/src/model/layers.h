@@ -88,6 +88,10 @@ struct ExecFlags {
   bool fused_add_ln = false;  // residual add + LayerNorm in one pass; one-pass LayerNorm
   ops::AttentionKernel global_attn = ops::AttentionKernel::exact;  // kernel of global blocks
   ops::AttentionKernel frame_attn = ops::AttentionKernel::exact;   // ... of frame blocks
+  // Blocks with more tokens run their qkv projection and MLP a row chunk at a time, so that the
+  // fused [T, 3C] qkv output and the [T, 4C] hidden activations never exist whole (a 4C chunk of
+  // 8192 rows is 128 MiB for VGGT-1B); rows are independent, so results do not depend on it.
+  int64_t row_chunk = 8192;
 };
 
 // Precomputed per-token rotations for one token sequence (rope-cache): [N, D] cos and sin.

@@ -30,17 +30,32 @@ struct Encoder {
   Tensor interpolated_pos_embed(int64_t hp, int64_t wp) const;  // [1 + hp*wp, E]
 };
 
+// The aggregator outputs the heads read, per kept layer frame||global tokens [S, P, 2E]. At
+// 100+ frames they are the largest buffers of a run (4 layers x 8 KiB per token in float32), so
+// a bf16 run keeps them in bfloat16; the camera head's tokens (last layer, token 0) stay float32.
+struct KeptLayers {
+  int64_t S = 0, P = 0, C = 0;
+  std::map<int, Tensor> f32;                  // [S, P, C] float32
+  std::map<int, std::vector<uint16_t>> bf16;  // [S, P, C] bfloat16 (bf16 runs without debug/track)
+  Tensor camera;                              // [S, 1, C] last layer's camera tokens, float32
+  // Float32 [s1 - s0, P, C] of frames [s0, s1) for every kept layer (views of float32 storage).
+  std::map<int, Tensor> frames(int64_t s0, int64_t s1) const;
+  size_t bytes() const;
+  void clear();
+};
+
 // Alternating frame/global attention over camera, register and patch tokens.
 struct Aggregator {
   const ModelConfig& cfg;
   Tensor camera_token, register_token;
   std::vector<TransformerBlock> frame_blocks, global_blocks;
   Aggregator(const WeightStore& ws, const ModelConfig& cfg);
-  // patch_tokens [S, Hp*Wp, E] -> frame||global outputs [S, P, 2E] of the layers in `keep`.
+  // patch_tokens [S, Hp*Wp, E] (released once copied) -> frame||global outputs [S, P, 2E] of the
+  // layers in `keep` (bfloat16 when keep_bf16) and the last layer's camera tokens.
   // frame_offset: global index of the first frame (sequence parallelism: frames on other ranks).
-  std::map<int, Tensor> forward(const Tensor& patch_tokens, int64_t hp, int64_t wp, const std::vector<int>& keep,
-                                const StepFn& step, BlockTimes* frame_times, BlockTimes* global_times,
-                                const ExecFlags& flags, int64_t frame_offset = 0) const;
+  KeptLayers forward(Tensor patch_tokens, int64_t hp, int64_t wp, const std::vector<int>& keep, bool keep_bf16,
+                     const StepFn& step, BlockTimes* frame_times, BlockTimes* global_times, const ExecFlags& flags,
+                     int64_t frame_offset = 0) const;
   // rope-cache: per-token rotation tables per patch grid, built once and reused across runs.
   mutable std::mutex rope_mu;
   mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const RopeTokens>> rope_cache;

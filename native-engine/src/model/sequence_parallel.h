@@ -49,6 +49,9 @@ class SequenceParallel : public GlobalAttention {
   void reset_stats() const { stats_ = {}; }
 
  private:
+  // Ring with global-kv-subsample / global-block-sparse (see sequence_parallel.cpp).
+  void ring_sparse_attention(const float* q, const float* k, const float* v, float* out, int64_t H, int64_t N_local,
+                             int64_t D, float scale, ops::AttentionKernel kernel, const GlobalSparsity& sparsity) const;
   SpMode mode_;
   parallel::Comm comm_;
   mutable parallel::TransferStats stats_;

@@ -151,16 +151,31 @@ void add_geometry(Predictions& pred, int64_t H, int64_t W) {
   pred.world_points_from_depth = unproject_depth(pred.depth, pred.extrinsic, pred.intrinsic);
 }
 
-// A DPT head over frames [0, n), frame by frame: memory stays bounded and results do not depend
-// on chunking. preds [n, H, W, out_dim-1], conf [n, H, W].
-void run_dpt_head(const DptHead& head, const std::map<int, Tensor>& layers, int64_t n, int64_t H, int64_t W,
-                  const char* stage, const StepFn& step, Tensor& preds, Tensor& conf) {
+// Frames per chunk of the DPT heads, as the official code: the kept layers of a chunk are
+// materialised in float32 (from bfloat16 in bf16 runs) while its frames run.
+constexpr int64_t kDptChunk = 8;
+
+// A DPT head over frames [0, n), frame by frame within chunks of kDptChunk frames: memory stays
+// bounded and results do not depend on chunking. preds [n, H, W, out_dim-1], conf [n, H, W].
+void run_dpt_head(const DptHead& head, const KeptLayers& layers, int64_t n, int64_t H, int64_t W, const char* stage,
+                  const StepFn& step, Tensor& preds, Tensor& conf) {
   preds = Tensor::uninitialized({n, H, W, head.out_dim - 1});
   conf = Tensor::uninitialized({n, H, W});
-  for (int64_t s = 0; s < n; ++s) {
-    head.forward(layers, s, s + 1, H, W, preds, conf, s);
-    step(stage, static_cast<int>(s + 1), static_cast<int>(n));
+  for (int64_t s0 = 0; s0 < n; s0 += kDptChunk) {
+    const int64_t s1 = std::min(n, s0 + kDptChunk);
+    const std::map<int, Tensor> chunk = layers.frames(s0, s1);
+    for (int64_t s = s0; s < s1; ++s) {
+      head.forward(chunk, s - s0, s - s0 + 1, H, W, preds, conf, s);
+      step(stage, static_cast<int>(s + 1), static_cast<int>(n));
+    }
   }
+}
+
+// The aggregator layers a run keeps: the DPT heads' (and, for debug output, the first and last).
+std::vector<int> kept_layer_indices(const ModelConfig& cfg, bool debug) {
+  std::vector<int> keep(cfg.dpt_layers.begin(), cfg.dpt_layers.end());
+  if (debug) keep.push_back(cfg.depth - 1), keep.push_back(0);
+  return keep;
 }
 }  // namespace
 
@@ -192,22 +207,22 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
   timed("encoder", t0, enc_times.linear_gflop + enc_times.attn_gflop);
   if (ctx.keep_debug) pred.debug["debug.encoder_patch_tokens"] = patches;
 
-  std::vector<int> keep(cfg.dpt_layers.begin(), cfg.dpt_layers.end());
-  keep.push_back(cfg.depth - 1);
-  if (ctx.keep_debug) keep.push_back(0);
+  const bool track = ctx.track_queries || ctx.keep_track_features;
+  // bf16 runs keep the heads' layers in bfloat16; the debug outputs and the track head read float32.
+  const bool keep_bf16 = m.opts.flag("bf16") && !ctx.keep_debug && !track;
   t0 = now_ms();
   BlockTimes frame_times, global_times;
-  std::map<int, Tensor> layers = m.aggregator->forward(patches, hp, wp, keep, step, &frame_times, &global_times, flags);
+  KeptLayers layers = m.aggregator->forward(std::move(patches), hp, wp, kept_layer_indices(cfg, ctx.keep_debug),
+                                            keep_bf16, step, &frame_times, &global_times, flags);
   timed("aggregator", t0, frame_times.linear_gflop + frame_times.attn_gflop + global_times.linear_gflop + global_times.attn_gflop);
   pred.timings.push_back({"aggregator.frame_attention", frame_times.attn_ms, frame_times.attn_gflop});
   pred.timings.push_back({"aggregator.global_attention", global_times.attn_ms, global_times.attn_gflop});
   pred.timings.push_back({"aggregator.mlp", frame_times.mlp_ms + global_times.mlp_ms, 0});
-  patches = Tensor();
   if (ctx.keep_debug)
-    for (auto& [i, t] : layers) pred.debug["debug.aggregated_tokens." + std::to_string(i)] = t;
+    for (auto& [i, t] : layers.f32) pred.debug["debug.aggregated_tokens." + std::to_string(i)] = t;
 
   t0 = now_ms();
-  auto poses = m.camera->forward(layers.at(cfg.depth - 1), step, flags);
+  auto poses = m.camera->forward(layers.camera, step, flags);
   timed("camera_head", t0, 0);
   pred.pose_enc = poses.back();
   if (ctx.keep_debug)
@@ -220,12 +235,13 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
   run_dpt_head(*m.point_head, layers, S, H, W, "point_head", step, pred.world_points, pred.world_points_conf);
   timed("point_head", t0, 0);
 
-  if (ctx.track_queries || ctx.keep_track_features) {
+  if (!track) layers.clear();  // nothing reads them any more
+  if (track) {
     require_track_head(m);
     if (ctx.track_queries) check_query_points(*ctx.track_queries, H, W, "query points");
     t0 = now_ms();
     Tensor raw;
-    auto feats = std::make_shared<TrackFeatures>(m.track_head->features(layers, S, H, W, step, ctx.keep_debug ? &raw : nullptr));
+    auto feats = std::make_shared<TrackFeatures>(m.track_head->features(layers.f32, S, H, W, step, ctx.keep_debug ? &raw : nullptr));
     timed("track_features", t0, 0);
     if (ctx.keep_debug) pred.debug["debug.track_feature_maps"] = raw;
     layers.clear();
@@ -309,14 +325,11 @@ Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& 
   timed("encoder", t0, enc_times.linear_gflop + enc_times.attn_gflop);
   Tensor debug_patches = ctx.keep_debug ? patches : Tensor();
 
-  std::vector<int> keep(cfg.dpt_layers.begin(), cfg.dpt_layers.end());
-  keep.push_back(cfg.depth - 1);
-  if (ctx.keep_debug) keep.push_back(0);
   t0 = now_ms();
   BlockTimes frame_times, global_times;
-  std::map<int, Tensor> layers =
-      m.aggregator->forward(patches, hp, wp, keep, step, &frame_times, &global_times, agg_flags, s0);
-  patches = Tensor();
+  KeptLayers layers = m.aggregator->forward(std::move(patches), hp, wp, kept_layer_indices(cfg, ctx.keep_debug),
+                                            m.opts.flag("bf16") && !ctx.keep_debug, step, &frame_times,
+                                            &global_times, agg_flags, s0);
   timed("aggregator", t0, frame_times.linear_gflop + frame_times.attn_gflop + global_times.linear_gflop);
   pred.timings.push_back({"aggregator.frame_attention", frame_times.attn_ms, frame_times.attn_gflop});
   pred.timings.push_back({"aggregator.global_attention", global_times.attn_ms, 0});
@@ -328,11 +341,7 @@ Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& 
 
   // Camera tokens of the last layer, [S, 1, 2E] on rank 0.
   t0 = now_ms();
-  const Tensor& last = layers.at(cfg.depth - 1);
-  const int64_t P = last.dim(1), C = last.dim(2);
-  Tensor cam_local = Tensor::uninitialized({sl, 1, C});
-  for (int64_t s = 0; s < sl; ++s) std::copy_n(last.data() + s * P * C, C, cam_local.data() + s * C);
-  Tensor cams = sp.gather_frames(cam_local, part);
+  Tensor cams = sp.gather_frames(layers.camera, part);
   std::vector<Tensor> poses;
   if (root) {
     poses = m.camera->forward(cams, step, local_flags);
@@ -347,6 +356,7 @@ Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& 
   t0 = now_ms();
   run_dpt_head(*m.point_head, layers, sl, H, W, "point_head", step, points, points_conf);
   timed("point_head", t0, 0);
+  if (!ctx.keep_debug) layers.clear();
   if (sp.any(ctx.cancel && ctx.cancel->load())) throw CancelledError();
 
   t0 = now_ms();
@@ -357,7 +367,7 @@ Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& 
   if (ctx.keep_debug) {
     Tensor enc = sp.gather_frames(debug_patches, part);
     std::map<std::string, Tensor> dbg;
-    for (auto& [i, t] : layers) dbg["debug.aggregated_tokens." + std::to_string(i)] = sp.gather_frames(t, part);
+    for (auto& [i, t] : layers.f32) dbg["debug.aggregated_tokens." + std::to_string(i)] = sp.gather_frames(t, part);
     if (root) {
       pred.debug = std::move(dbg);
       pred.debug["debug.encoder_patch_tokens"] = enc;

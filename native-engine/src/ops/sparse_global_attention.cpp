@@ -111,25 +111,15 @@ void kv_subsample_attention_reference(const float* q, const float* k, const floa
   });
 }
 
-void kv_subsample_attention(AttentionKernel kernel, const float* q, const float* k, const float* v, float* out,
-                            int64_t H, const FrameLayout& L, int64_t D, float scale, int stride) {
+int64_t kv_compact_keys(const float* k, const float* v, int64_t H, const FrameLayout& L, int64_t D, int stride,
+                        std::vector<float>& kc, std::vector<float>& vc) {
   check_layout(L);
-  if (kernel != AttentionKernel::flash_bf16 || !flash_bf16_sparse_native(static_cast<int>(D))) {
-    kv_subsample_attention_reference(q, k, v, out, H, L, D, scale, stride);
-    return;
-  }
   const int64_t N = L.tokens(), S = L.S, P = L.P;
   const std::vector<int32_t> kept = kv_kept_patches(L, stride), dropped = kv_dropped_patches(L, stride);
   const int64_t nd = static_cast<int64_t>(dropped.size());
-  // Shared keys, frame by frame: special tokens, kept patches, the mean-fill key (if any dropped).
   const int64_t per = L.special + static_cast<int64_t>(kept.size()) + (nd > 0 ? 1 : 0), Nc = S * per;
-  std::vector<float> kc(H * Nc * D), vc(H * Nc * D), bias(Nc, 0.f);
-  std::vector<int> own_mean(S, -1);
-  for (int64_t f = 0; f < S; ++f)
-    if (nd > 0) {
-      own_mean[f] = static_cast<int>(f * per + per - 1);
-      bias[f * per + per - 1] = static_cast<float>(std::log(static_cast<double>(nd)));
-    }
+  kc.assign(H * Nc * D, 0.f);
+  vc.assign(H * Nc * D, 0.f);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t h = 0; h < H; ++h)
     for (int64_t f = 0; f < S; ++f) {
@@ -158,9 +148,63 @@ void kv_subsample_attention(AttentionKernel kernel, const float* q, const float*
         }
       }
     }
-  detail::kv_subsample_bf16_avx512(q, k, v, out, static_cast<int>(H), static_cast<int>(S), static_cast<int>(P),
-                                   static_cast<int>(D), scale, kc.data(), vc.data(), bias.data(), static_cast<int>(Nc),
+  return per;
+}
+
+void kv_subsample_attention_shared_reference(const float* q, const float* k, const float* v, float* out, int64_t H,
+                                             const FrameLayout& L, int64_t D, float scale, int stride, const float* kc,
+                                             const float* vc, int64_t S_total, int64_t frame0) {
+  check_layout(L);
+  const int64_t N = L.tokens(), P = L.P;
+  const int64_t nd = static_cast<int64_t>(kv_dropped_patches(L, stride).size());
+  const int64_t per = L.special + static_cast<int64_t>(kv_kept_patches(L, stride).size()) + (nd > 0 ? 1 : 0);
+  const double log_nd = nd > 0 ? std::log(static_cast<double>(nd)) : 0.0;
+  // Keys of a query in local frame fi: its own frame in full, then every other frame's shared keys.
+  masked_reference(q, k, v, kc, vc, S_total * per, out, H, N, D, scale, [&](int64_t, int64_t i, int64_t j) {
+    const int64_t fi = i / P;
+    if (j < N) return j / P == fi ? 0.0 : kMasked;
+    const int64_t c = j - N, g = c / per;
+    if (g == frame0 + fi) return kMasked;  // its own frame is already there in full
+    return (nd > 0 && c % per == per - 1) ? log_nd : 0.0;
+  });
+}
+
+void kv_subsample_attention_shared(AttentionKernel kernel, const float* q, const float* k, const float* v, float* out,
+                                   int64_t H, const FrameLayout& L, int64_t D, float scale, int stride, const float* kc,
+                                   const float* vc, int64_t S_total, int64_t frame0) {
+  check_layout(L);
+  if (frame0 < 0 || frame0 + L.S > S_total) throw std::invalid_argument("kv-subsample: frames outside the sequence");
+  if (kernel != AttentionKernel::flash_bf16 || !flash_bf16_sparse_native(static_cast<int>(D))) {
+    kv_subsample_attention_shared_reference(q, k, v, out, H, L, D, scale, stride, kc, vc, S_total, frame0);
+    return;
+  }
+  const std::vector<int32_t> dropped = kv_dropped_patches(L, stride);
+  const int64_t nd = static_cast<int64_t>(dropped.size());
+  const int64_t per = L.special + static_cast<int64_t>(kv_kept_patches(L, stride).size()) + (nd > 0 ? 1 : 0);
+  const int64_t Nc = S_total * per;
+  // The kernel adds each query frame's dropped keys to the shared ones (its kept keys are shared)
+  // and masks that frame's own mean-fill key.
+  std::vector<float> bias(Nc, 0.f);
+  std::vector<int> own_mean(L.S, -1);
+  if (nd > 0) {
+    for (int64_t g = 0; g < S_total; ++g) bias[g * per + per - 1] = static_cast<float>(std::log(static_cast<double>(nd)));
+    for (int64_t f = 0; f < L.S; ++f) own_mean[f] = static_cast<int>((frame0 + f) * per + per - 1);
+  }
+  detail::kv_subsample_bf16_avx512(q, k, v, out, static_cast<int>(H), static_cast<int>(L.S), static_cast<int>(L.P),
+                                   static_cast<int>(D), scale, kc, vc, bias.data(), static_cast<int>(Nc),
                                    own_mean.data(), dropped.data(), static_cast<int>(nd));
+}
+
+void kv_subsample_attention(AttentionKernel kernel, const float* q, const float* k, const float* v, float* out,
+                            int64_t H, const FrameLayout& L, int64_t D, float scale, int stride) {
+  check_layout(L);
+  if (kernel != AttentionKernel::flash_bf16 || !flash_bf16_sparse_native(static_cast<int>(D))) {
+    kv_subsample_attention_reference(q, k, v, out, H, L, D, scale, stride);
+    return;
+  }
+  std::vector<float> kc, vc;
+  kv_compact_keys(k, v, H, L, D, stride, kc, vc);
+  kv_subsample_attention_shared(kernel, q, k, v, out, H, L, D, scale, stride, kc.data(), vc.data(), L.S, 0);
 }
 
 std::vector<int64_t> special_first_order(const FrameLayout& L) {

@@ -35,6 +35,21 @@ void kv_subsample_attention(AttentionKernel kernel, const float* q, const float*
 void kv_subsample_attention_reference(const float* q, const float* k, const float* v, float* out, int64_t H,
                                       const FrameLayout& L, int64_t D, float scale, int stride);
 
+// kv-subsample's shared keys: per frame `per` = special + kept + (any dropped ? 1 : 0) keys
+// (camera/register tokens, the grid patches, the mean-fill key), kc/vc [H, S * per, D]. Returns per.
+int64_t kv_compact_keys(const float* k, const float* v, int64_t H, const FrameLayout& L, int64_t D, int stride,
+                        std::vector<float>& kc, std::vector<float>& vc);
+// kv-subsample for the queries of frames [frame0, frame0 + L.S) of a sequence of S_total frames
+// (sequence parallelism: this rank's frames): q, k, v [H, L.S * P, D] of those frames, kc/vc the
+// shared keys of all S_total frames in frame order (kv_compact_keys). The same keys, logits and
+// mean-fill as kv_subsample_attention over the whole sequence, for these queries.
+void kv_subsample_attention_shared(AttentionKernel kernel, const float* q, const float* k, const float* v, float* out,
+                                   int64_t H, const FrameLayout& L, int64_t D, float scale, int stride, const float* kc,
+                                   const float* vc, int64_t S_total, int64_t frame0);
+void kv_subsample_attention_shared_reference(const float* q, const float* k, const float* v, float* out, int64_t H,
+                                             const FrameLayout& L, int64_t D, float scale, int stride, const float* kc,
+                                             const float* vc, int64_t S_total, int64_t frame0);
+
 // Key tiles kept per query tile, in the special-first token order: [H][nqt][nkt] with
 // nqt = ceil(N / kFlashQueryTile), nkt = ceil(N / kFlashKeyTile). qp, kp: [H, N, D] reordered.
 std::vector<uint8_t> select_key_tiles(const float* qp, const float* kp, int64_t H, int64_t N, int64_t D, float scale,

@@ -117,6 +117,48 @@ TEST(KvSubsample, Bf16KernelMatchesReference) {
   }
 }
 
+// Sequence parallelism (Ring): a rank holding frames [f0, f1) attends its queries to its own
+// frames and the shared keys of all frames; that is the whole-sequence result restricted to
+// those queries, for the reference (fp32 tolerance) and the fast kernel (bit for bit: same keys,
+// same order).
+TEST(KvSubsample, FrameSliceWithSharedKeysEqualsWholeSequence) {
+  const FrameLayout L = layout(4, 11, 13);
+  const int64_t N = L.tokens(), P = L.P;
+  const Data d = random_data(H, N, D, 77);
+  for (int stride : {1, 3}) {
+    std::vector<float> kc, vc;
+    const int64_t per = kv_compact_keys(d.k.data(), d.v.data(), H, L, D, stride, kc, vc);
+    EXPECT_EQ(per, 5 + ((11 + stride - 1) / stride) * ((13 + stride - 1) / stride) + (stride > 1 ? 1 : 0));
+    std::vector<float> whole_ref(N * H * D), whole_fast(N * H * D);
+    kv_subsample_attention_reference(d.q.data(), d.k.data(), d.v.data(), whole_ref.data(), H, L, D, kScale, stride);
+    kv_subsample_attention(AttentionKernel::flash_bf16, d.q.data(), d.k.data(), d.v.data(), whole_fast.data(), H, L, D,
+                           kScale, stride);
+    for (auto [f0, f1] : {std::pair<int64_t, int64_t>{0, 1}, {1, 4}, {2, 3}}) {
+      FrameLayout part = L;
+      part.S = f1 - f0;
+      const int64_t n = part.tokens();
+      std::vector<float> q(H * n * D), k(H * n * D), v(H * n * D);
+      for (int64_t h = 0; h < H; ++h) {
+        std::copy_n(d.q.data() + (h * N + f0 * P) * D, n * D, q.data() + h * n * D);
+        std::copy_n(d.k.data() + (h * N + f0 * P) * D, n * D, k.data() + h * n * D);
+        std::copy_n(d.v.data() + (h * N + f0 * P) * D, n * D, v.data() + h * n * D);
+      }
+      std::vector<float> ref(n * H * D), fast(n * H * D);
+      kv_subsample_attention_shared_reference(q.data(), k.data(), v.data(), ref.data(), H, part, D, kScale, stride,
+                                              kc.data(), vc.data(), L.S, f0);
+      const std::vector<float> want_ref(whole_ref.begin() + f0 * P * H * D, whole_ref.begin() + f1 * P * H * D);
+      const Dev e = deviation(ref, want_ref);
+      EXPECT_LE(e.max_rel, kF32Max) << "stride " << stride << " frames " << f0 << ".." << f1;
+      EXPECT_LE(e.rms_rel, kF32Rms) << "stride " << stride << " frames " << f0 << ".." << f1;
+      if (!flash_bf16_sparse_native(D)) continue;
+      kv_subsample_attention_shared(AttentionKernel::flash_bf16, q.data(), k.data(), v.data(), fast.data(), H, part, D,
+                                    kScale, stride, kc.data(), vc.data(), L.S, f0);
+      const std::vector<float> want_fast(whole_fast.begin() + f0 * P * H * D, whole_fast.begin() + f1 * P * H * D);
+      EXPECT_EQ(fast, want_fast) << "stride " << stride << " frames " << f0 << ".." << f1;
+    }
+  }
+}
+
 TEST(KvSubsample, Bf16StrideOneEqualsDenseBf16Flash) {
   if (!flash_bf16_sparse_native(D)) GTEST_SKIP() << "no AVX512-BF16";
   const FrameLayout L = layout(3, 10, 12);
