@@ -20,10 +20,21 @@ async function pickFolder(title: string): Promise<string | null> {
   return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
 }
 
+async function pickModelFile(): Promise<string | null> {
+  const opts = {
+    title: "Use a checkpoint file",
+    properties: ["openFile" as const],
+    filters: [{ name: "VGGT checkpoint (model.safetensors, model.pt)", extensions: ["safetensors", "pt"] }],
+  };
+  const r = win ? await dialog.showOpenDialog(win, opts) : await dialog.showOpenDialog(opts);
+  return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
+}
+
 const { workbench, engine } = createAppServices({
   mode: "electron",
   dataDir: process.env.VGGT_DATA_DIR ?? join(app.getPath("userData"), "data"),
   pickFolder: () => pickFolder("Open a folder"),
+  pickModelFile,
   pickExportDir: () => pickFolder("Export into folder"),
 });
 

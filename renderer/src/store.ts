@@ -411,7 +411,7 @@ export function viewCommand(cmd: NonNullable<State["viewCommand"]>): void {
 export async function chooseModelFolder(): Promise<void> {
   const dir = await api.pickFolder().catch(() => null);
   if (!dir) {
-    if (api.mode === "web") notify("In web mode, enter the model's path on the server in the banner's path field.", "info");
+    if (api.mode === "web") notify("In web mode, enter the model's path on the server in the Model panel's path field (the Model… button).", "info");
     return;
   }
   const model = await guarded("Checking the model…", () => api.setModelDir(dir));

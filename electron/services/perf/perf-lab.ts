@@ -138,7 +138,7 @@ export class PerfLab {
   private benchModel(req: BenchRequest): { model: BenchModel; name: string } {
     if (req.randomWeights) return { model: { kind: "random", config: "vggt-1b" }, name: "random weights (VGGT-1B architecture)" };
     const m = this.opts.model();
-    if (!m || !m.weights || !m.config) throw new Error("no model is installed: choose a model folder, or benchmark with random weights");
+    if (!m || !m.weights || !m.config) throw new Error("no model is installed: use the Model panel (the Model… button: Download VGGT-1B, a checkpoint file or a folder), or benchmark with random weights");
     return { model: { kind: "weights", weights: m.weights, config: m.config }, name: m.name };
   }
 

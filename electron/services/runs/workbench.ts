@@ -1,9 +1,9 @@
 // The application's services behind the channel map: one implementation, called by the Electron
 // IPC handlers (main.ts) and by the web-mode server alike.
 import { EventEmitter } from "node:events";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir, totalmem } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 import type { Backend } from "../../ipc/channels.js";
 import type {
@@ -39,8 +39,11 @@ import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refin
 import { enabledNames, normalizeSet } from "../perf/catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { checkVggtConfig } from "../model-manager/config-check.js";
-import { findLocalModel } from "../model-manager/index.js";
-import { appCacheDir, appDataDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
+import { convertedKey, engineVersion, findConverted, findLocalModel } from "../model-manager/index.js";
+import { convertTargetFor, ModelInstaller, siblingConfig } from "../model-manager/app-install.js";
+import { SHA256_RE } from "../model-manager/hub-cache.js";
+import type { ModelDownloadRequest, ModelInstallState } from "../../ipc/model-install-types.js";
+import { appCacheDir, appDataDir, convertedCacheDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
 import { PerfLab } from "../perf/perf-lab.js";
 import { EngineJobQueue } from "../engine/job-queue.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
@@ -75,6 +78,10 @@ export interface WorkbenchOptions {
   /** Environment for the model manager's folders (default process.env). */
   env?: NodeJS.ProcessEnv;
   pickFolder?: () => Promise<string | null>;
+  /** Native file picker for a checkpoint (model.safetensors / model.pt); absent in web mode. */
+  pickModelFile?: () => Promise<string | null>;
+  /** The hub the Model panel downloads from (web mode's --hub-url); default $HF_ENDPOINT, huggingface.co. */
+  hubEndpoint?: string;
   exporter?: Exporter;
   hostMemoryBytes?: number;
 }
@@ -121,11 +128,13 @@ export function countParams(weights: string): number | null {
 
 /** VGGT-1B weights as a single checkpoint file (the model manager's cache or a file the user picked). */
 function vggt1bFile(path: string, name: string): ModelInfo {
+  // A config.json beside it in the engine's schema describes another size (see siblingConfig).
+  const cfg = siblingConfig(path);
   return {
     status: { state: "ready", name, dir: path, weightsBytes: statSync(path).size, params: path.endsWith(".safetensors") ? countParams(path) : null },
-    dims: VGGT_1B_DIMS,
+    dims: cfg ? dimsFromConfig(cfg.config) : VGGT_1B_DIMS,
     weights: path,
-    config: "vggt-1b", // the engine's built-in preset
+    config: cfg ? cfg.path : "vggt-1b", // else the engine's built-in preset
   };
 }
 
@@ -139,13 +148,26 @@ export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = p
     const local = findLocalModel({}, { env });
     if (local) return vggt1bFile(local.path, `VGGT-1B (${local.origin === "hf-cache" ? "Hugging Face cache" : "local file"})`);
     return none(
-      "Get the VGGT-1B weights with 'vggt-workbench model download', or enter the path of the official checkpoint (model.safetensors or model.pt) or of a folder holding it below. Until then you can try the random-weight benchmark mode.",
+      "Get the VGGT-1B weights with \"Download VGGT-1B\" in the Model panel below (or 'vggt-workbench model download' in a terminal), or give the official checkpoint (model.safetensors or model.pt) or a folder holding it there. Until then you can try the random-weight benchmark mode.",
     );
   }
   if (!existsSync(dir)) return none(`${dir}: no such file or folder.`);
-  if (isRegularFile(dir)) return vggt1bFile(resolve(dir), basename(dir));
+  if (isRegularFile(dir)) {
+    try {
+      return vggt1bFile(resolve(dir), basename(dir));
+    } catch (e) {
+      return none((e as Error).message);
+    }
+  }
   // A folder with the official release's single file (model.safetensors, or model.pt).
-  for (const f of ["model.safetensors", "model.pt"]) if (isRegularFile(join(dir, f))) return vggt1bFile(resolve(dir, f), `${basename(resolve(dir))}/${f}`);
+  for (const f of ["model.safetensors", "model.pt"])
+    if (isRegularFile(join(dir, f))) {
+      try {
+        return vggt1bFile(resolve(dir, f), `${basename(resolve(dir))}/${f}`);
+      } catch (e) {
+        return none((e as Error).message);
+      }
+    }
   const weights = join(dir, "weights.safetensors");
   const config = join(dir, "config.json");
   if (!isRegularFile(weights) || !isRegularFile(config))
@@ -211,6 +233,9 @@ export class Workbench implements Backend {
   /** The one check every path from a request goes through (web mode: see path-policy.ts). */
   readonly paths: PathPolicy;
   private readonly modelRootsHint: string;
+  /** The Model panel's download (hub download, verify, convert). */
+  readonly installer: ModelInstaller;
+  private engineVersionP: Promise<string | null> | null = null;
 
   /** The run whose track-head features the engine holds (one at a time; the next run replaces it). */
   private trackCache: { runId: string; engineRun: string } | null = null;
@@ -229,6 +254,13 @@ export class Workbench implements Backend {
     const saved = this.store.readSettings().modelDir;
     this.model = readModelDir(opts.modelDir ?? (saved && this.paths.allows(saved) ? saved : undefined), env);
     this.unsubscribeEngine = opts.engine.onState((engine) => this.emit({ type: "engine", engine }));
+    this.installer = new ModelInstaller({
+      endpoint: opts.hubEndpoint,
+      env,
+      engineBinary: () => this.engineBinary(),
+      emit: (state) => this.emit({ type: "model-install", state }),
+      install: (weights) => this.useModel(readModelDir(weights, env)),
+    });
     this.events.setMaxListeners(100);
     this.perf = new PerfLab({
       dataDir: opts.dataDir,
@@ -346,7 +378,7 @@ export class Workbench implements Backend {
     // A hostfile names machines and a path on the server: the desktop app's choice only.
     if (options.parallel.hostfile && this.opts.mode === "web") throw new Error("parallel hostfile: not accessible in web mode");
     if (!options.randomWeights && this.model.status.state !== "ready")
-      throw new Error("no model is installed: choose a model folder, or use the random-weight benchmark mode");
+      throw new Error("no model is installed: use the Model panel (Download VGGT-1B, Use a checkpoint file…, Use a folder…, or its path field), or the random-weight benchmark mode");
     for (const p of req.images) this.checkReadable(p);
     // Re-validate: files may have changed since they were scanned.
     const scan = await scanPaths(req.images);
@@ -417,7 +449,7 @@ export class Workbench implements Backend {
           ...(trackCache ? { trackCache: true } : {}),
           model: run.randomWeights
             ? { kind: "random", seed: run.options.seed, config: "vggt-1b" }
-            : { kind: "weights", weights: model.weights!, config: model.config! },
+            : { kind: "weights", weights: await this.weightsFor(model, run.options.engineOptions), config: model.config! },
           images: run.images.map((i) => i.path),
           preprocess: run.options.preprocess,
           output: this.store.outputPath(id),
@@ -505,7 +537,18 @@ export class Workbench implements Backend {
       if (e instanceof PathNotAllowedError) throw new PathNotAllowedError(`${dir}: not accessible in web mode; ${this.modelRootsHint}`);
       throw e;
     }
-    const info = readModelDir(path, this.opts.env ?? process.env);
+    return this.useModel(readModelDir(path, this.opts.env ?? process.env));
+  }
+
+  async pickFolder(): Promise<string | null> {
+    return this.opts.pickFolder ? this.opts.pickFolder() : null;
+  }
+
+  async pickModelFile(): Promise<string | null> {
+    return this.opts.pickModelFile ? this.opts.pickModelFile() : null;
+  }
+
+  private useModel(info: ModelInfo): ModelStatus {
     if (info.status.state !== "ready") throw new Error(info.status.hint);
     this.model = info;
     this.store.writeSettings({ modelDir: info.status.dir });
@@ -513,8 +556,52 @@ export class Workbench implements Backend {
     return info.status;
   }
 
-  async pickFolder(): Promise<string | null> {
-    return this.opts.pickFolder ? this.opts.pickFolder() : null;
+  private engineBinary(): string | null {
+    const b = this.opts.engine.state().binary;
+    if (b && b !== "fake") return b;
+    try {
+      return findEngineBinary();
+    } catch {
+      return null;
+    }
+  }
+
+  modelInstallState(): ModelInstallState {
+    return this.installer.state();
+  }
+
+  downloadModel(req: ModelDownloadRequest): ModelInstallState {
+    return this.installer.start({ ...(req?.engineOptions ? { engineOptions: normalizeSet(req.engineOptions, "engine options") } : {}) });
+  }
+
+  pauseModelDownload(): ModelInstallState {
+    return this.installer.pause();
+  }
+
+  /**
+   * The converted copy (bf16 / int8) of a hub checkpoint that the run's switches load, when the
+   * Model panel (or `vggt-workbench model convert`) made one; else the checkpoint itself (the
+   * engine then converts at load time, with the same result bit for bit).
+   */
+  private async weightsFor(model: ModelInfo, flags: RunDetail["options"]["engineOptions"]): Promise<string> {
+    const weights = model.weights!;
+    const target = flags ? convertTargetFor(flags) : null;
+    if (!target) return weights;
+    let real: string;
+    try {
+      real = realpathSync(weights);
+    } catch {
+      return weights;
+    }
+    // Hub blobs are named by their verified SHA-256: no hashing needed to find their copy.
+    if (!SHA256_RE.test(basename(real)) || basename(dirname(real)) !== "blobs") return weights;
+    const bin = this.engineBinary();
+    if (!bin) return weights;
+    this.engineVersionP ??= engineVersion(bin).catch(() => null);
+    const version = await this.engineVersionP;
+    if (!version) return weights;
+    const pi = { ...currentPlatform(), env: this.opts.env ?? process.env };
+    return findConverted(convertedCacheDir(pi), convertedKey(basename(real), target, version))?.path ?? weights;
   }
 
   exportFormats(): ExportFormatInfo[] {
@@ -586,7 +673,7 @@ export class Workbench implements Backend {
               this.trackCache = null;
               const res = await shared.infer(
                 {
-                  model: run.randomWeights ? { kind: "random", seed: run.options.seed, config: "vggt-1b" } : { kind: "weights", weights: model.weights!, config: model.config! },
+                  model: run.randomWeights ? { kind: "random", seed: run.options.seed, config: "vggt-1b" } : { kind: "weights", weights: await this.weightsFor(model, run.options.engineOptions), config: model.config! },
                   images: order.map((s) => run.images[s].path),
                   preprocess: run.options.preprocess,
                   output: join(dir, "forward.safetensors"),
@@ -708,6 +795,7 @@ export class Workbench implements Backend {
   }
 
   async dispose(): Promise<void> {
+    await this.installer.dispose();
     await this.perf.dispose();
     for (const a of this.active.values()) a.abort.abort();
     this.unsubscribeEngine();
