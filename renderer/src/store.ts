@@ -176,7 +176,8 @@ export async function init(): Promise<void> {
   set({ viewer: { ...get().viewer, maxPoints: defaultMaxPoints() } });
   api.onEvent((e) => {
     if (e.type === "engine") set({ engine: e.engine });
-    else if (e.type === "model") set({ model: e.model });
+    // A model arriving where there was none (the Model panel's download): real weights from now on.
+    else if (e.type === "model") set({ model: e.model, ...(e.model.state === "ready" && get().model?.state !== "ready" ? { options: { ...get().options, randomWeights: false } } : {}) });
     else if (e.type === "run-progress")
       set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress }, progressAt: { ...s.progressAt, [e.progress.runId]: Date.now() } }));
     else if (e.type === "run-updated") onRunUpdated(e.run);

@@ -2,13 +2,14 @@
 // IPC handlers (main.ts) and by the web-mode server alike.
 import { EventEmitter } from "node:events";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync } from "node:fs";
-import { tmpdir, totalmem } from "node:os";
+import { freemem, tmpdir, totalmem } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 
 import type { Backend } from "../../ipc/channels.js";
 import type {
   AppEvent,
   AppInfo,
+  BenchJson,
   BenchRecord,
   BenchRequest,
   BenchSummary,
@@ -50,6 +51,7 @@ import { CancelledError, type EngineRunner } from "./engine-runner.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
+import { predictStages, rateKey, recordStageTimings, type RunShape } from "./stage-rates.js";
 import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
 import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
 import { newRunId, RunStore, toSummary } from "./store.js";
@@ -84,6 +86,19 @@ export interface WorkbenchOptions {
   hubEndpoint?: string;
   exporter?: Exporter;
   hostMemoryBytes?: number;
+  /** Memory available for a new process now (default: MemAvailable of /proc/meminfo, else os.freemem()). */
+  availableMemory?: () => number;
+}
+
+/** What a new process can have without swapping: the kernel's MemAvailable (free + reclaimable). */
+export function availableMemory(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    /* not Linux */
+  }
+  return freemem();
 }
 
 interface ModelInfo {
@@ -286,6 +301,9 @@ export class Workbench implements Backend {
           console.warn(`could not unload the app engine's model before a benchmark: ${(e as Error).message}`);
         }
       },
+      memoryCheck: (req) => this.benchMemoryCheck(req),
+      predictForward: (req, options) => this.predictBenchForward(req, options),
+      recordResult: (req, result) => this.recordBench(req, result),
     });
   }
 
@@ -360,7 +378,53 @@ export class Workbench implements Backend {
     const dims = this.dimsFor(input.randomWeights);
     const st = this.model.status;
     const params = input.randomWeights ? VGGT_1B_PARAMS : st.state === "ready" ? (st.params ?? st.weightsBytes / 4) : 0;
-    return estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    const est = estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    // Measured per-stage rates of this model and switch set, where earlier runs left some.
+    const p = this.predictRun(input.randomWeights, input.engineOptions, est.frames, est.width, est.height);
+    if (p.measured.length) {
+      est.seconds = Object.entries(p.seconds).reduce((a, [s, v]) => a + (s === "load" ? 0 : v), 0);
+      est.basis = `per-stage rates measured on earlier runs and benchmarks on this machine (${p.measured.filter((s) => s !== "load").join(", ")})`;
+    }
+    return est;
+  }
+
+  private runShape(randomWeights: boolean, frames: number, width: number, height: number): RunShape {
+    const st = this.model.status;
+    return { dims: this.dimsFor(randomWeights), frames, width, height, weightsBytes: randomWeights ? VGGT_1B_PARAMS * 4 : st.state === "ready" ? st.weightsBytes : 0 };
+  }
+
+  private rateKeyFor(randomWeights: boolean, flags: Record<string, boolean> | undefined): string {
+    return rateKey(randomWeights ? "random:vggt-1b" : this.modelKey(), flags);
+  }
+
+  /** Predicted seconds per engine stage (stage-rates.ts): measured rates, else the throughput default. */
+  private predictRun(randomWeights: boolean, flags: Record<string, boolean> | undefined, frames: number, width: number, height: number) {
+    const rates = this.store.readSettings().stageRates?.[this.rateKeyFor(randomWeights, flags)];
+    return predictStages(this.runShape(randomWeights, frames, width, height), rates, this.throughput(randomWeights).gflops);
+  }
+
+  private recordStages(randomWeights: boolean, flags: Record<string, boolean> | undefined, frames: number, width: number, height: number, timings: { stage: string; ms: number }[]): void {
+    const table = recordStageTimings(this.store.readSettings().stageRates ?? {}, this.rateKeyFor(randomWeights, flags), this.runShape(randomWeights, frames, width, height), timings);
+    this.store.writeSettings({ stageRates: table });
+  }
+
+  /** One forward pass of a benchmark with these switches (no model load: the bench loads once). */
+  private async predictBenchForward(req: BenchRequest, options: Record<string, boolean>): Promise<number> {
+    const frames = req.images.length || req.frames || 2;
+    let width = 518;
+    let height = 350; // the engine's synthetic frames
+    if (req.images.length) {
+      const scan = await scanPaths(req.images);
+      const e = this.estimate({ sizes: scan.images.length ? scan.images : [{ width: 518, height: 518 }], preprocess: req.preprocess === "pad" ? "pad" : "crop", randomWeights: req.randomWeights });
+      width = e.width;
+      height = e.height;
+    }
+    const p = this.predictRun(req.randomWeights, options, frames, width, height);
+    return Object.entries(p.seconds).reduce((a, [s, v]) => a + (s === "load" ? 0 : v), 0);
+  }
+
+  private recordBench(req: BenchRequest, result: BenchJson): void {
+    for (const row of result.rows) if (row.stages?.length) this.recordStages(req.randomWeights, normalizeSet(row.options), result.frames, result.width, result.height, row.stages);
   }
 
   async startRun(req: StartRunRequest): Promise<RunSummary> {
@@ -386,7 +450,7 @@ export class Workbench implements Backend {
       throw new Error(`cannot run: ${scan.rejected.map((r) => `${r.name}: ${r.reason}`).join("; ")}`);
     const byPath = new Map(scan.images.map((i) => [i.path, i]));
     const images = req.images.map((p) => byPath.get(resolve(p))!).filter(Boolean);
-    const estimate = this.estimate({ sizes: images, preprocess: options.preprocess, randomWeights: options.randomWeights });
+    const estimate = this.estimate({ sizes: images, preprocess: options.preprocess, randomWeights: options.randomWeights, ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}) });
     const id = newRunId();
     const detail: RunDetail = {
       id,
@@ -435,7 +499,12 @@ export class Workbench implements Backend {
     }
     const est = run.estimate!;
     const dims = this.dimsFor(run.randomWeights);
-    const tracker = new ProgressTracker(stageWeights(dims, est.frames, est.width, est.height), est.seconds);
+    // Stage shares and the total from the per-stage rates measured on this machine (stage-rates.ts).
+    const predicted = this.predictRun(run.randomWeights, run.options.engineOptions, est.frames, est.width, est.height).seconds;
+    const predictedTotal = Object.values(predicted).reduce((a, b) => a + b, 0);
+    const shares = predictedTotal > 0 ? Object.fromEntries(Object.entries(predicted).map(([s, v]) => [s, v / predictedTotal])) : stageWeights(dims, est.frames, est.width, est.height);
+    const tracker = new ProgressTracker(shares, predictedTotal || est.seconds);
+    let loadMs: number | null = null;
     const t0 = Date.now();
     this.setRun(id, { status: "running" });
     this.emit({ type: "run-progress", progress: { runId: id, stage: "starting", fraction: 0, etaSeconds: tracker.eta(0), elapsedSeconds: 0 } });
@@ -459,6 +528,7 @@ export class Workbench implements Backend {
             : {}),
         },
         (p) => {
+          if (p.stage === "load" && p.step >= p.total && p.total > 0) loadMs = p.elapsedMs;
           const fraction = tracker.update(p.stage, p.step, p.total);
           const elapsed = (Date.now() - t0) / 1000;
           this.emit({
@@ -477,6 +547,8 @@ export class Workbench implements Backend {
       if (result.trackCacheRun) this.trackCache = { runId: id, engineRun: result.trackCacheRun };
       this.setRun(id, { status: "done", durationMs, stages: result.stages, ...(engineOptions ? { engineOptions } : {}) });
       this.recordThroughput(run, durationMs);
+      if (!run.options.parallel || run.options.parallel.mode === "none")
+        this.recordStages(run.randomWeights, run.options.engineOptions, est.frames, est.width, est.height, [...result.stages, ...(loadMs !== null ? [{ stage: "load", ms: loadMs }] : [])]);
     } catch (e) {
       const cancelled = e instanceof CancelledError || signal.aborted;
       this.setRun(id, { status: cancelled ? "cancelled" : "failed", durationMs: Date.now() - t0, error: cancelled ? "cancelled by the user" : (e as Error).message });
@@ -564,6 +636,27 @@ export class Workbench implements Backend {
     } catch {
       return null;
     }
+  }
+
+  /**
+   * A benchmark runs in its own `vggt-engine bench` process (its A/B sets, repeats and warm-up live
+   * in the engine's bench command). The app's engine has just released its model; if even then the
+   * estimated peak of the benchmark's process exceeds the memory available, it is refused rather
+   * than pushing the machine into swap.
+   */
+  private async benchMemoryCheck(req: BenchRequest): Promise<string | null> {
+    let sizes: { width: number; height: number }[];
+    if (req.images.length) {
+      const scan = await scanPaths(req.images);
+      sizes = scan.images.length ? scan.images : [{ width: 518, height: 518 }];
+    } else sizes = Array.from({ length: req.frames ?? 2 }, () => ({ width: 518, height: 350 })); // the engine's synthetic frames
+    // A cumulative benchmark starts from the exact fp32 set: the largest weights it holds.
+    const sets = req.kind === "ab" ? [req.a!.options, req.b!.options] : [normalizeSet({})];
+    const peak = Math.max(...sets.map((engineOptions) => this.estimate({ sizes, preprocess: req.preprocess === "pad" ? "pad" : "crop", randomWeights: req.randomWeights, engineOptions }).peakBytes));
+    const available = (this.opts.availableMemory ?? availableMemory)();
+    if (peak <= available) return null;
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+    return `not enough memory for the benchmark's engine process: it needs about ${gib(peak)} (estimated peak for ${sizes.length} frame${sizes.length === 1 ? "" : "s"}), ${gib(available)} is available after the app's engine released its model. Close other programs, use fewer frames, or benchmark lighter option sets.`;
   }
 
   modelInstallState(): ModelInstallState {
