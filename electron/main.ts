@@ -72,6 +72,14 @@ function menu(): void {
       ],
     },
     {
+      label: "Model",
+      submenu: [
+        { label: "Download VGGT-1B", click: cmd("model-download") },
+        { label: "Use a Checkpoint File…", click: cmd("model-file") },
+        { label: "Use a Folder…", click: cmd("model-folder") },
+      ],
+    },
+    {
       label: "View",
       submenu: [{ label: "Reset View", accelerator: "CmdOrCtrl+R", click: cmd("reset-view") }, { label: "Toggle Theme", click: cmd("toggle-theme") }, { role: "togglefullscreen" }],
     },

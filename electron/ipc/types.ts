@@ -209,7 +209,7 @@ export type AppEvent =
   /** Application-menu commands the renderer carries out (Electron's native menu). */
   | { type: "menu"; command: MenuCommand };
 
-export type MenuCommand = "open-folder" | "add-files" | "load-sample" | "reset-view" | "screenshot" | "toggle-theme";
+export type MenuCommand = "open-folder" | "add-files" | "load-sample" | "reset-view" | "screenshot" | "toggle-theme" | "model-download" | "model-file" | "model-folder";
 
 export type PointBranch = "pointmap" | "depth";
 

@@ -4,7 +4,7 @@ import { create } from "zustand";
 
 import type { ModelInstallState } from "../../electron/ipc/channels";
 import { api } from "./api";
-import { applyModelPath, notify, useStore } from "./store";
+import { applyModelPath, chooseModelFolder, menuHandlers, notify, useStore } from "./store";
 
 interface ModelPanelState {
   install: ModelInstallState | null;
@@ -55,3 +55,17 @@ export async function chooseModelFile(): Promise<void> {
   const path = await api.pickModelFile().catch(() => null);
   if (path) await applyModelPath(path);
 }
+
+// The desktop app's native Model menu: the same actions as the panel's buttons (the panel opens).
+menuHandlers["model-download"] = () => {
+  toggleModelPanel(true);
+  void startModelDownload();
+};
+menuHandlers["model-file"] = () => {
+  toggleModelPanel(true);
+  void chooseModelFile();
+};
+menuHandlers["model-folder"] = () => {
+  toggleModelPanel(true);
+  void chooseModelFolder();
+};
