@@ -294,8 +294,16 @@ export function PerfView() {
   const info = usePerf((s) => s.info);
   const json = rec?.status === "done" ? rec.result : undefined;
   const fileBase = rec ? `vggt-bench-${rec.id}` : "vggt-bench";
+  // Running benchmarks show their progress here whichever record is selected.
+  const running = usePerf((s) => s.benches).filter((b) => b.status === "running" && !(rec?.id === b.id && rec.status === "running"));
   return (
     <main className="perf-view" data-testid="perf-view">
+      {running.map((b) => (
+        <section key={b.id} className="bench-detail" data-id={b.id}>
+          <h2>{b.label}</h2>
+          <BenchMainProgress benchId={b.id} />
+        </section>
+      ))}
       {compareRecords.length >= 2 && <Comparison records={compareRecords} />}
       {!rec && (
         <div className="perf-intro">
