@@ -122,7 +122,10 @@ describe("Download VGGT-1B from the Model panel (web mode, local hub)", () => {
     await expect.poll(() => item.getAttribute("data-status"), { timeout: 240_000, interval: 500 }).toBe("done");
     const u = new URL(web.url);
     const res = await fetch(`${u.origin}/api/invoke/listRuns`, { method: "POST", headers: { "x-vggt-token": u.searchParams.get("token")!, "content-type": "application/json" }, body: "[]" });
-    const list = (await res.json()) as { model: string; randomWeights: boolean }[];
+    const list = (await res.json()) as { id: string; model: string; randomWeights: boolean }[];
+    const detail = await fetch(`${u.origin}/api/invoke/getRun`, { method: "POST", headers: { "x-vggt-token": u.searchParams.get("token")!, "content-type": "application/json" }, body: JSON.stringify([list[0].id]) });
+    // The run's switches (the default `all`: bf16 Linears) loaded the copy converted after the download.
+    expect(((await detail.json()) as { weightsFile?: string }).weightsFile).toMatch(new RegExp(`^${join(home, "cache", "converted")}/[0-9a-f]{64}-bf16-engine[^/]+\\.safetensors$`));
     expect(list[0].randomWeights).toBe(false);
     expect(list[0].model).toMatch(/model\.safetensors$/);
     await screenshot(page, "model-download-run");

@@ -177,6 +177,8 @@ export interface RunDetail extends RunSummary {
   images: ImageEntry[];
   options: RunOptions;
   stages: StageTiming[];
+  /** The weights file the engine loaded: the checkpoint, or its converted copy for the run's switches. */
+  weightsFile?: string;
 }
 
 export interface StartRunRequest {

@@ -511,6 +511,8 @@ export class Workbench implements Backend {
     // Any job releases the engine's track cache; a real-weight run whose model has a track head
     // makes a new one, so that clicks on its frame 0 cost only the tracker.
     this.trackCache = null;
+    const weightsFile = run.randomWeights ? undefined : await this.weightsFor(model, run.options.engineOptions);
+    if (weightsFile) this.setRun(id, { weightsFile });
     const trackCache = !run.randomWeights && !!this.opts.engine.track && hasTrackHead(model) && !(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1);
     try {
       const result = await this.opts.engine.infer(
@@ -518,7 +520,7 @@ export class Workbench implements Backend {
           ...(trackCache ? { trackCache: true } : {}),
           model: run.randomWeights
             ? { kind: "random", seed: run.options.seed, config: "vggt-1b" }
-            : { kind: "weights", weights: await this.weightsFor(model, run.options.engineOptions), config: model.config! },
+            : { kind: "weights", weights: weightsFile!, config: model.config! },
           images: run.images.map((i) => i.path),
           preprocess: run.options.preprocess,
           output: this.store.outputPath(id),
