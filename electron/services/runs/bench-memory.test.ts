@@ -58,6 +58,7 @@ describe.skipIf(!ready)("benchmarks and the app's engine: one model at a time", 
     expect(after.model).toBeNull();
     // The fp32 weights (20 MB) are given back to the system, not just dropped from the model.
     const weights = statSync(join(model, "weights.safetensors")).size;
+    console.info(`app engine resident: ${(loaded.memory.rss_bytes / 2 ** 20).toFixed(1)} MiB with the model, ${(after.memory.rss_bytes / 2 ** 20).toFixed(1)} MiB after the benchmark (weights file ${(weights / 2 ** 20).toFixed(1)} MiB; ${during.length} samples during it, none with a model)`);
     expect(loaded.memory.rss_bytes - after.memory.rss_bytes).toBeGreaterThan(0.8 * weights);
   }, 300_000);
 
