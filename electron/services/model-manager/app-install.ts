@@ -9,7 +9,7 @@ import type { ModelDownloadRequest, ModelInstallState } from "../../ipc/model-in
 import type { OptionSet } from "../../ipc/perf-types.js";
 import { checkVggtConfig } from "./config-check.js";
 import { convertCached, engineConverter, engineVersion, type ConvertTarget } from "./convert-cache.js";
-import { ModelError, formatBytes } from "./errors.js";
+import { ModelError } from "./errors.js";
 import { DEFAULT_FILENAME, DEFAULT_REPO, downloadModel, resolveHubSettings, type DownloadOptions } from "./hub-download.js";
 import { convertedCacheDir, currentPlatform, type Env } from "./paths.js";
 import type { ProgressEvent } from "./progress.js";
@@ -104,7 +104,7 @@ export class ModelInstaller {
       .catch((e) => {
         if (this.pauseAsked && e instanceof ModelError && e.code === "ABORTED") {
           const kept = Number(e.details.incomplete ? fileSize(String(e.details.incomplete)) : 0);
-          this.set({ phase: "paused", bytes: kept, speed: 0, etaSeconds: null, message: `paused: ${formatBytes(kept)}${this.current.total ? ` of ${formatBytes(this.current.total)}` : ""} kept; Resume continues from there` });
+          this.set({ phase: "paused", bytes: kept, speed: 0, etaSeconds: null, message: "paused: the part downloaded so far is kept; Resume download continues from there" });
         } else {
           this.set({ phase: "failed", speed: 0, etaSeconds: null, error: (e as Error).message, message: "download failed; nothing was installed" });
         }
@@ -136,7 +136,7 @@ export class ModelInstaller {
 
   private onProgress = (e: ProgressEvent): void => {
     if (e.phase === "hash-partial")
-      this.set({ phase: "download", bytes: e.bytes, total: e.total, speed: e.speed, etaSeconds: e.etaSeconds, message: `checking the ${formatBytes(e.total ?? 0)} downloaded earlier before resuming` });
+      this.set({ phase: "download", bytes: e.bytes, total: e.total, speed: e.speed, etaSeconds: e.etaSeconds, message: "checking the part downloaded earlier before resuming" });
     else if (e.phase === "download") this.set({ phase: "download", bytes: e.bytes, total: e.total, speed: e.speed, etaSeconds: e.etaSeconds, message: `downloading ${e.file}` });
     else if (e.phase === "verify") this.set({ phase: "verify", bytes: e.bytes, total: e.total, speed: e.speed, etaSeconds: e.etaSeconds, message: `verifying the SHA-256 of ${e.file}` });
     else this.set({ phase: "convert", bytes: e.bytes, total: e.total, speed: e.speed, etaSeconds: e.etaSeconds, message: this.current.message });
