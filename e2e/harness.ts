@@ -58,13 +58,14 @@ export async function buildRenderer(): Promise<void> {
 }
 
 /** `model: null` starts without a model (as on a fresh machine); `args`: more web-mode options. */
-export async function startWebMode(engine: string, opts: { model?: string | null; args?: string[] } = {}): Promise<WebMode> {
+/** `env`: more environment variables for the server (e.g. HF_HUB_CACHE for a private model cache). */
+export async function startWebMode(engine: string, opts: { model?: string | null; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<WebMode> {
   const dataDir = mkdtempSync(join(tmpdir(), "vggt-e2e-data-"));
   const model = opts.model === undefined ? tinyModel : opts.model;
   const proc = spawn(
     process.execPath,
     [join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), join(repoRoot, "electron", "services", "web", "cli.ts"), "--port", "0", ...(model ? ["--model", model] : []), "--data-dir", dataDir, "--engine", engine, "--threads", "2", ...(opts.args ?? [])],
-    { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] },
+    { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) },
   );
   let out = "";
   proc.stdout.on("data", (d) => (out += d));

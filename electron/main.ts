@@ -20,10 +20,21 @@ async function pickFolder(title: string): Promise<string | null> {
   return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
 }
 
+async function pickModelFile(): Promise<string | null> {
+  const opts = {
+    title: "Use a checkpoint file",
+    properties: ["openFile" as const],
+    filters: [{ name: "VGGT checkpoint (model.safetensors, model.pt)", extensions: ["safetensors", "pt"] }],
+  };
+  const r = win ? await dialog.showOpenDialog(win, opts) : await dialog.showOpenDialog(opts);
+  return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
+}
+
 const { workbench, engine } = createAppServices({
   mode: "electron",
   dataDir: process.env.VGGT_DATA_DIR ?? join(app.getPath("userData"), "data"),
   pickFolder: () => pickFolder("Open a folder"),
+  pickModelFile,
   pickExportDir: () => pickFolder("Export into folder"),
 });
 
@@ -58,6 +69,14 @@ function menu(): void {
         { label: "Save Screenshot…", accelerator: "CmdOrCtrl+Shift+S", click: cmd("screenshot") },
         { type: "separator" },
         { role: "quit" },
+      ],
+    },
+    {
+      label: "Model",
+      submenu: [
+        { label: "Download VGGT-1B", click: cmd("model-download") },
+        { label: "Use a Checkpoint File…", click: cmd("model-file") },
+        { label: "Use a Folder…", click: cmd("model-folder") },
       ],
     },
     {

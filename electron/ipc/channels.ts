@@ -14,6 +14,8 @@ import type {
   ExportSelection,
   ImageBytes,
   ModelStatus,
+  ModelDownloadRequest,
+  ModelInstallState,
   PointCloud,
   PointCloudRequest,
   RefineRequest,
@@ -50,6 +52,14 @@ export interface InvokeMethods {
   setModelDir(dir: string): ModelStatus;
   /** Native folder picker; null where there is none (web mode) or the user cancelled. */
   pickFolder(): string | null;
+  /** Native file picker for a checkpoint (model.safetensors, model.pt); null in web mode or cancelled. */
+  pickModelFile(): string | null;
+  /** The Model panel's download: where it stands. */
+  modelInstallState(): ModelInstallState;
+  /** Download VGGT-1B (or resume a paused download), verify, convert for the options, install. */
+  downloadModel(request: ModelDownloadRequest): ModelInstallState;
+  /** Pause the download, keeping the partial file for resuming. */
+  pauseModelDownload(): ModelInstallState;
   exportFormats(): ExportFormatInfo[];
   exportRun(runId: string, format: string, options: ExportSelection): ExportResult;
   /** Performance lab: engine version, option names, whether parallel runs are possible. */
@@ -107,6 +117,10 @@ export const INVOKE_METHODS = {
   getPointCloud: true,
   setModelDir: true,
   pickFolder: true,
+  pickModelFile: true,
+  modelInstallState: true,
+  downloadModel: true,
+  pauseModelDownload: true,
   exportFormats: true,
   exportRun: true,
   perfInfo: true,

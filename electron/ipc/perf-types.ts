@@ -90,6 +90,10 @@ export interface BenchProgress {
   elapsedSeconds: number;
   /** Which engine invocation runs: the benchmark, or an A/B output run. */
   phase: "waiting" | "benchmark" | "output A" | "output B";
+  /** Which row / run (e.g. "B run 2/3"), the overall fraction and a steady ETA (bench-eta.ts). */
+  stage?: string;
+  fraction?: number;
+  etaSeconds?: number | null;
 }
 
 export interface PerfInfo {

@@ -1,8 +1,10 @@
 // Data shapes that cross the main/renderer boundary (IPC in Electron, HTTP in web mode).
 // Plain data only: no classes, no functions. Typed arrays are allowed (structured clone / wire.ts).
+import type { ModelInstallState } from "./model-install-types.js";
 import type { BenchProgress, BenchSummary, OptionSet, ParallelSetting } from "./perf-types.js";
 
 export * from "./perf-types.js";
+export * from "./model-install-types.js";
 
 export type AppMode = "electron" | "web";
 
@@ -175,6 +177,8 @@ export interface RunDetail extends RunSummary {
   images: ImageEntry[];
   options: RunOptions;
   stages: StageTiming[];
+  /** The weights file the engine loaded: the checkpoint, or its converted copy for the run's switches. */
+  weightsFile?: string;
 }
 
 export interface StartRunRequest {
@@ -200,12 +204,14 @@ export type AppEvent =
   | { type: "run-updated"; run: RunSummary }
   | { type: "engine"; engine: EngineState }
   | { type: "model"; model: ModelStatus }
+  /** The Model panel's download: phase, bytes, rate, ETA. */
+  | { type: "model-install"; state: ModelInstallState }
   | { type: "bench-progress"; progress: BenchProgress }
   | { type: "bench-updated"; bench: BenchSummary }
   /** Application-menu commands the renderer carries out (Electron's native menu). */
   | { type: "menu"; command: MenuCommand };
 
-export type MenuCommand = "open-folder" | "add-files" | "load-sample" | "reset-view" | "screenshot" | "toggle-theme";
+export type MenuCommand = "open-folder" | "add-files" | "load-sample" | "reset-view" | "screenshot" | "toggle-theme" | "model-download" | "model-file" | "model-folder";
 
 export type PointBranch = "pointmap" | "depth";
 

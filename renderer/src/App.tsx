@@ -12,37 +12,27 @@ import { OptionsPanel } from "./perf/OptionsPanel";
 import { initPerf } from "./perf/perf-store";
 import { PerfView } from "./perf/PerfView";
 import { formatBytes } from "./format";
-import { chooseModelFolder, dismissNotice, applyModelPath, importFiles, setOptions, setTheme, setView, useStore } from "./store";
+import { ModelPanel } from "./components/ModelPanel";
+import { toggleModelPanel, useModelPanel } from "./model-store";
+import { dismissNotice, importFiles, setOptions, setTheme, setView, useStore } from "./store";
 
 function ModelStatusBar() {
   const model = useStore((s) => s.model);
   const engine = useStore((s) => s.engine);
   const randomWeights = useStore((s) => s.options.randomWeights);
-  const info = useStore((s) => s.info);
+  const panelOpen = useModelPanel((s) => s.open);
   return (
     <>
       {model?.state === "none" && (
         <div className="banner no-model" data-testid="no-model">
           <strong>No model installed.</strong> <span data-testid="no-model-hint">{model.hint}</span>{" "}
-          <form
-            className="row model-path"
-            onSubmit={(e) => {
-              e.preventDefault();
-              const path = new FormData(e.currentTarget).get("model-path");
-              if (typeof path === "string" && path.trim()) void applyModelPath(path.trim());
-            }}
-          >
-            <input name="model-path" data-testid="model-path" placeholder={info?.mode === "web" ? "path on the server: model.safetensors, model.pt or a folder" : "path: model.safetensors, model.pt or a folder"} size={48} />
-            <button type="submit" data-testid="use-model">
-              Use this model
-            </button>
-            {info?.mode !== "web" && (
-              <button type="button" onClick={() => chooseModelFolder()}>
-                Choose a folder…
-              </button>
-            )}
-          </form>
+          <ModelPanel />
           {!randomWeights && <button onClick={() => setOptions({ randomWeights: true })}>Use random-weight benchmark mode</button>}
+        </div>
+      )}
+      {model?.state === "ready" && panelOpen && (
+        <div className="banner model-banner" data-testid="model-banner">
+          <strong>Model:</strong> {model.dir} <ModelPanel />
         </div>
       )}
       {randomWeights && (
@@ -66,6 +56,7 @@ function Header() {
   const engine = useStore((s) => s.engine);
   const theme = useStore((s) => s.theme);
   const view = useStore((s) => s.view);
+  const panelOpen = useModelPanel((s) => s.open);
   return (
     <header className="app-header">
       <h1>VGGT Workbench</h1>
@@ -84,6 +75,9 @@ function Header() {
       <span className="pill" data-testid="model-state">
         model: {model?.state === "ready" ? `${model.name} (${model.params ? `${(model.params / 1e6).toFixed(1)} M params` : formatBytes(model.weightsBytes)})` : "none"}
       </span>
+      <button className="ghost" data-testid="model-button" aria-expanded={panelOpen} onClick={() => toggleModelPanel()}>
+        Model…
+      </button>
       <span className="grow" />
       <button className="ghost" onClick={() => setTheme(theme === "dark" ? "light" : "dark")}>
         {theme === "dark" ? "Light" : "Dark"} theme

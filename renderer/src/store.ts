@@ -176,7 +176,8 @@ export async function init(): Promise<void> {
   set({ viewer: { ...get().viewer, maxPoints: defaultMaxPoints() } });
   api.onEvent((e) => {
     if (e.type === "engine") set({ engine: e.engine });
-    else if (e.type === "model") set({ model: e.model });
+    // A model arriving where there was none (the Model panel's download): real weights from now on.
+    else if (e.type === "model") set({ model: e.model, ...(e.model.state === "ready" && get().model?.state !== "ready" ? { options: { ...get().options, randomWeights: false } } : {}) });
     else if (e.type === "run-progress")
       set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress }, progressAt: { ...s.progressAt, [e.progress.runId]: Date.now() } }));
     else if (e.type === "run-updated") onRunUpdated(e.run);
@@ -411,7 +412,7 @@ export function viewCommand(cmd: NonNullable<State["viewCommand"]>): void {
 export async function chooseModelFolder(): Promise<void> {
   const dir = await api.pickFolder().catch(() => null);
   if (!dir) {
-    if (api.mode === "web") notify("In web mode, enter the model's path on the server in the banner's path field.", "info");
+    if (api.mode === "web") notify("In web mode, enter the model's path on the server in the Model panel's path field (the Model… button).", "info");
     return;
   }
   const model = await guarded("Checking the model…", () => api.setModelDir(dir));

@@ -130,7 +130,7 @@ export function offlineMessage(s: HubSettings, reason: string): string {
     `Cannot download ${s.repo}/${s.filename}: ${reason}.`,
     `To work without network access, put the weights file there by hand:`,
     `  ${join(s.manualDir, s.filename)}   (or ${other} in the same folder)`,
-    `or choose any VGGT checkpoint file explicitly (app: the "Use this model" path field in the model banner; CLI: --weights /path/to/${s.filename}).`,
+    `or choose any VGGT checkpoint file explicitly (app: the Model panel, opened with the Model… button: "Use a checkpoint file…" on the desktop, its path field in web mode; CLI: --weights /path/to/${s.filename}).`,
     `Get the file on a connected machine from ${resolveUrl(s)} (about ${formatBytes(VGGT_1B_APPROX_BYTES)});`,
     `copying the Hugging Face cache folder ${repoCachePaths(s.cacheDir, s.repo).root} from another machine works too.`,
   ].join("\n");

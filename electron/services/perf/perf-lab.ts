@@ -20,6 +20,7 @@ import { NO_MPI_NOTE, probeEngine, type EngineCapabilities } from "./engine-info
 import { writeFileAtomic } from "../tensors/safetensors.js";
 import { BenchHistory, newBenchId, toBenchSummary } from "./history.js";
 import { EngineJobQueue } from "../engine/job-queue.js";
+import { BenchProgressTracker, benchPlan } from "./bench-eta.js";
 
 /** The engine's stdout of a benchmark, verbatim. */
 export const ENGINE_OUTPUT_FILE = "engine-output.json";
@@ -46,6 +47,13 @@ export interface PerfLabOptions {
   jobs?: EngineJobQueue;
   /** Frees the app engine's model before a benchmark's own engine process starts. */
   releaseEngine?: () => Promise<void>;
+  /** After the release: a message when the benchmark's process would not fit in the memory now
+   * available (it is then refused before it starts), else null. */
+  memoryCheck?: (req: BenchRequest) => Promise<string | null>;
+  /** Predicted seconds of one forward pass with these switches (per-stage measured rates). */
+  predictForward?: (req: BenchRequest, options: OptionSet) => Promise<number>;
+  /** A finished benchmark's rows: their per-stage timings refine the measured rates. */
+  recordResult?: (req: BenchRequest, result: BenchJson) => void;
 }
 
 const MAX_REPEATS = 100;
@@ -138,7 +146,7 @@ export class PerfLab {
   private benchModel(req: BenchRequest): { model: BenchModel; name: string } {
     if (req.randomWeights) return { model: { kind: "random", config: "vggt-1b" }, name: "random weights (VGGT-1B architecture)" };
     const m = this.opts.model();
-    if (!m || !m.weights || !m.config) throw new Error("no model is installed: choose a model folder, or benchmark with random weights");
+    if (!m || !m.weights || !m.config) throw new Error("no model is installed: use the Model panel (the Model… button: Download VGGT-1B, a checkpoint file or a folder), or benchmark with random weights");
     return { model: { kind: "weights", weights: m.weights, config: m.config }, name: m.name };
   }
 
@@ -210,29 +218,46 @@ export class PerfLab {
     const req = rec.request;
     const t0 = Date.now();
     let log = "";
+    const steps = benchPlan(req, () => 0);
+    const perRun = await Promise.all(steps.map((s) => this.opts.predictForward?.(req, s.options).catch(() => 0) ?? 0));
+    const tracker = new BenchProgressTracker(steps.map((s, i) => ({ ...s, secondsPerRun: perRun[i] })));
+    let lastLine = "starting the engine";
+    let lastPhase: BenchProgress["phase"] = "benchmark";
+    const progress = (line: string, phase: BenchProgress["phase"]): BenchProgress => {
+      const elapsedSeconds = (Date.now() - t0) / 1000;
+      return { benchId: id, line, elapsedSeconds, phase, ...tracker.state(elapsedSeconds) };
+    };
+    // A long forward pass prints nothing: the percentage and ETA still move every second.
+    const ticker = setInterval(() => this.opts.emit({ type: "bench-progress", progress: progress(lastLine, lastPhase) }), 1000);
     const run = async (cmd: EngineCommandLine, phase: BenchProgress["phase"]) => {
       let last = 0;
+      lastPhase = phase;
       const r = await runEngineProcess(cmd, {
         signal,
         onStderrLine: (line) => {
           log = `${log}${line}\n`.slice(-16384);
+          tracker.onLine(line, (Date.now() - t0) / 1000);
+          lastLine = line;
           const now = Date.now();
           // Throttled: a progress bar can print hundreds of lines a second.
           if (now - last < 150) return;
           last = now;
-          this.opts.emit({ type: "bench-progress", progress: { benchId: id, line, elapsedSeconds: (now - t0) / 1000, phase } });
+          this.opts.emit({ type: "bench-progress", progress: progress(line, phase) });
         },
       });
+      if (phase !== "benchmark") tracker.markRun((Date.now() - t0) / 1000);
       return r;
     };
     try {
       if (signal.aborted) throw new ProcessCancelledError();
       // The benchmark's process loads its own model: the app's engine lets go of its copy first.
       await this.opts.releaseEngine?.();
+      const short = await this.opts.memoryCheck?.(req);
+      if (short) throw new Error(short);
       const imagesDir = req.images.length ? this.linkInputs(id, req.images) : undefined;
       const cmd = buildBenchCommand({ binary, kind: req.kind, a: req.a?.options, b: req.b?.options, model, imagesDir, frames: req.frames!, repeats: req.repeats, warmup: req.warmup, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun, preprocess: req.preprocess === "pad" ? "pad" : "crop" });
       this.history.update(id, { command: [cmd.command, ...cmd.args] });
-      this.opts.emit({ type: "bench-progress", progress: { benchId: id, line: "starting the engine", elapsedSeconds: 0, phase: "benchmark" } });
+      this.opts.emit({ type: "bench-progress", progress: progress("starting the engine", "benchmark") });
       const { stdout } = await run(cmd, "benchmark");
       // The engine's own words, kept verbatim next to the record (what the charts were drawn from).
       writeFileAtomic(join(this.history.benchDir(id), ENGINE_OUTPUT_FILE), stdout);
@@ -244,13 +269,19 @@ export class PerfLab {
           if (wrong.length) throw new Error(`the engine ran ${side} with ${wrong.map((n) => `${n}=${result.rows[i].options[n]}`).join(", ")}, not the requested option set`);
         }
       }
+      try {
+        this.opts.recordResult?.(req, result);
+      } catch (e) {
+        console.warn(`benchmark ${id}: its stage timings were not recorded: ${(e as Error).message}`);
+      }
       const outputs: BenchRecord["outputs"] = {};
       if (req.kind === "ab" && req.keepOutputs && req.images.length) {
         for (const side of ["A", "B"] as const) {
           const file = `${side}.safetensors`;
           const options = side === "A" ? req.a!.options : req.b!.options;
           const inferCmd = buildInferCommand({ binary, model, images: req.images, output: join(this.history.benchDir(id), file), options, threads: req.threads, parallel: req.parallel, mpirun: this.opts.mpirun, preprocess: req.preprocess === "pad" ? "pad" : "crop" });
-          this.opts.emit({ type: "bench-progress", progress: { benchId: id, line: `running ${side} once more for its point cloud`, elapsedSeconds: (Date.now() - t0) / 1000, phase: `output ${side}` } });
+          lastLine = `running ${side} once more for its point cloud`;
+          this.opts.emit({ type: "bench-progress", progress: progress(lastLine, `output ${side}`) });
           await run(inferCmd, `output ${side}`);
           outputs[side] = file;
         }
@@ -270,6 +301,8 @@ export class PerfLab {
     } catch (e) {
       const cancelled = e instanceof ProcessCancelledError || signal.aborted;
       this.set(id, { status: cancelled ? "cancelled" : "failed", error: cancelled ? "cancelled by the user" : (e as Error).message, log, durationMs: Date.now() - t0 });
+    } finally {
+      clearInterval(ticker);
     }
   }
 

@@ -37,6 +37,10 @@ export interface AppServicesOptions {
   /** Web mode: folders in which the browser may choose a model (--model-root). */
   modelRoots?: string[];
   pickFolder?: () => Promise<string | null>;
+  /** Native file picker for a checkpoint (Electron's dialog). */
+  pickModelFile?: () => Promise<string | null>;
+  /** Hub the Model panel downloads from (web mode's --hub-url). */
+  hubEndpoint?: string;
   pickExportDir?: () => Promise<string | null>;
 }
 
@@ -54,6 +58,8 @@ export function createAppServices(opts: AppServicesOptions): { workbench: Workbe
     restrictToRoots: opts.mode === "web" ? (sampleDir ? [sampleDir] : []) : undefined,
     modelRoots: opts.modelRoots,
     pickFolder: opts.pickFolder,
+    pickModelFile: opts.pickModelFile,
+    hubEndpoint: opts.hubEndpoint,
     exporter: createExporter(join(dataDir, "exports"), opts.pickExportDir),
   });
   return { workbench, engine };

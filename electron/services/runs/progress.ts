@@ -55,17 +55,28 @@ export class ProgressTracker {
     return this.fraction;
   }
 
+  private readonly steady = new SteadyEta();
+
+  /** Seconds left (see SteadyEta), from the run's overall fraction. */
+  eta(elapsedSeconds: number): number | null {
+    return this.steady.eta(this.fraction, elapsedSeconds, this.estimatedSeconds);
+  }
+}
+
+/**
+ * Seconds left, steady: the prediction's remaining share blended into the observed rate as the job
+ * advances (the prediction alone at the start, the observed rate alone from 30 % on), and never more
+ * than MAX_ETA_STEP above or below what the previous answer, counted down, predicted.
+ */
+export const MAX_ETA_STEP = 2;
+
+export class SteadyEta {
   private last: { elapsed: number; eta: number } | null = null;
 
-  /**
-   * Seconds left, steady: the estimate's remaining share blended into the observed rate as the run
-   * advances (the estimate alone at the start, the observed rate alone from 30 % on), and never more
-   * than 2x above or below what the previous answer, counted down, predicted.
-   */
-  eta(elapsedSeconds: number): number | null {
-    const f = this.fraction;
+  eta(fraction: number, elapsedSeconds: number, predictedSeconds: number): number | null {
+    const f = fraction;
     if (f >= 1) return 0;
-    const prior = this.estimatedSeconds > 0 ? this.estimatedSeconds * (1 - f) : null;
+    const prior = predictedSeconds > 0 ? predictedSeconds * (1 - f) : null;
     const observed = f >= 0.02 && elapsedSeconds > 1 ? (elapsedSeconds * (1 - f)) / f : null;
     let eta: number | null;
     if (observed === null) eta = prior;
@@ -77,7 +88,7 @@ export class ProgressTracker {
     if (eta === null) return null;
     if (this.last) {
       const expected = Math.max(1, this.last.eta - (elapsedSeconds - this.last.elapsed));
-      eta = Math.min(Math.max(eta, expected / 2), expected * 2);
+      eta = Math.min(Math.max(eta, expected / MAX_ETA_STEP), expected * MAX_ETA_STEP);
     }
     this.last = { elapsed: elapsedSeconds, eta };
     return eta;

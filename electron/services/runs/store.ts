@@ -1,7 +1,8 @@
 // Runs and settings on disk. One folder per run: run.json (the RunDetail) and the engine's
 // output.safetensors. Every write is atomic, so a crash never leaves a half-written record, and a
 // run that was in flight when the app stopped is marked "interrupted" on the next start.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import type { StageRateTable } from "./stage-rates.js";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -13,6 +14,8 @@ export interface Settings {
   modelDir?: string;
   /** Measured throughput (GFLOP/s) of the last completed run, per model kind. */
   throughput?: Record<string, { gflops: number; at: string }>;
+  /** Per-stage rates measured on earlier runs and benchmarks (stage-rates.ts), per model and switches. */
+  stageRates?: StageRateTable;
 }
 
 const RUN_ID_RE = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$/;

@@ -59,7 +59,9 @@ function setup(restrict = false) {
   writeFileSync(join(images, "b.png"), pngBytes(28, 14));
   writeFileSync(join(images, "c.txt"), "text");
   const engine = new FakeEngine();
-  const wb = new Workbench({ mode: restrict ? "web" : "electron", dataDir, engine, modelDir: haveGolden ? golden : undefined, restrictToRoots: restrict ? [] : undefined });
+  // The benchmarks here run a stand-in engine script, not a VGGT model: the memory check (see
+  // bench-memory.test.ts) is given room so that it does not depend on this machine's load.
+  const wb = new Workbench({ mode: restrict ? "web" : "electron", dataDir, engine, modelDir: haveGolden ? golden : undefined, restrictToRoots: restrict ? [] : undefined, availableMemory: () => Number.POSITIVE_INFINITY });
   const events: AppEvent[] = [];
   wb.subscribe((e) => events.push(e));
   return { wb, engine, events, images };

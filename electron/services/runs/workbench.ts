@@ -1,14 +1,15 @@
 // The application's services behind the channel map: one implementation, called by the Electron
 // IPC handlers (main.ts) and by the web-mode server alike.
 import { EventEmitter } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir, totalmem } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
+import { freemem, tmpdir, totalmem } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
 
 import type { Backend } from "../../ipc/channels.js";
 import type {
   AppEvent,
   AppInfo,
+  BenchJson,
   BenchRecord,
   BenchRequest,
   BenchSummary,
@@ -39,14 +40,18 @@ import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refin
 import { enabledNames, normalizeSet } from "../../../common/option-catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { checkVggtConfig } from "../model-manager/config-check.js";
-import { findLocalModel } from "../model-manager/index.js";
-import { appCacheDir, appDataDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
-import { PerfLab } from "../perf/index.js";
+import { convertedKey, engineVersion, findConverted, findLocalModel } from "../model-manager/index.js";
+import { convertTargetFor, ModelInstaller, siblingConfig } from "../model-manager/app-install.js";
+import { SHA256_RE } from "../model-manager/hub-cache.js";
+import type { ModelDownloadRequest, ModelInstallState } from "../../ipc/model-install-types.js";
+import { appCacheDir, appDataDir, convertedCacheDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
+import { PerfLab } from "../perf/perf-lab.js";
 import { EngineJobQueue } from "../engine/job-queue.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "../pointcloud/pointcloud.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
+import { predictStages, rateKey, recordStageTimings, type RunShape } from "./stage-rates.js";
 import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
 import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
 import { newRunId, RunStore, toSummary } from "./store.js";
@@ -78,8 +83,25 @@ export interface WorkbenchOptions {
   /** Environment for the model manager's folders (default process.env). */
   env?: NodeJS.ProcessEnv;
   pickFolder?: () => Promise<string | null>;
+  /** Native file picker for a checkpoint (model.safetensors / model.pt); absent in web mode. */
+  pickModelFile?: () => Promise<string | null>;
+  /** The hub the Model panel downloads from (web mode's --hub-url); default $HF_ENDPOINT, huggingface.co. */
+  hubEndpoint?: string;
   exporter?: Exporter;
   hostMemoryBytes?: number;
+  /** Memory available for a new process now (default: MemAvailable of /proc/meminfo, else os.freemem()). */
+  availableMemory?: () => number;
+}
+
+/** What a new process can have without swapping: the kernel's MemAvailable (free + reclaimable). */
+export function availableMemory(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    /* not Linux */
+  }
+  return freemem();
 }
 
 interface ModelInfo {
@@ -110,11 +132,13 @@ export function countParams(weights: string): number | null {
 
 /** VGGT-1B weights as a single checkpoint file (the model manager's cache or a file the user picked). */
 function vggt1bFile(path: string, name: string): ModelInfo {
+  // A config.json beside it in the engine's schema describes another size (see siblingConfig).
+  const cfg = siblingConfig(path);
   return {
     status: { state: "ready", name, dir: path, weightsBytes: statSync(path).size, params: path.endsWith(".safetensors") ? countParams(path) : null },
-    dims: VGGT_1B_DIMS,
+    dims: cfg ? dimsFromConfig(cfg.config) : VGGT_1B_DIMS,
     weights: path,
-    config: "vggt-1b", // the engine's built-in preset
+    config: cfg ? cfg.path : "vggt-1b", // else the engine's built-in preset
   };
 }
 
@@ -128,13 +152,26 @@ export function readModelDir(dir: string | undefined, env: NodeJS.ProcessEnv = p
     const local = findLocalModel({}, { env });
     if (local) return vggt1bFile(local.path, `VGGT-1B (${local.origin === "hf-cache" ? "Hugging Face cache" : "local file"})`);
     return none(
-      "Get the VGGT-1B weights with 'vggt-workbench model download', or enter the path of the official checkpoint (model.safetensors or model.pt) or of a folder holding it below. Until then you can try the random-weight benchmark mode.",
+      "Get the VGGT-1B weights with \"Download VGGT-1B\" in the Model panel below (or 'vggt-workbench model download' in a terminal), or give the official checkpoint (model.safetensors or model.pt) or a folder holding it there. Until then you can try the random-weight benchmark mode.",
     );
   }
   if (!existsSync(dir)) return none(`${dir}: no such file or folder.`);
-  if (isRegularFile(dir)) return vggt1bFile(resolve(dir), basename(dir));
+  if (isRegularFile(dir)) {
+    try {
+      return vggt1bFile(resolve(dir), basename(dir));
+    } catch (e) {
+      return none((e as Error).message);
+    }
+  }
   // A folder with the official release's single file (model.safetensors, or model.pt).
-  for (const f of ["model.safetensors", "model.pt"]) if (isRegularFile(join(dir, f))) return vggt1bFile(resolve(dir, f), `${basename(resolve(dir))}/${f}`);
+  for (const f of ["model.safetensors", "model.pt"])
+    if (isRegularFile(join(dir, f))) {
+      try {
+        return vggt1bFile(resolve(dir, f), `${basename(resolve(dir))}/${f}`);
+      } catch (e) {
+        return none((e as Error).message);
+      }
+    }
   const weights = join(dir, "weights.safetensors");
   const config = join(dir, "config.json");
   if (!isRegularFile(weights) || !isRegularFile(config))
@@ -200,6 +237,9 @@ export class Workbench implements Backend {
   /** The one check every path from a request goes through (web mode: see path-policy.ts). */
   readonly paths: PathPolicy;
   private readonly modelRootsHint: string;
+  /** The Model panel's download (hub download, verify, convert). */
+  readonly installer: ModelInstaller;
+  private engineVersionP: Promise<string | null> | null = null;
 
   /** The run whose track-head features the engine holds (one at a time; the next run replaces it). */
   private trackCache: { runId: string; engineRun: string } | null = null;
@@ -218,6 +258,13 @@ export class Workbench implements Backend {
     const saved = this.store.readSettings().modelDir;
     this.model = readModelDir(opts.modelDir ?? (saved && this.paths.allows(saved) ? saved : undefined), env);
     this.unsubscribeEngine = opts.engine.onState((engine) => this.emit({ type: "engine", engine }));
+    this.installer = new ModelInstaller({
+      endpoint: opts.hubEndpoint,
+      env,
+      engineBinary: () => this.engineBinary(),
+      emit: (state) => this.emit({ type: "model-install", state }),
+      install: (weights) => this.useModel(readModelDir(weights, env)),
+    });
     this.events.setMaxListeners(100);
     this.perf = new PerfLab({
       dataDir: opts.dataDir,
@@ -243,6 +290,9 @@ export class Workbench implements Backend {
           console.warn(`could not unload the app engine's model before a benchmark: ${(e as Error).message}`);
         }
       },
+      memoryCheck: (req) => this.benchMemoryCheck(req),
+      predictForward: (req, options) => this.predictBenchForward(req, options),
+      recordResult: (req, result) => this.recordBench(req, result),
     });
   }
 
@@ -317,7 +367,53 @@ export class Workbench implements Backend {
     const dims = this.dimsFor(input.randomWeights);
     const st = this.model.status;
     const params = input.randomWeights ? VGGT_1B_PARAMS : st.state === "ready" ? (st.params ?? st.weightsBytes / 4) : 0;
-    return estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    const est = estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    // Measured per-stage rates of this model and switch set, where earlier runs left some.
+    const p = this.predictRun(input.randomWeights, input.engineOptions, est.frames, est.width, est.height);
+    if (p.measured.length) {
+      est.seconds = Object.entries(p.seconds).reduce((a, [s, v]) => a + (s === "load" ? 0 : v), 0);
+      est.basis = `per-stage rates measured on earlier runs and benchmarks on this machine (${p.measured.filter((s) => s !== "load").join(", ")})`;
+    }
+    return est;
+  }
+
+  private runShape(randomWeights: boolean, frames: number, width: number, height: number): RunShape {
+    const st = this.model.status;
+    return { dims: this.dimsFor(randomWeights), frames, width, height, weightsBytes: randomWeights ? VGGT_1B_PARAMS * 4 : st.state === "ready" ? st.weightsBytes : 0 };
+  }
+
+  private rateKeyFor(randomWeights: boolean, flags: Record<string, boolean> | undefined): string {
+    return rateKey(randomWeights ? "random:vggt-1b" : this.modelKey(), flags);
+  }
+
+  /** Predicted seconds per engine stage (stage-rates.ts): measured rates, else the throughput default. */
+  private predictRun(randomWeights: boolean, flags: Record<string, boolean> | undefined, frames: number, width: number, height: number) {
+    const rates = this.store.readSettings().stageRates?.[this.rateKeyFor(randomWeights, flags)];
+    return predictStages(this.runShape(randomWeights, frames, width, height), rates, this.throughput(randomWeights).gflops);
+  }
+
+  private recordStages(randomWeights: boolean, flags: Record<string, boolean> | undefined, frames: number, width: number, height: number, timings: { stage: string; ms: number }[]): void {
+    const table = recordStageTimings(this.store.readSettings().stageRates ?? {}, this.rateKeyFor(randomWeights, flags), this.runShape(randomWeights, frames, width, height), timings);
+    this.store.writeSettings({ stageRates: table });
+  }
+
+  /** One forward pass of a benchmark with these switches (no model load: the bench loads once). */
+  private async predictBenchForward(req: BenchRequest, options: Record<string, boolean>): Promise<number> {
+    const frames = req.images.length || req.frames || 2;
+    let width = 518;
+    let height = 350; // the engine's synthetic frames
+    if (req.images.length) {
+      const scan = await scanPaths(req.images);
+      const e = this.estimate({ sizes: scan.images.length ? scan.images : [{ width: 518, height: 518 }], preprocess: req.preprocess === "pad" ? "pad" : "crop", randomWeights: req.randomWeights });
+      width = e.width;
+      height = e.height;
+    }
+    const p = this.predictRun(req.randomWeights, options, frames, width, height);
+    return Object.entries(p.seconds).reduce((a, [s, v]) => a + (s === "load" ? 0 : v), 0);
+  }
+
+  private recordBench(req: BenchRequest, result: BenchJson): void {
+    for (const row of result.rows) if (row.stages?.length) this.recordStages(req.randomWeights, normalizeSet(row.options), result.frames, result.width, result.height, row.stages);
   }
 
   async startRun(req: StartRunRequest): Promise<RunSummary> {
@@ -335,7 +431,7 @@ export class Workbench implements Backend {
     // A hostfile names machines and a path on the server: the desktop app's choice only.
     if (options.parallel.hostfile && this.opts.mode === "web") throw new Error("parallel hostfile: not accessible in web mode");
     if (!options.randomWeights && this.model.status.state !== "ready")
-      throw new Error("no model is installed: choose a model folder, or use the random-weight benchmark mode");
+      throw new Error("no model is installed: use the Model panel (Download VGGT-1B, Use a checkpoint file…, Use a folder…, or its path field), or the random-weight benchmark mode");
     for (const p of req.images) this.checkReadable(p);
     // Re-validate: files may have changed since they were scanned.
     const scan = await scanPaths(req.images);
@@ -343,7 +439,7 @@ export class Workbench implements Backend {
       throw new Error(`cannot run: ${scan.rejected.map((r) => `${r.name}: ${r.reason}`).join("; ")}`);
     const byPath = new Map(scan.images.map((i) => [i.path, i]));
     const images = req.images.map((p) => byPath.get(resolve(p))!).filter(Boolean);
-    const estimate = this.estimate({ sizes: images, preprocess: options.preprocess, randomWeights: options.randomWeights });
+    const estimate = this.estimate({ sizes: images, preprocess: options.preprocess, randomWeights: options.randomWeights, ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}) });
     const id = newRunId();
     const detail: RunDetail = {
       id,
@@ -392,13 +488,20 @@ export class Workbench implements Backend {
     }
     const est = run.estimate!;
     const dims = this.dimsFor(run.randomWeights);
-    const tracker = new ProgressTracker(stageWeights(dims, est.frames, est.width, est.height), est.seconds);
+    // Stage shares and the total from the per-stage rates measured on this machine (stage-rates.ts).
+    const predicted = this.predictRun(run.randomWeights, run.options.engineOptions, est.frames, est.width, est.height).seconds;
+    const predictedTotal = Object.values(predicted).reduce((a, b) => a + b, 0);
+    const shares = predictedTotal > 0 ? Object.fromEntries(Object.entries(predicted).map(([s, v]) => [s, v / predictedTotal])) : stageWeights(dims, est.frames, est.width, est.height);
+    const tracker = new ProgressTracker(shares, predictedTotal || est.seconds);
+    let loadMs: number | null = null;
     const t0 = Date.now();
     this.setRun(id, { status: "running" });
     this.emit({ type: "run-progress", progress: { runId: id, stage: "starting", fraction: 0, etaSeconds: tracker.eta(0), elapsedSeconds: 0 } });
     // Any job releases the engine's track cache; a real-weight run whose model has a track head
     // makes a new one, so that clicks on its frame 0 cost only the tracker.
     this.trackCache = null;
+    const weightsFile = run.randomWeights ? undefined : await this.weightsFor(model, run.options.engineOptions);
+    if (weightsFile) this.setRun(id, { weightsFile });
     const trackCache = !run.randomWeights && !!this.opts.engine.track && hasTrackHead(model) && !(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1);
     try {
       const result = await this.opts.engine.infer(
@@ -406,7 +509,7 @@ export class Workbench implements Backend {
           ...(trackCache ? { trackCache: true } : {}),
           model: run.randomWeights
             ? { kind: "random", seed: run.options.seed, config: "vggt-1b" }
-            : { kind: "weights", weights: model.weights!, config: model.config! },
+            : { kind: "weights", weights: weightsFile!, config: model.config! },
           images: run.images.map((i) => i.path),
           preprocess: run.options.preprocess,
           output: this.store.outputPath(id),
@@ -416,6 +519,7 @@ export class Workbench implements Backend {
             : {}),
         },
         (p) => {
+          if (p.stage === "load" && p.step >= p.total && p.total > 0) loadMs = p.elapsedMs;
           const fraction = tracker.update(p.stage, p.step, p.total);
           const elapsed = (Date.now() - t0) / 1000;
           this.emit({
@@ -434,6 +538,8 @@ export class Workbench implements Backend {
       if (result.trackCacheRun) this.trackCache = { runId: id, engineRun: result.trackCacheRun };
       this.setRun(id, { status: "done", durationMs, stages: result.stages, ...(engineOptions ? { engineOptions } : {}) });
       this.recordThroughput(run, durationMs);
+      if (!run.options.parallel || run.options.parallel.mode === "none")
+        this.recordStages(run.randomWeights, run.options.engineOptions, est.frames, est.width, est.height, [...result.stages, ...(loadMs !== null ? [{ stage: "load", ms: loadMs }] : [])]);
     } catch (e) {
       const cancelled = e instanceof CancelledError || signal.aborted;
       this.setRun(id, { status: cancelled ? "cancelled" : "failed", durationMs: Date.now() - t0, error: cancelled ? "cancelled by the user" : (e as Error).message });
@@ -494,7 +600,18 @@ export class Workbench implements Backend {
       if (e instanceof PathNotAllowedError) throw new PathNotAllowedError(`${dir}: not accessible in web mode; ${this.modelRootsHint}`);
       throw e;
     }
-    const info = readModelDir(path, this.opts.env ?? process.env);
+    return this.useModel(readModelDir(path, this.opts.env ?? process.env));
+  }
+
+  async pickFolder(): Promise<string | null> {
+    return this.opts.pickFolder ? this.opts.pickFolder() : null;
+  }
+
+  async pickModelFile(): Promise<string | null> {
+    return this.opts.pickModelFile ? this.opts.pickModelFile() : null;
+  }
+
+  private useModel(info: ModelInfo): ModelStatus {
     if (info.status.state !== "ready") throw new Error(info.status.hint);
     this.model = info;
     this.store.writeSettings({ modelDir: info.status.dir });
@@ -502,8 +619,73 @@ export class Workbench implements Backend {
     return info.status;
   }
 
-  async pickFolder(): Promise<string | null> {
-    return this.opts.pickFolder ? this.opts.pickFolder() : null;
+  private engineBinary(): string | null {
+    const b = this.opts.engine.state().binary;
+    if (b && b !== "fake") return b;
+    try {
+      return findEngineBinary();
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A benchmark runs in its own `vggt-engine bench` process (its A/B sets, repeats and warm-up live
+   * in the engine's bench command). The app's engine has just released its model; if even then the
+   * estimated peak of the benchmark's process exceeds the memory available, it is refused rather
+   * than pushing the machine into swap.
+   */
+  private async benchMemoryCheck(req: BenchRequest): Promise<string | null> {
+    let sizes: { width: number; height: number }[];
+    if (req.images.length) {
+      const scan = await scanPaths(req.images);
+      sizes = scan.images.length ? scan.images : [{ width: 518, height: 518 }];
+    } else sizes = Array.from({ length: req.frames ?? 2 }, () => ({ width: 518, height: 350 })); // the engine's synthetic frames
+    // A cumulative benchmark starts from the exact fp32 set: the largest weights it holds.
+    const sets = req.kind === "ab" ? [req.a!.options, req.b!.options] : [normalizeSet({})];
+    const peak = Math.max(...sets.map((engineOptions) => this.estimate({ sizes, preprocess: req.preprocess === "pad" ? "pad" : "crop", randomWeights: req.randomWeights, engineOptions }).peakBytes));
+    const available = (this.opts.availableMemory ?? availableMemory)();
+    if (peak <= available) return null;
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+    return `not enough memory for the benchmark's engine process: it needs about ${gib(peak)} (estimated peak for ${sizes.length} frame${sizes.length === 1 ? "" : "s"}), ${gib(available)} is available after the app's engine released its model. Close other programs, use fewer frames, or benchmark lighter option sets.`;
+  }
+
+  modelInstallState(): ModelInstallState {
+    return this.installer.state();
+  }
+
+  downloadModel(req: ModelDownloadRequest): ModelInstallState {
+    return this.installer.start({ ...(req?.engineOptions ? { engineOptions: normalizeSet(req.engineOptions, "engine options") } : {}) });
+  }
+
+  pauseModelDownload(): ModelInstallState {
+    return this.installer.pause();
+  }
+
+  /**
+   * The converted copy (bf16 / int8) of a hub checkpoint that the run's switches load, when the
+   * Model panel (or `vggt-workbench model convert`) made one; else the checkpoint itself (the
+   * engine then converts at load time, with the same result bit for bit).
+   */
+  private async weightsFor(model: ModelInfo, flags: RunDetail["options"]["engineOptions"]): Promise<string> {
+    const weights = model.weights!;
+    const target = flags ? convertTargetFor(flags) : null;
+    if (!target) return weights;
+    let real: string;
+    try {
+      real = realpathSync(weights);
+    } catch {
+      return weights;
+    }
+    // Hub blobs are named by their verified SHA-256: no hashing needed to find their copy.
+    if (!SHA256_RE.test(basename(real)) || basename(dirname(real)) !== "blobs") return weights;
+    const bin = this.engineBinary();
+    if (!bin) return weights;
+    this.engineVersionP ??= engineVersion(bin).catch(() => null);
+    const version = await this.engineVersionP;
+    if (!version) return weights;
+    const pi = { ...currentPlatform(), env: this.opts.env ?? process.env };
+    return findConverted(convertedCacheDir(pi), convertedKey(basename(real), target, version))?.path ?? weights;
   }
 
   exportFormats(): ExportFormatInfo[] {
@@ -575,7 +757,7 @@ export class Workbench implements Backend {
               this.trackCache = null;
               const res = await shared.infer(
                 {
-                  model: run.randomWeights ? { kind: "random", seed: run.options.seed, config: "vggt-1b" } : { kind: "weights", weights: model.weights!, config: model.config! },
+                  model: run.randomWeights ? { kind: "random", seed: run.options.seed, config: "vggt-1b" } : { kind: "weights", weights: await this.weightsFor(model, run.options.engineOptions), config: model.config! },
                   images: order.map((s) => run.images[s].path),
                   preprocess: run.options.preprocess,
                   output: join(dir, "forward.safetensors"),
@@ -697,6 +879,7 @@ export class Workbench implements Backend {
   }
 
   async dispose(): Promise<void> {
+    await this.installer.dispose();
     await this.perf.dispose();
     for (const a of this.active.values()) a.abort.abort();
     this.unsubscribeEngine();

@@ -22,4 +22,12 @@ describe("web mode command line", () => {
     expect(r.stderr).toMatch(/Usage: npm run web/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it("refuses a hub URL that is not http(s), naming it", () => {
+    const r = web(["--hub-url", "file:///etc/passwd"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/web mode: hub URL 'file:\/\/\/etc\/passwd': only http and https are allowed, not file:/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(web(["--hub-url", "not a url"]).stderr).toMatch(/hub URL 'not a url' is not a URL/);
+  });
 });

@@ -1,8 +1,9 @@
 // `npm run web`: serves the renderer and the services on 127.0.0.1 for a browser.
-//   tsx electron/services/web/cli.ts [--port N] [--model DIR] [--model-root DIR]... [--data-dir DIR] [--engine BIN] [--threads N]
+//   tsx electron/services/web/cli.ts [--port N] [--model DIR] [--model-root DIR]... [--hub-url URL] [--data-dir DIR] [--engine BIN] [--threads N]
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
+import { checkHubUrl } from "../model-manager/app-install.js";
 import { createAppServices, findUp } from "../runs/app-services.js";
 import { startWebServer } from "./server.js";
 
@@ -15,6 +16,8 @@ Options:
   --model PATH      a model folder or checkpoint file to start with (default: the local model, if any)
   --model-root DIR  a folder in which the browser may choose a model with the path field (repeatable;
                     the app's own folders, the model manager's cache among them, always may be used)
+  --hub-url URL     the Hugging Face hub (or mirror) the Model panel downloads from (http or https;
+                    default $HF_ENDPOINT, else https://huggingface.co)
   --data-dir DIR    where runs and benchmarks are kept (default: the app's data folder)
   --engine BIN      the vggt-engine binary (default: native-engine/build/vggt-engine)
   --threads N       engine threads (default: all cores)
@@ -29,6 +32,7 @@ function parseCli() {
         port: { type: "string", default: "0" },
         model: { type: "string" },
         "model-root": { type: "string", multiple: true },
+        "hub-url": { type: "string" },
         "data-dir": { type: "string" },
         engine: { type: "string" },
         threads: { type: "string" },
@@ -48,12 +52,21 @@ if (values.help) {
   process.exit(0);
 }
 
+let hubEndpoint: string | undefined;
+try {
+  hubEndpoint = values["hub-url"] !== undefined ? checkHubUrl(values["hub-url"]) : undefined;
+} catch (e) {
+  console.error(`web mode: ${(e as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
 const staticDir = values.static ?? findUp(join("dist", "renderer")) ?? "dist/renderer";
 const { workbench, engine } = createAppServices({
   mode: "web",
   dataDir: values["data-dir"],
   modelDir: values.model,
   modelRoots: values["model-root"],
+  hubEndpoint,
   engineBinary: values.engine,
   threads: values.threads ? Number(values.threads) : undefined,
 });

@@ -93,7 +93,7 @@ export function BenchPanel() {
                 Cancel
               </button>
             </div>
-            <progress />
+            <progress max={1} value={p?.fraction ?? 0} />
           </div>
         );
       })}

@@ -1,6 +1,7 @@
 // Main area of the performance lab: the selected benchmark (cumulative charts and table, or the
 // A/B result with the 3-D view flipping between A's and B's point clouds) and the comparison of
 // benchmarks ticked in the history.
+import { BenchMainProgress } from "./BenchProgressView";
 import { useEffect } from "react";
 
 import type { BenchJson, BenchRecord } from "../../../electron/ipc/channels";
@@ -291,11 +292,18 @@ export function PerfView() {
   const rec = usePerf((s) => s.selected);
   const compareRecords = usePerf((s) => s.compareRecords);
   const info = usePerf((s) => s.info);
-  const progress = usePerf((s) => (rec ? s.progress[rec.id] : undefined));
   const json = rec?.status === "done" ? rec.result : undefined;
   const fileBase = rec ? `vggt-bench-${rec.id}` : "vggt-bench";
+  // Running benchmarks show their progress here whichever record is selected.
+  const running = usePerf((s) => s.benches).filter((b) => b.status === "running" && !(rec?.id === b.id && rec.status === "running"));
   return (
     <main className="perf-view" data-testid="perf-view">
+      {running.map((b) => (
+        <section key={b.id} className="bench-detail" data-id={b.id}>
+          <h2>{b.label}</h2>
+          <BenchMainProgress benchId={b.id} />
+        </section>
+      ))}
       {compareRecords.length >= 2 && <Comparison records={compareRecords} />}
       {!rec && (
         <div className="perf-intro">
@@ -319,7 +327,7 @@ export function PerfView() {
             )}
           </div>
           <Meta rec={rec} />
-          {rec.status === "running" && <p data-testid="bench-running">Running… {progress?.line ?? ""}</p>}
+          {rec.status === "running" && <BenchMainProgress benchId={rec.id} />}
           {rec.error && (
             <p className="run-error" data-testid="bench-error">
               {rec.error}
