@@ -60,8 +60,15 @@ export interface ScanResult {
 
 export type PreprocessMode = "crop" | "pad";
 
+/** Chunked reconstruction: passes of `size` frames, each sharing `overlap` frames with the previous. */
+export interface ChunkSetting {
+  size: number;
+  overlap: number;
+}
+
 export interface RunOptions {
   preprocess: PreprocessMode;
+  chunk?: ChunkSetting;
   /** Random-weight benchmark mode: geometry is meaningless. */
   randomWeights: boolean;
   seed: number;
@@ -85,6 +92,18 @@ export interface EstimateInput {
   randomWeights: boolean;
   /** The run's switches (absent: the default preset); they decide how weights are held. */
   engineOptions?: OptionSet;
+  chunk?: ChunkSetting;
+}
+
+/** Settings with which a run that does not fit the machine would (the planner's one-click fit). */
+export interface FitSuggestion {
+  /** Switches to turn on; the others stay as chosen. */
+  flags: OptionSet;
+  chunk?: ChunkSetting;
+  seconds: number;
+  peakBytes: number;
+  passes: number;
+  summary: string;
 }
 
 export interface Estimate {
@@ -99,6 +118,12 @@ export interface Estimate {
   /** Where the throughput figure came from (measured on an earlier run, or a default). */
   basis: string;
   warnings: string[];
+  /** Planner: passes (chunks) the run makes, the memory it may use here, whether it fits, and the
+   *  settings that fit when it does not. */
+  passes?: number;
+  memoryLimitBytes?: number;
+  fitsMemory?: boolean;
+  suggestion?: FitSuggestion | null;
 }
 
 export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";

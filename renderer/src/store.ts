@@ -325,6 +325,15 @@ export function setOptions(patch: Partial<RunOptions>): void {
   void refreshEstimate();
 }
 
+/** The planner's one-click fit: its switches on (the others as chosen) and its chunking. */
+export function applyFitSuggestion(): void {
+  const fit = get().estimate?.suggestion;
+  if (!fit) return;
+  const engineOptions = { ...(get().options.engineOptions ?? presetSet(DEFAULT_PRESET)), ...fit.flags };
+  setOptions({ engineOptions, ...(fit.chunk ? { chunk: fit.chunk } : {}) });
+  notify(`Run settings changed to fit this machine: ${fit.summary}`, "info");
+}
+
 export async function refreshEstimate(): Promise<void> {
   const { frames, options } = get();
   const sizes = frames.filter((f) => f.included).map((f) => ({ width: f.entry.width, height: f.entry.height }));
@@ -333,7 +342,15 @@ export async function refreshEstimate(): Promise<void> {
     return;
   }
   try {
-    set({ estimate: await api.estimate({ sizes, preprocess: options.preprocess, randomWeights: options.randomWeights, ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}) }) });
+    set({
+      estimate: await api.estimate({
+        sizes,
+        preprocess: options.preprocess,
+        randomWeights: options.randomWeights,
+        ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}),
+        ...(options.chunk ? { chunk: options.chunk } : {}),
+      }),
+    });
   } catch (e) {
     set({ estimate: null });
     notify((e as Error).message);

@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../tensors/safetensors.js";
 export interface Settings {
   modelDir?: string;
   /** Measured throughput (GFLOP/s) of the last completed run, per model kind. */
-  throughput?: Record<string, { gflops: number; at: string }>;
+  throughput?: Record<string, { gflops: number; at: string; flags?: Record<string, boolean> }>;
 }
 
 const RUN_ID_RE = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$/;

@@ -2,7 +2,7 @@
 // IPC handlers (main.ts) and by the web-mode server alike.
 import { EventEmitter } from "node:events";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
-import { tmpdir, totalmem } from "node:os";
+import { freemem, tmpdir, totalmem } from "node:os";
 import { basename, join, resolve } from "node:path";
 
 import type { Backend } from "../../ipc/channels.js";
@@ -36,7 +36,7 @@ import { engineOutputFromSafetensors } from "../export/engine-output.js";
 import { trackClickedPoints } from "../refine/click-tracks.js";
 import { engineTrackPredictor } from "../refine/engine-tracks.js";
 import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refine/refine.js";
-import { enabledNames, normalizeSet } from "../perf/catalog.js";
+import { DEFAULT_PRESET, enabledNames, normalizeSet, presetSet } from "../perf/catalog.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { checkVggtConfig } from "../model-manager/config-check.js";
 import { findLocalModel } from "../model-manager/index.js";
@@ -46,10 +46,22 @@ import { EngineJobQueue } from "../engine/job-queue.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
+import { planRun, ratesFromBench, type RateSample } from "./plan.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
 import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
 import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
 import { newRunId, RunStore, toSummary } from "./store.js";
+
+/** Memory available to a new process: MemAvailable (page cache counts as free), else os.freemem. */
+function availableMemory(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return freemem();
+}
 
 export const APP_VERSION = "0.1.0";
 
@@ -328,7 +340,49 @@ export class Workbench implements Backend {
     const dims = this.dimsFor(input.randomWeights);
     const st = this.model.status;
     const params = input.randomWeights ? VGGT_1B_PARAMS : st.state === "ready" ? (st.params ?? st.weightsBytes / 4) : 0;
-    return estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    const base = estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    if (!base.frames) return base;
+    // The planner: rates measured here (benchmarks, earlier runs), chunking, the machine's memory.
+    const flags = input.engineOptions ?? normalizeSet(presetSet(DEFAULT_PRESET));
+    let width = 0;
+    let height = 0;
+    for (const s of input.sizes) {
+      width = Math.max(width, s.width);
+      height = Math.max(height, s.height);
+    }
+    const chunk = input.chunk && Number.isInteger(input.chunk.size) && Number.isInteger(input.chunk.overlap) && input.chunk.size > input.chunk.overlap && input.chunk.overlap >= 0 ? input.chunk : undefined;
+    const plan = planRun(
+      { frames: base.frames, width, height, preprocess: input.preprocess, flags, chunk },
+      {
+        dims,
+        params,
+        rates: this.measuredRates(input.randomWeights, dims),
+        totalMemoryBytes: this.opts.hostMemoryBytes ?? totalmem(),
+        ...(this.opts.hostMemoryBytes ? {} : { freeMemoryBytes: availableMemory() }),
+      },
+    );
+    const sizeWarnings = base.warnings.filter((w) => /different sizes/.test(w));
+    const suggestion = plan.suggestion
+      ? { flags: plan.suggestion.flags, ...(plan.suggestion.chunk ? { chunk: plan.suggestion.chunk } : {}), seconds: plan.suggestion.figures.seconds, peakBytes: plan.suggestion.figures.peakBytes, passes: plan.suggestion.figures.passes, summary: plan.suggestion.summary }
+      : null;
+    return { ...base, seconds: plan.seconds, peakBytes: plan.peakBytes, basis: plan.basis, warnings: [...plan.warnings, ...sizeWarnings], passes: plan.passes, memoryLimitBytes: plan.memoryLimitBytes, fitsMemory: plan.fitsMemory, suggestion };
+  }
+
+  /** Engine rates on this machine: the perf lab's benchmarks (newest 20) and the last measured run. */
+  private measuredRates(randomWeights: boolean, dims: ModelDims): RateSample[] {
+    const rates: RateSample[] = [];
+    for (const s of this.perf.history.list().filter((b) => b.status === "done").slice(0, 20)) {
+      try {
+        const rec = this.perf.history.get(s.id);
+        if (rec.result && rec.parallel.mode === "none") rates.push(...ratesFromBench(rec.result, rec.createdAt, dims));
+      } catch {
+        // an unreadable record is the history's business; it gives no rate
+      }
+    }
+    const key = randomWeights ? "random:vggt-1b" : this.modelKey();
+    const m = this.store.readSettings().throughput?.[key];
+    if (m && m.gflops > 0) rates.push({ gflops: m.gflops, flags: m.flags ?? normalizeSet(presetSet(DEFAULT_PRESET)), at: m.at, source: `the run of ${m.at.slice(0, 16).replace("T", " ")}` });
+    return rates;
   }
 
   async startRun(req: StartRunRequest): Promise<RunSummary> {
@@ -456,7 +510,8 @@ export class Workbench implements Backend {
     if (!est || durationMs < 1000) return; // too short to say anything about throughput
     const flops = runFlops(this.dimsFor(run.randomWeights), est.frames, est.width, est.height);
     const key = run.randomWeights ? "random:vggt-1b" : this.modelKey();
-    const throughput = { ...(this.store.readSettings().throughput ?? {}), [key]: { gflops: flops / 1e9 / (durationMs / 1000), at: new Date().toISOString() } };
+    const flags = run.engineOptions?.flags ?? normalizeSet(presetSet(DEFAULT_PRESET));
+    const throughput = { ...(this.store.readSettings().throughput ?? {}), [key]: { gflops: flops / 1e9 / (durationMs / 1000), at: new Date().toISOString(), flags } };
     this.store.writeSettings({ throughput });
   }
 
