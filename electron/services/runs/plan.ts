@@ -2,7 +2,11 @@
 // settings, from the engine's rates measured on this machine (the performance lab's benchmarks and
 // earlier runs), checked against the machine's memory; and, when it does not fit, the settings
 // that do (int8 weights, the many-frame attention toggles, chunked reconstruction), for one click.
-import type { BenchJson } from "../../ipc/perf-types.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+import type { BenchJson, BenchRecord } from "../../ipc/perf-types.js";
+import { listNewestFirst, readJsonRecord } from "./json-records.js";
 import {
   DEFAULT_GFLOPS,
   LONG_RUN_SECONDS,
@@ -42,6 +46,31 @@ export function ratesFromBench(json: BenchJson, at: string, dims: ModelDims): Ra
   return json.rows
     .filter((r) => r.median_ms > 0 && !Object.keys(r.options).some((k) => k.startsWith("global-") && r.options[k]))
     .map((r) => ({ gflops: flops / 1e9 / (r.median_ms / 1000), flags: r.options, at, source: `benchmark of ${at.slice(0, 16).replace("T", " ")} ('${r.name}', ${json.frames} frames)` }));
+}
+
+/**
+ * Rates from the perf lab's benchmark history in `dataDir` (read only: the CLI reads the app's
+ * history without taking it over): the newest `limit` finished single-process benchmarks.
+ */
+export function benchRatesIn(dataDir: string, dims: ModelDims, limit = 20): RateSample[] {
+  const dir = join(dataDir, "benchmarks");
+  if (!existsSync(dir)) return [];
+  const read = (id: string) => readJsonRecord<BenchRecord>(join(dir, id, "benchmark.json"), `benchmark ${id}`);
+  const rates: RateSample[] = [];
+  const recent = listNewestFirst(dir, /^b[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$/, (id) => {
+    const r = read(id);
+    return { id, createdAt: String(r.createdAt), ok: r.status === "done" && r.parallel?.mode === "none" && !!r.result };
+  })
+    .filter((s) => s.ok)
+    .slice(0, limit);
+  for (const s of recent) {
+    try {
+      rates.push(...ratesFromBench(read(s.id).result!, s.createdAt, dims));
+    } catch {
+      // changed or removed since it was listed: no rate from it
+    }
+  }
+  return rates;
 }
 
 /**

@@ -46,7 +46,7 @@ import { EngineJobQueue } from "../engine/job-queue.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
-import { planRun, ratesFromBench, type RateSample } from "./plan.js";
+import { benchRatesIn, planRun, type RateSample } from "./plan.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
 import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
 import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
@@ -370,15 +370,7 @@ export class Workbench implements Backend {
 
   /** Engine rates on this machine: the perf lab's benchmarks (newest 20) and the last measured run. */
   private measuredRates(randomWeights: boolean, dims: ModelDims): RateSample[] {
-    const rates: RateSample[] = [];
-    for (const s of this.perf.history.list().filter((b) => b.status === "done").slice(0, 20)) {
-      try {
-        const rec = this.perf.history.get(s.id);
-        if (rec.result && rec.parallel.mode === "none") rates.push(...ratesFromBench(rec.result, rec.createdAt, dims));
-      } catch {
-        // an unreadable record is the history's business; it gives no rate
-      }
-    }
+    const rates: RateSample[] = benchRatesIn(this.store.dataDir, dims);
     const key = randomWeights ? "random:vggt-1b" : this.modelKey();
     const m = this.store.readSettings().throughput?.[key];
     if (m && m.gflops > 0) rates.push({ gflops: m.gflops, flags: m.flags ?? normalizeSet(presetSet(DEFAULT_PRESET)), at: m.at, source: `the run of ${m.at.slice(0, 16).replace("T", " ")}` });
