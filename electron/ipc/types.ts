@@ -56,6 +56,34 @@ export interface ScanResult {
   rejected: RejectedEntry[];
   /** What the scan decided on the user's behalf (e.g. it used a folder's images/ subfolder). */
   notes?: string[];
+  /** Videos whose sampled frames are among the images. */
+  videos?: VideoSampling[];
+}
+
+/** How a video was sampled into frame images. */
+export interface VideoSampling {
+  /** The video file (scan it again with other ScanOptions to resample). */
+  path: string;
+  name: string;
+  width: number;
+  height: number;
+  durationSeconds: number;
+  /** Frames in the video. */
+  videoFrames: number;
+  /** Frames sampled, and at what rate (per second of video). */
+  frames: number;
+  rate: number;
+}
+
+export interface ScanOptions {
+  /** Videos: a sampling rate or a frame count (default: the most frames one run holds here). */
+  video?: { fps?: number; frames?: number };
+}
+
+export interface VideoProgress {
+  name: string;
+  framesDone: number;
+  framesExpected: number;
 }
 
 export type PreprocessMode = "crop" | "pad";
@@ -227,6 +255,7 @@ export type AppEvent =
   | { type: "model"; model: ModelStatus }
   | { type: "bench-progress"; progress: BenchProgress }
   | { type: "bench-updated"; bench: BenchSummary }
+  | { type: "video-progress"; progress: VideoProgress }
   /** Application-menu commands the renderer carries out (Electron's native menu). */
   | { type: "menu"; command: MenuCommand };
 

@@ -26,6 +26,7 @@ import type {
   PointCloudRequest,
   RunDetail,
   RunSummary,
+  ScanOptions,
   ScanResult,
   StartRunRequest,
   RefineRequest,
@@ -36,7 +37,8 @@ import { engineOutputFromSafetensors } from "../export/engine-output.js";
 import { trackClickedPoints } from "../refine/click-tracks.js";
 import { engineTrackPredictor } from "../refine/engine-tracks.js";
 import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refine/refine.js";
-import { DEFAULT_PRESET, enabledNames, normalizeSet, presetSet } from "../perf/catalog.js";
+import { DEFAULT_PRESET, defaultSet, enabledNames, normalizeSet, presetSet } from "../perf/catalog.js";
+import { extractFrames, isVideoPath, probeVideo, VideoProblem } from "../video/video.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { checkVggtConfig } from "../model-manager/config-check.js";
 import { findLocalModel } from "../model-manager/index.js";
@@ -44,9 +46,9 @@ import { appCacheDir, appDataDir, currentPlatform, hfHubCacheDir } from "../mode
 import { PerfLab } from "../perf/perf-lab.js";
 import { EngineJobQueue } from "../engine/job-queue.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
-import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
+import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, framesThatFit, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "./pointcloud.js";
-import { benchRatesIn, planRun, type RateSample } from "./plan.js";
+import { benchRatesIn, pickRate, planRun, type RateSample } from "./plan.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
 import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
 import { MAX_IMAGE_BYTES, mimeOf, scanPaths } from "./scan.js";
@@ -294,10 +296,58 @@ export class Workbench implements Backend {
     };
   }
 
-  async scanPaths(paths: string[]): Promise<ScanResult> {
+  async scanPaths(paths: string[], options: ScanOptions = {}): Promise<ScanResult> {
     if (!Array.isArray(paths) || paths.some((p) => typeof p !== "string")) throw new Error("scanPaths: expected a list of paths");
     for (const p of paths) this.checkReadable(p);
-    return scanPaths(paths, this.paths.restricted ? { allow: (p) => this.paths.allows(p) } : {});
+    const isVideoFile = (p: string) => isVideoPath(p) && isRegularFile(p);
+    const result = await scanPaths(
+      paths.filter((p) => !isVideoFile(p)),
+      this.paths.restricted ? { allow: (p) => this.paths.allows(p) } : {},
+    );
+    for (const video of paths.filter(isVideoFile)) await this.sampleVideo(resolve(video), options, result);
+    return result;
+  }
+
+  /** A video's sampled frames, decoded into the app's data folder, added to a scan's images. */
+  private async sampleVideo(video: string, options: ScanOptions, into: ScanResult): Promise<void> {
+    const name = basename(video);
+    const choice = { ...(options.video?.fps !== undefined ? { fps: Number(options.video.fps) } : {}), ...(options.video?.frames !== undefined ? { frames: Number(options.video.frames) } : {}) };
+    try {
+      const info = await probeVideo(video);
+      const st = this.model.status;
+      const randomWeights = st.state !== "ready";
+      const params = randomWeights ? VGGT_1B_PARAMS : (st.params ?? st.weightsBytes / 4);
+      const dims = this.dimsFor(randomWeights);
+      const flags = defaultSet();
+      const defaultFrames = framesThatFit({
+        dims,
+        params,
+        flags,
+        width: info.width,
+        height: info.height,
+        preprocess: "crop",
+        hostMemoryBytes: this.opts.hostMemoryBytes ?? totalmem(),
+        throughput: pickRate(this.measuredRates(randomWeights, dims), flags),
+        cap: info.frameCount,
+      });
+      const dir = join(this.store.dataDir, "videos", `${name.replace(/[^A-Za-z0-9._-]/g, "_")}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`);
+      const r = await extractFrames(video, dir, {
+        choice,
+        defaultFrames,
+        onProgress: (_f, framesDone, framesExpected) => this.emit({ type: "video-progress", progress: { name, framesDone, framesExpected } }),
+      });
+      const scan = await scanPaths(r.frames);
+      into.images.push(...scan.images.map((i) => ({ ...i, name: `${name}/${i.name}` })));
+      into.rejected.push(...scan.rejected);
+      into.videos = [...(into.videos ?? []), { path: video, name, width: info.width, height: info.height, durationSeconds: info.durationSeconds, videoFrames: info.frameCount, frames: r.frames.length, rate: r.rate }];
+      into.notes = [
+        ...(into.notes ?? []),
+        `${name}: ${r.frames.length} of its ${info.frameCount} frames (${r.rate.toFixed(2)} per second)${choice.fps === undefined && choice.frames === undefined ? ", the most one run holds on this machine" : ""}`,
+      ];
+    } catch (e) {
+      if (!(e instanceof VideoProblem)) throw e;
+      into.rejected.push({ path: video, name, reason: e.message.startsWith(`${name}: `) ? e.message.slice(name.length + 2) : e.message });
+    }
   }
 
   async loadSample(): Promise<ScanResult> {
