@@ -301,6 +301,8 @@ export interface PointCloud {
   conf: Float32Array;
   /** Frame index per point. */
   frame: Uint16Array;
+  /** Present when decimated by confidence: how (the view's percentile and counts use it). */
+  decimation?: { split: number; weightLow: number; weightHigh: number };
   cameras: CameraFrame[];
 }
 
