@@ -130,6 +130,14 @@ describe("video input", () => {
       await expectRefused(a, /no video stream \(audio only/);
     });
 
+    it("a file whose only stream is subtitles", async () => {
+      const srt = join(dir, "words.srt");
+      writeFileSync(srt, "1\n00:00:00,000 --> 00:00:01,000\nhello\n");
+      const subs = join(dir, "words.mkv");
+      ff(["-i", srt, subs]);
+      await expectRefused(subs, /no video stream/);
+    });
+
     it("an empty file and a missing file", async () => {
       const e = join(dir, "empty.webm");
       writeFileSync(e, "");
