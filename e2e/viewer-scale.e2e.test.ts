@@ -123,6 +123,7 @@ describe("viewer at scale", () => {
     expect(await count.textContent()).toContain(`decimated by confidence from ${formatCount(N)}`);
     await page.waitForTimeout(1500);
     const s = await stats();
+    console.log(`150 frames, ${formatCount(N)} points: ${formatCount(shown)} shown, ${s.calls} draw calls, ${(s.bufferBytes / 2 ** 20).toFixed(1)} MiB of geometry`);
     // Points, camera outlines, camera thumbnails: 3 draw calls for 150 cameras (was 2 per camera).
     expect(s.calls).toBeLessThanOrEqual(4);
     expect(s.points).toBe(shown);
