@@ -2,8 +2,8 @@
 // percentile and counts, so the view's threshold matches the exports'.
 import { describe, expect, it } from "vitest";
 
-import { percentile, selectCandidates, stratifiedPercentile, strataWeight, type ConfidenceStrata } from "./point-selection";
-import { rng } from "./rng";
+import { percentile, selectCandidates, stratifiedPercentile, strataWeight, type ConfidenceStrata } from "./point-selection.js";
+import { rng } from "./rng.js";
 
 const full = (() => {
   const r = rng(7);
