@@ -134,8 +134,8 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
 }
 
 /**
- * Every camera in two draw calls whatever their number: the outlines as one line-segment geometry
- * and the image thumbnails as one mesh over a texture atlas (one cell per camera), so 100+ cameras
+ * Every camera in a fixed number of draw calls whatever their number: the outlines as one
+ * line-segment geometry and the image thumbnails as one mesh over a texture atlas (one cell per camera), so 100+ cameras
  * cost what one does. A click on a thumbnail looks through its camera (two triangles per camera).
  */
 function CameraFrustums({ cameras, scale }: { cameras: CameraFrame[]; scale: number }) {
