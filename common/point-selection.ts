@@ -29,10 +29,52 @@ export interface Candidates {
   frame: ArrayLike<number>;
   /** 8-bit RGB per candidate (3 per point); null when the colours are unknown (no background filters then). */
   colors: Uint8Array | null;
+  /** A sample decimated by confidence (see ConfidenceStrata): the percentile is that of the full set. */
+  strata?: ConfidenceStrata;
+}
+
+/**
+ * How a decimated cloud was sampled: points with conf below `split` kept with probability
+ * 1 / weightLow, the others with 1 / weightHigh (weightLow >= weightHigh: low confidences are
+ * thinned more). Each kept point stands for `weight` points of the full set.
+ */
+export interface ConfidenceStrata {
+  split: number;
+  weightLow: number;
+  weightHigh: number;
+}
+
+/** The full-set count a kept point stands for. */
+export function strataWeight(s: ConfidenceStrata, conf: number): number {
+  return conf < s.split ? s.weightLow : s.weightHigh;
 }
 
 export function isBackground(r: number, g: number, b: number, s: Pick<SelectionSettings, "filterBlack" | "filterWhite">): boolean {
   return (s.filterBlack && r + g + b < 16) || (s.filterWhite && r > 240 && g > 240 && b > 240);
+}
+
+/**
+ * The full set's percentile from a sample stratified at `split`: every low-stratum value is below
+ * every high-stratum one, and within a stratum the sample is uniform, so the rank among the full
+ * set's points falls in one stratum, where it is an ordinary percentile of that stratum's sample.
+ */
+export function stratifiedPercentile(values: Float32Array, p: number, s: ConfidenceStrata): number {
+  let nLo = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] < s.split) nLo++;
+  const lo = new Float32Array(nLo);
+  const hi = new Float32Array(values.length - nLo);
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] < s.split) lo[a++] = values[i];
+    else hi[b++] = values[i];
+  }
+  const wLo = nLo * s.weightLow;
+  const wHi = hi.length * s.weightHigh;
+  if (wLo + wHi === 0) return NaN;
+  const r = (p / 100) * (wLo + wHi);
+  if (hi.length === 0 || (r <= wLo && nLo > 0)) return percentile(lo, Math.min(100, (100 * r) / Math.max(wLo, 1e-30)));
+  return percentile(hi, Math.min(100, Math.max(0, (100 * (r - wLo)) / wHi)));
 }
 
 export interface Selection {
@@ -58,7 +100,7 @@ export function selectCandidates(c: Candidates, s: SelectionSettings): Selection
     const v = c.conf[i];
     if (!hidden.has(c.frame[i]) && !Number.isNaN(v)) pool[m++] = v;
   }
-  const threshold = p === 0 ? 0 : percentile(pool.subarray(0, m), p);
+  const threshold = p === 0 ? 0 : c.strata ? stratifiedPercentile(pool.subarray(0, m), p, c.strata) : percentile(pool.subarray(0, m), p);
   const bg = c.colors !== null && (s.filterBlack || s.filterWhite);
   const keep = new Uint32Array(m);
   let k = 0;

@@ -139,13 +139,13 @@ describe("the 3-D viewer", () => {
     // The default is the depth branch (the official demo's).
     expect(await page.locator("[data-testid=viewer]").getAttribute("data-branch")).toBe("depth");
     await page.locator("[data-testid=branch-select]").selectOption("pointmap");
-    await expect.poll(() => page.locator("[data-testid=viewer]").getAttribute("data-branch")).toBe("pointmap");
+    await expect.poll(() => page.locator("[data-testid=viewer]").getAttribute("data-branch"), { timeout: 30_000 }).toBe("pointmap");
     await page.waitForTimeout(800);
     await screenshot(page, "viewer-pointmap-branch");
     // The tiny test model's pointmap lies elsewhere than its depth points; back on the depth
     // branch the view is the framed one again, not a blank canvas.
     await page.locator("[data-testid=branch-select]").selectOption("depth");
-    await expect.poll(() => page.locator("[data-testid=viewer]").getAttribute("data-branch")).toBe("depth");
+    await expect.poll(() => page.locator("[data-testid=viewer]").getAttribute("data-branch"), { timeout: 30_000 }).toBe("depth");
     await page.waitForTimeout(800);
     const after = await foregroundSplit(null);
     expect(after.total).toBeGreaterThan(before.total * 0.8);

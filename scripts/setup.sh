@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine (idempotent), then builds the engine.
 # Debian packages: the engine's libraries and tools (iproute2: the multi-host namespace tests;
-# clang + compiler-rt: the libFuzzer harnesses), Chromium for end-to-end tests, and the real tools
+# clang + compiler-rt: the libFuzzer harnesses; ffmpeg: video input, docs/VIDEO-AND-PLANNING.md), Chromium for end-to-end tests, and the real tools
 # the export tests exercise (COLMAP, Open3D).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake libdnnl-dev libopenmpi-dev openmpi-bin libpng-dev libjpeg62-turbo-dev
-      nlohmann-json3-dev zlib1g-dev libgtest-dev iproute2 clang libclang-rt-14-dev)
+      nlohmann-json3-dev zlib1g-dev libgtest-dev iproute2 clang libclang-rt-14-dev ffmpeg)
 if [ "${VGGT_SETUP_FULL:-1}" = 1 ]; then
   pkgs+=(chromium colmap python3-open3d fonts-dejavu-core)
 fi

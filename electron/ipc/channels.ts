@@ -22,6 +22,7 @@ import type {
   RejectedEntry,
   RunDetail,
   RunSummary,
+  ScanOptions,
   ScanResult,
   StartRunRequest,
   TrackRequest,
@@ -34,7 +35,7 @@ export * from "./types.js";
 export interface InvokeMethods {
   appInfo(): AppInfo;
   /** Scan files and folders (one level deep for folders) for usable images. */
-  scanPaths(paths: string[]): ScanResult;
+  scanPaths(paths: string[], options?: ScanOptions): ScanResult;
   /** The bundled sample image set. */
   loadSample(): ScanResult;
   /** A fresh folder for files uploaded by the web client; returns its id. */

@@ -58,12 +58,47 @@ export interface ScanResult {
   rejected: RejectedEntry[];
   /** What the scan decided on the user's behalf (e.g. it used a folder's images/ subfolder). */
   notes?: string[];
+  /** Videos whose sampled frames are among the images. */
+  videos?: VideoSampling[];
+}
+
+/** How a video was sampled into frame images. */
+export interface VideoSampling {
+  /** The video file (scan it again with other ScanOptions to resample). */
+  path: string;
+  name: string;
+  width: number;
+  height: number;
+  durationSeconds: number;
+  /** Frames in the video. */
+  videoFrames: number;
+  /** Frames sampled, and at what rate (per second of video). */
+  frames: number;
+  rate: number;
+}
+
+export interface ScanOptions {
+  /** Videos: a sampling rate or a frame count (default: the most frames one run holds here). */
+  video?: { fps?: number; frames?: number };
+}
+
+export interface VideoProgress {
+  name: string;
+  framesDone: number;
+  framesExpected: number;
 }
 
 export type PreprocessMode = "crop" | "pad";
 
+/** Chunked reconstruction: passes of `size` frames, each sharing `overlap` frames with the previous. */
+export interface ChunkSetting {
+  size: number;
+  overlap: number;
+}
+
 export interface RunOptions {
   preprocess: PreprocessMode;
+  chunk?: ChunkSetting;
   /** Random-weight benchmark mode: geometry is meaningless. */
   randomWeights: boolean;
   seed: number;
@@ -87,6 +122,18 @@ export interface EstimateInput {
   randomWeights: boolean;
   /** The run's switches (absent: the default preset); they decide how weights are held. */
   engineOptions?: OptionSet;
+  chunk?: ChunkSetting;
+}
+
+/** Settings with which a run that does not fit the machine would (the planner's one-click fit). */
+export interface FitSuggestion {
+  /** Switches to turn on; the others stay as chosen. */
+  flags: OptionSet;
+  chunk?: ChunkSetting;
+  seconds: number;
+  peakBytes: number;
+  passes: number;
+  summary: string;
 }
 
 export interface Estimate {
@@ -101,6 +148,12 @@ export interface Estimate {
   /** Where the throughput figure came from (measured on an earlier run, or a default). */
   basis: string;
   warnings: string[];
+  /** Planner: passes (chunks) the run makes, the memory it may use here, whether it fits, and the
+   *  settings that fit when it does not. */
+  passes?: number;
+  memoryLimitBytes?: number;
+  fitsMemory?: boolean;
+  suggestion?: FitSuggestion | null;
 }
 
 export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";
@@ -208,6 +261,7 @@ export type AppEvent =
   | { type: "model-install"; state: ModelInstallState }
   | { type: "bench-progress"; progress: BenchProgress }
   | { type: "bench-updated"; bench: BenchSummary }
+  | { type: "video-progress"; progress: VideoProgress }
   /** Application-menu commands the renderer carries out (Electron's native menu). */
   | { type: "menu"; command: MenuCommand };
 
@@ -253,6 +307,8 @@ export interface PointCloud {
   conf: Float32Array;
   /** Frame index per point. */
   frame: Uint16Array;
+  /** Present when decimated by confidence: how (the view's percentile and counts use it). */
+  decimation?: { split: number; weightLow: number; weightHigh: number };
   cameras: CameraFrame[];
 }
 

@@ -13,6 +13,7 @@ import type {
   PointCloud,
   RejectedEntry,
   RunOptions,
+  VideoSampling,
   RunProgress,
   RunSummary,
   ScanResult,
@@ -54,6 +55,8 @@ export interface State {
   model: ModelStatus | null;
   frames: Frame[];
   rejected: RejectedEntry[];
+  /** The video the frames were sampled from (resampling scans it again). */
+  video: VideoSampling | null;
   busy: string | null;
   options: RunOptions;
   estimate: Estimate | null;
@@ -127,6 +130,7 @@ export const useStore = create<State>(() => ({
   rejected: [],
   busy: null,
   options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: savedEngineOptions(), parallel: { mode: "none", degree: 1 } },
+  video: null,
   estimate: null,
   runs: [],
   progress: {},
@@ -182,6 +186,7 @@ export async function init(): Promise<void> {
       set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress }, progressAt: { ...s.progressAt, [e.progress.runId]: Date.now() } }));
     else if (e.type === "run-updated") onRunUpdated(e.run);
     else if (e.type === "menu") menuHandlers[e.command]?.();
+    else if (e.type === "video-progress" && get().busy) set({ busy: `Decoding ${e.progress.name}: ${e.progress.framesDone}/${e.progress.framesExpected} frames…` });
   });
   try {
     const info = await api.appInfo();
@@ -234,7 +239,7 @@ function applyScan(scan: ScanResult, extraRejected: RejectedEntry[] = [], what =
     return;
   }
   revokeThumbs(get().frames);
-  set({ frames: scan.images.map((entry) => ({ entry, included: true })), rejected });
+  set({ frames: scan.images.map((entry) => ({ entry, included: true })), rejected, video: scan.videos?.length === 1 ? scan.videos[0] : null });
   for (const n of scan.notes ?? []) notify(n, "info");
   void refreshEstimate();
   void loadThumbs();
@@ -284,6 +289,14 @@ export async function openFolder(fallback: () => void): Promise<void> {
   else if (api.mode === "web") fallback();
 }
 
+/** Samples the current video again: a frame count or a rate (frames per second of video). */
+export async function resampleVideo(choice: { frames?: number; fps?: number }): Promise<void> {
+  const video = get().video;
+  if (!video) return;
+  const scan = await guarded(`Decoding ${video.name}…`, () => api.scanPaths([video.path], { video: choice }));
+  if (scan) applyScan(scan, [], `“${video.name}”`);
+}
+
 export async function loadSample(): Promise<void> {
   const scan = await guarded("Loading the sample…", () => api.loadSample());
   if (scan) applyScan(scan);
@@ -303,7 +316,7 @@ export function removeFrame(path: string): void {
 
 export function clearFrames(): void {
   revokeThumbs(get().frames);
-  set({ frames: [], rejected: [], estimate: null });
+  set({ frames: [], rejected: [], estimate: null, video: null });
 }
 
 /** Keep every k-th frame, at most `max` of them, spread evenly over the sequence. */
@@ -326,6 +339,15 @@ export function setOptions(patch: Partial<RunOptions>): void {
   void refreshEstimate();
 }
 
+/** The planner's one-click fit: its switches on (the others as chosen) and its chunking. */
+export function applyFitSuggestion(): void {
+  const fit = get().estimate?.suggestion;
+  if (!fit) return;
+  const engineOptions = { ...(get().options.engineOptions ?? presetSet(DEFAULT_PRESET)), ...fit.flags };
+  setOptions({ engineOptions, ...(fit.chunk ? { chunk: fit.chunk } : {}) });
+  notify(`Run settings changed to fit this machine: ${fit.summary}`, "info");
+}
+
 export async function refreshEstimate(): Promise<void> {
   const { frames, options } = get();
   const sizes = frames.filter((f) => f.included).map((f) => ({ width: f.entry.width, height: f.entry.height }));
@@ -334,7 +356,15 @@ export async function refreshEstimate(): Promise<void> {
     return;
   }
   try {
-    set({ estimate: await api.estimate({ sizes, preprocess: options.preprocess, randomWeights: options.randomWeights, ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}) }) });
+    set({
+      estimate: await api.estimate({
+        sizes,
+        preprocess: options.preprocess,
+        randomWeights: options.randomWeights,
+        ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}),
+        ...(options.chunk ? { chunk: options.chunk } : {}),
+      }),
+    });
   } catch (e) {
     set({ estimate: null });
     notify((e as Error).message);

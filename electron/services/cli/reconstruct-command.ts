@@ -9,6 +9,8 @@ import { findEngineBinary } from "../engine/engine-launch.js";
 import { exportEngineOutputFile } from "../export/index.js";
 import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
 import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetSet } from "../../../common/option-catalog.js";
+import { isVideoPath, VIDEO_EXTENSIONS } from "../video/video.js";
+import { framesFromVideo } from "./reconstruct-video.js";
 import { parseCliArgs, UsageError, type CliCommand } from "./registry.js";
 
 function wrap(text: string, width: number): string {
@@ -26,10 +28,12 @@ function wrap(text: string, width: number): string {
 // The app's "Fastest exact" preset: within the goldens' fp32 tolerance (docs/PERFORMANCE.md).
 const EXACT = enabledNames(presetSet("fastest-exact")).join(",");
 
-const USAGE = `Usage: vggt-workbench reconstruct <images-folder> --out DIR [options]
+const USAGE = `Usage: vggt-workbench reconstruct <images-folder | video> --out DIR [options]
 
 Runs VGGT on every PNG/JPEG in the folder and writes DIR/reconstruction.safetensors (the engine
-output), DIR/points.ply and a COLMAP model in DIR/colmap.
+output), DIR/points.ply and a COLMAP model in DIR/colmap. A video (${VIDEO_EXTENSIONS.join(" ")}) is
+sampled into DIR/frames first (by ffmpeg): --fps R or --frames N, default the most frames one run
+holds on this machine.
 
 Options:
   --out DIR               output folder (created)
@@ -37,7 +41,8 @@ Options:
   --config FILE           architecture config JSON for --weights (default: the vggt-1b preset)
   --random-weights        use random weights even if a checkpoint is present (benchmark mode)
   --preprocess crop|pad   how images are fitted to 518 px (default crop)
-  --frames N              use at most N images (evenly subsampled)
+  --frames N              use at most N images (evenly subsampled); for a video: sample N frames
+  --fps R                 for a video: sample R frames per second of video
   --threads N             engine threads (default: all cores)
   --options LIST          engine optimizations (default: all = every option but int8, bf16 included;
                           ${EXACT} for fp32-exact outputs;
@@ -63,20 +68,26 @@ export const reconstructCommand: CliCommand = {
       "random-weights": { type: "boolean" },
       preprocess: { type: "string" },
       frames: { type: "string" },
+      fps: { type: "string" },
       threads: { type: "string" },
       options: { type: "string" },
       "conf-percentile": { type: "string" },
     });
-    if (positionals.length !== 1) throw new UsageError("give exactly one images folder");
+    if (positionals.length !== 1) throw new UsageError("give exactly one images folder or video");
     if (!values.out) throw new UsageError("--out DIR is required");
-    const dir = resolve(positionals[0]);
+    const input = resolve(positionals[0]);
+    const video = isVideoPath(input) && existsSync(input) && !statSync(input).isDirectory();
+    if (!video && values.fps !== undefined) throw new UsageError("--fps applies to a video input only");
+    if (video) mkdirSync(resolve(values.out), { recursive: true });
+    const fromVideo = video ? await framesFromVideo(input, resolve(values.out), { ...values, options: values.options ?? DEFAULT_PRESET }, io) : null;
+    const dir = fromVideo?.dir ?? input;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
-    let images = readdirSync(dir)
+    let images = fromVideo?.images ?? readdirSync(dir)
       .filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()))
       .sort()
       .map((f) => join(dir, f));
     if (images.length === 0) throw new Error(`${dir}: no PNG or JPEG images`);
-    if (values.frames) {
+    if (values.frames && !fromVideo) {
       const n = Number(values.frames);
       if (!Number.isInteger(n) || n < 1) throw new UsageError(`--frames expects a positive integer, got '${values.frames}'`);
       if (images.length > n) images = Array.from({ length: n }, (_, i) => images[Math.floor((i * images.length) / n)]);

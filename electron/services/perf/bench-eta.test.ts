@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { BenchRequest } from "../../ipc/perf-types.js";
-import { MAX_ETA_STEP } from "../runs/progress.js";
+import { MAX_ETA_STEP } from "../../../common/steady-eta.js";
 import { BenchProgressTracker, CUMULATIVE_ORDER, benchPlan } from "./bench-eta.js";
 import { normalizeSet } from "../../../common/option-catalog.js";
 

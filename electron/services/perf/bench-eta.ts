@@ -2,7 +2,7 @@
 // command makes (rows × (warm-up + timed runs), plus the A/B output runs), each predicted from the
 // per-stage rates measured on this machine; the engine's "run i/n" lines mark progress through it.
 import type { BenchRequest, OptionSet } from "../../ipc/perf-types.js";
-import { SteadyEta } from "../runs/progress.js";
+import { SteadyEta } from "../../../common/steady-eta.js";
 import { normalizeSet } from "../../../common/option-catalog.js";
 
 /** The cumulative benchmark's order (vggt-engine bench --cumulative): baseline, then each added. */

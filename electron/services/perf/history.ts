@@ -3,6 +3,7 @@
 // and, for A/B runs that kept them, the A/B output files. Writes are atomic (temp + rename), a
 // corrupt record is skipped by list() and left untouched, and a benchmark that was running when
 // the app stopped is marked "interrupted" on the next start.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import type { BenchRecord, BenchSummary } from "../../ipc/perf-types.js";
@@ -30,4 +31,26 @@ export class BenchHistory extends JsonRecordStore<BenchRecord, BenchSummary> {
   benchDir(id: string): string {
     return this.recordDir(id);
   }
+}
+
+/**
+ * Finished single-process benchmarks in `dataDir`, newest first, read only (nothing is marked or
+ * written): for readers that do not own the history, such as the run planner and the CLI.
+ */
+export function readFinishedBenchmarks(dataDir: string, limit: number): BenchRecord[] {
+  const dir = join(dataDir, "benchmarks");
+  if (!existsSync(dir)) return [];
+  const store = new JsonRecordStore<BenchRecord, BenchSummary>({ dir, what: "benchmark", idPattern: BENCH_ID_RE, fileName: RECORD_FILE, summary: toBenchSummary });
+  const out: BenchRecord[] = [];
+  for (const s of store.list()) {
+    if (out.length >= limit) break;
+    if (s.status !== "done" || s.parallel?.mode !== "none") continue;
+    try {
+      const r = store.get(s.id);
+      if (r.result) out.push(r);
+    } catch {
+      // changed or removed since it was listed
+    }
+  }
+  return out;
 }

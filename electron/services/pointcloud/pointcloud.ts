@@ -4,6 +4,7 @@
 import type { CameraFrame, PointBranch, PointCloud } from "../../ipc/types.js";
 import { getFloat32, readSafetensors, type SafetensorsFile } from "../tensors/safetensors.js";
 import { rng } from "../../../common/rng.js";
+import { percentile } from "../../../common/point-selection.js";
 
 interface FrameMeta {
   content_x0?: number;
@@ -91,7 +92,27 @@ export function extractPointCloud(file: SafetensorsFile, opts: ExtractOptions, s
   const keep = Math.min(1, opts.maxPoints / Math.max(1, total));
   const rand = rng(0x5eed);
   const chosen: number[] = [];
-  for (let i = 0; i < valid.length; i++) if (valid[i] && (keep >= 1 || rand() < keep)) chosen.push(i);
+  // Over the budget: decimation by confidence. The points below the median confidence (those the
+  // confidence filter drops first) are kept 3x more sparsely than those above it; the view learns
+  // the strata, so its percentile and counts stay those of the full output (common/point-selection.ts).
+  let decimation: PointCloud["decimation"];
+  if (keep < 1) {
+    const pool = new Float32Array(total);
+    let m = 0;
+    for (let i = 0; i < valid.length; i++) if (valid[i]) pool[m++] = conf[i];
+    const split = percentile(pool, 50);
+    let nHi = 0;
+    for (let i = 0; i < m; i++) if (pool[i] >= split) nHi++;
+    const nLo = m - nHi;
+    // Expected kept = nHi * qHi + nLo * qLo = keep * total, with qHi = 3 qLo (capped at 1).
+    let qLo = (keep * total) / (nLo + 3 * nHi);
+    let qHi = Math.min(1, 3 * qLo);
+    if (qHi === 1) qLo = Math.min(1, (keep * total - nHi) / Math.max(1, nLo));
+    if (nLo === 0) qHi = keep;
+    qLo = Math.max(qLo, 1e-9);
+    decimation = { split, weightLow: 1 / qLo, weightHigh: 1 / qHi };
+    for (let i = 0; i < valid.length; i++) if (valid[i] && rand() < (conf[i] < split ? qLo : qHi)) chosen.push(i);
+  } else for (let i = 0; i < valid.length; i++) if (valid[i]) chosen.push(i);
   const n = chosen.length;
   const positions = new Float32Array(3 * n);
   const colors = new Uint8Array(3 * n);
@@ -124,7 +145,7 @@ export function extractPointCloud(file: SafetensorsFile, opts: ExtractOptions, s
       thumb: t.rgba,
     });
   }
-  return { runId: opts.runId, branch: opts.branch, randomWeights: opts.randomWeights, totalPoints: total, count: n, positions, colors, conf: confOut, frame, cameras };
+  return { runId: opts.runId, branch: opts.branch, randomWeights: opts.randomWeights, totalPoints: total, count: n, positions, colors, conf: confOut, frame, cameras, ...(decimation ? { decimation } : {}) };
 }
 
 /** Keeps the last parsed output file: switching branch or budget does not re-read ~200 MB. */

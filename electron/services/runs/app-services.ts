@@ -44,6 +44,16 @@ export interface AppServicesOptions {
   pickExportDir?: () => Promise<string | null>;
 }
 
+/** $VGGT_MEMORY_LIMIT_BYTES: the memory the run planner assumes instead of the machine's (a smaller
+ *  share for the app on a shared machine; tests use it to make a selection "too big"). */
+export function memoryLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.VGGT_MEMORY_LIMIT_BYTES;
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`VGGT_MEMORY_LIMIT_BYTES: expected a positive whole number of bytes, got '${v}'`);
+  return n;
+}
+
 export function createAppServices(opts: AppServicesOptions): { workbench: Workbench; engine: EngineRunner } {
   const dataDir = opts.dataDir ?? defaultDataDir();
   const engine = opts.engine ?? new SupervisedEngine({ binary: opts.engineBinary, threads: opts.threads });
@@ -61,6 +71,7 @@ export function createAppServices(opts: AppServicesOptions): { workbench: Workbe
     pickModelFile: opts.pickModelFile,
     hubEndpoint: opts.hubEndpoint,
     exporter: createExporter(join(dataDir, "exports"), opts.pickExportDir),
+    ...(memoryLimitFromEnv() ? { hostMemoryBytes: memoryLimitFromEnv() } : {}),
   });
   return { workbench, engine };
 }

@@ -163,3 +163,47 @@ export function estimateRun(input: EstimateInput, dims: ModelDims, params: numbe
   if (distinct.size > 1) warnings.push(`frames have ${distinct.size} different sizes; they are padded to ${width}x${height}`);
   return { frames, width, height, tokensPerFrame, seconds, peakBytes, basis: throughput.basis, warnings };
 }
+
+/** The share of the machine's memory a run may plan to use (the rest: the OS, the app, the viewer). */
+export const MEMORY_SHARE = 0.8;
+/** A run expected to take longer than this gets a warning (and is not what a default picks). */
+export const LONG_RUN_SECONDS = 600;
+
+export interface FitInput {
+  dims: ModelDims;
+  params: number;
+  flags: WeightFlags;
+  /** Original frame size (before preprocessing). */
+  width: number;
+  height: number;
+  preprocess: PreprocessMode;
+  hostMemoryBytes: number;
+  throughput: Throughput;
+  /** Time budget in seconds (default LONG_RUN_SECONDS); Infinity: memory only. */
+  maxSeconds?: number;
+  /** Never more than this many frames (e.g. the video's own frame count). */
+  cap: number;
+}
+
+/**
+ * The most frames of this size one run holds on this machine: peak memory within MEMORY_SHARE of
+ * its memory and expected time within the budget; at least 2 (VGGT needs two views to relate).
+ * Memory and time both grow with the frame count, so a bisection finds the largest.
+ */
+export function framesThatFit(f: FitInput): number {
+  const p = preprocessedSize(f.width, f.height, f.preprocess, f.dims.imgSize, f.dims.patchSize);
+  const maxSeconds = f.maxSeconds ?? LONG_RUN_SECONDS;
+  const fits = (n: number) =>
+    processPeakBytes(f.dims, f.params, f.flags, n, p.width, p.height) <= MEMORY_SHARE * f.hostMemoryBytes &&
+    runFlops(f.dims, n, p.width, p.height) / (f.throughput.gflops * 1e9) <= maxSeconds;
+  const cap = Math.max(1, Math.floor(f.cap));
+  if (fits(cap)) return cap;
+  let lo = 1;
+  let hi = cap;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return Math.min(cap, Math.max(2, lo));
+}

@@ -2,6 +2,9 @@
 // weighted by their share of the run's compute (estimate.ts), so the bar moves at a steady rate
 // instead of jumping through the cheap stages.
 import { runFlops, type ModelDims } from "./estimate.js";
+import { SteadyEta } from "../../../common/steady-eta.js";
+
+export { MAX_ETA_STEP, SteadyEta } from "../../../common/steady-eta.js";
 
 export const ENGINE_STAGES = ["load", "read_input", "encoder", "aggregator", "camera_head", "depth_head", "point_head", "geometry", "write_output"] as const;
 
@@ -60,37 +63,5 @@ export class ProgressTracker {
   /** Seconds left (see SteadyEta), from the run's overall fraction. */
   eta(elapsedSeconds: number): number | null {
     return this.steady.eta(this.fraction, elapsedSeconds, this.estimatedSeconds);
-  }
-}
-
-/**
- * Seconds left, steady: the prediction's remaining share blended into the observed rate as the job
- * advances (the prediction alone at the start, the observed rate alone from 30 % on), and never more
- * than MAX_ETA_STEP above or below what the previous answer, counted down, predicted.
- */
-export const MAX_ETA_STEP = 2;
-
-export class SteadyEta {
-  private last: { elapsed: number; eta: number } | null = null;
-
-  eta(fraction: number, elapsedSeconds: number, predictedSeconds: number): number | null {
-    const f = fraction;
-    if (f >= 1) return 0;
-    const prior = predictedSeconds > 0 ? predictedSeconds * (1 - f) : null;
-    const observed = f >= 0.02 && elapsedSeconds > 1 ? (elapsedSeconds * (1 - f)) / f : null;
-    let eta: number | null;
-    if (observed === null) eta = prior;
-    else if (prior === null) eta = observed;
-    else {
-      const w = Math.min(1, f / 0.3);
-      eta = w * observed + (1 - w) * prior;
-    }
-    if (eta === null) return null;
-    if (this.last) {
-      const expected = Math.max(1, this.last.eta - (elapsedSeconds - this.last.elapsed));
-      eta = Math.min(Math.max(eta, expected / MAX_ETA_STEP), expected * MAX_ETA_STEP);
-    }
-    this.last = { elapsed: elapsedSeconds, eta };
-    return eta;
   }
 }

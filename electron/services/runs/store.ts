@@ -13,7 +13,7 @@ import { writeFileAtomic } from "../tensors/safetensors.js";
 export interface Settings {
   modelDir?: string;
   /** Measured throughput (GFLOP/s) of the last completed run, per model kind. */
-  throughput?: Record<string, { gflops: number; at: string }>;
+  throughput?: Record<string, { gflops: number; at: string; flags?: Record<string, boolean> }>;
   /** Per-stage rates measured on earlier runs and benchmarks (stage-rates.ts), per model and switches. */
   stageRates?: StageRateTable;
 }

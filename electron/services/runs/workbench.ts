@@ -27,6 +27,7 @@ import type {
   PointCloudRequest,
   RunDetail,
   RunSummary,
+  ScanOptions,
   ScanResult,
   StartRunRequest,
   RefineRequest,
@@ -37,7 +38,8 @@ import { engineOutputFromSafetensors } from "../export/engine-output.js";
 import { trackClickedPoints } from "../refine/click-tracks.js";
 import { engineTrackPredictor } from "../refine/engine-tracks.js";
 import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refine/refine.js";
-import { enabledNames, normalizeSet } from "../../../common/option-catalog.js";
+import { DEFAULT_PRESET, defaultSet, enabledNames, normalizeSet, presetSet } from "../../../common/option-catalog.js";
+import { extractFrames, isVideoPath, probeVideo, VideoProblem } from "../video/video.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { checkVggtConfig } from "../model-manager/config-check.js";
 import { convertedKey, engineVersion, findConverted, findLocalModel } from "../model-manager/index.js";
@@ -45,11 +47,12 @@ import { convertTargetFor, ModelInstaller, siblingConfig } from "../model-manage
 import { SHA256_RE } from "../model-manager/hub-cache.js";
 import type { ModelDownloadRequest, ModelInstallState } from "../../ipc/model-install-types.js";
 import { appCacheDir, appDataDir, convertedCacheDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
-import { PerfLab } from "../perf/perf-lab.js";
+import { PerfLab } from "../perf/index.js";
 import { EngineJobQueue } from "../engine/job-queue.js";
 import { CancelledError, type EngineRunner } from "./engine-runner.js";
-import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
+import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, framesThatFit, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "../pointcloud/pointcloud.js";
+import { benchRatesIn, pickRate, planRun, type RateSample } from "./plan.js";
 import { ProgressTracker, stageWeights } from "./progress.js";
 import { predictStages, rateKey, recordStageTimings, type RunShape } from "./stage-rates.js";
 import { PathNotAllowedError, PathPolicy } from "./path-policy.js";
@@ -321,10 +324,58 @@ export class Workbench implements Backend {
     };
   }
 
-  async scanPaths(paths: string[]): Promise<ScanResult> {
+  async scanPaths(paths: string[], options: ScanOptions = {}): Promise<ScanResult> {
     if (!Array.isArray(paths) || paths.some((p) => typeof p !== "string")) throw new Error("scanPaths: expected a list of paths");
     for (const p of paths) this.checkReadable(p);
-    return scanPaths(paths, this.paths.restricted ? { allow: (p) => this.paths.allows(p) } : {});
+    const isVideoFile = (p: string) => isVideoPath(p) && isRegularFile(p);
+    const result = await scanPaths(
+      paths.filter((p) => !isVideoFile(p)),
+      this.paths.restricted ? { allow: (p) => this.paths.allows(p) } : {},
+    );
+    for (const video of paths.filter(isVideoFile)) await this.sampleVideo(resolve(video), options, result);
+    return result;
+  }
+
+  /** A video's sampled frames, decoded into the app's data folder, added to a scan's images. */
+  private async sampleVideo(video: string, options: ScanOptions, into: ScanResult): Promise<void> {
+    const name = basename(video);
+    const choice = { ...(options.video?.fps !== undefined ? { fps: Number(options.video.fps) } : {}), ...(options.video?.frames !== undefined ? { frames: Number(options.video.frames) } : {}) };
+    try {
+      const info = await probeVideo(video);
+      const st = this.model.status;
+      const randomWeights = st.state !== "ready";
+      const params = randomWeights ? VGGT_1B_PARAMS : (st.params ?? st.weightsBytes / 4);
+      const dims = this.dimsFor(randomWeights);
+      const flags = defaultSet();
+      const defaultFrames = framesThatFit({
+        dims,
+        params,
+        flags,
+        width: info.width,
+        height: info.height,
+        preprocess: "crop",
+        hostMemoryBytes: this.opts.hostMemoryBytes ?? totalmem(),
+        throughput: pickRate(this.measuredRates(randomWeights, dims), flags),
+        cap: info.frameCount,
+      });
+      const dir = join(this.store.dataDir, "videos", `${name.replace(/[^A-Za-z0-9._-]/g, "_")}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`);
+      const r = await extractFrames(video, dir, {
+        choice,
+        defaultFrames,
+        onProgress: (_f, framesDone, framesExpected) => this.emit({ type: "video-progress", progress: { name, framesDone, framesExpected } }),
+      });
+      const scan = await scanPaths(r.frames);
+      into.images.push(...scan.images.map((i) => ({ ...i, name: `${name}/${i.name}` })));
+      into.rejected.push(...scan.rejected);
+      into.videos = [...(into.videos ?? []), { path: video, name, width: info.width, height: info.height, durationSeconds: info.durationSeconds, videoFrames: info.frameCount, frames: r.frames.length, rate: r.rate }];
+      into.notes = [
+        ...(into.notes ?? []),
+        `${name}: ${r.frames.length} of its ${info.frameCount} frames (${r.rate.toFixed(2)} per second)${choice.fps === undefined && choice.frames === undefined ? ", the most one run holds on this machine" : ""}`,
+      ];
+    } catch (e) {
+      if (!(e instanceof VideoProblem)) throw e;
+      into.rejected.push({ path: video, name, reason: e.message.startsWith(`${name}: `) ? e.message.slice(name.length + 2) : e.message });
+    }
   }
 
   async loadSample(): Promise<ScanResult> {
@@ -367,14 +418,50 @@ export class Workbench implements Backend {
     const dims = this.dimsFor(input.randomWeights);
     const st = this.model.status;
     const params = input.randomWeights ? VGGT_1B_PARAMS : st.state === "ready" ? (st.params ?? st.weightsBytes / 4) : 0;
-    const est = estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
-    // Measured per-stage rates of this model and switch set, where earlier runs left some.
-    const p = this.predictRun(input.randomWeights, input.engineOptions, est.frames, est.width, est.height);
-    if (p.measured.length) {
-      est.seconds = Object.entries(p.seconds).reduce((a, [s, v]) => a + (s === "load" ? 0 : v), 0);
-      est.basis = `per-stage rates measured on earlier runs and benchmarks on this machine (${p.measured.filter((s) => s !== "load").join(", ")})`;
+    const base = estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
+    if (!base.frames) return base;
+    // The planner: rates measured here (benchmarks, earlier runs), chunking, the machine's memory.
+    const flags = input.engineOptions ?? normalizeSet(presetSet(DEFAULT_PRESET));
+    let width = 0;
+    let height = 0;
+    for (const s of input.sizes) {
+      width = Math.max(width, s.width);
+      height = Math.max(height, s.height);
+    }
+    const chunk = input.chunk && Number.isInteger(input.chunk.size) && Number.isInteger(input.chunk.overlap) && input.chunk.size > input.chunk.overlap && input.chunk.overlap >= 0 ? input.chunk : undefined;
+    const plan = planRun(
+      { frames: base.frames, width, height, preprocess: input.preprocess, flags, chunk },
+      {
+        dims,
+        params,
+        rates: this.measuredRates(input.randomWeights, dims),
+        totalMemoryBytes: this.opts.hostMemoryBytes ?? totalmem(),
+        ...(this.opts.hostMemoryBytes ? {} : { freeMemoryBytes: availableMemory() }),
+      },
+    );
+    const sizeWarnings = base.warnings.filter((w) => /different sizes/.test(w));
+    const suggestion = plan.suggestion
+      ? { flags: plan.suggestion.flags, ...(plan.suggestion.chunk ? { chunk: plan.suggestion.chunk } : {}), seconds: plan.suggestion.figures.seconds, peakBytes: plan.suggestion.figures.peakBytes, passes: plan.suggestion.figures.passes, summary: plan.suggestion.summary }
+      : null;
+    const est: Estimate = { ...base, seconds: plan.seconds, peakBytes: plan.peakBytes, basis: plan.basis, warnings: [...plan.warnings, ...sizeWarnings], passes: plan.passes, memoryLimitBytes: plan.memoryLimitBytes, fitsMemory: plan.fitsMemory, suggestion };
+    // One pass with per-stage rates measured on earlier runs of this model and switch set: the finer figure.
+    if (!chunk) {
+      const p = this.predictRun(input.randomWeights, input.engineOptions, base.frames, base.width, base.height);
+      if (p.measured.length) {
+        est.seconds = Object.entries(p.seconds).reduce((a, [s, v]) => a + (s === "load" ? 0 : v), 0);
+        est.basis = `per-stage rates measured on earlier runs and benchmarks on this machine (${p.measured.filter((s) => s !== "load").join(", ")})`;
+      }
     }
     return est;
+  }
+
+  /** Engine rates on this machine: the perf lab's benchmarks (newest 20) and the last measured run. */
+  private measuredRates(randomWeights: boolean, dims: ModelDims): RateSample[] {
+    const rates: RateSample[] = benchRatesIn(this.store.dataDir, dims);
+    const key = randomWeights ? "random:vggt-1b" : this.modelKey();
+    const m = this.store.readSettings().throughput?.[key];
+    if (m && m.gflops > 0) rates.push({ gflops: m.gflops, flags: m.flags ?? normalizeSet(presetSet(DEFAULT_PRESET)), at: m.at, source: `the run of ${m.at.slice(0, 16).replace("T", " ")}` });
+    return rates;
   }
 
   private runShape(randomWeights: boolean, frames: number, width: number, height: number): RunShape {
@@ -551,7 +638,8 @@ export class Workbench implements Backend {
     if (!est || durationMs < 1000) return; // too short to say anything about throughput
     const flops = runFlops(this.dimsFor(run.randomWeights), est.frames, est.width, est.height);
     const key = run.randomWeights ? "random:vggt-1b" : this.modelKey();
-    const throughput = { ...(this.store.readSettings().throughput ?? {}), [key]: { gflops: flops / 1e9 / (durationMs / 1000), at: new Date().toISOString() } };
+    const flags = run.engineOptions?.flags ?? normalizeSet(presetSet(DEFAULT_PRESET));
+    const throughput = { ...(this.store.readSettings().throughput ?? {}), [key]: { gflops: flops / 1e9 / (durationMs / 1000), at: new Date().toISOString(), flags } };
     this.store.writeSettings({ throughput });
   }
 

@@ -12,6 +12,7 @@ import { HTTP_EVENTS_ROUTE, HTTP_UPLOAD_ROUTE, INVOKE_NAMES, isInvokeName, TOKEN
 import type { AppEvent } from "../../ipc/types.js";
 import { encodeWire, hasTypedArrays, WIRE_MIME } from "../../ipc/wire.js";
 import { isWithin, MAX_IMAGE_BYTES } from "../runs/scan.js";
+import { isVideoPath, MAX_VIDEO_BYTES } from "../video/video.js";
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
@@ -192,8 +193,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       const dir = backend.store.uploadDir(rest.slice(0, slash));
       const name = safeUploadName(decodeURIComponent(rest.slice(slash + 1)));
       if (!name) return sendJson(res, 400, { error: "bad file name" });
+      // Videos are sampled into frames by the services; they may be larger than an image.
+      const maxBytes = isVideoPath(name) ? MAX_VIDEO_BYTES : MAX_IMAGE_BYTES;
       const declared = Number(req.headers["content-length"] ?? 0);
-      if (declared > MAX_IMAGE_BYTES) return sendJson(res, 413, { error: `file too large (over ${MAX_IMAGE_BYTES / 2 ** 20} MiB)` });
+      if (declared > maxBytes) return sendJson(res, 413, { error: `file too large (over ${maxBytes / 2 ** 20} MiB)` });
       const target = join(dir, name);
       if (!isWithin(dir, target)) return sendJson(res, 400, { error: "bad file name" });
       const tmp = `${target}.upload-${process.pid}.tmp`;
@@ -204,7 +207,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
           async function* (source: AsyncIterable<Buffer>) {
             for await (const c of source) {
               n += c.length;
-              if (n > MAX_IMAGE_BYTES) throw Object.assign(new Error("file too large"), { status: 413 });
+              if (n > maxBytes) throw Object.assign(new Error("file too large"), { status: 413 });
               yield c;
             }
           },

@@ -2,7 +2,7 @@ import { useEffect, useRef } from "react";
 
 import { fromInput } from "../drop";
 import { formatBytes } from "../format";
-import { clearFrames, importFiles, loadSample, menuHandlers, openFolder, removeFrame, setFrameIncluded, subsample, useStore } from "../store";
+import { clearFrames, importFiles, loadSample, menuHandlers, openFolder, removeFrame, resampleVideo, setFrameIncluded, subsample, useStore } from "../store";
 
 export function ImagesPanel() {
   const frames = useStore((s) => s.frames);
@@ -13,6 +13,9 @@ export function ImagesPanel() {
   const included = frames.filter((f) => f.included).length;
   const everyRef = useRef<HTMLInputElement>(null);
   const maxRef = useRef<HTMLInputElement>(null);
+  const video = useStore((s) => s.video);
+  const sampleRef = useRef<HTMLInputElement>(null);
+  const sampleByRef = useRef<HTMLSelectElement>(null);
   useEffect(() => {
     menuHandlers["open-folder"] = () => void openFolder(() => folderInput.current?.click());
     menuHandlers["add-files"] = () => filesInput.current?.click();
@@ -61,9 +64,30 @@ export function ImagesPanel() {
           e.target.value = "";
         }}
       />
-      {frames.length === 0 && rejected.length === 0 && <p className="hint drop-hint">Drop a folder or image files anywhere on the window.</p>}
+      {frames.length === 0 && rejected.length === 0 && <p className="hint drop-hint">Drop a folder, image files or a video (mp4, mov, webm, mkv) anywhere on the window.</p>}
       {frames.length > 0 && (
         <>
+          {video && (
+            <div className="row wrap" data-testid="video-sampling">
+              <span title={video.path}>
+                {video.name}: {video.frames} of {video.videoFrames} frames ({video.rate.toFixed(2)}/s of {video.durationSeconds.toFixed(1)} s)
+              </span>
+              <input ref={sampleRef} type="number" min={1} step="any" defaultValue={video.frames} aria-label="frames or rate to sample" data-testid="video-sample-value" />
+              <select ref={sampleByRef} aria-label="sample by" defaultValue="frames" data-testid="video-sample-by">
+                <option value="frames">frames</option>
+                <option value="fps">per second</option>
+              </select>
+              <button
+                data-testid="video-resample"
+                onClick={() => {
+                  const v = Number(sampleRef.current?.value);
+                  if (v > 0) void resampleVideo(sampleByRef.current?.value === "fps" ? { fps: v } : { frames: Math.round(v) });
+                }}
+              >
+                Resample
+              </button>
+            </div>
+          )}
           <p className="summary" data-testid="frame-count">
             {included} of {frames.length} frame{frames.length === 1 ? "" : "s"} selected
           </p>

@@ -1,5 +1,5 @@
 import { formatBytes, formatSeconds } from "../format";
-import { setOptions, startRun, useStore } from "../store";
+import { applyFitSuggestion, setOptions, startRun, useStore } from "../store";
 import { RunProgress } from "./RunProgress";
 
 export function RunPanel() {
@@ -30,6 +30,14 @@ export function RunPanel() {
           <input type="checkbox" data-testid="benchmark-toggle" checked={options.randomWeights} disabled={noModel} onChange={(e) => setOptions({ randomWeights: e.target.checked })} />{" "}
           Random-weight benchmark
         </label>
+        {options.chunk && (
+          <span data-testid="chunk-setting">
+            chunks: {options.chunk.size} frames, overlap {options.chunk.overlap}{" "}
+            <button data-testid="chunk-clear" title="One pass over all frames" onClick={() => setOptions({ chunk: undefined })}>
+              ×
+            </button>
+          </span>
+        )}
       </div>
       {estimate && (
         <div className="estimate" data-testid="estimate">
@@ -39,12 +47,36 @@ export function RunPanel() {
           <div>
             Expected: <strong>~{formatSeconds(estimate.seconds)}</strong>, <span title="The engine process's peak resident size: weights as held for the chosen switches + activations (docs/MEMORY.md)">engine peak memory</span> <strong>~{formatBytes(estimate.peakBytes)}</strong>
           </div>
+          {(estimate.passes ?? 1) > 1 && options.chunk && (
+            <div data-testid="estimate-chunks">
+              in {estimate.passes} chunks of {options.chunk.size} frames (overlap {options.chunk.overlap}); memory is that of one chunk
+            </div>
+          )}
+          {estimate.memoryLimitBytes !== undefined && (
+            <div className="hint" data-testid="estimate-memory-limit">
+              this machine: up to {formatBytes(estimate.memoryLimitBytes)} for a run
+            </div>
+          )}
           <div className="hint">{estimate.basis}</div>
           {estimate.warnings.map((w) => (
             <div key={w} className="warning">
               ⚠ {w}
             </div>
           ))}
+          {estimate.suggestion && (
+            <div className="row wrap" data-testid="fit-suggestion">
+              <button
+                data-testid="apply-fit"
+                title={`Expected with these settings: ~${formatSeconds(estimate.suggestion.seconds)}, peak ~${formatBytes(estimate.suggestion.peakBytes)}`}
+                onClick={() => applyFitSuggestion()}
+              >
+                Use settings that fit
+              </button>
+              <span className="hint">
+                {estimate.suggestion.summary}: ~{formatSeconds(estimate.suggestion.seconds)}, ~{formatBytes(estimate.suggestion.peakBytes)}
+              </span>
+            </div>
+          )}
         </div>
       )}
       {engine?.state === "missing" && <p className="warning">Engine not available: {engine.message}</p>}

@@ -133,51 +133,114 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
   return <points geometry={geometry} material={material} frustumCulled={false} onDoubleClick={onDoubleClick} />;
 }
 
-function Frustum({ cam, scale }: { cam: CameraFrame; scale: number }) {
-  const { lines, quad, texture } = useMemo(() => {
-    const c = cameraPose(cam.extrinsic).center;
-    const corners = [
-      unproject(cam, 0, 0, scale),
-      unproject(cam, cam.width, 0, scale),
-      unproject(cam, cam.width, cam.height, scale),
-      unproject(cam, 0, cam.height, scale),
-    ];
-    const seg: number[] = [];
-    for (let i = 0; i < 4; i++) seg.push(...c, ...corners[i], ...corners[i], ...corners[(i + 1) % 4]);
+/**
+ * Every camera in a fixed number of draw calls whatever their number: the outlines as one
+ * line-segment geometry and the image thumbnails as one mesh over a texture atlas (one cell per camera), so 100+ cameras
+ * cost what one does. A click on a thumbnail looks through its camera (two triangles per camera).
+ */
+function CameraFrustums({ cameras, scale }: { cameras: CameraFrame[]; scale: number }) {
+  const { lines, quads, atlas } = useMemo(() => {
+    const n = cameras.length;
+    const seg = new Float32Array(n * 8 * 2 * 3);
+    const segColor = new Float32Array(n * 8 * 2 * 3);
+    const pos = new Float32Array(n * 4 * 3);
+    const uv = new Float32Array(n * 4 * 2);
+    const index = new Uint32Array(n * 6);
+    // Atlas: a grid of cells as large as the largest thumbnail.
+    const cw = Math.max(1, ...cameras.map((c) => c.thumbWidth));
+    const ch = Math.max(1, ...cameras.map((c) => c.thumbHeight));
+    const cols = Math.max(1, Math.ceil(Math.sqrt(n)));
+    const rows = Math.max(1, Math.ceil(n / cols));
+    const aw = cols * cw;
+    const ah = rows * ch;
+    const pixels = new Uint8Array(aw * ah * 4);
+    const first = new THREE.Color("#ff7043");
+    const other = new THREE.Color("#4fc3f7");
+    cameras.forEach((cam, k) => {
+      const c = cameraPose(cam.extrinsic).center;
+      const corners = [unproject(cam, 0, 0, scale), unproject(cam, cam.width, 0, scale), unproject(cam, cam.width, cam.height, scale), unproject(cam, 0, cam.height, scale)];
+      const col = cam.index === 0 ? first : other;
+      for (let i = 0; i < 4; i++) {
+        const base = (k * 8 + 2 * i) * 6;
+        seg.set([...c, ...corners[i]], base);
+        seg.set([...corners[i], ...corners[(i + 1) % 4]], base + 6);
+      }
+      for (let v = 0; v < 16; v++) segColor.set([col.r, col.g, col.b], (k * 16 + v) * 3);
+      pos.set(corners.flat(), k * 12);
+      const cx = (k % cols) * cw;
+      const cy = Math.floor(k / cols) * ch;
+      // Image row 0 is the top; DataTexture row 0 is v = 0 (flipY is off for data textures).
+      for (let y = 0; y < cam.thumbHeight; y++) pixels.set(cam.thumb.subarray(y * cam.thumbWidth * 4, (y + 1) * cam.thumbWidth * 4), ((cy + y) * aw + cx) * 4);
+      const u0 = cx / aw;
+      const u1 = (cx + cam.thumbWidth) / aw;
+      const v0 = cy / ah;
+      const v1 = (cy + cam.thumbHeight) / ah;
+      uv.set([u0, v0, u1, v0, u1, v1, u0, v1], k * 8);
+      index.set([0, 2, 1, 0, 3, 2].map((j) => 4 * k + j), k * 6);
+    });
     const lines = new THREE.BufferGeometry();
-    lines.setAttribute("position", new THREE.Float32BufferAttribute(seg, 3));
-    const quad = new THREE.BufferGeometry();
-    quad.setAttribute("position", new THREE.Float32BufferAttribute(corners.flat(), 3));
-    // Image row 0 is the top; DataTexture row 0 is v = 0 (flipY is off for data textures).
-    quad.setAttribute("uv", new THREE.Float32BufferAttribute([0, 0, 1, 0, 1, 1, 0, 1], 2));
-    quad.setIndex([0, 2, 1, 0, 3, 2]);
-    const texture = new THREE.DataTexture(cam.thumb, cam.thumbWidth, cam.thumbHeight, THREE.RGBAFormat);
-    texture.colorSpace = THREE.SRGBColorSpace;
-    texture.needsUpdate = true;
-    return { lines, quad, texture };
-  }, [cam, scale]);
+    lines.setAttribute("position", new THREE.BufferAttribute(seg, 3));
+    lines.setAttribute("color", new THREE.BufferAttribute(segColor, 3));
+    const quads = new THREE.BufferGeometry();
+    quads.setAttribute("position", new THREE.BufferAttribute(pos, 3));
+    quads.setAttribute("uv", new THREE.BufferAttribute(uv, 2));
+    quads.setIndex(new THREE.BufferAttribute(index, 1));
+    const atlas = new THREE.DataTexture(pixels, aw, ah, THREE.RGBAFormat);
+    atlas.colorSpace = THREE.SRGBColorSpace;
+    atlas.needsUpdate = true;
+    return { lines, quads, atlas };
+  }, [cameras, scale]);
   useEffect(
     () => () => {
       lines.dispose();
-      quad.dispose();
-      texture.dispose();
+      quads.dispose();
+      atlas.dispose();
     },
-    [lines, quad, texture],
+    [lines, quads, atlas],
   );
   const onClick = (e: ThreeEvent<MouseEvent>) => {
+    if (e.faceIndex === undefined || e.faceIndex === null) return;
+    const cam = cameras[Math.floor(e.faceIndex / 2)];
+    if (!cam) return;
     e.stopPropagation();
     viewCommand({ kind: "camera", index: cam.index });
   };
   return (
     <group>
-      <lineSegments geometry={lines}>
-        <lineBasicMaterial color={cam.index === 0 ? "#ff7043" : "#4fc3f7"} />
+      <lineSegments geometry={lines} frustumCulled={false}>
+        <lineBasicMaterial vertexColors />
       </lineSegments>
-      <mesh geometry={quad} onClick={onClick}>
-        <meshBasicMaterial map={texture} side={THREE.DoubleSide} transparent opacity={0.85} toneMapped={false} />
+      <mesh geometry={quads} onClick={onClick} frustumCulled={false}>
+        <meshBasicMaterial map={atlas} side={THREE.DoubleSide} transparent opacity={0.85} toneMapped={false} />
       </mesh>
     </group>
   );
+}
+
+/** What the last frame cost (draw calls) and what the scene holds in GPU buffers, for tests and
+ *  diagnostics: window.__vggtViewerStats(). */
+function StatsHook() {
+  const gl = useThree((s) => s.gl);
+  const scene = useThree((s) => s.scene);
+  useEffect(() => {
+    const w = window as unknown as { __vggtViewerStats?: () => unknown };
+    w.__vggtViewerStats = () => {
+      let bufferBytes = 0;
+      const seen = new Set<THREE.BufferGeometry>();
+      scene.traverse((o) => {
+        const g = (o as THREE.Mesh).geometry as THREE.BufferGeometry | undefined;
+        if (!g || seen.has(g)) return;
+        seen.add(g);
+        for (const a of Object.values(g.attributes)) bufferBytes += (a as THREE.BufferAttribute).array.byteLength;
+        if (g.index) bufferBytes += g.index.array.byteLength;
+      });
+      return { calls: gl.info.render.calls, points: gl.info.render.points, frame: gl.info.render.frame, geometries: gl.info.memory.geometries, textures: gl.info.memory.textures, bufferBytes };
+    };
+    return () => {
+      delete w.__vggtViewerStats;
+    };
+  }, [gl, scene]);
+  return null;
 }
 
 /** Applies reset / look-through commands to the camera and the orbit controls. */
@@ -323,12 +386,13 @@ export function Viewer({ threshold }: { threshold: number }) {
           // OpenCV world -> three.js world.
           <group scale={[1, -1, -1]}>
             <Points cloud={cloud} threshold={threshold} />
-            {showCameras && cloud.cameras.map((cam) => <Frustum key={cam.index} cam={cam} scale={frustumSize(bounds.radius)} />)}
+            {showCameras && <CameraFrustums cameras={cloud.cameras} scale={frustumSize(bounds.radius)} />}
             <TrackHighlights radius={bounds.radius * 0.012} />
           </group>
         )}
         <OrbitControls makeDefault enableDamping={false} />
         {cloud && <ViewController cloud={cloud} bounds={bounds} />}
+        <StatsHook />
       </Canvas>
     </div>
   );

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from "react";
 
 import { formatCount } from "../format";
 import { exportRun, menuHandlers, setViewer, useStore, viewCommand } from "../store";
-import { selectCandidates } from "../../../common/point-selection";
+import { selectCandidates, strataWeight } from "../../../common/point-selection";
 import { boundsOf } from "../viewer-math";
 import { RunProgress } from "./RunProgress";
 import { canvasRef, Viewer } from "./Viewer";
@@ -58,7 +58,7 @@ export function ViewerPanel() {
     () =>
       cloud
         ? selectCandidates(
-            { conf: cloud.conf, frame: cloud.frame, colors: cloud.colors },
+            { conf: cloud.conf, frame: cloud.frame, colors: cloud.colors, ...(cloud.decimation ? { strata: cloud.decimation } : {}) },
             { confPercentile: viewer.confPercentile, hiddenFrames: viewer.hiddenFrames, filterBlack: viewer.filterBlack, filterWhite: viewer.filterWhite },
           )
         : null,
@@ -69,7 +69,15 @@ export function ViewerPanel() {
   const bounds = useMemo(() => (cloud && selection ? boundsOf(cloud.positions, selection.keep) : null), [cloud, selection]);
   // The export runs on every point, the view on a budget: scale the count when the view is decimated.
   const decimated = !!cloud && cloud.count < cloud.totalPoints;
-  const exportCount = cloud ? (decimated ? Math.round((visible * cloud.totalPoints) / Math.max(1, cloud.count)) : visible) : 0;
+  const exportCount = useMemo(() => {
+    if (!cloud || !selection) return 0;
+    if (!decimated) return visible;
+    const strata = cloud.decimation;
+    if (!strata) return Math.round((visible * cloud.totalPoints) / Math.max(1, cloud.count));
+    let sum = 0;
+    for (const i of selection.keep) sum += strataWeight(strata, cloud.conf[i]);
+    return Math.round(sum);
+  }, [cloud, selection, decimated, visible]);
 
   return (
     <main className="viewer" data-testid="viewer" data-cloud={cloud?.runId ?? ""} data-branch={cloud?.branch ?? ""}>
@@ -100,7 +108,12 @@ export function ViewerPanel() {
         <div className="viewer-controls" data-testid="viewer-controls">
           <div className="stat" data-testid="point-count" data-visible={visible} data-total={cloud.count} data-bounds={bounds ? JSON.stringify(bounds) : ""}>
             {formatCount(visible)} of {formatCount(cloud.count)} points shown
-            {cloud.count < cloud.totalPoints && <span className="hint"> (decimated from {formatCount(cloud.totalPoints)})</span>}
+            {cloud.count < cloud.totalPoints && (
+              <span className="hint" data-testid="decimated" title={cloud.decimation ? "Over the point budget: points below the median confidence are kept 3x more sparsely than those above it; the threshold and the export count are those of all points" : undefined}>
+                {" "}
+                (decimated{cloud.decimation ? " by confidence" : ""} from {formatCount(cloud.totalPoints)})
+              </span>
+            )}
           </div>
           <label>
             Confidence threshold: {viewer.confPercentile}% (≥ {threshold.toPrecision(3)})
