@@ -1,6 +1,7 @@
-// Packaging configuration in the requested layout. The app is packaged by electron-builder
-// (electron-builder.yml, `npm run dist`); this typed file records the same choices for anyone
-// driving Electron Forge, and is what the docs point at. Keep both in step.
+// Packaging configuration in the requested layout, for anyone driving Electron Forge.
+// `npm run dist` does NOT use this file: it runs electron-builder with electron-builder.yml
+// (`builderConfig` below). electron/packaging.test.ts fails when the two state different names,
+// resources, icon or deb dependencies.
 export interface PackagingConfig {
   /** The configuration actually used by `npm run dist`. */
   builderConfig: string;

@@ -1,9 +1,17 @@
-// The engine's optimization switches as the app presents them: one-line explanations, their
-// accuracy effect, the presets, and the option-list syntax of `vggt-engine --options`.
+// The engine's optimization switches as the app presents them. Names, kinds, groups, parameters,
+// presets and the "all = everything but w8a8" rule come from the engine (engine-vocabulary.ts,
+// generated from `vggt-engine describe --json`); this module adds the UI's labels, one-line
+// explanations and accuracy notes, keyed by name, and the option-list syntax of `--options`.
 // No Node imports: the renderer uses this module too.
 import type { OptionSet } from "./bench-schema.js";
+import { ENGINE_VOCABULARY } from "./engine-vocabulary.js";
 
 export type AccuracyClass = "exact" | "lossy";
+
+type EngineOption = (typeof ENGINE_VOCABULARY.options)[number];
+export type OptionName = EngineOption["name"];
+type EnginePreset = (typeof ENGINE_VOCABULARY.presets)[number];
+export type PresetId = EnginePreset["name"];
 
 /** A parameter of an option (`name=value` in `--options`); the lab shows it with its default. */
 export interface OptionParamInfo {
@@ -15,10 +23,10 @@ export interface OptionParamInfo {
 }
 
 /** "optimizations": the write-up's steps; "many-frames": sparse global attention for long inputs. */
-export type OptionGroup = "optimizations" | "many-frames";
+export type OptionGroup = EngineOption["group"];
 
 export interface OptionInfo {
-  name: string;
+  name: OptionName;
   group: OptionGroup;
   params?: readonly OptionParamInfo[];
   label: string;
@@ -27,130 +35,83 @@ export interface OptionInfo {
   /** Its effect on the outputs. */
   accuracy: string;
   accuracyClass: AccuracyClass;
+  /** Part of the engine's `all` (the default). */
   defaultOn: boolean;
 }
 
-/** In the write-up's order (the cumulative benchmark adds them in this order). */
-export const OPTIONS: readonly OptionInfo[] = [
-  {
-    group: "optimizations",
-    name: "sincos-lowp",
+/** The UI's words for each engine option (the compiler checks that every option has them). */
+export const OPTION_TEXT: Record<OptionName, Pick<OptionInfo, "label" | "what" | "accuracy">> = {
+  "sincos-lowp": {
     label: "Low-precision sin/cos",
     what: "Builds the DPT heads' sin/cos positional embedding in float32 instead of float64.",
     accuracy: "Exact: stays within the fp32 reference tolerance.",
-    accuracyClass: "exact",
-    defaultOn: true,
   },
-  {
-    group: "optimizations",
-    name: "rope-fused",
+  "rope-fused": {
     label: "Fused RoPE",
     what: "Applies the 2-D rotary embedding in one pass instead of multiply, rotate-half, multiply, add.",
     accuracy: "Exact: same arithmetic, rounding order only.",
-    accuracyClass: "exact",
-    defaultOn: true,
   },
-  {
-    group: "optimizations",
-    name: "rope-cache",
+  "rope-cache": {
     label: "RoPE cache",
     what: "Computes the RoPE positions and cos/sin tables once per patch-grid size, not in every layer.",
     accuracy: "Exact: identical values, reused.",
-    accuracyClass: "exact",
-    defaultOn: true,
   },
-  {
-    group: "optimizations",
-    name: "dpt-pos-cache",
+  "dpt-pos-cache": {
     label: "DPT position cache",
     what: "Caches the DPT heads' UV-grid positional embedding per image and feature size.",
     accuracy: "Exact: identical values, reused.",
-    accuracyClass: "exact",
-    defaultOn: true,
   },
-  {
-    group: "optimizations",
-    name: "fused-add-ln",
+  "fused-add-ln": {
     label: "Fused Add + LayerNorm",
     what: "Residual add and the following LayerNorm in one pass over memory.",
     accuracy: "Exact: fp32, summation order only.",
-    accuracyClass: "exact",
-    defaultOn: true,
   },
-  {
-    group: "optimizations",
-    name: "bf16",
+  bf16: {
     label: "BF16 weights",
     what: "Holds the weights in bfloat16 and runs the large matrix products in bf16 (half the weight memory); with flash attention on, attention's two products use bf16 dot products too.",
     accuracy: "Lossy: about 1e-2 relative error (write-up: camera AUC 0.919 → 0.911).",
-    accuracyClass: "lossy",
-    defaultOn: true,
   },
-  {
-    group: "optimizations",
-    name: "w8a8",
+  w8a8: {
     label: "INT8 (W8A8)",
     what: "int8 weights per channel and int8 activations per token for the Linear layers. Off by default.",
     accuracy: "Lossy: larger error than bf16 (write-up: AUC 0.911 → 0.907 vs bf16).",
-    accuracyClass: "lossy",
-    defaultOn: false,
   },
-  {
-    group: "optimizations",
-    name: "prepack",
+  prepack: {
     label: "Prepacked weights",
     what: "Converts conv and GEMM weights to the kernels' blocked layout once after loading, not on every call.",
     accuracy: "Exact: same values, different layout.",
-    accuracyClass: "exact",
-    defaultOn: true,
   },
-  {
-    group: "optimizations",
-    name: "flash-attn",
+  "flash-attn": {
     label: "Flash attention",
     what: "Tiled attention with an online softmax for global and frame attention: no full attention matrix in memory.",
     accuracy: "Exact on its own: within the fp32 reference tolerance (reordered sums); with bf16 on it shares bf16's tolerance.",
-    accuracyClass: "exact",
-    defaultOn: true,
   },
-  {
-    group: "many-frames",
-    name: "global-early-frame",
+  "global-early-frame": {
     label: "Early global layers as frame attention",
     what: "The first k global-attention layers attend within each frame only (AVGGT: early global layers form no cross-view correspondences). Work of those layers grows linearly with the frame count.",
     accuracy: "Lossy: AVGGT reports equal or slightly better pose/point accuracy with the trained weights; random weights cannot show it.",
-    accuracyClass: "lossy",
-    defaultOn: false,
-    params: [{ name: "k", default: 8, min: 0, max: 64, what: "leading global layers run as frame attention" }],
   },
-  {
-    group: "many-frames",
-    name: "global-kv-subsample",
+  "global-kv-subsample": {
     label: "Subsampled global keys/values",
     what: "In global layers first..last each token attends to its own frame in full, and to the other frames' camera/register tokens, every stride-th patch row and column, and one mean-fill token per frame (AVGGT).",
     accuracy: "Lossy: AVGGT reports accuracy equal to dense at 2x (100 frames) to 8-10x (800 frames) speed with the trained weights.",
-    accuracyClass: "lossy",
-    defaultOn: false,
-    params: [
-      { name: "stride", default: 4, min: 1, max: 16, what: "grid stride over the other frames' patches (1 = keep all)" },
-      { name: "first", default: 8, min: 0, max: 63, what: "first global layer subsampled" },
-      { name: "last", default: 21, min: 0, max: 63, what: "last global layer subsampled" },
-    ],
   },
-  {
-    group: "many-frames",
-    name: "global-block-sparse",
+  "global-block-sparse": {
     label: "Block-sparse global attention",
     what: "In the remaining global layers the flash kernel computes, per 64-query tile, only the key tiles with the highest mean-pooled scores; camera and register tokens stay dense.",
     accuracy: "Lossy: the block-sparse paper reports accuracy holding up to ~75% sparsity with the trained weights.",
-    accuracyClass: "lossy",
-    defaultOn: false,
-    params: [
-      { name: "keep", default: 0.25, min: 0.01, max: 1, what: "fraction of key tiles computed (1 = all)" },
-      { name: "cdf", default: 0, min: 0, max: 1, what: "also keep the most probable tiles up to this cumulative probability" },
-    ],
   },
-];
+};
+
+/** In the engine's order, which is the write-up's (the cumulative benchmark adds them in this order). */
+export const OPTIONS: readonly OptionInfo[] = ENGINE_VOCABULARY.options.map((o: EngineOption) => ({
+  name: o.name,
+  group: o.group,
+  accuracyClass: o.kind,
+  defaultOn: o.in_all,
+  ...OPTION_TEXT[o.name],
+  ...(o.params.length ? { params: o.params.map((p) => ({ name: p.name, default: p.default, min: p.min, max: p.max, what: p.help })) } : {}),
+}));
 
 /** The many-frame toggles (lossy, off by default, for inputs of tens to hundreds of frames). */
 export const MANY_FRAME_OPTIONS: readonly string[] = OPTIONS.filter((o) => o.group === "many-frames").map((o) => o.name);
@@ -158,46 +119,29 @@ export const MANY_FRAME_OPTIONS: readonly string[] = OPTIONS.filter((o) => o.gro
 export const OPTION_NAMES: readonly string[] = OPTIONS.map((o) => o.name);
 
 export interface Preset {
-  id: string;
+  id: PresetId;
   label: string;
   description: string;
   on: readonly string[];
 }
 
-export const PRESETS: readonly Preset[] = [
-  { id: "reference", label: "Reference (fp32)", description: "Every optimization off: the exact fp32 reference path.", on: [] },
-  {
-    id: "writeup",
-    label: "Write-up (NPU recipe)",
-    description: "The rows of the write-up's latency table.",
-    on: ["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack"],
-  },
-  {
-    id: "all",
-    label: "Default (all)",
-    description:
-      "Every option but int8: the default. bf16 weights are lossy, yet on the same VGGT-1B weights its outputs are closer to the fp32 outputs than the official release's bf16 autocast (cameras 1.24 vs 1.42 deg, points 6.3e-3 vs 1.6e-2 of their RMS), about 2.1x faster than the fp32 reference.",
-    on: OPTIONS.filter((o) => o.defaultOn).map((o) => o.name),
-  },
-  {
-    id: "fastest-exact",
-    label: "Fastest exact",
-    description: "Every option that keeps the fp32-exact tolerance.",
-    on: OPTIONS.filter((o) => o.accuracyClass === "exact").map((o) => o.name),
-  },
-  {
-    id: "fastest-int8",
-    label: "Fastest (int8)",
-    description: "Every optimization, int8 included (the many-frame toggles stay off).",
-    on: OPTIONS.filter((o) => o.group === "optimizations").map((o) => o.name),
-  },
-  {
-    id: "many-frames",
-    label: "Many frames",
-    description: "The engine's defaults (`all`) plus the many-frame global-attention toggles at their default parameters.",
-    on: [...OPTIONS.filter((o) => o.defaultOn).map((o) => o.name), ...OPTIONS.filter((o) => o.group === "many-frames").map((o) => o.name)],
-  },
-];
+/** The UI's name for each engine preset (the compiler checks that every preset has one). */
+export const PRESET_LABELS: Record<PresetId, string> = {
+  reference: "Reference (fp32)",
+  writeup: "Write-up (NPU recipe)",
+  all: "Default (all)",
+  "fastest-exact": "Fastest exact",
+  "fastest-int8": "Fastest (int8)",
+  "many-frames": "Many frames",
+};
+
+/** The engine's presets in its order; `on` is its `--options` list resolved to option names. */
+export const PRESETS: readonly Preset[] = ENGINE_VOCABULARY.presets.map((p: EnginePreset) => ({
+  id: p.name,
+  label: PRESET_LABELS[p.name],
+  description: p.help,
+  on: enabledNames(parseCliList(p.options)),
+}));
 
 /** What a first start (app and CLI) runs with: the fastest set inside the official bf16 run's error. */
 export const DEFAULT_PRESET = "all";

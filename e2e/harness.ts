@@ -181,22 +181,45 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** Pixels of the WebGL canvas that differ from the background colour. */
-export async function canvasForegroundPixels(page: Page): Promise<number> {
-  return page.evaluate(() => {
+/** A rectangle in CSS pixels relative to the viewer canvas. */
+export interface CanvasRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Foreground pixels of the viewer's WebGL canvas, in all and inside `rect`. Background is the first
+ * pixel (the corner shows no points at the reset view); total is -1 when there is no canvas.
+ */
+export async function canvasForeground(page: Page, rect: CanvasRect | null = null): Promise<{ total: number; inRect: number }> {
+  return page.evaluate((r) => {
     const gl = document.querySelector<HTMLCanvasElement>("[data-testid=viewer-canvas-host] canvas");
-    if (!gl) return -1;
+    if (!gl) return { total: -1, inRect: 0 };
     const c = document.createElement("canvas");
     c.width = gl.width;
     c.height = gl.height;
     const ctx = c.getContext("2d")!;
     ctx.drawImage(gl, 0, 0);
     const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    // Background is the first pixel (the corner shows no points at the reset view).
+    const scale = gl.width / gl.clientWidth;
     const [r0, g0, b0] = [d[0], d[1], d[2]];
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) > 24) n++;
-    return n;
-  });
+    let total = 0;
+    let inRect = 0;
+    for (let y = 0; y < c.height; y++)
+      for (let x = 0; x < c.width; x++) {
+        const i = 4 * (y * c.width + x);
+        if (Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) <= 24) continue;
+        total++;
+        if (r && x >= r.x * scale && x < (r.x + r.width) * scale && y >= r.y * scale && y < (r.y + r.height) * scale) inRect++;
+      }
+    return { total, inRect };
+  }, rect);
+}
+
+export async function canvasForegroundPixels(page: Page): Promise<number> {
+  return (await canvasForeground(page)).total;
 }
 
 /** Drops files on the window the way a file manager does (a DataTransfer with File objects). */

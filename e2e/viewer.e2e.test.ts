@@ -6,7 +6,7 @@ import type { Page } from "playwright-core";
 import { formatCount } from "../renderer/src/format.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { type App, browserPids, canvasForegroundPixels, cpuSeconds, dropFiles, openApp, repoRoot, screenshot, setRange, type WebMode } from "./harness.js";
+import { type App, browserPids, canvasForeground, canvasForegroundPixels, cpuSeconds, dropFiles, openApp, repoRoot, screenshot, setRange, type WebMode } from "./harness.js";
 
 let app: App | undefined;
 let web: WebMode;
@@ -52,31 +52,6 @@ function readPly(buf: Buffer): { count: number; min: number[]; max: number[] } {
       max[a] = Math.max(max[a], v);
     }
   return { count, min, max };
-}
-
-/** Foreground pixels of the WebGL canvas (background = the corner pixel), in all and inside `rect` (CSS px). */
-async function foregroundSplit(rect: { x: number; y: number; width: number; height: number } | null): Promise<{ total: number; underPanel: number }> {
-  return page.evaluate((r) => {
-    const gl = document.querySelector<HTMLCanvasElement>("[data-testid=viewer-canvas-host] canvas")!;
-    const c = document.createElement("canvas");
-    c.width = gl.width;
-    c.height = gl.height;
-    const ctx = c.getContext("2d")!;
-    ctx.drawImage(gl, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    const scale = gl.width / gl.clientWidth;
-    const [r0, g0, b0] = [d[0], d[1], d[2]];
-    let total = 0;
-    let underPanel = 0;
-    for (let y = 0; y < c.height; y++)
-      for (let x = 0; x < c.width; x++) {
-        const i = 4 * (y * c.width + x);
-        if (Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) <= 24) continue;
-        total++;
-        if (r && x >= r.x * scale && x < (r.x + r.width) * scale && y >= r.y * scale && y < (r.y + r.height) * scale) underPanel++;
-      }
-    return { total, underPanel };
-  }, rect);
 }
 
 describe("the 3-D viewer", () => {
@@ -127,7 +102,7 @@ describe("the 3-D viewer", () => {
     await page.waitForTimeout(500);
     const panel = (await page.locator("[data-testid=viewer-controls]").boundingBox())!;
     const canvas = (await page.locator("[data-testid=viewer-canvas-host] canvas").boundingBox())!;
-    const { total, underPanel } = await foregroundSplit({ x: panel.x - canvas.x, y: panel.y - canvas.y, width: panel.width, height: panel.height });
+    const { total, inRect: underPanel } = await canvasForeground(page, { x: panel.x - canvas.x, y: panel.y - canvas.y, width: panel.width, height: panel.height });
     expect(total).toBeGreaterThan(5_000);
     // The robust bounds leave out the farthest tenth of the points: a few may reach under the panel.
     expect(underPanel / total).toBeLessThan(0.02);
@@ -135,7 +110,7 @@ describe("the 3-D viewer", () => {
   });
 
   it("keeps the view across branch switches when the points stay in place", async () => {
-    const before = await foregroundSplit(null);
+    const before = await canvasForeground(page);
     // The default is the depth branch (the official demo's).
     expect(await page.locator("[data-testid=viewer]").getAttribute("data-branch")).toBe("depth");
     await page.locator("[data-testid=branch-select]").selectOption("pointmap");
@@ -147,7 +122,7 @@ describe("the 3-D viewer", () => {
     await page.locator("[data-testid=branch-select]").selectOption("depth");
     await expect.poll(() => page.locator("[data-testid=viewer]").getAttribute("data-branch"), { timeout: 30_000 }).toBe("depth");
     await page.waitForTimeout(800);
-    const after = await foregroundSplit(null);
+    const after = await canvasForeground(page);
     expect(after.total).toBeGreaterThan(before.total * 0.8);
     expect(after.total).toBeLessThan(before.total * 1.25);
   });

@@ -8,7 +8,7 @@ import { extname, join, resolve } from "node:path";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { exportEngineOutputFile } from "../export/index.js";
 import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
-import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetSet } from "../../../common/option-catalog.js";
+import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetById, presetSet } from "../../../common/option-catalog.js";
 import { isVideoPath, VIDEO_EXTENSIONS } from "../video/video.js";
 import { framesFromVideo } from "./reconstruct-video.js";
 import { parseCliArgs, UsageError, type CliCommand } from "./registry.js";
@@ -54,7 +54,7 @@ ${wrap(DEFAULT_PRESET_WHY, 100)}
 
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg"]);
 // The app's "Fastest exact" preset: within the goldens' fp32 tolerance (docs/PERFORMANCE.md).
-export const FASTEST_EXACT = "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn";
+export const FASTEST_EXACT = presetById("fastest-exact").on.join(",");
 
 export const reconstructCommand: CliCommand = {
   name: "reconstruct",

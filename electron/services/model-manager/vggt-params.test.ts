@@ -28,9 +28,10 @@ describe("vggtParamSpecs", () => {
     }
   });
 
-  it.skipIf(!haveShared)("the preset equals vggt-1b-config.json", () => {
+  it.skipIf(!haveShared)("the preset has every field of vggt-1b-config.json with its value", () => {
     const cfg = JSON.parse(readFileSync(join(goldens, "vggt-1b-config.json"), "utf8"));
-    expect(cfg).toMatchObject(VGGT_1B_CONFIG as unknown as Record<string, unknown>);
+    // The engine's description also states the track head's defaults (depth, hidden size, ...).
+    expect(VGGT_1B_CONFIG).toMatchObject(cfg);
   });
 
   it.skipIf(!haveShared)("matches every golden tiny checkpoint for its config (no track head)", () => {

@@ -1,6 +1,8 @@
 // The official VGGT state-dict layout (names, shapes, order) computed from an architecture config,
 // so that checkpoints can be validated without shipping a 1797-entry reference list.
 // Order follows PyTorch's state_dict order (own parameters first, then children in registration order).
+// For VGGT-1B the result is tested against the engine's own table (`vggt-engine describe --json`).
+import { ENGINE_VOCABULARY } from "../../../common/engine-vocabulary.js";
 
 export interface VggtConfig {
   img_size: number;
@@ -28,23 +30,8 @@ export interface VggtConfig {
   };
 }
 
-/** The facebook/VGGT-1B preset (same schema as shared/goldens/vggt-1b-config.json). */
-export const VGGT_1B_CONFIG: VggtConfig = {
-  img_size: 518,
-  patch_size: 14,
-  embed_dim: 1024,
-  depth: 24,
-  num_heads: 16,
-  encoder: { depth: 24, num_heads: 16 },
-  num_register_tokens: 4,
-  patch_embed: "dinov2_reg",
-  mlp_ratio: 4.0,
-  rope_freq: 100,
-  qk_norm: true,
-  camera: { trunk_depth: 4, num_heads: 16, iterations: 4 },
-  dpt: { features: 256, out_channels: [256, 512, 1024, 1024], intermediate_layer_idx: [4, 11, 17, 23] },
-  track: { enabled: true, features: 128 },
-};
+/** The facebook/VGGT-1B preset, as the engine describes its built-in `vggt-1b` config. */
+export const VGGT_1B_CONFIG: VggtConfig = ENGINE_VOCABULARY.configs["vggt-1b"] as unknown as VggtConfig;
 
 export interface ParamSpec {
   name: string;

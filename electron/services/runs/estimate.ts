@@ -2,6 +2,7 @@
 // floating-point operations from the model's config and the token counts; the throughput is the
 // one measured on the last completed run with the same kind of model, or a conservative default.
 import type { Estimate, EstimateInput, PreprocessMode } from "../../ipc/types.js";
+import { ENGINE_VOCABULARY } from "../../../common/engine-vocabulary.js";
 
 export interface ModelDims {
   embedDim: number;
@@ -16,22 +17,11 @@ export interface ModelDims {
   cameraIterations: number;
 }
 
-/** facebook/VGGT-1B, used when no config is at hand (benchmark mode). */
-export const VGGT_1B_DIMS: ModelDims = {
-  embedDim: 1024,
-  depth: 24,
-  encoderDepth: 24,
-  mlpRatio: 4,
-  patchSize: 14,
-  imgSize: 518,
-  registerTokens: 4,
-  dptFeatures: 256,
-  cameraTrunkDepth: 4,
-  cameraIterations: 4,
-};
+/** facebook/VGGT-1B (the engine's built-in config), used when no config is at hand (benchmark mode). */
+export const VGGT_1B_DIMS: ModelDims = dimsFromConfig(ENGINE_VOCABULARY.configs["vggt-1b"]);
 
-/** facebook/VGGT-1B's parameter count (the official checkpoint). */
-export const VGGT_1B_PARAMS = 1_256_537_516;
+/** facebook/VGGT-1B's parameter count with the track head (the official checkpoint), as the engine counts it. */
+export const VGGT_1B_PARAMS: number = ENGINE_VOCABULARY.parameters["vggt-1b-track"].count;
 
 export function dimsFromConfig(cfg: any): ModelDims {
   return {
