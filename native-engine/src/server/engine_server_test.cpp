@@ -303,6 +303,11 @@ TEST(ServerSession, PerJobOptionsApplyToThatJobOnly) {
   auto meta_b = json::parse(vggt::io::CheckpointReader::open(tmp.path + "/b.safetensors")->metadata().at("options"));
   EXPECT_EQ(meta_a["prepack"], true);
   EXPECT_EQ(meta_b["prepack"], false);
+  // The output metadata is the CLI's: the resolved config and the effective option parameters too.
+  const auto md = vggt::io::CheckpointReader::open(tmp.path + "/a.safetensors")->metadata();
+  EXPECT_EQ(json::parse(md.at("config"))["embed_dim"], json::parse(s.final_of("l")["model"]["config"].dump())["embed_dim"]);
+  EXPECT_EQ(md.at("option_params"), "{}");
+  EXPECT_EQ(md.at("preprocess"), "tensor");
 }
 
 // infer with track_cache, then track requests on the cached run without the aggregator: the
