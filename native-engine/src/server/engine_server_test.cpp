@@ -1,4 +1,6 @@
 // In-process tests of the request/worker state machine, against the real model code.
+#include "testing/golden.h"
+#include "testing/temp_dir.h"
 #include "server/engine_server.h"
 
 #include <gtest/gtest.h>
@@ -22,14 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string shared_dir() {
-  if (const char* env = std::getenv("VGGT_SHARED_DIR")) return env;
-#ifdef VGGT_SHARED_DIR
-  return VGGT_SHARED_DIR;
-#else
-  return "../shared";
-#endif
-}
+using vggt::testing::shared_dir;
 
 bool exists(const std::string& p) {
   struct stat st;
@@ -44,14 +39,7 @@ bool exists(const std::string& p) {
     }                                                                                         \
   } while (0)
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/vggt-server-test-XXXXXX";
-    path = mkdtemp(t);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
+using vggt::testing::TempDir;
 
 // A server whose output is captured and parsed, with waiting helpers.
 struct Session {
