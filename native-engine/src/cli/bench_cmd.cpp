@@ -16,16 +16,16 @@
 #include "cli/args.h"
 #include "core/version.h"
 #include "cli/commands.h"
-#include "cli/model_setup.h"
+#include "runtime/model_setup.h"
 #include "core/cpu_features.h"
 #include "model/accuracy.h"
 #include "preprocess/preprocess.h"
 #include "runtime/options_json.h"
-#include "server/memory_usage.h"
+#include "runtime/run_io.h"
+#include "runtime/memory_usage.h"
 
 namespace vggt::cli {
 
-Tensor load_input_tensor(const std::string& path, int patch);  // infer_cmd.cpp
 
 namespace {
 
@@ -122,7 +122,7 @@ size_t peak_rss_since_reset() {
   std::string line;
   while (std::getline(f, line))
     if (line.rfind("VmHWM:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
-  return peak_rss_bytes();
+  return runtime::peak_rss_bytes();
 }
 
 json machine_json() {
@@ -150,7 +150,7 @@ RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& o
   RowResult r;
   // The process's own peak during this row (weights as held for these options + activations +
   // allocator slack), not only the tensors: VmHWM reset here where the kernel allows it.
-  const bool row_scope = server::reset_peak_rss();
+  const bool row_scope = runtime::reset_peak_rss();
   for (int i = 0; i < warmup; ++i) model.forward(images);
   std::vector<double> lat, cpu;
   size_t peak = 0;
@@ -175,7 +175,7 @@ RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& o
            {"cpu_ms", cpu},
            {"median_ms", s[s.size() / 2]},
            {"peak_bytes", peak},
-           {"peak_rss_bytes", server::memory_usage().peak_rss_bytes},
+           {"peak_rss_bytes", runtime::memory_usage().peak_rss_bytes},
            {"peak_rss_scope", row_scope ? "row" : "process"},
            {"weight_bytes", model.weight_bytes()},
            {"stages", stages}};
@@ -236,7 +236,9 @@ int bench_main(int argc, char** argv) {
   Tensor images;
   std::string input_desc;
   if (a.has("input-tensor")) {
-    images = load_input_tensor(a.get("input-tensor"), ModelConfig::resolve(a.get("config", "vggt-1b")).patch_size);
+    images = runtime::read_input_tensor(a.get("input-tensor"), "images",
+                                        ModelConfig::resolve(a.get("config", "vggt-1b")).patch_size)
+                 .images;
     input_desc = a.get("input-tensor");
   } else {
     images = make_images(scaling.empty() ? frames : scaling.front());
@@ -259,7 +261,7 @@ int bench_main(int argc, char** argv) {
              {{"sincos-lowp", 1324.83}, {"rope-fused+rope-cache", 1239.55}, {"dpt-pos-cache", 1211.26},
               {"fused-add-ln", 1208.17}, {"bf16", 1128.18}, {"prepack", 1121.09}}}};
   const double t_load = now_ms();
-  auto model = make_model(a.get("weights"), a.get("config", "vggt-1b"), EngineOptions{threads, {}},
+  auto model = runtime::make_model(a.get("weights"), a.get("config", "vggt-1b"), EngineOptions{threads, {}},
                           static_cast<uint64_t>(a.get_int("seed", 0)));
   j["load_ms"] = now_ms() - t_load;
   j["weights"] = model->random_weights() ? "random (benchmark mode)" : a.get("weights");
@@ -276,7 +278,7 @@ int bench_main(int argc, char** argv) {
   if (!scaling.empty()) {
     // One process, one model: per frame count, one run (plus --warmup runs) with --options.
     j["kind"] = "scaling";
-    const EngineOptions o = parse_options(a.get("options"), threads);
+    const EngineOptions o = parse_option_list(a.get("options"), threads);
     for (size_t i = 0; i < scaling.size(); ++i) {
       const int n = scaling[i];
       Tensor imgs = i == 0 ? images : make_images(n);
@@ -327,7 +329,7 @@ int bench_main(int argc, char** argv) {
   } else if (a.has("ab")) {
     j["kind"] = "ab";
     const auto sets = a.list("ab");
-    auto parse = [&](const std::string& s) { return parse_options(s == "none" ? "" : s, threads); };
+    auto parse = [&](const std::string& s) { return parse_option_list(s == "none" ? "" : s, threads); };
     const EngineOptions oa = parse(sets[0]), ob = parse(sets[1]);
     json pairs = json::array();
     std::vector<double> ratios, la, lb, ca_all, cb_all;
@@ -379,13 +381,13 @@ int bench_main(int argc, char** argv) {
                   {"max", *std::max_element(ratios.begin(), ratios.end())}};
   } else {
     j["kind"] = "single";
-    RowResult r = run_row(*model, images, parse_options(a.get("options"), threads), "run", warmup, repeats, quiet);
+    RowResult r = run_row(*model, images, parse_option_list(a.get("options"), threads), "run", warmup, repeats, quiet);
     r.row["speedup"] = 1.0;
     r.row["accuracy"] = accuracy_json(r.pred, r.pred);
     rows.push_back(r.row);
   }
   j["rows"] = rows;
-  j["peak_rss_bytes"] = peak_rss_bytes();
+  j["peak_rss_bytes"] = runtime::peak_rss_bytes();
 
   if (a.has("json")) {
     std::printf("%s\n", j.dump(1).c_str());
@@ -424,7 +426,7 @@ int bench_main(int argc, char** argv) {
     std::printf("A/B ratio (A time / B time): median %.3f, min %.3f, max %.3f over %d interleaved pairs\n",
                 j["ratio"]["median"].get<double>(), j["ratio"]["min"].get<double>(), j["ratio"]["max"].get<double>(),
                 repeats);
-  std::printf("peak RSS %.2f GiB\n", peak_rss_bytes() / 1073741824.0);
+  std::printf("peak RSS %.2f GiB\n", runtime::peak_rss_bytes() / 1073741824.0);
   return 0;
 }
 

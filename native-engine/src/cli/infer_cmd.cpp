@@ -6,32 +6,21 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/model_setup.h"
-#include "cli/query_points.h"
+#include "runtime/model_setup.h"
+#include "runtime/query_points.h"
 #include "io/checkpoint.h"
 #include "io/input_tensor.h"
 #include "io/json_guard.h"
 #include "runtime/options_json.h"
+#include "runtime/run_io.h"
 #include "io/safetensors.h"
-#include "model/predictions_io.h"
+#include "runtime/predictions_io.h"
 #include "model/sequence_parallel.h"
 #include "model/track_head.h"
 #include "parallel/mpi_comm.h"
 #include "preprocess/preprocess.h"
 
 namespace vggt::cli {
-
-Tensor load_input_tensor(const std::string& path, int patch) { return io::read_images_tensor(path, "images", patch); }
-
-std::string frames_to_json(const std::vector<preprocess::FrameInfo>& frames) {
-  nlohmann::json a = nlohmann::json::array();
-  for (auto& f : frames)
-    a.push_back({{"path", f.path}, {"orig_width", f.orig_width}, {"orig_height", f.orig_height},
-                 {"scale_x", f.scale_x}, {"scale_y", f.scale_y}, {"offset_x", f.offset_x}, {"offset_y", f.offset_y},
-                 {"content_x0", f.content_x0}, {"content_y0", f.content_y0}, {"content_width", f.content_width},
-                 {"content_height", f.content_height}});
-  return io::dump_json(a);
-}
 
 namespace {
 
@@ -68,8 +57,8 @@ Tensor load_infer_queries(const Args& a, const Tensor& images, const std::vector
     what = "--track-grid";
   } else if (a.has("query-points")) {
     what = a.get("query-points");
-    q = load_query_points(what);
-    if (a.get("query-space", "model") == "original") q = queries_from_original(q, frames.at(0), what);
+    q = runtime::load_query_points(what);
+    if (a.get("query-space", "model") == "original") q = runtime::queries_from_original(q, frames.at(0), what);
   } else {
     return q;
   }
@@ -77,27 +66,17 @@ Tensor load_infer_queries(const Args& a, const Tensor& images, const std::vector
   return q;
 }
 
-Tensor load_infer_input(const Args& a, std::map<std::string, std::string>& meta,
-                        std::vector<preprocess::FrameInfo>* frames = nullptr) {
-  if (a.has("input-tensor")) {
-    meta["preprocess"] = "tensor";
-    return load_input_tensor(a.get("input-tensor"), ModelConfig::resolve(a.get("config", "vggt-1b")).patch_size);
-  }
-  const std::string mode = a.get("preprocess", "crop");
-  auto batch = preprocess::load_and_preprocess(a.list("images"), preprocess::mode_from_string(mode), a.has("exif"));
-  meta["preprocess"] = mode;
-  meta["frames"] = frames_to_json(batch.frames);
-  if (frames) *frames = batch.frames;
-  return batch.images;
+runtime::RunInput load_infer_input(const Args& a) {
+  if (a.has("input-tensor"))
+    return runtime::read_input_tensor(a.get("input-tensor"), "images",
+                                      ModelConfig::resolve(a.get("config", "vggt-1b")).patch_size);
+  return runtime::read_images(a.list("images"), a.get("preprocess", "crop"), a.has("exif"));
 }
 
-void add_model_meta(const Args& a, const VggtModel& model, const EngineOptions& opts, uint64_t seed,
-                    std::map<std::string, std::string>& meta) {
-  meta["model"] = model.random_weights() ? "random:" + std::to_string(seed) : a.get("weights");
-  meta["random_weights"] = model.random_weights() ? "true" : "false";
-  meta["options"] = runtime::option_flags_json(opts).dump();
-  meta["option_params"] = option_params_json(opts).dump();
-  meta["config"] = model.config().to_json();
+std::map<std::string, std::string> model_meta(const Args& a, const VggtModel& model, const EngineOptions& opts,
+                                              uint64_t seed, const runtime::RunInput& input) {
+  const std::string source = model.random_weights() ? "random:" + std::to_string(seed) : a.get("weights");
+  return runtime::output_metadata(source, model, opts, input);
 }
 
 void print_summary(const std::string& out, const Predictions& pred, const Tensor& images, bool random) {
@@ -107,20 +86,20 @@ void print_summary(const std::string& out, const Predictions& pred, const Tensor
     if (t.stage.find('.') == std::string::npos) total += t.ms;
   std::fprintf(stderr, "wrote %s (%lld frames, %lldx%lld) in %.0f ms, peak RSS %.0f MiB\n", out.c_str(),
                static_cast<long long>(images.dim(0)), static_cast<long long>(images.dim(2)),
-               static_cast<long long>(images.dim(3)), total, peak_rss_bytes() / 1048576.0);
+               static_cast<long long>(images.dim(3)), total, runtime::peak_rss_bytes() / 1048576.0);
 }
 
 int infer_local(const Args& a) {
   check_infer_args(a);
   const std::string out = a.get("out");
-  std::map<std::string, std::string> meta;
-  std::vector<preprocess::FrameInfo> frames;
-  Tensor images = load_infer_input(a, meta, &frames);
+  const runtime::RunInput input = load_infer_input(a);
+  const Tensor& images = input.images;
+  const std::vector<preprocess::FrameInfo>& frames = input.frames;
   const Tensor queries = load_infer_queries(a, images, frames);
-  EngineOptions opts = parse_options(a.get("options"), a.get_threads());
+  EngineOptions opts = parse_option_list(a.get("options"), a.get_threads());
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed", 0));
-  auto model = make_model(a.get("weights"), a.get("config", "vggt-1b"), opts, seed);
-  add_model_meta(a, *model, opts, seed, meta);
+  auto model = runtime::make_model(a.get("weights"), a.get("config", "vggt-1b"), opts, seed);
+  const std::map<std::string, std::string> meta = model_meta(a, *model, opts, seed, input);
   if (!queries.empty() && !model->has_track_head())
     throw std::runtime_error("--query-points/--track-grid: this model has no track head (its config has no 'track' section)");
 
@@ -173,8 +152,8 @@ int infer_parallel(int argc, char** argv) {
   std::string err;
   std::unique_ptr<Args> args;
   std::unique_ptr<SequenceParallel> sp;
-  std::map<std::string, std::string> meta;
-  Tensor images;
+  runtime::RunInput input;
+  Tensor& images = input.images;
   int64_t shape[4] = {0, 0, 0, 0};
   try {
     args = std::make_unique<Args>(argc, argv, 2, kInferFlags);
@@ -188,7 +167,7 @@ int infer_parallel(int argc, char** argv) {
     sp = std::make_unique<SequenceParallel>(parse_sp_mode(args->get("sp")), comm);
     sp->check_heads(ModelConfig::resolve(args->get("config", "vggt-1b")).num_heads);
     if (root) {
-      images = load_infer_input(*args, meta);
+      input = load_infer_input(*args);
       for (int i = 0; i < 4; ++i) shape[i] = images.dim(i);
     }
   } catch (const std::exception& e) {
@@ -205,8 +184,8 @@ int infer_parallel(int argc, char** argv) {
   const uint64_t seed = static_cast<uint64_t>(args->get_int("seed", 0));
   try {
     sp->check_frames(images.dim(0));
-    opts = parse_options(args->get("options"), args->get_threads());
-    model = make_model(args->get("weights"), args->get("config", "vggt-1b"), opts, seed);
+    opts = parse_option_list(args->get("options"), args->get_threads());
+    model = runtime::make_model(args->get("weights"), args->get("config", "vggt-1b"), opts, seed);
   } catch (const std::exception& e) {
     err = e.what();
   }
@@ -232,7 +211,7 @@ int infer_parallel(int argc, char** argv) {
   const std::string out = args->get("out");
   try {
     if (root) {
-      add_model_meta(*args, *model, opts, seed, meta);
+      std::map<std::string, std::string> meta = model_meta(*args, *model, opts, seed, input);
       meta["sequence_parallel"] = "{\"mode\":\"" + std::string(sp_mode_name(sp->mode())) +
                                   "\",\"ranks\":" + std::to_string(comm.size()) + "}";
       write_predictions(out, pred, images, meta, ctx.keep_debug);
@@ -279,7 +258,7 @@ int preprocess_main(int argc, char** argv) {
                                                a.has("exif"));
   if (a.list("images").empty()) throw std::runtime_error("give --images F...");
   io::write_safetensors(a.required("out"), {io::f32_entry("images", batch.images)},
-                        {{"frames", frames_to_json(batch.frames)}, {"preprocess", a.get("mode", "crop")}});
+                        {{"frames", runtime::frames_json(batch.frames)}, {"preprocess", a.get("mode", "crop")}});
   std::fprintf(stderr, "wrote %s: images %s\n", a.get("out").c_str(), batch.images.shape_str().c_str());
   return 0;
 }

@@ -11,7 +11,7 @@
 #include "runtime/describe.h"
 #include "bench/mpi_link_bench.h"
 #include "cli/commands.h"
-#include "cli/model_setup.h"
+#include "runtime/model_setup.h"
 #include "model/vggt_model.h"
 #include "server/serve.h"
 
@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
       if (argc > 2 && std::string(argv[2]) == "--json") {
         // The app reads this to decide which features to offer (docs/ENGINE-PROTOCOL.md).
         std::printf("{\"version\": \"%s\", \"mpi\": %s, \"parallel_modes\": [%s], \"isa\": \"%s\", \"options\": %s}\n",
-                    vggt::engine_version(), vggt::cli::mpi_available() ? "true" : "false",
-                    vggt::cli::mpi_available() ? "\"ulysses\", \"ring\"" : "", vggt::cli::isa_summary().c_str(),
+                    vggt::engine_version(), vggt::runtime::mpi_available() ? "true" : "false",
+                    vggt::runtime::mpi_available() ? "\"ulysses\", \"ring\"" : "", vggt::runtime::isa_summary().c_str(),
                     vggt::option_table_json().dump().c_str());
         return 0;
       }

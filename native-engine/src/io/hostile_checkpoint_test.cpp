@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/golden.h"
+#include "testing/temp_dir.h"
 #include "core/checked_math.h"
 #include "io/checkpoint.h"
 #include "io/input_tensor.h"
@@ -28,19 +30,7 @@ using namespace vggt::io;
 
 namespace {
 
-class Scratch {
- public:
-  Scratch() {
-    dir_ = fs::temp_directory_path() / ("vggt-hostile-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  ~Scratch() { fs::remove_all(dir_); }
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
-
- private:
-  fs::path dir_;
-};
+using Scratch = vggt::testing::TempDir;
 
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/golden.h"
+#include "testing/temp_dir.h"
 #include "io/checkpoint.h"
 #include "io/pt_pickle.h"
 #include "io/pt_zip.h"
@@ -42,19 +44,7 @@ void write_all(const std::string& path, const std::vector<uint8_t>& b) {
   f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("vggt-pt-test-" + std::to_string(getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using vggt::testing::TempDir;
 
 // Message of the exception thrown while opening `path` ("" if it opened).
 std::string open_error(const std::string& path) {

@@ -5,7 +5,6 @@
 
 #include <filesystem>
 
-#include "cli/model_setup.h"
 #include "io/checkpoint.h"
 #include "model/vggt_model.h"
 #include "model/weights.h"
@@ -35,7 +34,7 @@ TEST(ConvertedCache, Bf16AndInt8LoadWithoutConvertingAgain) {
     ASSERT_NE(w, nullptr);
     EXPECT_EQ(w->dtype, std::string(to) == "bf16" ? io::DType::BF16 : io::DType::I8);
 
-    const EngineOptions opts = cli::parse_options(std::string(to) == "bf16" ? "bf16" : "w8a8", 0);
+    const EngineOptions opts = parse_option_list(std::string(to) == "bf16" ? "bf16" : "w8a8", 0);
     auto from_cache = VggtModel::load(out, cfg, opts);
     auto from_f32 = VggtModel::load(dir + "/weights.safetensors", cfg, opts);
     Predictions a = from_cache->forward(images), b = from_f32->forward(images);

@@ -19,8 +19,9 @@ class LinearBF16;
 class LinearW8A8;
 }  // namespace ops
 
-// How a Linear runs: plain fp32 sgemm on the checkpoint's layout (reference), or weights
-// converted once at load/toggle time (optimizations issue).
+// How a Linear runs: plain fp32 sgemm on the checkpoint's layout (the exact reference), or with
+// weights converted once when the model loads or an option is toggled (prepacked fp32, bf16,
+// int8), so that no forward pass pays for the conversion.
 enum class LinearMode { F32, F32Packed, BF16, W8A8 };
 
 struct Linear {

@@ -15,7 +15,6 @@
 
 #include <cstdio>
 
-#include "cli/model_setup.h"
 #include "model/accuracy.h"
 #include "model/vggt_model.h"
 #include "testing/golden.h"
@@ -40,7 +39,7 @@ TEST_P(OptionsGolden, WithinTolerance) {
   for (const char* name : {"tiny-2f", "tiny-3f-portrait"}) {
     const std::string dir = shared + "/goldens/" + name, exp = dir + "/expected.safetensors";
     auto model = VggtModel::load(dir + "/weights.safetensors", ModelConfig::from_json_file(dir + "/config.json"),
-                                 cli::parse_options(c.options, 0));
+                                 parse_option_list(c.options, 0));
     Tensor images = testing::load_tensor(dir + "/input.safetensors", "images");
     Predictions p = model->forward(images);
     p = model->forward(images);  // second run: caches (RoPE, DPT embedding) and packed weights are reused

@@ -94,8 +94,8 @@ struct DptHead {
 
   DptHead(const WeightStore& ws, const ModelConfig& cfg, const std::string& name, int out_dim, bool depth);
   void set_conv_modes(bool prepack, bool bf16);
-  bool sincos_lowp = false;  // UV embedding without float64 (write-up step 1)
-  bool pos_cache = false;    // UV embedding cached per (C, h, w, aspect) (step 4)
+  bool sincos_lowp = false;  // UV embedding in float32, not float64 (option sincos-lowp)
+  bool pos_cache = false;    // UV embedding cached per (C, h, w, aspect) (option dpt-pos-cache)
   // Runs frames [s0, s1) -> preds [n, H, W, out_dim-1] and conf [n, H, W].
   void forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s1, int64_t H, int64_t W, Tensor& preds,
                Tensor& conf, int64_t out_offset) const;

@@ -1,4 +1,4 @@
-// Sequence parallelism for VGGT inference (write-up step 10): the frames are split across MPI
+// Sequence parallelism for VGGT inference (`--sp ulysses|ring`): the frames are split across MPI
 // ranks, everything per frame (encoder, frame blocks, MLPs, DPT heads) runs where the frame
 // lives, and only global attention talks to the other ranks, by Ulysses or Ring.
 #pragma once

@@ -10,7 +10,6 @@
 
 #include <unistd.h>
 
-#include "cli/model_setup.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "model/track_head.h"
@@ -158,7 +157,7 @@ TEST_P(TrackOptions, WithinStatedBounds) {
   if (c.dir.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
   const LossyCase lc = GetParam();
   auto model = VggtModel::load(c.dir + "/weights.safetensors", ModelConfig::from_json_file(c.dir + "/config.json"),
-                               cli::parse_options(lc.options, 0));
+                               parse_option_list(lc.options, 0));
   RunContext ctx;
   ctx.track_queries = &c.queries;
   Predictions p = model->forward(c.images, ctx);

@@ -9,28 +9,12 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "testing/forced_isa.h"
 
 namespace vggt::ops {
 namespace {
 
-struct ForcedIsa {
-  explicit ForcedIsa(const char* name) {
-    const char* old = std::getenv("VGGT_ISA");
-    had_ = old != nullptr;
-    if (old) saved_ = old;
-    setenv("VGGT_ISA", name, 1);
-    reload_isa_from_env();
-  }
-  ~ForcedIsa() {
-    if (had_)
-      setenv("VGGT_ISA", saved_.c_str(), 1);
-    else
-      unsetenv("VGGT_ISA");
-    reload_isa_from_env();
-  }
-  bool had_ = false;
-  std::string saved_;
-};
+using vggt::testing::ForcedIsa;
 
 // Double-precision LayerNorm of float inputs.
 std::vector<double> ln_reference(const std::vector<float>& x, const float* w, const float* b,

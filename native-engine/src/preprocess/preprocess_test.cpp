@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/golden.h"
+#include "testing/temp_dir.h"
 #include "io/checkpoint.h"
 #include "preprocess/exif_orientation.h"
 #include "preprocess/image_decode.h"
@@ -30,14 +32,7 @@ namespace pp = vggt::preprocess;
 
 namespace {
 
-std::string shared_dir() {
-  if (const char* env = std::getenv("VGGT_SHARED_DIR")) return env;
-#ifdef VGGT_SHARED_DIR
-  return VGGT_SHARED_DIR;
-#else
-  return "";
-#endif
-}
+using vggt::testing::shared_dir;
 
 bool exists(const std::string& p) {
   struct stat sb;

@@ -11,19 +11,20 @@
 #include <cmath>
 #include <new>
 
-#include "cli/model_setup.h"
+#include "runtime/model_setup.h"
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "io/input_tensor.h"
 #include "io/load_cancel.h"
 #include "model/config.h"
-#include "cli/query_points.h"
+#include "runtime/query_points.h"
 #include "io/safetensors.h"
-#include "model/predictions_io.h"
+#include "runtime/predictions_io.h"
 #include "preprocess/preprocess.h"
-#include "server/memory_usage.h"
+#include "runtime/memory_usage.h"
 #include "server/parallel_serve.h"
 #include "runtime/options_json.h"
+#include "runtime/run_io.h"
 #include "parallel/mpi_comm.h"
 
 
@@ -59,38 +60,22 @@ EngineOptions merge_options(const EngineOptions& base, const OptionsSpec& over) 
   return o;
 }
 
-// OpenMP's thread count is per thread and sticky: 0 ("all cores") must be set explicitly, or a
-// previous job's count would remain in force on the worker.
-void set_thread_count(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
+using runtime::set_thread_count;
 
 bool same_options(const EngineOptions& a, const EngineOptions& b) {
   return a == b;
 }
 
 json memory_json(bool job_scope) {
-  MemoryUsage m = memory_usage();
+  runtime::MemoryUsage m = runtime::memory_usage();
   return {{"rss_bytes", m.rss_bytes}, {"peak_rss_bytes", m.peak_rss_bytes},
           {"peak_rss_scope", job_scope ? "job" : "process"}};
 }
 
-// Reads an [S,3,H,W] float tensor in [0,1] from a safetensors/.pt file (the checks are shared
-// with the CLI's --input-tensor).
-Tensor read_input_tensor(const std::string& path, const std::string& name, int patch) {
-  try {
-    return io::read_images_tensor(path, name, patch);
-  } catch (const std::exception& e) {
-    throw ProtocolError(ErrorCode::BadInput, with_path(path, e.what()));
-  }
-}
-
-json frames_json(const std::vector<preprocess::FrameInfo>& frames) {
-  json a = json::array();
-  for (const auto& f : frames)
-    a.push_back({{"path", f.path}, {"orig_width", f.orig_width}, {"orig_height", f.orig_height},
-                 {"scale_x", f.scale_x}, {"scale_y", f.scale_y}, {"offset_x", f.offset_x},
-                 {"offset_y", f.offset_y}, {"content_x0", f.content_x0}, {"content_y0", f.content_y0},
-                 {"content_width", f.content_width}, {"content_height", f.content_height}});
-  return a;
+json option_names() {
+  json names = json::array();
+  for (const auto& o : option_table()) names.push_back(o.name);
+  return names;
 }
 
 }  // namespace
@@ -112,13 +97,13 @@ void Server::send_hello() {
                 {"protocol", kProtocolVersion},
                 {"engine_version", engine_version()},
                 {"pid", static_cast<int64_t>(getpid())},
-                {"isa", cli::isa_summary()},
+                {"isa", runtime::isa_summary()},
                 {"threads", opts_.threads > 0 ? opts_.threads : omp_get_max_threads()},
                 {"hardware_threads", std::thread::hardware_concurrency()},
                 {"parallel", opts_.parallel},
                 {"requests",
                  {"load", "infer", "track", "release_track_cache", "cancel", "status", "unload", "shutdown", "ping"}},
-                {"flags", cli::known_option_names()},
+                {"flags", option_names()},
                 {"options", option_table_json()},
                 {"presets", option_presets_json()},
                 {"max_request_bytes", opts_.max_line_bytes},
@@ -416,7 +401,7 @@ json Server::do_infer(Job& job) {
   if (r.track_cache && opts_.sp)
     throw ProtocolError(ErrorCode::Unsupported, "infer: 'track_cache' is not available with sequence parallelism");
   const auto t0 = Clock::now();
-  const bool job_peak = reset_peak_rss();
+  const bool job_peak = runtime::reset_peak_rss();
   if (!job_peak && !warned_peak_scope_) {
     warned_peak_scope_ = true;
     emit(make_log("warn", "cannot reset the peak-RSS counter here; peak_rss_bytes is the process lifetime peak", id));
@@ -424,25 +409,18 @@ json Server::do_infer(Job& job) {
   json timings = json::array();
 
   // Input.
-  Tensor images;
-  json frames;
-  std::vector<preprocess::FrameInfo> frame_infos;
-  const int patch = model_->config().patch_size;
-  if (!r.images.empty()) {
-    preprocess::Batch batch;
-    try {
-      batch = preprocess::load_and_preprocess(r.images, preprocess::mode_from_string(r.preprocess), r.exif_orientation);
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw ProtocolError(ErrorCode::BadInput, e.what());
-    }
-    images = std::move(batch.images);
-    frames = frames_json(batch.frames);
-    frame_infos = batch.frames;
-  } else {
-    images = read_input_tensor(r.input_tensor, r.input_tensor_name, patch);
+  runtime::RunInput input;
+  try {
+    input = r.images.empty()
+                ? runtime::read_input_tensor(r.input_tensor, r.input_tensor_name, model_->config().patch_size)
+                : runtime::read_images(r.images, r.preprocess, r.exif_orientation);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ProtocolError(ErrorCode::BadInput, e.what());
   }
+  Tensor& images = input.images;
+  const std::vector<preprocess::FrameInfo>& frame_infos = input.frames;
   timings.push_back({{"stage", "read_input"}, {"ms", ms_since(t0)}});
   emit(make_progress(id, "read_input", 1, 1, ms_since(t0)));
   if (job.cancel->load()) throw CancelledError();
@@ -492,14 +470,9 @@ json Server::do_infer(Job& job) {
 
   // Output.
   const auto t_write = Clock::now();
-  // write_predictions adds format and engine_version.
-  std::map<std::string, std::string> meta = {
-      {"model", model_summary_.value("source", std::string())},
-      {"random_weights", model_->random_weights() ? "true" : "false"},
-      {"options", runtime::option_flags_json(job_opts).dump()},  // same form as `vggt-engine infer`
-      {"preprocess", r.preprocess},
-  };
-  if (!frames.is_null()) meta["frames"] = frames.dump(-1, ' ', false, json::error_handler_t::replace);
+  // The same metadata as `vggt-engine infer`; write_predictions adds format and engine_version.
+  const std::map<std::string, std::string> meta =
+      runtime::output_metadata(model_summary_.value("source", std::string()), *model_, job_opts, input);
   try {
     write_predictions(r.output, preds, images, meta, r.keep_debug);
   } catch (const std::bad_alloc&) {
@@ -589,7 +562,7 @@ json Server::do_track(Job& job) {
       if (r.query_space == "original") {
         if (cache.frames.empty())
           throw std::runtime_error("'query_space' \"original\" needs a run on images (this run's input was a tensor)");
-        q = cli::queries_from_original(q, cache.frames[0], "track");
+        q = runtime::queries_from_original(q, cache.frames[0], "track");
       }
     }
     check_query_points(q, H, W, "track");

@@ -1,4 +1,6 @@
 // In-process tests of the request/worker state machine, against the real model code.
+#include "testing/golden.h"
+#include "testing/temp_dir.h"
 #include "server/engine_server.h"
 
 #include <gtest/gtest.h>
@@ -22,14 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string shared_dir() {
-  if (const char* env = std::getenv("VGGT_SHARED_DIR")) return env;
-#ifdef VGGT_SHARED_DIR
-  return VGGT_SHARED_DIR;
-#else
-  return "../shared";
-#endif
-}
+using vggt::testing::shared_dir;
 
 bool exists(const std::string& p) {
   struct stat st;
@@ -44,14 +39,7 @@ bool exists(const std::string& p) {
     }                                                                                         \
   } while (0)
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/vggt-server-test-XXXXXX";
-    path = mkdtemp(t);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
+using vggt::testing::TempDir;
 
 // A server whose output is captured and parsed, with waiting helpers.
 struct Session {
@@ -303,6 +291,11 @@ TEST(ServerSession, PerJobOptionsApplyToThatJobOnly) {
   auto meta_b = json::parse(vggt::io::CheckpointReader::open(tmp.path + "/b.safetensors")->metadata().at("options"));
   EXPECT_EQ(meta_a["prepack"], true);
   EXPECT_EQ(meta_b["prepack"], false);
+  // The output metadata is the CLI's: the resolved config and the effective option parameters too.
+  const auto md = vggt::io::CheckpointReader::open(tmp.path + "/a.safetensors")->metadata();
+  EXPECT_EQ(json::parse(md.at("config"))["embed_dim"], json::parse(s.final_of("l")["model"]["config"].dump())["embed_dim"]);
+  EXPECT_EQ(md.at("option_params"), "{}");
+  EXPECT_EQ(md.at("preprocess"), "tensor");
 }
 
 // infer with track_cache, then track requests on the cached run without the aggregator: the

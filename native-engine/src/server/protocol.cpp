@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cli/option_names.h"
 #include "core/limits.h"
 #include "io/json_guard.h"
 #include "model/engine_options.h"
@@ -78,10 +77,9 @@ OptionsSpec parse_options(const json& o, const std::string& type) {
     if (!f->is_object()) bad(type + ": 'options.flags' must be an object of booleans");
     for (auto& [name, v] : f->items()) {
       if (!v.is_boolean()) bad(type + ": 'options.flags." + name + "' must be a boolean");
-      const auto& known = cli::known_option_names();
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
+      if (!find_option(name)) {
         std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        for (const auto& k : option_table()) list += (list.empty() ? "" : ", ") + k.name;
         bad(type + ": unknown option flag '" + name + "' (known: " + list + ")");
       }
       spec.flags[name] = v.get<bool>();

@@ -1,4 +1,4 @@
-#include "cli/query_points.h"
+#include "runtime/query_points.h"
 
 #include <unistd.h>
 
@@ -13,7 +13,7 @@
 #include "io/json_guard.h"
 #include "model/track_head.h"
 
-namespace vggt::cli {
+namespace vggt::runtime {
 
 Tensor parse_query_points_json(const std::string& text, const std::string& source) {
   const nlohmann::json j = io::parse_json_bounded(text.data(), text.data() + text.size(), source, "query points",
@@ -78,4 +78,4 @@ Tensor queries_from_original(const Tensor& q, const preprocess::FrameInfo& f, co
   return out;
 }
 
-}  // namespace vggt::cli
+}  // namespace vggt::runtime

@@ -3,13 +3,10 @@
 #include <memory>
 #include <string>
 
-#include "cli/option_names.h"
 #include "model/vggt_model.h"
 
-namespace vggt::cli {
+namespace vggt::runtime {
 
-// "a,b,-c" -> flags {a:on, b:on, c:off}; unknown names are rejected.
-EngineOptions parse_options(const std::string& list, int threads);
 
 // weights empty -> random full-architecture weights (benchmark mode).
 std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::string& config, const EngineOptions& o,
@@ -21,4 +18,4 @@ size_t peak_rss_bytes();
 // True when this build can run sequence-parallel inference under mpirun.
 bool mpi_available();
 
-}  // namespace vggt::cli
+}  // namespace vggt::runtime

@@ -1,4 +1,4 @@
-#include "cli/model_setup.h"
+#include "runtime/model_setup.h"
 
 #include "core/cpu_features.h"
 
@@ -9,9 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace vggt::cli {
-
-EngineOptions parse_options(const std::string& list, int threads) { return parse_option_list(list, threads); }
+namespace vggt::runtime {
 
 std::unique_ptr<VggtModel> make_model(const std::string& weights, const std::string& config, const EngineOptions& o,
                                       uint64_t seed) {
@@ -36,4 +34,4 @@ size_t peak_rss_bytes() {
   return static_cast<size_t>(ru.ru_maxrss) * 1024;
 }
 
-}  // namespace vggt::cli
+}  // namespace vggt::runtime

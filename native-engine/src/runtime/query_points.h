@@ -8,7 +8,7 @@
 #include "core/tensor.h"
 #include "preprocess/preprocess.h"
 
-namespace vggt::cli {
+namespace vggt::runtime {
 
 // Throws naming the file and the problem (unreadable, not [N, 2], not numbers).
 Tensor load_query_points(const std::string& path);
@@ -18,4 +18,4 @@ Tensor parse_query_points_json(const std::string& text, const std::string& sourc
 // when a point falls outside the content (non-padding) part of the preprocessed frame.
 Tensor queries_from_original(const Tensor& q, const preprocess::FrameInfo& frame0, const std::string& source);
 
-}  // namespace vggt::cli
+}  // namespace vggt::runtime

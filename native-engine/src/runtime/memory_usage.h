@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-namespace vggt::server {
+namespace vggt::runtime {
 
 struct MemoryUsage {
   uint64_t rss_bytes = 0;       // VmRSS
@@ -14,4 +14,4 @@ MemoryUsage memory_usage();
 // peak of one job, not of the process. False where the kernel or sandbox refuses.
 bool reset_peak_rss();
 
-}  // namespace vggt::server
+}  // namespace vggt::runtime

@@ -1,4 +1,4 @@
-#include "model/predictions_io.h"
+#include "runtime/predictions_io.h"
 #include "core/version.h"
 
 #include "io/safetensors.h"

@@ -1,4 +1,4 @@
-#include "server/memory_usage.h"
+#include "runtime/memory_usage.h"
 
 #include <sys/resource.h>
 
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-namespace vggt::server {
+namespace vggt::runtime {
 
 MemoryUsage memory_usage() {
   MemoryUsage m;
@@ -33,4 +33,4 @@ bool reset_peak_rss() {
   return static_cast<bool>(f);
 }
 
-}  // namespace vggt::server
+}  // namespace vggt::runtime
