@@ -19,7 +19,17 @@ const std::vector<OptionInfo>& option_table() {
       {"dpt-pos-cache", false, true, "DPT position embeddings cached per shape", {}},
       {"fused-add-ln", false, true, "residual add + LayerNorm in one pass", {}},
       {"bf16", true, true, "bf16 weights and activations in the big GEMMs and convs", {}},
-      {"w8a8", true, false, "int8 weights and activations in the transformer Linears", {}},
+      {"w8a8",
+       true,
+       false,
+       "int8 weights and activations in the transformer Linears (docs/INT8.md)",
+       {{"scope", 0, 1, 1, true, "which Linears run in int8: 0 = fc2 (the MLPs' K = 4096 Linears), 1 = all-linears",
+         {"fc2", "all-linears"}},
+        {"outliers", 0, 3, 0, true,
+         "outlier handling: 0 = none, 1 = special (camera/register tokens quantised in two int8 levels), "
+         "2 = hadamard (activations rotated by a Walsh-Hadamard transform, folded into the weights), "
+         "3 = hadamard+special",
+         {"none", "special", "hadamard", "hadamard+special"}}}},
       {"prepack", false, true, "weights prepacked for the GEMM kernels", {}},
       {"flash-attn", false, true, "tiled flash attention (online softmax)", {}},
       {"global-early-frame",
@@ -101,8 +111,12 @@ double validate_param(const OptionInfo& opt, const std::string& param, double va
     throw std::runtime_error("engine option '" + opt.name + "' has no parameter '" + param + "' (parameters: " + names +
                              ")");
   }
-  const std::string range = std::string(p->integer ? "an integer" : "a number") + " in [" + num(p->min) + ", " +
-                            num(p->max) + "]";
+  std::string range = std::string(p->integer ? "an integer" : "a number") + " in [" + num(p->min) + ", " +
+                      num(p->max) + "]";
+  if (!p->choices.empty()) {
+    range = "one of ";
+    for (size_t i = 0; i < p->choices.size(); ++i) range += (i ? ", " : "") + p->choices[i] + " (" + std::to_string(i) + ")";
+  }
   if (!std::isfinite(value) || value < p->min || value > p->max || (p->integer && value != std::floor(value)))
     throw std::runtime_error("engine option '" + opt.name + "': " + p->name + " must be " + range + ", got '" + text +
                              "'");
@@ -150,6 +164,18 @@ EngineOptions parse_option_list(const std::string& list, int threads) {
     if (!on) throw std::runtime_error("engine option '-" + item + "': a switched-off option takes no value");
     if (opt.params.empty()) throw std::runtime_error("engine option '" + name + "' takes no value, got '" + text + "'");
     if (pname.empty()) pname = opt.params[0].name;
+    if (const OptionParam* p = find_param(opt, pname); p && !p->choices.empty()) {
+      bool named = false;
+      for (size_t i = 0; i < p->choices.size(); ++i)
+        if (p->choices[i] == text) {
+          o.params[name][pname] = static_cast<double>(i);
+          named = true;
+        }
+      if (named) {
+        o.flags[name] = true;
+        continue;
+      }
+    }
     char* end = nullptr;
     const double v = text.empty() ? std::nan("") : std::strtod(text.c_str(), &end);
     if (text.empty() || end != text.c_str() + text.size()) {
@@ -182,9 +208,12 @@ nlohmann::json option_table_json() {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& opt : option_table()) {
     nlohmann::json ps = nlohmann::json::array();
-    for (const auto& p : opt.params)
-      ps.push_back({{"name", p.name}, {"min", p.min}, {"max", p.max}, {"default", p.def}, {"integer", p.integer},
-                    {"help", p.help}});
+    for (const auto& p : opt.params) {
+      nlohmann::json pj = {{"name", p.name}, {"min", p.min},         {"max", p.max},
+                           {"default", p.def}, {"integer", p.integer}, {"help", p.help}};
+      if (!p.choices.empty()) pj["choices"] = p.choices;
+      ps.push_back(pj);
+    }
     arr.push_back({{"name", opt.name}, {"kind", opt.lossy ? "lossy" : "exact"}, {"in_all", opt.in_all},
                    {"help", opt.help}, {"params", ps}});
   }

@@ -14,6 +14,9 @@ struct OptionParam {
   double min = 0, max = 0, def = 0;
   bool integer = true;
   std::string help;
+  // Enum-like parameter: value i (an integer in [0, size-1]) means choices[i]; `--options`
+  // accepts the name as well as the number.
+  std::vector<std::string> choices = {};
 };
 
 struct OptionInfo {
@@ -63,7 +66,8 @@ EngineOptions parse_option_list(const std::string& list, int threads);
 // values: given or default), so a record says exactly what ran.
 nlohmann::json option_params_json(const EngineOptions& o);
 // The table as JSON for `hello` and `version --json`:
-// [{name, kind: "exact"|"lossy", in_all, help, params: [{name, min, max, default, integer, help}]}].
+// [{name, kind: "exact"|"lossy", in_all, help, params: [{name, min, max, default, integer, help
+// (, choices)}]}].
 nlohmann::json option_table_json();
 
 }  // namespace vggt

@@ -42,20 +42,26 @@ struct VggtModel::Impl {
       h->pos_cache = opts.flag("dpt-pos-cache");
     }
     // Transformer Linears of the encoder and aggregator (98% of the FLOPs): int8 when w8a8 is
-    // on, else bf16, else fp32 prepacked or plain. The camera head stays fp32 (tiny, and its
-    // output is the pose the user sees).
-    const LinearMode big = opts.flag("w8a8")       ? LinearMode::W8A8
-                           : opts.flag("bf16")     ? LinearMode::BF16
-                           : opts.flag("prepack")  ? LinearMode::F32Packed
+    // on (all of them, or only the MLPs' fc2 by its scope), else bf16, else fp32 prepacked or
+    // plain. The camera head stays fp32 (tiny, and its output is the pose the user sees).
+    const LinearMode wide = opts.flag("bf16")     ? LinearMode::BF16
+                            : opts.flag("prepack") ? LinearMode::F32Packed
                                                    : LinearMode::F32;
-    for (auto& b : encoder->blocks) b.set_linear_mode(big);
-    for (auto& b : aggregator->frame_blocks) b.set_linear_mode(big);
-    for (auto& b : aggregator->global_blocks) b.set_linear_mode(big);
+    const bool int8 = opts.flag("w8a8");
+    const bool fc2_only = int8 && opts.param_int("w8a8", "scope") == 0;
+    const int outliers = int8 ? opts.param_int("w8a8", "outliers") : 0;
+    const bool hadamard = outliers == 2 || outliers == 3;
+    const LinearMode fc2_mode = int8 ? LinearMode::W8A8 : wide;
+    const LinearMode rest = int8 && !fc2_only ? LinearMode::W8A8 : wide;
+    for (auto* blocks : {&encoder->blocks, &aggregator->frame_blocks, &aggregator->global_blocks})
+      for (auto& b : *blocks) b.set_linear_modes(fc2_mode, rest, hadamard);
     const LinearMode small = opts.flag("prepack") ? LinearMode::F32Packed : LinearMode::F32;
     for (auto& b : camera->trunk) b.set_linear_mode(small);
     if (track_head) {
       track_head->extractor.set_conv_modes(opts.flag("prepack"), opts.flag("bf16"));
-      track_head->set_linear_mode(big);
+      // The tracker's Linears: plain int8 with scope all-linears (its tokens have no camera or
+      // register layout), else as the other wide Linears.
+      track_head->set_linear_mode(rest);
     }
   }
   ExecFlags flags() const {
@@ -71,6 +77,10 @@ struct VggtModel::Impl {
                                               : ops::AttentionKernel::flash;
     f.global_attn = kernel;
     f.frame_attn = kernel;
+    if (opts.flag("w8a8")) {
+      const int outliers = opts.param_int("w8a8", "outliers");
+      if (outliers == 1 || outliers == 3) f.int8_special = 1 + cfg.num_register_tokens;
+    }
     if (opts.flag("global-early-frame")) f.global_early_frame = opts.param_int("global-early-frame", "k");
     if (opts.flag("global-kv-subsample")) {
       f.kv_stride = opts.param_int("global-kv-subsample", "stride");
