@@ -22,7 +22,7 @@ export interface Int8Format {
   rotation: "hadamard" | "none";
 }
 /** The engine's w8a8 defaults (scope and outliers in `vggt-engine describe`; docs/INT8.md). */
-export const DEFAULT_INT8: Int8Format = { scope: "all-linears", rotation: "hadamard" };
+export const DEFAULT_INT8: Int8Format = { scope: "all-linears", rotation: "none" };
 
 export interface ConverterArgs {
   source: string;

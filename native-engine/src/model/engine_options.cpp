@@ -25,7 +25,7 @@ const std::vector<OptionInfo>& option_table() {
        "int8 weights and activations in the transformer Linears (docs/INT8.md)",
        {{"scope", 0, 1, 1, true, "which Linears run in int8: 0 = fc2 (the MLPs' K = 4096 Linears), 1 = all-linears",
          {"fc2", "all-linears"}},
-        {"outliers", 0, 3, 0, true,
+        {"outliers", 0, 3, 1, true,
          "outlier handling: 0 = none, 1 = special (camera/register tokens quantised in two int8 levels), "
          "2 = hadamard (activations rotated by a Walsh-Hadamard transform, folded into the weights), "
          "3 = hadamard+special",
