@@ -14,7 +14,9 @@ import {
   engineVersion,
   listConverted,
   sourceSha256,
+  DEFAULT_INT8,
   type Converter,
+  type Int8Format,
 } from "./convert-cache.js";
 import { ModelError } from "./errors.js";
 
@@ -139,7 +141,53 @@ describe("convertCached", () => {
   });
 
   it("key sanitises odd engine versions", () => {
-    expect(convertedKey("a".repeat(64), "int8", "1.2.3+g/abc")).toBe(`${"a".repeat(64)}-int8-engine1.2.3_g_abc`);
+    expect(convertedKey("a".repeat(64), "bf16", "1.2.3+g/abc")).toBe(`${"a".repeat(64)}-bf16-engine1.2.3_g_abc`);
+  });
+
+  it("int8 entries are keyed and recorded by scope and rotation; the default is DEFAULT_INT8", async () => {
+    const seen: (Int8Format | undefined)[] = [];
+    const conv: Converter = async ({ out, int8 }) => {
+      seen.push(int8);
+      writeFileSync(out, Buffer.alloc(10, 2));
+    };
+    const a = await convertCached({ source: src, target: "int8", engineVersion: "1", converter: conv, cacheDir: cache() });
+    expect(a.entry.key).toBe(`${srcSha}-int8-${DEFAULT_INT8.scope}-${DEFAULT_INT8.rotation}-engine1`);
+    expect(a.entry.int8).toEqual(DEFAULT_INT8);
+    expect(JSON.parse(readFileSync(a.entry.manifestPath, "utf8")).int8).toEqual(DEFAULT_INT8);
+    const fc2: Int8Format = { scope: "fc2", rotation: "none" };
+    const b = await convertCached({ source: src, target: "int8", int8: fc2, engineVersion: "1", converter: conv, cacheDir: cache() });
+    expect(b.reused).toBe(false);
+    expect(b.entry.key).toBe(`${srcSha}-int8-fc2-none-engine1`);
+    expect(seen).toEqual([DEFAULT_INT8, fc2]);
+    expect((await convertCached({ source: src, target: "int8", int8: fc2, engineVersion: "1", converter: conv, cacheDir: cache() })).reused).toBe(true);
+    // bf16 entries carry no int8 format.
+    const c = await convertCached({ source: src, target: "bf16", engineVersion: "1", converter: conv, cacheDir: cache() });
+    expect(c.entry.int8).toBeUndefined();
+    expect(seen[2]).toBeUndefined();
+  });
+
+  it("an int8 entry from before scope/rotation existed is rebuilt, never reused", async () => {
+    // What the previous version wrote: key without the format, manifest without `int8`.
+    mkdirSync(cache(), { recursive: true });
+    const oldKey = `${srcSha}-int8-engine1`;
+    writeFileSync(join(cache(), `${oldKey}.safetensors`), Buffer.alloc(10, 9));
+    const old = { key: oldKey, path: "", manifestPath: "", sourceSha256: srcSha, target: "int8", engineVersion: "1", size: 10, sourcePath: src, createdAt: "2026-01-01T00:00:00.000Z" };
+    writeFileSync(join(cache(), `${oldKey}.json`), JSON.stringify(old));
+    // The same legacy manifest under the new key (e.g. copied by hand) is refused too.
+    const newKey = convertedKey(srcSha, "int8", "1", DEFAULT_INT8);
+    writeFileSync(join(cache(), `${newKey}.safetensors`), Buffer.alloc(10, 9));
+    writeFileSync(join(cache(), `${newKey}.json`), JSON.stringify({ ...old, key: newKey }));
+    const calls: string[] = [];
+    const r = await convertCached({ source: src, target: "int8", engineVersion: "1", converter: fakeConverter(calls), cacheDir: cache() });
+    expect(r.reused).toBe(false);
+    expect(calls).toEqual([`int8:${src}`]);
+    expect(r.entry.key).toBe(newKey);
+    expect(readFileSync(r.entry.path)[0]).toBe(2); // the new conversion, not the legacy bytes
+    expect(r.entry.int8).toEqual(DEFAULT_INT8);
+    // A manifest recording another format under this key is not taken for this one either.
+    writeFileSync(r.entry.manifestPath, JSON.stringify({ ...r.entry, int8: { scope: "fc2", rotation: "none" } }));
+    expect((await convertCached({ source: src, target: "int8", engineVersion: "1", converter: fakeConverter(calls), cacheDir: cache() })).reused).toBe(false);
+    expect(calls.length).toBe(2);
   });
 });
 
@@ -157,6 +205,10 @@ describe("engine wrappers (fake engine script)", () => {
     expect(readFileSync(join(dir, "args.txt"), "utf8").trim()).toMatch(new RegExp(`^convert --weights ${src} --to bf16 --out .*partial`));
     await expect(convertCached({ source: src, target: "int8", engineVersion: "0.1.0", converter: engineConverter(fake), cacheDir: cache() })).rejects.toThrow(
       /convert failed \(exit 3\): int8 kernels missing/,
+    );
+    // int8: the format travels as the w8a8 option's parameters.
+    expect(readFileSync(join(dir, "args.txt"), "utf8").trim()).toMatch(
+      new RegExp(`^convert --weights ${src} --to int8 --out \\S+ --options w8a8=${DEFAULT_INT8.scope},w8a8.outliers=${DEFAULT_INT8.rotation}$`),
     );
     await expect(engineVersion(join(dir, "none"))).rejects.toThrow(/not found/);
   });

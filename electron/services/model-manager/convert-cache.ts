@@ -14,11 +14,23 @@ import { ProgressMeter, type ProgressCallback } from "./progress.js";
 export type ConvertTarget = "bf16" | "int8";
 export const CONVERT_TARGETS: ConvertTarget[] = ["bf16", "int8"];
 
+/** How an int8 cache's weights are made: the engine's w8a8 scope and weight rotation (recorded in
+ * the file's metadata as vggt_int8_scope / vggt_int8_rotation, and in the manifest). A cache made
+ * with other settings, or before they existed, is never reused for these: it is converted anew. */
+export interface Int8Format {
+  scope: "fc2" | "all-linears";
+  rotation: "hadamard" | "none";
+}
+/** The engine's w8a8 defaults (scope and outliers in `vggt-engine describe`; docs/INT8.md). */
+export const DEFAULT_INT8: Int8Format = { scope: "all-linears", rotation: "none" };
+
 export interface ConverterArgs {
   source: string;
   target: ConvertTarget;
   /** Temporary output path; the cache renames it into place once the converter has succeeded. */
   out: string;
+  /** int8 only: the format to write. */
+  int8?: Int8Format;
   signal?: AbortSignal;
 }
 export type Converter = (a: ConverterArgs) => Promise<void>;
@@ -30,6 +42,8 @@ export interface ConvertedEntry {
   sourceSha256: string;
   target: ConvertTarget;
   engineVersion: string;
+  /** int8 entries: how the weights were made (absent in entries older than the format). */
+  int8?: Int8Format;
   /** Bytes on disk. */
   size: number;
   /** Source file at conversion time (informational: the key is the hash). */
@@ -43,6 +57,8 @@ export interface ConvertOptions {
   sourceSha256?: string;
   target: ConvertTarget;
   engineVersion: string;
+  /** int8 only; default DEFAULT_INT8. */
+  int8?: Int8Format;
   converter: Converter;
   /** Default: convertedCacheDir() (<app cache>/converted). */
   cacheDir?: string;
@@ -56,9 +72,12 @@ export interface ConvertOptions {
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
 
-export function convertedKey(sourceSha256: string, target: ConvertTarget, engineVersion: string): string {
-  return `${sourceSha256}-${target}-engine${safe(engineVersion)}`;
+export function convertedKey(sourceSha256: string, target: ConvertTarget, engineVersion: string, int8: Int8Format = DEFAULT_INT8): string {
+  const fmt = target === "int8" ? `-${int8.scope}-${int8.rotation}` : "";
+  return `${sourceSha256}-${target}${fmt}-engine${safe(engineVersion)}`;
 }
+
+const sameInt8 = (a: Int8Format | undefined, b: Int8Format) => !!a && a.scope === b.scope && a.rotation === b.rotation;
 
 /** Estimated output size for an fp32 source: bf16 halves it; int8 is a quarter plus scales and the
  * layers kept in higher precision (norms, embeddings, heads). */
@@ -75,10 +94,12 @@ function readManifest(path: string): ConvertedEntry | null {
   }
 }
 
-/** A usable cached conversion, or null (missing, or its file does not have the recorded size). */
-export function findConverted(cacheDir: string, key: string): ConvertedEntry | null {
+/** A usable cached conversion, or null (missing, or its file does not have the recorded size). With
+ * `int8`, an int8 entry must also record exactly that format (older entries record none). */
+export function findConverted(cacheDir: string, key: string, int8?: Int8Format): ConvertedEntry | null {
   const m = readManifest(join(cacheDir, `${key}.json`));
   if (!m) return null;
+  if (int8 && m.target === "int8" && !sameInt8(m.int8, int8)) return null;
   const path = join(cacheDir, `${key}.safetensors`);
   try {
     if (statSync(path).size !== m.size) return null;
@@ -136,8 +157,9 @@ export async function convertCached(opts: ConvertOptions): Promise<{ entry: Conv
   const cacheDir = opts.cacheDir ?? convertedCacheDir();
   if (!CONVERT_TARGETS.includes(opts.target)) throw new ModelError("ENGINE", `unknown conversion target '${opts.target}' (bf16 or int8)`);
   const sha = opts.sourceSha256 ?? (await sourceSha256(opts.source, opts.hashIndexPath ?? join(dirname(cacheDir), "hash-index.json"), opts.onProgress, opts.signal));
-  const key = convertedKey(sha, opts.target, opts.engineVersion);
-  const existing = findConverted(cacheDir, key);
+  const int8 = opts.target === "int8" ? (opts.int8 ?? DEFAULT_INT8) : undefined;
+  const key = convertedKey(sha, opts.target, opts.engineVersion, int8);
+  const existing = findConverted(cacheDir, key, int8);
   if (existing) return { entry: existing, reused: true };
 
   mkdirSync(cacheDir, { recursive: true });
@@ -175,7 +197,7 @@ export async function convertCached(opts: ConvertOptions): Promise<{ entry: Conv
       }
     }, 250);
     try {
-      await opts.converter({ source: opts.source, target: opts.target, out: tmp, signal: opts.signal });
+      await opts.converter({ source: opts.source, target: opts.target, out: tmp, int8, signal: opts.signal });
     } catch (e) {
       if (opts.signal?.aborted) throw new ModelError("ABORTED", `conversion of ${opts.source} to ${opts.target} cancelled`, {}, e);
       if (isDiskFullError(e)) throw new ModelError("DISK_FULL", `disk full while converting ${opts.source} to ${opts.target} in ${cacheDir}`, {}, e);
@@ -198,6 +220,7 @@ export async function convertCached(opts: ConvertOptions): Promise<{ entry: Conv
       sourceSha256: sha,
       target: opts.target,
       engineVersion: opts.engineVersion,
+      ...(int8 ? { int8 } : {}),
       size,
       sourcePath: opts.source,
       createdAt: new Date().toISOString(),
@@ -289,11 +312,14 @@ async function runEngine(engineBin: string, args: string[], signal?: AbortSignal
   return { stdout: r.stdout, stderr: r.stderrTail };
 }
 
-/** `vggt-engine convert --weights W [--config C] --to bf16|int8 --out F`; config defaults to the vggt-1b preset. */
+/** `vggt-engine convert --weights W [--config C] --to bf16|int8 --out F [--options w8a8=SCOPE,w8a8.outliers=R]`;
+ * config defaults to the vggt-1b preset. */
 export function engineConverter(engineBin: string, config?: string): Converter {
-  return async ({ source, target, out, signal }) => {
+  return async ({ source, target, out, int8, signal }) => {
     const cfg = config ? ["--config", config] : [];
-    await runEngine(engineBin, ["convert", "--weights", source, ...cfg, "--to", target, "--out", out], signal);
+    const fmt = target === "int8" ? (int8 ?? DEFAULT_INT8) : undefined;
+    const opts = fmt ? ["--options", `w8a8=${fmt.scope},w8a8.outliers=${fmt.rotation}`] : [];
+    await runEngine(engineBin, ["convert", "--weights", source, ...cfg, "--to", target, "--out", out, ...opts], signal);
   };
 }
 

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { readSafetensors } from "../tensors/safetensors.js";
-import { convertCached, engineConverter } from "./convert-cache.js";
+import { DEFAULT_INT8, convertCached, engineConverter } from "./convert-cache.js";
 
 const shared = process.env.VGGT_SHARED_DIR ?? resolve(import.meta.dirname, "../../../../shared");
 const golden = join(shared, "goldens", "tiny-2f");
@@ -28,7 +28,13 @@ describe.skipIf(!have)("convertCached with the real engine", () => {
       expect(statSync(first.path).size).toBeLessThan(statSync(src).size);
       const f = readSafetensors(first.path);
       expect(f.metadata.vggt_converted).toBe(target);
-      expect(f.tensors.get("aggregator.frame_blocks.0.mlp.fc1.weight")?.dtype).toBe(target === "bf16" ? "BF16" : "I8");
+      if (target === "int8") {
+        expect(f.metadata.vggt_int8_scope).toBe(DEFAULT_INT8.scope);
+        expect(f.metadata.vggt_int8_rotation).toBe(DEFAULT_INT8.rotation);
+      }
+      expect(f.tensors.get("aggregator.frame_blocks.0.mlp.fc2.weight")?.dtype).toBe(target === "bf16" ? "BF16" : "I8");
+      // int8 with scope fc2 keeps the other Linears in bf16.
+      if (target === "int8") expect(f.tensors.get("aggregator.frame_blocks.0.mlp.fc1.weight")?.dtype).toBe(DEFAULT_INT8.scope === "fc2" ? "BF16" : "I8");
       let called = false;
       const { entry: again, reused: reusedAgain } = await convertCached({
         source: src, target, engineVersion: "0.1.0", cacheDir,

@@ -184,10 +184,15 @@ RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& o
 
 json accuracy_json(const Predictions& p, const Predictions& ref) {
   Accuracy a = compare_outputs(p.depth, ref.depth, p.world_points, ref.world_points, p.extrinsic, ref.extrinsic);
+  const AbsError pe = abs_error(p.pose_enc, ref.pose_enc), wp = abs_error(p.world_points, ref.world_points);
   return {{"depth_rel", a.depth_rel},
           {"points_rel", a.points_rel},
           {"rotation_deg", a.rotation_deg},
-          {"translation_rel", a.translation_rel}};
+          {"translation_rel", a.translation_rel},
+          {"pose_enc_max", pe.max},
+          {"pose_enc_rms", pe.rms},
+          {"world_points_max", wp.max},
+          {"world_points_rms", wp.rms}};
 }
 
 void print_rows(const json& j) {
@@ -207,7 +212,7 @@ void print_rows(const json& j) {
 int bench_main(int argc, char** argv) {
   Args a(argc, argv, 2, {"json", "cumulative", "quiet"});
   a.check_known({"weights", "config", "frames", "images", "input-tensor", "threads", "repeats", "warmup", "json",
-                 "options", "height", "width", "cumulative", "ab", "seed", "quiet", "preprocess", "scaling"});
+                 "options", "height", "width", "cumulative", "ab", "seed", "quiet", "preprocess", "scaling", "sets"});
   const int frames = a.get_int("frames", 2), repeats = std::max(1, a.get_int("repeats", 1));
   const int warmup = std::max(0, a.get_int("warmup", 0));
   const int threads = a.get_threads();
@@ -325,6 +330,27 @@ int bench_main(int argc, char** argv) {
       r.row["speedup"] = base.row["median_ms"].get<double>() / r.row["median_ms"].get<double>();
       r.row["accuracy"] = accuracy_json(r.pred, base.pred);
       rows.push_back(r.row);
+    }
+  } else if (a.has("sets")) {
+    // One run per option set, the first ("none" = exact) the reference of every row's accuracy
+    // and speedup: e.g. the int8 variants against exact and `all` in one process.
+    j["kind"] = "sets";
+    const auto sets = a.list("sets");
+    RowResult base;
+    for (size_t i = 0; i < sets.size(); ++i) {
+      const EngineOptions o = parse_options(sets[i] == "none" ? "" : sets[i], threads);
+      RowResult r = run_row(*model, images, o, sets[i], i == 0 ? warmup : 0, repeats, quiet);
+      if (i == 0) base = r;
+      r.row["speedup"] = base.row["median_ms"].get<double>() / r.row["median_ms"].get<double>();
+      r.row["accuracy"] = accuracy_json(r.pred, base.pred);
+      rows.push_back(r.row);
+      if (!quiet) {
+        const json& ac = r.row["accuracy"];
+        std::fprintf(stderr, "  %s: %.0f ms, rot %.3f deg, pose_enc %.2e/%.2e, points %.2e/%.2e\n", sets[i].c_str(),
+                     r.row["median_ms"].get<double>(), ac["rotation_deg"].get<double>(), ac["pose_enc_max"].get<double>(),
+                     ac["pose_enc_rms"].get<double>(), ac["world_points_max"].get<double>(),
+                     ac["world_points_rms"].get<double>());
+      }
     }
   } else if (a.has("ab")) {
     j["kind"] = "ab";

@@ -28,7 +28,7 @@ static void usage() {
                "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
                "  bench-mpi   [--mb M]  (under mpirun: link latency, bandwidth, all-to-all of M MB per rank)\n"
                "  validate    --weights W [--config C]\n"
-               "  convert     (--weights W | --random-weights) [--config C] --to f32|bf16|int8 --out F.safetensors\n"
+               "  convert     (--weights W | --random-weights) [--config C] --to f32|bf16|int8 --out F.safetensors [--options w8a8=SCOPE,w8a8.outliers=M]\n"
                "  serve       (framed stdio protocol, see docs/ENGINE-PROTOCOL.md)\n"
                "  describe    --json  (options, presets, the built-in config and parameter table: docs/ENGINE-VOCABULARY.md)\n"
                "  version     [--json]\n");

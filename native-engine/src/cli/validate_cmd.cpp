@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "io/checkpoint.h"
 #include "io/json_guard.h"
+#include "cli/model_setup.h"
 #include "model/weights.h"
 
 namespace vggt::cli {
@@ -38,7 +39,7 @@ namespace vggt::cli {
 // Converted-weights cache: bf16 or int8 Linear weights written once, loaded as stored.
 int convert_main(int argc, char** argv) {
   Args a(argc, argv, 2, {"random-weights"});
-  a.check_known({"weights", "config", "to", "out", "random-weights", "seed"});
+  a.check_known({"weights", "config", "to", "out", "random-weights", "seed", "options"});
   const std::string to = a.required("to"), out = a.required("out");
   if (to != "f32" && to != "bf16" && to != "int8") throw std::runtime_error("--to must be f32, bf16 or int8, got '" + to + "'");
   if (a.has("weights") == a.has("random-weights")) throw std::runtime_error("give --weights W or --random-weights");
@@ -47,7 +48,15 @@ int convert_main(int argc, char** argv) {
   auto ws = a.has("random-weights") ? WeightStore::random(cfg, static_cast<uint64_t>(a.get_int("seed", 0)))
                                     : WeightStore::load(a.get("weights"), cfg);
   const std::string path = ws->source();
-  write_converted(*ws, effective_config(cfg, *ws), to, out, {{"source", path}, {"engine_version", engine_version()}, {"config", cfg.to_json()}});
+  // int8: the w8a8 option's scope and rotation decide what is stored (e.g. --options
+  // w8a8=fc2,w8a8.outliers=hadamard); `special` is a run-time choice and needs nothing stored.
+  // Without --options: the option table's defaults.
+  const EngineOptions o = parse_options(a.has("options") ? a.get("options") : "w8a8", 0);
+  const auto outliers = static_cast<Int8Outliers>(o.w8a8.outliers);
+  Int8Format int8;
+  int8.fc2_only = static_cast<Int8Scope>(o.w8a8.scope) == Int8Scope::fc2;
+  int8.hadamard = outliers == Int8Outliers::hadamard || outliers == Int8Outliers::hadamard_special;
+  write_converted(*ws, effective_config(cfg, *ws), to, out, {{"source", path}, {"engine_version", engine_version()}, {"config", cfg.to_json()}}, int8);
   std::fprintf(stderr, "wrote %s (%s)\n", out.c_str(), to.c_str());
   return 0;
 }

@@ -16,6 +16,19 @@ static double rel_rms(const Tensor& a, const Tensor& ref) {
   return rr > 0 ? std::sqrt(dd / rr) : std::sqrt(dd);
 }
 
+AbsError abs_error(const Tensor& a, const Tensor& ref) {
+  if (a.shape() != ref.shape()) throw std::runtime_error("abs_error: shape mismatch");
+  AbsError e;
+  double ss = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - ref[i]);
+    e.max = std::max(e.max, d);
+    ss += d * d;
+  }
+  e.rms = a.numel() ? std::sqrt(ss / a.numel()) : 0;
+  return e;
+}
+
 Accuracy compare_outputs(const Tensor& depth, const Tensor& depth_ref, const Tensor& points, const Tensor& points_ref,
                          const Tensor& extrinsic, const Tensor& extrinsic_ref) {
   Accuracy a;

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "model/accuracy.h"
 #include "model/vggt_model.h"
 #include "model/weights.h"
 #include "testing/golden.h"
@@ -46,6 +49,108 @@ TEST(ConvertedCache, Bf16AndInt8LoadWithoutConvertingAgain) {
     Predictions c = from_cache->forward(images);
     auto d = testing::compare(c.depth, testing::load_tensor(dir + "/expected.safetensors", "depth"));
     EXPECT_LT(d.rms_rel, 1e-2) << to;
+  }
+  fs::remove_all(tmp);
+}
+
+// Rewrites `in` to `out` with the metadata `edit` leaves (an int8 cache as older engines wrote it).
+template <class Edit>
+void rewrite_metadata(const std::string& in, const std::string& out, Edit edit) {
+  auto r = io::CheckpointReader::open(in);
+  std::vector<io::TensorToWrite> entries;
+  for (auto& t : r->tensors()) entries.push_back({t.name, t.dtype, t.shape, t.data, t.nbytes});
+  std::map<std::string, std::string> meta = r->metadata();
+  edit(meta);
+  io::write_safetensors(out, entries, meta);
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) { return abs_error(a, b).max; }
+
+TEST(ConvertedCache, Int8ScopeAndRotationAreRecordedAndNeverMisread) {
+  const std::string shared = testing::shared_dir();
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
+  const std::string dir = shared + "/goldens/tiny-2f", f32 = dir + "/weights.safetensors";
+  const ModelConfig cfg = ModelConfig::from_json_file(dir + "/config.json");
+  const fs::path tmp = fs::temp_directory_path() / ("vggt-convert-int8-" + std::to_string(getpid()));
+  fs::create_directories(tmp);
+  auto src = WeightStore::load(f32, cfg);
+  const Tensor images = testing::load_tensor(dir + "/input.safetensors", "images");
+  const std::string fc2 = "aggregator.frame_blocks.0.mlp.fc2.weight", fc1 = "aggregator.frame_blocks.0.mlp.fc1.weight";
+
+  // fc2 scope + Hadamard: fc2 int8 (rotated), the other Linears bf16, metadata says so.
+  const std::string rot = (tmp / "fc2-hadamard.safetensors").string();
+  write_converted(*src, cfg, "int8", rot, {}, Int8Format{true, true});
+  {
+    auto r = io::CheckpointReader::open(rot);
+    EXPECT_EQ(r->metadata().at("vggt_int8_scope"), "fc2");
+    EXPECT_EQ(r->metadata().at("vggt_int8_rotation"), "hadamard");
+    EXPECT_EQ(r->find(fc2)->dtype, io::DType::I8);
+    EXPECT_EQ(r->find(fc1)->dtype, io::DType::BF16);
+    // The float view un-rotates: within int8 weight rounding of the checkpoint's values
+    // (|dW| <= scale/2 per element, rotated back: rms error ~ scale/sqrt(12)).
+    auto ws = WeightStore::load(rot, cfg);
+    EXPECT_TRUE(ws->int8_rotated(fc2));
+    const Tensor& w = ws->get(fc2);
+    const Tensor& w0 = src->get(fc2);
+    double amax = 0;
+    for (int64_t i = 0; i < w0.numel(); ++i) amax = std::max(amax, std::fabs(double{w0[i]}));
+    EXPECT_LT(abs_error(w, w0).rms, amax / 127);
+    EXPECT_GT(abs_error(w, w0).rms, 0);
+  }
+  // Loaded as stored by the matching run: identical to converting the float checkpoint at load.
+  const char* match = "bf16,w8a8=fc2,w8a8.outliers=hadamard";  // bf16: the cache's bf16 Linears as stored
+  auto from_cache = VggtModel::load(rot, cfg, cli::parse_options(match, 0));
+  auto from_f32 = VggtModel::load(f32, cfg, cli::parse_options(match, 0));
+  Predictions a = from_cache->forward(images), b = from_f32->forward(images);
+  for (int64_t i = 0; i < a.pose_enc.numel(); ++i) ASSERT_EQ(a.pose_enc[i], b.pose_enc[i]);
+  // Some of the fc1/qkv/proj bf16 weights come from the cache too: the same bf16 values.
+  for (int64_t i = 0; i < a.depth.numel(); ++i) ASSERT_EQ(a.depth[i], b.depth[i]);
+
+  // A run without rotation on the rotated cache: un-rotated and re-quantised, not misread (a
+  // misread would leave the outputs O(1) away); compared with the same options from float32.
+  from_cache->set_options(cli::parse_options("w8a8=all-linears,w8a8.outliers=none", 0));
+  from_f32->set_options(cli::parse_options("w8a8=all-linears,w8a8.outliers=none", 0));
+  Predictions c = from_cache->forward(images), d = from_f32->forward(images);
+  Accuracy acc = compare_outputs(c.depth, d.depth, c.world_points, d.world_points, c.extrinsic, d.extrinsic);
+  std::printf("[ measured ] rotated cache run unrotated vs float32: depth %.2e points %.2e rotation %.3f deg\n",
+              acc.depth_rel, acc.points_rel, acc.rotation_deg);
+  EXPECT_LT(acc.depth_rel, 1e-2);
+  EXPECT_LT(acc.points_rel, 3e-2);
+
+  // An int8 cache from before scope/rotation existed (no metadata): all-linears, unrotated.
+  const std::string plain = (tmp / "plain.safetensors").string(), legacy = (tmp / "legacy.safetensors").string();
+  write_converted(*src, cfg, "int8", plain, {}, Int8Format{false, false});
+  rewrite_metadata(plain, legacy, [](auto& m) {
+    m.erase("vggt_int8_scope");
+    m.erase("vggt_int8_rotation");
+  });
+  {
+    auto ws = WeightStore::load(legacy, cfg);
+    EXPECT_FALSE(ws->int8_format().fc2_only);
+    EXPECT_FALSE(ws->int8_rotated(fc2));
+    EXPECT_EQ(ws->converted(fc1)->dtype, io::DType::I8);
+  }
+  const char* old = "w8a8=all-linears,w8a8.outliers=none";
+  auto from_legacy = VggtModel::load(legacy, cfg, cli::parse_options(old, 0));
+  from_f32->set_options(cli::parse_options(old, 0));
+  Predictions e = from_legacy->forward(images), f = from_f32->forward(images);
+  for (int64_t i = 0; i < e.depth.numel(); ++i) ASSERT_EQ(e.depth[i], f.depth[i]);
+  // ...and the Hadamard run on it rotates the dequantised weights itself.
+  from_legacy->set_options(cli::parse_options("w8a8.outliers=hadamard", 0));
+  from_f32->set_options(cli::parse_options("w8a8.outliers=hadamard", 0));
+  Predictions g = from_legacy->forward(images), h = from_f32->forward(images);
+  EXPECT_LT(compare_outputs(g.depth, h.depth, g.world_points, h.world_points, g.extrinsic, h.extrinsic).depth_rel, 1e-2);
+  EXPECT_GT(max_abs_diff(g.depth, h.depth), 0);  // re-quantised: not bit-identical, as expected
+
+  // Unknown values are refused with the file named.
+  const std::string bad = (tmp / "bad.safetensors").string();
+  rewrite_metadata(plain, bad, [](auto& m) { m["vggt_int8_rotation"] = "givens"; });
+  try {
+    WeightStore::load(bad, cfg);
+    ADD_FAILURE() << "loaded a cache with an unknown rotation";
+  } catch (const std::runtime_error& ex) {
+    EXPECT_NE(std::string(ex.what()).find(bad), std::string::npos) << ex.what();
+    EXPECT_NE(std::string(ex.what()).find("givens"), std::string::npos) << ex.what();
   }
   fs::remove_all(tmp);
 }

@@ -28,7 +28,19 @@ const std::vector<OptionInfo>& option_table() {
         {Opt::dpt_pos_cache, "dpt-pos-cache", false, true, G::optimizations, "DPT position embeddings cached per shape", {}},
         {Opt::fused_add_ln, "fused-add-ln", false, true, G::optimizations, "residual add + LayerNorm in one pass", {}},
         {Opt::bf16, "bf16", true, true, G::optimizations, "bf16 weights and activations in the big GEMMs and convs", {}},
-        {Opt::w8a8, "w8a8", true, false, G::optimizations, "int8 weights and activations in the transformer Linears", {}},
+        {Opt::w8a8,
+         "w8a8",
+         true,
+         false,
+         G::optimizations,
+         "int8 weights and activations in the transformer Linears (docs/INT8.md)",
+         {{"scope", 0, 1, true, "which Linears run in int8: 0 = fc2 (the MLPs' K = 4096 Linears), 1 = all-linears",
+           VGGT_PARAM(w8a8, scope, int), {"fc2", "all-linears"}},
+          {"outliers", 0, 3, true,
+           "outlier handling: 0 = none, 1 = special (camera/register tokens quantised in two int8 levels), "
+           "2 = hadamard (activations rotated by a Walsh-Hadamard transform, folded into the weights), "
+           "3 = hadamard+special",
+           VGGT_PARAM(w8a8, outliers, int), {"none", "special", "hadamard", "hadamard+special"}}}},
         {Opt::prepack, "prepack", false, true, G::optimizations, "weights prepacked for the GEMM kernels", {}},
         {Opt::flash_attn, "flash-attn", false, true, G::optimizations, "tiled flash attention (online softmax)", {}},
         {Opt::global_early_frame,
@@ -178,8 +190,12 @@ double validate_param(const OptionInfo& opt, const std::string& param, double va
     throw std::runtime_error("engine option '" + opt.name + "' has no parameter '" + param + "' (parameters: " + names +
                              ")");
   }
-  const std::string range = std::string(p->integer ? "an integer" : "a number") + " in [" + num(p->min) + ", " +
-                            num(p->max) + "]";
+  std::string range = std::string(p->integer ? "an integer" : "a number") + " in [" + num(p->min) + ", " +
+                      num(p->max) + "]";
+  if (!p->choices.empty()) {
+    range = "one of ";
+    for (size_t i = 0; i < p->choices.size(); ++i) range += (i ? ", " : "") + p->choices[i] + " (" + std::to_string(i) + ")";
+  }
   if (!std::isfinite(value) || value < p->min || value > p->max || (p->integer && value != std::floor(value)))
     throw std::runtime_error("engine option '" + opt.name + "': " + p->name + " must be " + range + ", got '" + text +
                              "'");
@@ -231,6 +247,18 @@ EngineOptions parse_option_list(const std::string& list, int threads) {
     if (!on) throw std::runtime_error("engine option '-" + item + "': a switched-off option takes no value");
     if (opt.params.empty()) throw std::runtime_error("engine option '" + name + "' takes no value, got '" + text + "'");
     if (pname.empty()) pname = opt.params[0].name;
+    if (const OptionParam* p = find_param(opt, pname); p && !p->choices.empty()) {
+      bool named = false;
+      for (size_t i = 0; i < p->choices.size(); ++i)
+        if (p->choices[i] == text) {
+          p->put(o, static_cast<double>(i));
+          named = true;
+        }
+      if (named) {
+        o.set(opt.id);
+        continue;
+      }
+    }
     char* end = nullptr;
     const double v = text.empty() ? std::nan("") : std::strtod(text.c_str(), &end);
     if (text.empty() || end != text.c_str() + text.size()) {
@@ -274,9 +302,12 @@ nlohmann::json option_table_json() {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& opt : option_table()) {
     nlohmann::json ps = nlohmann::json::array();
-    for (const auto& p : opt.params)
-      ps.push_back({{"name", p.name}, {"min", p.min}, {"max", p.max}, {"default", p.def()}, {"integer", p.integer},
-                    {"help", p.help}});
+    for (const auto& p : opt.params) {
+      nlohmann::json pj = {{"name", p.name}, {"min", p.min},           {"max", p.max},
+                           {"default", p.def()}, {"integer", p.integer}, {"help", p.help}};
+      if (!p.choices.empty()) pj["choices"] = p.choices;
+      ps.push_back(pj);
+    }
     arr.push_back({{"name", opt.name}, {"kind", opt.lossy ? "lossy" : "exact"}, {"group", option_group_name(opt.group)},
                    {"in_all", opt.in_all}, {"help", opt.help}, {"params", ps}});
   }

@@ -39,6 +39,13 @@ struct KvSubsampleParams {
 struct BlockSparseParams {
   double keep = 0.25, cdf = 0;
 };
+// Which Linears run in int8 and how activation outliers are handled (docs/INT8.md).
+enum class Int8Scope : int { fc2 = 0, all_linears = 1 };
+enum class Int8Outliers : int { none = 0, special = 1, hadamard = 2, hadamard_special = 3 };
+struct W8a8Params {
+  int scope = static_cast<int>(Int8Scope::all_linears);
+  int outliers = static_cast<int>(Int8Outliers::special);
+};
 
 // Run-time switches; all off = the exact fp32 reference path.
 struct EngineOptions {
@@ -47,6 +54,7 @@ struct EngineOptions {
   EarlyFrameParams early_frame;
   KvSubsampleParams kv_subsample;
   BlockSparseParams block_sparse;
+  W8a8Params w8a8;
 
   bool on(Opt o) const { return switches.test(static_cast<size_t>(o)); }
   void set(Opt o, bool v = true) { switches.set(static_cast<size_t>(o), v); }
@@ -63,6 +71,9 @@ struct OptionParam {
   std::string help;
   double (*get)(const EngineOptions&) = nullptr;
   void (*put)(EngineOptions&, double) = nullptr;
+  // Enum-like parameter: value i (an integer in [0, size-1]) means choices[i]; `--options`
+  // accepts the name as well as the number.
+  std::vector<std::string> choices = {};
   double def() const;  // the value in a default-constructed EngineOptions
 };
 
@@ -112,7 +123,7 @@ std::string option_list(const EngineOptions& o);
 // values), so a record says exactly what ran.
 nlohmann::json option_params_json(const EngineOptions& o);
 // The table as JSON for `hello` and `describe --json`:
-// [{name, kind: "exact"|"lossy", group, in_all, help, params: [{name, min, max, default, integer, help}]}].
+// [{name, kind: "exact"|"lossy", group, in_all, help, params: [{name, min, max, default, integer, help (, choices)}]}].
 nlohmann::json option_table_json();
 // [{name, options, help}]
 nlohmann::json option_presets_json();

@@ -97,6 +97,38 @@ TEST(EngineOptions, TableJsonListsKindParametersAndDefaults) {
   EXPECT_TRUE(seen);
 }
 
+TEST(EngineOptions, ChoiceParametersTakeNamesOrIndicesAndListTheirChoices) {
+  EngineOptions o = parse_option_list("all,w8a8=fc2,w8a8.outliers=hadamard+special", 0);
+  EXPECT_TRUE(o.on(Opt::w8a8));
+  EXPECT_EQ(o.w8a8.scope, static_cast<int>(Int8Scope::fc2));
+  EXPECT_EQ(o.w8a8.outliers, static_cast<int>(Int8Outliers::hadamard_special));
+  o = parse_option_list("w8a8.scope=1,w8a8.outliers=special", 0);
+  EXPECT_EQ(o.w8a8.scope, static_cast<int>(Int8Scope::all_linears));
+  EXPECT_EQ(o.w8a8.outliers, static_cast<int>(Int8Outliers::special));
+  // Records keep numbers (the protocol's params are numbers); the table gives the names.
+  EXPECT_EQ(option_params_json(o).dump(), R"({"w8a8":{"outliers":1,"scope":1}})");
+  auto error_of = [](const std::string& list) {
+    try {
+      parse_option_list(list, 0);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error_of("w8a8=attention"),
+            "engine option 'w8a8': scope must be one of fc2 (0), all-linears (1), got 'attention'");
+  EXPECT_EQ(error_of("w8a8.outliers=4"),
+            "engine option 'w8a8': outliers must be one of none (0), special (1), hadamard (2), hadamard+special "
+            "(3), got '4'");
+  for (const auto& t : option_table_json())
+    if (t["name"] == "w8a8") {
+      EXPECT_EQ(t["params"][0]["choices"], nlohmann::json({"fc2", "all-linears"}));
+      EXPECT_EQ(t["params"][1]["choices"], nlohmann::json({"none", "special", "hadamard", "hadamard+special"}));
+    } else {
+      for (const auto& p : t["params"]) EXPECT_FALSE(p.contains("choices")) << t["name"];
+    }
+}
+
 TEST(EngineOptions, ParamsJsonRecordsEffectiveValuesOfOptionsThatAreOn) {
   const nlohmann::json j = option_params_json(parse_option_list("bf16,global-kv-subsample=2", 0));
   EXPECT_EQ(j.dump(), R"({"global-kv-subsample":{"first":8,"last":21,"stride":2}})");

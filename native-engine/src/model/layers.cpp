@@ -34,13 +34,15 @@ const Tensor& Linear::weight() const {
   return w;
 }
 
-Tensor Linear::forward(const Tensor& x) const {
+Tensor Linear::forward(const Tensor& x, int64_t period, int special) const {
   const int64_t K = x.dim(-1), M = x.numel() / K, N = out_features();
   Tensor y = Tensor::uninitialized({M, N});
   switch (mode_) {
     case LinearMode::F32Packed: packed_->forward(x.data(), y.data(), static_cast<int>(M)); break;
     case LinearMode::BF16: bf16_->forward(x.data(), y.data(), static_cast<int>(M)); break;
-    case LinearMode::W8A8: w8a8_->forward(x.data(), y.data(), static_cast<int>(M)); break;
+    case LinearMode::W8A8:
+      w8a8_->forward(x.data(), y.data(), static_cast<int>(M), static_cast<int>(period), special);
+      break;
     default: ops::linear(x.data(), weight().data(), b.empty() ? nullptr : b.data(), y.data(), M, N, K);
   }
   return y;
@@ -61,8 +63,9 @@ Tensor Linear::forward_gelu_into(const Tensor& x, const Linear& next) const {
   return y;
 }
 
-void Linear::set_mode(LinearMode m) {
-  if (m == mode_) return;
+void Linear::set_mode(LinearMode m, bool hadamard) {
+  hadamard = hadamard && m == LinearMode::W8A8;
+  if (m == mode_ && hadamard == hadamard_) return;
   const int N = static_cast<int>(shape_[0]), K = static_cast<int>(shape_[1]);
   const float* bias = b.empty() ? nullptr : b.data();
   packed_.reset();
@@ -82,16 +85,20 @@ void Linear::set_mode(LinearMode m) {
       bf16_ = std::make_shared<ops::LinearBF16>(weight().data(), bias, N, K);
   }
   if (m == LinearMode::W8A8) {
-    if (raw && raw->dtype == io::DType::I8)
+    // Stored int8 weights are used as they are only when they were quantised in the form this
+    // run needs (rotated or not); otherwise they are dequantised (un-rotated) and re-quantised.
+    const bool rotate = ops::LinearW8A8::rotates(K, hadamard);
+    if (raw && raw->dtype == io::DType::I8 && store_->int8_rotated(name_) == rotate)
     {
       w8a8_ = std::make_shared<ops::LinearW8A8>(ops::LinearW8A8::from_quantized(
-          static_cast<const int8_t*>(raw->data), store_->converted_scale(name_), bias, N, K));
+          static_cast<const int8_t*>(raw->data), store_->converted_scale(name_), bias, N, K, rotate));
       store_->release_converted(name_);
     }
     else
-      w8a8_ = std::make_shared<ops::LinearW8A8>(weight().data(), bias, N, K);
+      w8a8_ = std::make_shared<ops::LinearW8A8>(weight().data(), bias, N, K, rotate);
   }
   mode_ = m;
+  hadamard_ = hadamard;
 }
 
 size_t Linear::weight_bytes() const {
@@ -134,6 +141,11 @@ TransformerBlock::TransformerBlock(const WeightStore& ws, const std::string& p, 
 
 void TransformerBlock::set_linear_mode(LinearMode m) {
   for (Linear* l : {&qkv, &proj, &fc1, &fc2}) l->set_mode(m);
+}
+
+void TransformerBlock::set_linear_modes(LinearMode fc2_mode, LinearMode rest, bool hadamard) {
+  for (Linear* l : {&qkv, &proj, &fc1}) l->set_mode(rest, hadamard);
+  fc2.set_mode(fc2_mode, hadamard);
 }
 
 size_t TransformerBlock::weight_bytes() const {
@@ -183,7 +195,13 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
                                BlockTimes* times, const ExecFlags& flags, bool global, const RopeTokens* rope_tokens,
                                float rope_base) const {
   const int64_t C = x.dim(-1), T = B * N, H = heads, D = C / H;
-  const int64_t kRowChunk = std::max<int64_t>(1, flags.row_chunk);
+  // Rows per frame, for the int8 special-token rows: a global block sees all frames as one
+  // sequence.
+  const int64_t P = global && flags.global_sparsity.layout.P > 0 ? flags.global_sparsity.layout.P : N;
+  const int sp = flags.int8_special;
+  // Row chunks start on frame boundaries, so the special rows (the first `sp` of every P) sit
+  // where the int8 quantiser looks for them.
+  const int64_t kRowChunk = std::max<int64_t>(P, std::max<int64_t>(1, flags.row_chunk) / P * P);
   double t0 = now_ms();
   Tensor h2;  // norm2(x), produced by the fused residual+LayerNorm when enabled
   {
@@ -195,14 +213,14 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     Tensor q = Tensor::uninitialized({B, H, N, D}), k = Tensor::uninitialized({B, H, N, D}),
            v = Tensor::uninitialized({B, H, N, D});
     if (T <= kRowChunk) {
-      Tensor qkv_out = qkv.forward(h);
+      Tensor qkv_out = qkv.forward(h, P, sp);
       ops::split_qkv(qkv_out.data(), q.data(), k.data(), v.data(), B, N, H, D);
     } else {
       // Many frames: the fused [T, 3C] output next to q/k/v would double the block's largest
       // buffers, so it is produced and split a row chunk at a time (rows are independent).
       for (int64_t t0 = 0; t0 < T; t0 += kRowChunk) {
         const int64_t rows = std::min(kRowChunk, T - t0);
-        Tensor part = qkv.forward(Tensor::view(h.data() + t0 * C, {rows, C}));
+        Tensor part = qkv.forward(Tensor::view(h.data() + t0 * C, {rows, C}), P, sp);
         split_qkv_rows(part.data(), t0, rows, q.data(), k.data(), v.data(), N, H, D);
       }
     }
@@ -221,20 +239,20 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     }
     Tensor a = Tensor::uninitialized({T, C});
     const float scale = 1.f / std::sqrt(static_cast<float>(D));
-    const GlobalSparsity& sp = flags.global_sparsity;
+    const GlobalSparsity& gs = flags.global_sparsity;
     if (global && flags.distributed)
-      flags.distributed->attention(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale, flags.global_attn, sp);
-    else if (global && sp.kind == GlobalSparsity::kv_subsample)
-      ops::kv_subsample_attention(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, sp.layout, D, scale,
-                                  sp.stride);
-    else if (global && sp.kind == GlobalSparsity::block_sparse)
-      ops::block_sparse_attention(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, sp.layout, D, scale,
-                                  sp.keep, sp.cdf);
+      flags.distributed->attention(q.data(), k.data(), v.data(), a.data(), B, H, N, D, scale, flags.global_attn, gs);
+    else if (global && gs.kind == GlobalSparsity::kv_subsample)
+      ops::kv_subsample_attention(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, gs.layout, D, scale,
+                                  gs.stride);
+    else if (global && gs.kind == GlobalSparsity::block_sparse)
+      ops::block_sparse_attention(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, gs.layout, D, scale,
+                                  gs.keep, gs.cdf);
     else
       ops::attention(global ? flags.global_attn : flags.frame_attn, q.data(), k.data(), v.data(), a.data(), B, H, N,
                      D, scale);
     q = Tensor(), k = Tensor(), v = Tensor();
-    Tensor o = proj.forward(a);
+    Tensor o = proj.forward(a, P, sp);
     a = Tensor();
     if (flags.fused_add_ln) {
       h2 = Tensor::uninitialized(x.shape());
@@ -255,9 +273,9 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
       const Tensor hr = T <= kRowChunk ? h : Tensor::view(h.data() + t0 * C, {rows, C});
       Tensor o = fc1.forward_gelu_into(hr, fc2);  // bf16: GELU fused, no fp32 hidden activations
       if (o.empty()) {
-        Tensor m = fc1.forward(hr);
+        Tensor m = fc1.forward(hr, P, sp);
         ops::gelu_erf(m.data(), m.numel());
-        o = fc2.forward(m);
+        o = fc2.forward(m, P, sp);
       }
       ops::add_scaled(x.data() + t0 * C, o.data(), ls2.data(), rows, C);
     }

@@ -36,10 +36,13 @@ struct Linear {
   int64_t in_features() const { return shape_[1]; }
   int64_t weight_numel() const { return shape_[0] * shape_[1]; }
   const Tensor& weight() const;
-  Tensor forward(const Tensor& x) const;  // x [M, K] -> [M, N]
+  // x [M, K] -> [M, N]. W8A8 only: in every `period` rows the first `special` (camera and
+  // register tokens) get a second int8 level (see ops::LinearW8A8).
+  Tensor forward(const Tensor& x, int64_t period = 0, int special = 0) const;
   double gflop(int64_t rows) const { return 2.0 * rows * weight_numel() / 1e9; }
   // Converts the weights for `m` (kept until the mode changes; other forms are released).
-  void set_mode(LinearMode m);
+  // hadamard: W8A8 with a Walsh-Hadamard rotation where K is a power of two.
+  void set_mode(LinearMode m, bool hadamard = false);
   LinearMode mode() const { return mode_; }
   // MLP fusion in bf16 mode: this Linear (fc1) with GELU in its epilogue, handing bf16
   // activations straight to `next` (fc2). Empty when either is not native bf16.
@@ -48,6 +51,7 @@ struct Linear {
 
  private:
   LinearMode mode_ = LinearMode::F32;
+  bool hadamard_ = false;
   const WeightStore* store_ = nullptr;
   std::string name_;
   std::vector<int64_t> shape_;
@@ -93,6 +97,9 @@ struct ExecFlags {
   // fused [T, 3C] qkv output and the [T, 4C] hidden activations never exist whole (a 4C chunk of
   // 8192 rows is 128 MiB for VGGT-1B); rows are independent, so results do not depend on it.
   int64_t row_chunk = 8192;
+  // w8a8 outliers=special: the leading tokens of every frame (camera + registers) whose int8
+  // activations get a second level; 0 = off.
+  int int8_special = 0;
 };
 
 // Precomputed per-token rotations for one token sequence (rope-cache): [N, D] cos and sin.
@@ -134,6 +141,8 @@ struct TransformerBlock {
                BlockTimes* times = nullptr, const ExecFlags& flags = {}, bool global = false,
                const RopeTokens* rope_tokens = nullptr, float rope_base = 100.f) const;
   void set_linear_mode(LinearMode m);
+  // w8a8 scope: fc2 in `fc2_mode`, qkv/proj/fc1 in `rest`; hadamard as in Linear::set_mode.
+  void set_linear_modes(LinearMode fc2_mode, LinearMode rest, bool hadamard);
   size_t weight_bytes() const;
 };
 

@@ -42,20 +42,26 @@ struct VggtModel::Impl {
       h->pos_cache = opts.on(Opt::dpt_pos_cache);
     }
     // Transformer Linears of the encoder and aggregator (98% of the FLOPs): int8 when w8a8 is
-    // on, else bf16, else fp32 prepacked or plain. The camera head stays fp32 (tiny, and its
-    // output is the pose the user sees).
-    const LinearMode big = opts.on(Opt::w8a8)       ? LinearMode::W8A8
-                           : opts.on(Opt::bf16)     ? LinearMode::BF16
-                           : opts.on(Opt::prepack)  ? LinearMode::F32Packed
+    // on (all of them, or only the MLPs' fc2 by its scope), else bf16, else fp32 prepacked or
+    // plain. The camera head stays fp32 (tiny, and its output is the pose the user sees).
+    const LinearMode wide = opts.on(Opt::bf16)     ? LinearMode::BF16
+                            : opts.on(Opt::prepack) ? LinearMode::F32Packed
                                                    : LinearMode::F32;
-    for (auto& b : encoder->blocks) b.set_linear_mode(big);
-    for (auto& b : aggregator->frame_blocks) b.set_linear_mode(big);
-    for (auto& b : aggregator->global_blocks) b.set_linear_mode(big);
+    const bool int8 = opts.on(Opt::w8a8);
+    const bool fc2_only = int8 && static_cast<Int8Scope>(opts.w8a8.scope) == Int8Scope::fc2;
+    const Int8Outliers outliers = int8 ? static_cast<Int8Outliers>(opts.w8a8.outliers) : Int8Outliers::none;
+    const bool hadamard = outliers == Int8Outliers::hadamard || outliers == Int8Outliers::hadamard_special;
+    const LinearMode fc2_mode = int8 ? LinearMode::W8A8 : wide;
+    const LinearMode rest = int8 && !fc2_only ? LinearMode::W8A8 : wide;
+    for (auto* blocks : {&encoder->blocks, &aggregator->frame_blocks, &aggregator->global_blocks})
+      for (auto& b : *blocks) b.set_linear_modes(fc2_mode, rest, hadamard);
     const LinearMode small = opts.on(Opt::prepack) ? LinearMode::F32Packed : LinearMode::F32;
     for (auto& b : camera->trunk) b.set_linear_mode(small);
     if (track_head) {
       track_head->extractor.set_conv_modes(opts.on(Opt::prepack), opts.on(Opt::bf16));
-      track_head->set_linear_mode(big);
+      // The tracker's Linears: plain int8 with scope all-linears (its tokens have no camera or
+      // register layout), else as the other wide Linears.
+      track_head->set_linear_mode(rest);
     }
   }
   ExecFlags flags() const {
@@ -71,6 +77,10 @@ struct VggtModel::Impl {
                                               : ops::AttentionKernel::flash;
     f.global_attn = kernel;
     f.frame_attn = kernel;
+    if (opts.on(Opt::w8a8)) {
+      const Int8Outliers outliers = static_cast<Int8Outliers>(opts.w8a8.outliers);
+      if (outliers == Int8Outliers::special || outliers == Int8Outliers::hadamard_special) f.int8_special = 1 + cfg.num_register_tokens;
+    }
     if (opts.on(Opt::global_early_frame)) f.global_early_frame = opts.early_frame.k;
     if (opts.on(Opt::global_kv_subsample)) {
       f.kv_stride = opts.kv_subsample.stride;
@@ -209,7 +219,7 @@ Predictions VggtModel::forward(const Tensor& images, const RunContext& ctx) {
 
   const bool track = ctx.track_queries || ctx.keep_track_features;
   // bf16 runs keep the heads' layers in bfloat16; the debug outputs and the track head read float32.
-  const bool keep_bf16 = m.opts.flag("bf16") && !ctx.keep_debug && !track;
+  const bool keep_bf16 = m.opts.on(Opt::bf16) && !ctx.keep_debug && !track;
   t0 = now_ms();
   BlockTimes frame_times, global_times;
   KeptLayers layers = m.aggregator->forward(std::move(patches), hp, wp, kept_layer_indices(cfg, ctx.keep_debug),
@@ -328,7 +338,7 @@ Predictions VggtModel::forward_parallel(const Tensor& images, const RunContext& 
   t0 = now_ms();
   BlockTimes frame_times, global_times;
   KeptLayers layers = m.aggregator->forward(std::move(patches), hp, wp, kept_layer_indices(cfg, ctx.keep_debug),
-                                            m.opts.flag("bf16") && !ctx.keep_debug, step, &frame_times,
+                                            m.opts.on(Opt::bf16) && !ctx.keep_debug, step, &frame_times,
                                             &global_times, agg_flags, s0);
   timed("aggregator", t0, frame_times.linear_gflop + frame_times.attn_gflop + global_times.linear_gflop);
   pred.timings.push_back({"aggregator.frame_attention", frame_times.attn_ms, frame_times.attn_gflop});

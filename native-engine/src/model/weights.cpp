@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include "io/safetensors.h"
+#include "ops/hadamard.h"
 #include "ops/linear_lowp.h"
 
 #include <sys/mman.h>
@@ -267,6 +268,18 @@ std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const Mo
   ModelConfig cfg = config;
   cfg.track_enabled = config.track_enabled && !rep.track_head_absent;
   ws->track_head_ = cfg.track_enabled;
+  const auto& meta = ws->reader_->metadata();
+  auto meta_of = [&](const char* key, const std::string& legacy) {
+    auto it = meta.find(key);
+    return it == meta.end() ? legacy : it->second;
+  };
+  const std::string scope = meta_of("vggt_int8_scope", "all-linears"), rot = meta_of("vggt_int8_rotation", "none");
+  if (scope != "fc2" && scope != "all-linears")
+    throw std::runtime_error(path + ": unknown vggt_int8_scope '" + scope + "' (fc2 or all-linears)");
+  if (rot != "hadamard" && rot != "none")
+    throw std::runtime_error(path + ": unknown vggt_int8_rotation '" + rot + "' (hadamard or none)");
+  ws->int8_.fc2_only = scope == "fc2";
+  ws->int8_.hadamard = rot == "hadamard";
   for (auto& spec : expected_params(cfg)) {
     const io::TensorInfo* t = ws->reader_->find(spec.name);
     const bool aligned = reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
@@ -352,6 +365,8 @@ const Tensor& WeightStore::get(const std::string& name) const {
     const int64_t N = t->shape[0], K = t->shape[1];
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) f[n * K + k] = q[n * K + k] * sc[n];
+    // Stored as W H / K: (W H / K) H = W.
+    if (int8_rotated(name)) ops::fwht_rows(f.data(), N, static_cast<int>(K));
   } else {
     io::convert_to_f32(*t, f.data());
   }
@@ -361,6 +376,11 @@ const Tensor& WeightStore::get(const std::string& name) const {
 const io::TensorInfo* WeightStore::converted(const std::string& name) const {
   auto it = lazy_.find(name);
   return it == lazy_.end() ? nullptr : it->second;
+}
+
+bool WeightStore::int8_rotated(const std::string& name) const {
+  const io::TensorInfo* t = converted(name);
+  return t && t->dtype == io::DType::I8 && int8_.hadamard && t->shape.size() == 2 && ops::is_power_of_two(t->shape[1]);
 }
 
 void WeightStore::release_converted(const std::string& name) const {
@@ -378,7 +398,7 @@ const float* WeightStore::converted_scale(const std::string& name) const {
 }
 
 void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::string& to, const std::string& out,
-                     const std::map<std::string, std::string>& metadata) {
+                     const std::map<std::string, std::string>& metadata, const Int8Format& int8) {
   if (to != "f32" && to != "bf16" && to != "int8") throw std::runtime_error("--to must be f32, bf16 or int8, got '" + to + "'");
   std::vector<io::TensorToWrite> entries;
   std::vector<std::vector<uint8_t>> buffers;  // keeps converted data alive until written
@@ -390,7 +410,8 @@ void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::s
       continue;
     }
     const int N = static_cast<int>(spec.shape[0]), K = static_cast<int>(spec.shape[1]);
-    if (to == "bf16") {
+    const bool as_bf16 = to == "bf16" || (int8.fc2_only && !ends_with(spec.name, ".mlp.fc2.weight"));
+    if (as_bf16) {
       auto& buf = buffers.emplace_back(static_cast<size_t>(N) * K * 2);
       ops::LinearBF16::convert_weights(w.data(), static_cast<int64_t>(N) * K, reinterpret_cast<uint16_t*>(buf.data()));
       entries.push_back({spec.name, io::DType::BF16, spec.shape, buf.data(), buf.size()});
@@ -398,13 +419,17 @@ void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::s
       auto& q = buffers.emplace_back(static_cast<size_t>(N) * K);
       auto& sc = buffers.emplace_back(static_cast<size_t>(N) * 4);
       ops::LinearW8A8::quantize_weights(w.data(), N, K, reinterpret_cast<int8_t*>(q.data()),
-                                        reinterpret_cast<float*>(sc.data()));
+                                        reinterpret_cast<float*>(sc.data()), int8.hadamard);
       entries.push_back({spec.name, io::DType::I8, spec.shape, q.data(), q.size()});
       entries.push_back({spec.name + "_scale", io::DType::F32, {N}, sc.data(), sc.size()});
     }
   }
   std::map<std::string, std::string> meta = metadata;
   if (to != "f32") meta["vggt_converted"] = to;
+  if (to == "int8") {
+    meta["vggt_int8_scope"] = int8.fc2_only ? "fc2" : "all-linears";
+    meta["vggt_int8_rotation"] = int8.hadamard ? "hadamard" : "none";
+  }
   io::write_safetensors(out, entries, meta);
 }
 

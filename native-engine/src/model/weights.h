@@ -28,10 +28,18 @@ class WeightStore;
 // as bf16 or int8.
 bool is_convertible_linear(const std::string& name);
 
+// How an int8 cache's weights were made (the w8a8 option's scope and rotation). Recorded in
+// the cache's metadata as vggt_int8_scope = fc2|all-linears and vggt_int8_rotation =
+// hadamard|none; an int8 cache without them predates both and holds all-linears, unrotated.
+struct Int8Format {
+  bool fc2_only = false;  // only the MLPs' fc2 in int8, the other convertible Linears in bf16
+  bool hadamard = false;  // weights stored as W H / K (K a power of two; others unrotated)
+};
+
 // Writes a converted-weights cache (safetensors): bf16 or int8 ("int8": per-output-channel
 // symmetric weights + "<name>_scale" float32 [N]) for the convertible Linears, float32 for the rest.
 void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::string& to, const std::string& out,
-                     const std::map<std::string, std::string>& metadata);
+                     const std::map<std::string, std::string>& metadata, const Int8Format& int8 = {});
 
 // Result of comparing a checkpoint with the config; empty lists mean it fits.
 struct CheckpointReport {
@@ -61,6 +69,9 @@ class WeightStore {
   // for int8, its per-output-channel scales; null when the checkpoint holds it as float.
   const io::TensorInfo* converted(const std::string& name) const;
   const float* converted_scale(const std::string& name) const;
+  // An int8-stored weight holds W H / K (Hadamard-rotated) rather than W.
+  bool int8_rotated(const std::string& name) const;
+  const Int8Format& int8_format() const { return int8_; }
   // Tells the kernel the mapped pages of a converted weight are no longer needed once a kernel
   // has packed its own copy (they are re-read from the file if ever touched again).
   void release_converted(const std::string& name) const;
@@ -78,6 +89,7 @@ class WeightStore {
   std::string source_;
   bool random_ = false;
   bool track_head_ = false;
+  Int8Format int8_;
 };
 
 // `cfg` as the store holds it: the track head off when the checkpoint has none.

@@ -15,6 +15,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/cpu_features.h"
+#include "ops/hadamard.h"
 
 namespace vggt::ops {
 namespace {
@@ -389,6 +390,7 @@ bool LinearBF16::native_bf16() const { return impl_->native; }
 // ---------------------------------------------------------------------------------------
 struct LinearW8A8::Impl {
   int N = 0, K = 0;
+  bool hadamard = false;
   std::vector<float> w_scale;
   std::vector<float> bias;
   std::unique_ptr<PackedMatmul> mm;  // s8 x s8 -> s32, no bias (applied when dequantising)
@@ -399,21 +401,40 @@ LinearW8A8::~LinearW8A8() = default;
 LinearW8A8::LinearW8A8(LinearW8A8&&) noexcept = default;
 LinearW8A8& LinearW8A8::operator=(LinearW8A8&&) noexcept = default;
 
-void LinearW8A8::quantize_weights(const float* W, int N, int K, int8_t* W_q, float* scale) {
+bool LinearW8A8::rotates(int K, bool hadamard) { return hadamard && is_power_of_two(K); }
+
+void LinearW8A8::quantize_weights(const float* W, int N, int K, int8_t* W_q, float* scale,
+                                  bool hadamard) {
   check_shape("LinearW8A8", N, K);
-  detail::quantize_rows_s8_generic(W, N, K, W_q, scale);
+  if (!rotates(K, hadamard)) {
+    detail::quantize_rows_s8_generic(W, N, K, W_q, scale);
+    return;
+  }
+  // W H / K, row by row (H is symmetric, so each row of W H is the transform of W's row).
+  const float inv = 1.0f / static_cast<float>(K);  // exact: K is a power of two
+#pragma omp parallel
+  {
+    std::vector<float> row(K);
+#pragma omp for schedule(static)
+    for (int n = 0; n < N; ++n) {
+      std::copy(W + static_cast<int64_t>(n) * K, W + static_cast<int64_t>(n + 1) * K, row.begin());
+      fwht(row.data(), K);
+      for (float& v : row) v *= inv;
+      detail::quantize_rows_s8_generic(row.data(), 1, K, W_q + static_cast<int64_t>(n) * K, scale + n);
+    }
+  }
 }
 
-LinearW8A8::LinearW8A8(const float* W, const float* b, int N, int K) {
+LinearW8A8::LinearW8A8(const float* W, const float* b, int N, int K, bool hadamard) {
   check_shape("LinearW8A8", N, K);
   std::vector<int8_t> wq(static_cast<size_t>(N) * K);
   std::vector<float> sc(N);
-  quantize_weights(W, N, K, wq.data(), sc.data());
-  *this = from_quantized(wq.data(), sc.data(), b, N, K);
+  quantize_weights(W, N, K, wq.data(), sc.data(), hadamard);
+  *this = from_quantized(wq.data(), sc.data(), b, N, K, hadamard);
 }
 
 LinearW8A8 LinearW8A8::from_quantized(const int8_t* W_q, const float* scale, const float* b,
-                                      int N, int K) {
+                                      int N, int K, bool hadamard) {
   check_shape("LinearW8A8", N, K);
   for (int n = 0; n < N; ++n)
     if (!(scale[n] > 0.0f) || !std::isfinite(scale[n]))
@@ -424,26 +445,75 @@ LinearW8A8 LinearW8A8::from_quantized(const int8_t* W_q, const float* scale, con
   Impl& im = *out.impl_;
   im.N = N;
   im.K = K;
+  im.hadamard = rotates(K, hadamard);
   im.w_scale.assign(scale, scale + N);
   if (b) im.bias.assign(b, b + N);
   im.mm = std::make_unique<PackedMatmul>(dt::s8, dt::s8, dt::s32, N, K, W_q, dt::s8, nullptr);
   return out;
 }
 
-void LinearW8A8::forward(const float* x, float* y, int M) const {
+void LinearW8A8::forward(const float* x, float* y, int M, int period, int special) const {
   if (M <= 0) return;
   const Impl& im = *impl_;
-  const size_t qbytes = static_cast<size_t>(M) * im.K;
-  const size_t qpad = ((qbytes + 63) / 64) * 64;
-  auto* buf = static_cast<char*>(staging(qpad + sizeof(float) * M));
+  const int K = im.K, N = im.N;
+  // Rows that get a second (residual) quantisation level.
+  std::vector<int> extra;
+  if (period > 0 && special > 0)
+    for (int m = 0; m < M; ++m)
+      if (m % period < special) extra.push_back(m);
+  const int E = static_cast<int>(extra.size());
+  auto pad = [](size_t n) { return ((n + 63) / 64) * 64; };
+  const size_t qbytes = pad(static_cast<size_t>(M + E) * K);
+  const size_t sbytes = pad(sizeof(float) * (M + E));
+  const size_t accbytes = pad(sizeof(int32_t) * static_cast<size_t>(E) * N);
+  auto* buf = static_cast<char*>(staging(qbytes + sbytes + accbytes));
   auto* xq = reinterpret_cast<int8_t*>(buf);
-  auto* xs = reinterpret_cast<float*>(buf + qpad);
-  detail::quantize_rows_s8(x, M, im.K, xq, xs);
+  auto* xs = reinterpret_cast<float*>(buf + qbytes);
+  auto* acc2 = reinterpret_cast<int32_t*>(buf + qbytes + sbytes);
+  if (!im.hadamard && E == 0) {
+    detail::quantize_rows_s8(x, M, K, xq, xs);
+  } else {
+    // Row by row: rotate (optional) into a private copy, quantise, and for the special rows
+    // quantise what the first level missed into the extra rows [M, M + E).
+    std::vector<int> extra_of(M, -1);
+    for (int e = 0; e < E; ++e) extra_of[extra[e]] = e;
+#pragma omp parallel
+    {
+      std::vector<float> row(K);
+#pragma omp for schedule(static)
+      for (int m = 0; m < M; ++m) {
+        const float* src = x + static_cast<int64_t>(m) * K;
+        if (im.hadamard) {
+          std::copy(src, src + K, row.begin());
+          fwht(row.data(), K);
+          src = row.data();
+        }
+        int8_t* q = xq + static_cast<int64_t>(m) * K;
+        detail::quantize_rows_s8(src, 1, K, q, xs + m);
+        const int e = extra_of[m];
+        if (e < 0) continue;
+        if (src != row.data()) std::copy(src, src + K, row.begin());
+        for (int k = 0; k < K; ++k) row[k] -= static_cast<float>(q[k]) * xs[m];
+        detail::quantize_rows_s8(row.data(), 1, K, xq + static_cast<int64_t>(M + e) * K, xs + M + e);
+      }
+    }
+  }
   // int32 accumulators land in y itself (same size as the fp32 output), then dequantise in place.
   im.mm->run(xq, y, M);
-  detail::dequantize_rows(reinterpret_cast<const int32_t*>(y), M, im.N, xs, im.w_scale.data(),
+  detail::dequantize_rows(reinterpret_cast<const int32_t*>(y), M, N, xs, im.w_scale.data(),
                           im.bias.empty() ? nullptr : im.bias.data(), y);
+  if (E > 0) {
+    im.mm->run(xq + static_cast<int64_t>(M) * K, acc2, E);
+    for (int e = 0; e < E; ++e) {
+      const int32_t* a = acc2 + static_cast<int64_t>(e) * N;
+      float* yr = y + static_cast<int64_t>(extra[e]) * N;
+      const float s = xs[M + e];
+      for (int n = 0; n < N; ++n) yr[n] += static_cast<float>(a[n]) * (s * im.w_scale[n]);
+    }
+  }
 }
+
+bool LinearW8A8::hadamard() const { return impl_->hadamard; }
 
 void LinearW8A8::export_quantized(int8_t* W_q_out, float* scale_out) const {
   impl_->mm->unpack(W_q_out, dt::s8);

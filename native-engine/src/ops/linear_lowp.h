@@ -66,23 +66,35 @@ class LinearBF16 {
 // W8A8: static per-output-channel symmetric int8 weights (scale_w[n] = max|W[n,:]|/127),
 // dynamic per-token (row) symmetric int8 activations (scale_x[m] = max|x[m,:]|/127), s8s8
 // oneDNN matmul with int32 accumulation (VNNI), then y = acc * scale_x[m] * scale_w[n] + b[n].
+// Two optional outlier treatments (see docs/INT8.md):
+//  - hadamard: activations rotated by a fast Walsh-Hadamard transform before quantisation and
+//    H / K folded into the weights once (x W^T = (x H)(W H / K)^T), so a few heavy channels
+//    no longer set every other channel's scale. Only for K a power of two (else ignored).
+//  - special rows (forward's `period`/`special`): in every `period` rows the first `special`
+//    (VGGT's camera and register tokens) are quantised in two int8 levels (value, then the
+//    residual at its own scale: ~14-bit activations) through the same integer GEMM.
 class LinearW8A8 {
  public:
-  LinearW8A8(const float* W, const float* b, int N, int K);
+  LinearW8A8(const float* W, const float* b, int N, int K, bool hadamard = false);
   ~LinearW8A8();
   LinearW8A8(LinearW8A8&&) noexcept;
   LinearW8A8& operator=(LinearW8A8&&) noexcept;
-  void forward(const float* x, float* y, int M) const;
+  // period <= 0 or special <= 0: every row quantised once.
+  void forward(const float* x, float* y, int M, int period = 0, int special = 0) const;
   size_t weight_bytes() const;  // int8 weights + fp32 scales (+ fp32 bias)
   int out_features() const;
   int in_features() const;
+  bool hadamard() const;  // weights stored rotated, activations rotated per call
 
   // Serialisation: plain row-major [N,K] int8 weights and [N] float scales
-  // (W ~= W_q[n,k] * scale[n]).
-  static void quantize_weights(const float* W, int N, int K, int8_t* W_q, float* scale);
+  // (W ~= W_q[n,k] * scale[n], or with hadamard W H / K ~= W_q[n,k] * scale[n]).
+  static void quantize_weights(const float* W, int N, int K, int8_t* W_q, float* scale,
+                               bool hadamard = false);
   static LinearW8A8 from_quantized(const int8_t* W_q, const float* scale, const float* b, int N,
-                                   int K);
+                                   int K, bool hadamard = false);
   void export_quantized(int8_t* W_q_out, float* scale_out) const;
+  // Whether `hadamard` takes effect for this input width.
+  static bool rotates(int K, bool hadamard);
 
  private:
   LinearW8A8();
