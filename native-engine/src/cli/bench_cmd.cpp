@@ -338,7 +338,7 @@ int bench_main(int argc, char** argv) {
     const auto sets = a.list("sets");
     RowResult base;
     for (size_t i = 0; i < sets.size(); ++i) {
-      const EngineOptions o = parse_options(sets[i] == "none" ? "" : sets[i], threads);
+      const EngineOptions o = parse_option_list(sets[i] == "none" ? "" : sets[i], threads);
       RowResult r = run_row(*model, images, o, sets[i], i == 0 ? warmup : 0, repeats, quiet);
       if (i == 0) base = r;
       r.row["speedup"] = base.row["median_ms"].get<double>() / r.row["median_ms"].get<double>();

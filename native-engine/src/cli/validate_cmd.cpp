@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "io/checkpoint.h"
 #include "io/json_guard.h"
-#include "cli/model_setup.h"
+#include "runtime/model_setup.h"
 #include "model/weights.h"
 
 namespace vggt::cli {
@@ -51,7 +51,7 @@ int convert_main(int argc, char** argv) {
   // int8: the w8a8 option's scope and rotation decide what is stored (e.g. --options
   // w8a8=fc2,w8a8.outliers=hadamard); `special` is a run-time choice and needs nothing stored.
   // Without --options: the option table's defaults.
-  const EngineOptions o = parse_options(a.has("options") ? a.get("options") : "w8a8", 0);
+  const EngineOptions o = parse_option_list(a.has("options") ? a.get("options") : "w8a8", 0);
   const auto outliers = static_cast<Int8Outliers>(o.w8a8.outliers);
   Int8Format int8;
   int8.fc2_only = static_cast<Int8Scope>(o.w8a8.scope) == Int8Scope::fc2;

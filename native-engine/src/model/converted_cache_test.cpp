@@ -99,8 +99,8 @@ TEST(ConvertedCache, Int8ScopeAndRotationAreRecordedAndNeverMisread) {
   }
   // Loaded as stored by the matching run: identical to converting the float checkpoint at load.
   const char* match = "bf16,w8a8=fc2,w8a8.outliers=hadamard";  // bf16: the cache's bf16 Linears as stored
-  auto from_cache = VggtModel::load(rot, cfg, cli::parse_options(match, 0));
-  auto from_f32 = VggtModel::load(f32, cfg, cli::parse_options(match, 0));
+  auto from_cache = VggtModel::load(rot, cfg, parse_option_list(match, 0));
+  auto from_f32 = VggtModel::load(f32, cfg, parse_option_list(match, 0));
   Predictions a = from_cache->forward(images), b = from_f32->forward(images);
   for (int64_t i = 0; i < a.pose_enc.numel(); ++i) ASSERT_EQ(a.pose_enc[i], b.pose_enc[i]);
   // Some of the fc1/qkv/proj bf16 weights come from the cache too: the same bf16 values.
@@ -108,8 +108,8 @@ TEST(ConvertedCache, Int8ScopeAndRotationAreRecordedAndNeverMisread) {
 
   // A run without rotation on the rotated cache: un-rotated and re-quantised, not misread (a
   // misread would leave the outputs O(1) away); compared with the same options from float32.
-  from_cache->set_options(cli::parse_options("w8a8=all-linears,w8a8.outliers=none", 0));
-  from_f32->set_options(cli::parse_options("w8a8=all-linears,w8a8.outliers=none", 0));
+  from_cache->set_options(parse_option_list("w8a8=all-linears,w8a8.outliers=none", 0));
+  from_f32->set_options(parse_option_list("w8a8=all-linears,w8a8.outliers=none", 0));
   Predictions c = from_cache->forward(images), d = from_f32->forward(images);
   Accuracy acc = compare_outputs(c.depth, d.depth, c.world_points, d.world_points, c.extrinsic, d.extrinsic);
   std::printf("[ measured ] rotated cache run unrotated vs float32: depth %.2e points %.2e rotation %.3f deg\n",
@@ -131,13 +131,13 @@ TEST(ConvertedCache, Int8ScopeAndRotationAreRecordedAndNeverMisread) {
     EXPECT_EQ(ws->converted(fc1)->dtype, io::DType::I8);
   }
   const char* old = "w8a8=all-linears,w8a8.outliers=none";
-  auto from_legacy = VggtModel::load(legacy, cfg, cli::parse_options(old, 0));
-  from_f32->set_options(cli::parse_options(old, 0));
+  auto from_legacy = VggtModel::load(legacy, cfg, parse_option_list(old, 0));
+  from_f32->set_options(parse_option_list(old, 0));
   Predictions e = from_legacy->forward(images), f = from_f32->forward(images);
   for (int64_t i = 0; i < e.depth.numel(); ++i) ASSERT_EQ(e.depth[i], f.depth[i]);
   // ...and the Hadamard run on it rotates the dequantised weights itself.
-  from_legacy->set_options(cli::parse_options("w8a8.outliers=hadamard", 0));
-  from_f32->set_options(cli::parse_options("w8a8.outliers=hadamard", 0));
+  from_legacy->set_options(parse_option_list("w8a8.outliers=hadamard", 0));
+  from_f32->set_options(parse_option_list("w8a8.outliers=hadamard", 0));
   Predictions g = from_legacy->forward(images), h = from_f32->forward(images);
   EXPECT_LT(compare_outputs(g.depth, h.depth, g.world_points, h.world_points, g.extrinsic, h.extrinsic).depth_rel, 1e-2);
   EXPECT_GT(max_abs_diff(g.depth, h.depth), 0);  // re-quantised: not bit-identical, as expected
