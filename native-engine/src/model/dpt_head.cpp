@@ -186,8 +186,7 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
   const double aspect = static_cast<double>(W) / static_cast<double>(H);
   for (int64_t s = s0; s < s1; ++s) {
     Tensor out = out_conv1.forward(fuse(layers, s, H, W));
-    out = ops::resize_bilinear_align_corners(out, hp * p, wp * p);
-    ops::add(out.data(), pos_embed(out.dim(3), out.dim(1), out.dim(2), aspect).data(), out.numel());
+    out = ops::resize_bilinear_align_corners_add(out, hp * p, wp * p, pos_embed(out.dim(3), hp * p, wp * p, aspect));
     out = out_conv2a.forward(out, /*relu=*/true);
     out = pointwise(out_conv2b, out);  // [1, H, W, out_dim]
 

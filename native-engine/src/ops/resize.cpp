@@ -1,12 +1,17 @@
 #include "ops/resize.h"
 
+#include <stdexcept>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace vggt::ops {
 
-Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
+namespace {
+
+// addend: null, or [oh, ow, C] added to every image's output in the same pass.
+Tensor resize_bilinear_impl(const Tensor& x, int64_t oh, int64_t ow, const float* addend) {
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
   Tensor out = Tensor::uninitialized({N, oh, ow, C});
   const float sh = oh > 1 ? static_cast<float>(H - 1) / static_cast<float>(oh - 1) : 0.f;
@@ -38,10 +43,31 @@ Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
         const float* c = r1 + x0[j] * C;
         const float* d = r1 + x1[j] * C;
         float* oj = o + j * C;
-        for (int64_t ch = 0; ch < C; ++ch) oj[ch] = hy * (h * a[ch] + l * b[ch]) + ly * (h * c[ch] + l * d[ch]);
+        if (addend) {
+          // Same bits as blending, storing, then ops::add: the blend is rounded to float first.
+          const float* p = addend + (i * ow + j) * C;
+          for (int64_t ch = 0; ch < C; ++ch) {
+            const float blend = hy * (h * a[ch] + l * b[ch]) + ly * (h * c[ch] + l * d[ch]);
+            oj[ch] = blend + p[ch];
+          }
+        } else {
+          for (int64_t ch = 0; ch < C; ++ch) oj[ch] = hy * (h * a[ch] + l * b[ch]) + ly * (h * c[ch] + l * d[ch]);
+        }
       }
     }
   return out;
+}
+
+}  // namespace
+
+Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
+  return resize_bilinear_impl(x, oh, ow, nullptr);
+}
+
+Tensor resize_bilinear_align_corners_add(const Tensor& x, int64_t oh, int64_t ow, const Tensor& addend) {
+  if (addend.numel() != oh * ow * x.dim(3))
+    throw std::invalid_argument("resize_bilinear_align_corners_add: addend is not [oh, ow, C]");
+  return resize_bilinear_impl(x, oh, ow, addend.data());
 }
 
 namespace {

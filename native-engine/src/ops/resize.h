@@ -6,6 +6,9 @@ namespace vggt::ops {
 
 // Bilinear, align_corners=True, channels-last. x: [N, H, W, C] -> [N, oh, ow, C].
 Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow);
+// The same plus addend [oh, ow, C] (e.g. the DPT heads' positional embedding) in one pass over
+// the output instead of two; same bits as resizing, then ops::add.
+Tensor resize_bilinear_align_corners_add(const Tensor& x, int64_t oh, int64_t ow, const Tensor& addend);
 
 // Bicubic with antialias=True, align_corners=False (Keys a = -0.5, support widened by the
 // scale when shrinking), as used to resize DINOv2's positional embedding. x: [C, H, W].

@@ -49,5 +49,25 @@ TEST(ResizeBilinear, ChannelsLastKernelEqualsTheDirectFormulaBitwise) {
   }
 }
 
+TEST(ResizeBilinear, FusedAddEqualsResizeThenAddBitwise) {
+  // Two images sharing one [oh, ow, C] addend, as the DPT heads add their positional embedding.
+  const int64_t n = 2, h = 25, w = 37, c = 8, oh = 350, ow = 518;
+  Tensor x({n, h, w, c}), pe({oh, ow, c});
+  std::mt19937 g(7);
+  std::normal_distribution<float> nd;
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = 5.f * nd(g);
+  for (int64_t i = 0; i < pe.numel(); ++i) pe[i] = 0.1f * nd(g);
+  Tensor ref = resize_bilinear_align_corners(x, oh, ow);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t i = 0; i < pe.numel(); ++i) ref[b * pe.numel() + i] += pe[i];
+  Tensor y = resize_bilinear_align_corners_add(x, oh, ow, pe);
+  ASSERT_EQ(y.shape(), ref.shape());
+  int64_t mismatches = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) mismatches += y[i] != ref[i];
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_NE(y[12345], resize_bilinear_align_corners(x, oh, ow)[12345]);  // the addend was added
+  EXPECT_THROW(resize_bilinear_align_corners_add(x, oh, ow + 1, pe), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace vggt::ops
