@@ -42,7 +42,17 @@ double Conv2d::gflop(int64_t n, int64_t h, int64_t w) const {
 }
 
 Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor* residual) const {
-  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), IC = x.dim(3);
+  return run(x.data(), false, x.dim(0), x.dim(1), x.dim(2), x.dim(3), relu, residual);
+}
+
+Tensor Conv2d::forward_bf16_input(const uint16_t* x, int64_t N, int64_t H, int64_t W, int64_t IC, bool relu,
+                                  const Tensor* residual) const {
+  if (!bf16_) throw std::logic_error("conv2d: bf16 input given to a convolution not in bf16 mode");
+  return run(x, true, N, H, W, IC, relu, residual);
+}
+
+Tensor Conv2d::run(const void* x, bool x_bf16, int64_t N, int64_t H, int64_t W, int64_t IC, bool relu,
+                   const Tensor* residual) const {
   const int64_t OC = weight_.dim(0), KH = weight_.dim(2), KW = weight_.dim(3);
   if (IC != weight_.dim(1))
     throw std::runtime_error("conv2d: input has " + std::to_string(IC) + " channels, weight expects " +
@@ -85,7 +95,8 @@ Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor* residual) const
   }
   dnnl::stream s(eng);
   auto& pd = plan->pd;
-  memory user_src({{N, IC, H, W}, dt::f32, tag::nhwc}, eng, const_cast<float*>(x.data()));
+  // A bf16 input is already what the primitive reads (no conversion pass).
+  memory user_src({{N, IC, H, W}, x_bf16 ? dt::bf16 : dt::f32, tag::nhwc}, eng, const_cast<void*>(x));
   memory user_wei({{OC, IC, KH, KW}, dt::f32, tag::oihw}, eng, const_cast<float*>(weight_.data()));
   Tensor out = Tensor::uninitialized({N, OH, OW, OC});
   if (residual) std::memcpy(out.data(), residual->data(), sizeof(float) * out.numel());
