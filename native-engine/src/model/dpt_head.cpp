@@ -52,9 +52,16 @@ Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect, bool lowp) {
 
 // Residual conv unit. The official unit uses an in-place ReLU, so its skip path adds relu(x).
 // The second ReLU and the skip add run inside the convolutions' epilogues.
+// With both convolutions in bf16 the hidden map goes from one to the other as bf16 (the second
+// would round it to bf16 anyway: same result, half the bytes, no conversion pass).
 Tensor residual_unit(const Tensor& x, const ops::Conv2d& c1, const ops::Conv2d& c2) {
   Tensor r = Tensor::uninitialized(x.shape());
   ops::relu_to(x.data(), r.data(), x.numel());
+  if (c1.bf16() && c2.bf16()) {
+    const Tensor h = c1.forward_relu_to_bf16(r);  // 3x3, padding 1: same H, W
+    return c2.forward_bf16_input(reinterpret_cast<const uint16_t*>(h.data()), x.dim(0), x.dim(1), x.dim(2),
+                                 c1.out_channels(), false, &r);
+  }
   Tensor h = c1.forward(r, /*relu=*/true);
   return c2.forward(h, false, &r);
 }

@@ -26,6 +26,11 @@ class Conv2d {
   // mode only (throws std::logic_error otherwise).
   Tensor forward_bf16_input(const uint16_t* x, int64_t N, int64_t H, int64_t W, int64_t IC, bool relu = false,
                             const Tensor* residual = nullptr) const;
+  // relu(conv(x) + b) written as bf16 by the convolution's epilogue (round-to-nearest-even: the
+  // values a following bf16 convolution would round the fp32 output to), for forward_bf16_input
+  // of the next one: [N, H', W', OC] bit patterns in a float tensor of half the element count.
+  // bf16 mode only (throws std::logic_error otherwise).
+  Tensor forward_relu_to_bf16(const Tensor& x) const;
   bool bf16() const { return bf16_; }
   void set_prepack(bool on) { prepack_ = on; }
   // bf16 inputs and weights, fp32 accumulation and output (oneDNN converts in its reorders).
@@ -37,7 +42,7 @@ class Conv2d {
 
  private:
   Tensor run(const void* x, bool x_bf16, int64_t N, int64_t H, int64_t W, int64_t IC, bool relu,
-             const Tensor* residual) const;
+             const Tensor* residual, bool out_bf16) const;
   Tensor weight_, bias_;
   int stride_ = 1, padding_ = 0;
   bool prepack_ = false, bf16_ = false;

@@ -44,5 +44,31 @@ TEST(Conv2d, Bf16InputEqualsFp32InputInBf16Mode) {
   EXPECT_THROW(f32.forward_bf16_input(xb.data(), N, H, W, IC), std::logic_error);
 }
 
+// The bf16 output of relu(conv) is the fp32 output rounded to bf16, bit for bit, so a bf16
+// convolution chained on it computes what it computed from the fp32 map.
+TEST(Conv2d, Bf16ReluOutputIsTheRoundedFp32Output) {
+  const int64_t N = 1, H = 9, W = 11, IC = 32, OC = 16;
+  const Tensor x = random_tensor({N, H, W, IC}, 5, 1.f), w = random_tensor({OC, IC, 3, 3}, 6, 0.1f),
+               b = random_tensor({OC}, 7, 0.1f);
+  Conv2d conv(w, b, 1, 1);
+  conv.set_bf16(true);
+  const Tensor ref = conv.forward(x, /*relu=*/true);
+  std::vector<uint16_t> want(ref.numel());
+  detail::f32_to_bf16(ref.data(), ref.numel(), want.data());
+  const Tensor got = conv.forward_relu_to_bf16(x);
+  ASSERT_EQ(got.numel(), (ref.numel() + 1) / 2);
+  const auto* g = reinterpret_cast<const uint16_t*>(got.data());
+  int64_t mismatches = 0, zeros = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    mismatches += g[i] != want[i];
+    zeros += g[i] == 0;
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GT(zeros, ref.numel() / 10);  // the ReLU ran
+  EXPECT_LT(zeros, ref.numel());
+  Conv2d f32(w, b, 1, 1);
+  EXPECT_THROW(f32.forward_relu_to_bf16(x), std::logic_error);
+}
+
 }  // namespace
 }  // namespace vggt::ops
