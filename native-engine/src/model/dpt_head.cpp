@@ -52,9 +52,16 @@ Tensor uv_pos_embed(int64_t C, int64_t h, int64_t w, double aspect, bool lowp) {
 
 // Residual conv unit. The official unit uses an in-place ReLU, so its skip path adds relu(x).
 // The second ReLU and the skip add run inside the convolutions' epilogues.
+// With both convolutions in bf16 the hidden map goes from one to the other as bf16 (the second
+// would round it to bf16 anyway: same result, half the bytes, no conversion pass).
 Tensor residual_unit(const Tensor& x, const ops::Conv2d& c1, const ops::Conv2d& c2) {
   Tensor r = Tensor::uninitialized(x.shape());
   ops::relu_to(x.data(), r.data(), x.numel());
+  if (c1.bf16() && c2.bf16()) {
+    const Tensor h = c1.forward_relu_to_bf16(r);  // 3x3, padding 1: same H, W
+    return c2.forward_bf16_input(reinterpret_cast<const uint16_t*>(h.data()), x.dim(0), x.dim(1), x.dim(2),
+                                 c1.out_channels(), false, &r);
+  }
   Tensor h = c1.forward(r, /*relu=*/true);
   return c2.forward(h, false, &r);
 }
@@ -63,6 +70,23 @@ Tensor residual_unit(const Tensor& x, const ops::Conv2d& c1, const ops::Conv2d& 
 Tensor pointwise(const Linear& l, const Tensor& x) {
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2);
   return l.forward(x.reshape({N * H * W, x.dim(3)})).reshape({N, H, W, l.out_features()});
+}
+
+// Bilinear upsampling (plus an optional [oh, ow, C] addend) feeding a convolution. With the
+// convolution in bf16 mode the upsampled map is written as bf16 in the resampling pass (the
+// convolution rounds its input to bf16 anyway: same result, no fp32 map, no conversion pass).
+Tensor upsample_then_conv(const ops::Conv2d& conv, const Tensor& x, int64_t oh, int64_t ow, const Tensor* addend,
+                          bool relu) {
+  if (conv.bf16()) {
+    const int64_t n = x.dim(0) * oh * ow * x.dim(3);
+    Tensor buf = Tensor::uninitialized({(n + 1) / 2});  // bf16 in a float tensor of half the count
+    auto* b = reinterpret_cast<uint16_t*>(buf.data());
+    ops::resize_bilinear_align_corners_bf16(x, oh, ow, addend, b);
+    return conv.forward_bf16_input(b, x.dim(0), oh, ow, x.dim(3), relu);
+  }
+  Tensor up = addend ? ops::resize_bilinear_align_corners_add(x, oh, ow, *addend)
+                     : ops::resize_bilinear_align_corners(x, oh, ow);
+  return conv.forward(up, relu);
 }
 
 }  // namespace
@@ -162,13 +186,14 @@ Tensor DptHead::fuse(const std::map<int, Tensor>& layers, int64_t s, int64_t H, 
         ops::add(out.data(), res.data(), out.numel());
       }
       out = residual_unit(out, f.u2c1, f.u2c2);
-      const int64_t th = level > 0 ? feats[level - 1].dim(1) : out.dim(1) * 2;
-      const int64_t tw = level > 0 ? feats[level - 1].dim(2) : out.dim(2) * 2;
+      const int64_t th = level > 0 ? feats[level - 1].dim(1) : 0;
+      const int64_t tw = level > 0 ? feats[level - 1].dim(2) : 0;
       // The official block resizes, then applies its 1x1 out_conv. Both are linear and the
       // bilinear weights sum to 1 (bias included), so they commute: running the 256x256 1x1
       // conv before the 2x upsampling is the same function at a quarter of its FLOPs.
       out = pointwise(f.out_conv, out);
-      out = ops::resize_bilinear_align_corners(out, th, tw);
+      // The last 2x upsampling is left to the caller, which fuses it with output_conv1's input.
+      if (level > 0) out = ops::resize_bilinear_align_corners(out, th, tw);
     }
     return out;
   }
@@ -176,7 +201,8 @@ Tensor DptHead::fuse(const std::map<int, Tensor>& layers, int64_t s, int64_t H, 
 
 Tensor DptHead::features(const std::map<int, Tensor>& layers, int64_t s, int64_t H, int64_t W, int down_ratio) const {
   const int64_t p = cfg.patch_size, hp = H / p, wp = W / p;
-  Tensor out = out_conv1.forward(fuse(layers, s, H, W));
+  const Tensor f = fuse(layers, s, H, W);
+  Tensor out = upsample_then_conv(out_conv1, f, f.dim(1) * 2, f.dim(2) * 2, nullptr, false);
   return ops::resize_bilinear_align_corners(out, hp * p / down_ratio, wp * p / down_ratio);
 }
 
@@ -185,10 +211,10 @@ void DptHead::forward(const std::map<int, Tensor>& layers, int64_t s0, int64_t s
   const int64_t p = cfg.patch_size, hp = H / p, wp = W / p;
   const double aspect = static_cast<double>(W) / static_cast<double>(H);
   for (int64_t s = s0; s < s1; ++s) {
-    Tensor out = out_conv1.forward(fuse(layers, s, H, W));
-    out = ops::resize_bilinear_align_corners(out, hp * p, wp * p);
-    ops::add(out.data(), pos_embed(out.dim(3), out.dim(1), out.dim(2), aspect).data(), out.numel());
-    out = out_conv2a.forward(out, /*relu=*/true);
+    const Tensor f = fuse(layers, s, H, W);
+    Tensor out = upsample_then_conv(out_conv1, f, f.dim(1) * 2, f.dim(2) * 2, nullptr, false);
+    const Tensor pe = pos_embed(out.dim(3), hp * p, wp * p, aspect);
+    out = upsample_then_conv(out_conv2a, out, hp * p, wp * p, &pe, /*relu=*/true);
     out = pointwise(out_conv2b, out);  // [1, H, W, out_dim]
 
     const int64_t HW = H * W, nc = out_dim - 1;

@@ -12,6 +12,7 @@
 #include "ops/layernorm_fused.h"
 #include "ops/linear_lowp.h"
 #include "ops/norm.h"
+#include "ops/qkv_epilogue.h"
 
 namespace vggt {
 
@@ -212,9 +213,23 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
       h = norm1.forward(x);
     Tensor q = Tensor::uninitialized({B, H, N, D}), k = Tensor::uninitialized({B, H, N, D}),
            v = Tensor::uninitialized({B, H, N, D});
+    // With the vector QK-norm (fused-add-ln) and cached, fused RoPE, split + QK-norm + RoPE run as
+    // one pass over the Linear's output (same bits as the separate passes below). Row-chunked
+    // blocks (many frames) split chunk by chunk and take the separate passes.
+    const bool fused_epilogue = T <= kRowChunk && flags.fused_add_ln &&
+                                (!rope || (flags.rope_cache && flags.rope_fused && rope_tokens));
     if (T <= kRowChunk) {
       Tensor qkv_out = qkv.forward(h, P, sp);
-      ops::split_qkv(qkv_out.data(), q.data(), k.data(), v.data(), B, N, H, D);
+      if (fused_epilogue) {
+        const ops::HeadNorm qn{q_norm.w.data(), q_norm.b.data(), q_norm.eps};
+        const ops::HeadNorm kn{k_norm.w.data(), k_norm.b.data(), k_norm.eps};
+        ops::split_qkv_norm_rope(qkv_out.data(), q.data(), k.data(), v.data(), B, N, H, D,
+                                 has_qk_norm ? &qn : nullptr, has_qk_norm ? &kn : nullptr,
+                                 rope ? rope_tokens->cos.data() : nullptr, rope ? rope_tokens->sin.data() : nullptr,
+                                 rope ? rope_tokens->N : 1);
+      } else {
+        ops::split_qkv(qkv_out.data(), q.data(), k.data(), v.data(), B, N, H, D);
+      }
     } else {
       // Many frames: the fused [T, 3C] output next to q/k/v would double the block's largest
       // buffers, so it is produced and split a row chunk at a time (rows are independent).
@@ -225,7 +240,7 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
       }
     }
     h = Tensor();
-    if (has_qk_norm) {
+    if (has_qk_norm && !fused_epilogue) {
       // fused-add-ln also brings the one-pass vector LayerNorm to QK-norm (64-wide rows).
       auto norm = flags.fused_add_ln ? [](const float* x, float* y, const float* w, const float* b, int64_t rows,
                                           int64_t C, float eps) { ops::layernorm(x, y, w, b, rows, static_cast<int>(C), eps); }
@@ -233,7 +248,7 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
       norm(q.data(), q.data(), q_norm.w.data(), q_norm.b.data(), B * H * N, D, q_norm.eps);
       norm(k.data(), k.data(), k_norm.w.data(), k_norm.b.data(), B * H * N, D, k_norm.eps);
     }
-    if (rope) {
+    if (rope && !fused_epilogue) {
       apply_rope(q.data(), B * H, N, D, pos, rope, rope_tokens, flags, rope_base);
       apply_rope(k.data(), B * H, N, D, pos, rope, rope_tokens, flags, rope_base);
     }

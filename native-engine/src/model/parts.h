@@ -106,7 +106,8 @@ struct DptHead {
   mutable std::mutex pe_mu;
 
  private:
-  // Token projection, resize and fusion of frame s, up to (not including) output_conv1.
+  // Token projection, resize and fusion of frame s, up to (not including) the last fusion
+  // block's 2x upsampling, which the callers fuse with output_conv1's input.
   Tensor fuse(const std::map<int, Tensor>& layers, int64_t s, int64_t H, int64_t W) const;
 
  public:

@@ -42,7 +42,22 @@ double Conv2d::gflop(int64_t n, int64_t h, int64_t w) const {
 }
 
 Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor* residual) const {
-  const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), IC = x.dim(3);
+  return run(x.data(), false, x.dim(0), x.dim(1), x.dim(2), x.dim(3), relu, residual, false);
+}
+
+Tensor Conv2d::forward_relu_to_bf16(const Tensor& x) const {
+  if (!bf16_) throw std::logic_error("conv2d: bf16 output asked of a convolution not in bf16 mode");
+  return run(x.data(), false, x.dim(0), x.dim(1), x.dim(2), x.dim(3), true, nullptr, true);
+}
+
+Tensor Conv2d::forward_bf16_input(const uint16_t* x, int64_t N, int64_t H, int64_t W, int64_t IC, bool relu,
+                                  const Tensor* residual) const {
+  if (!bf16_) throw std::logic_error("conv2d: bf16 input given to a convolution not in bf16 mode");
+  return run(x, true, N, H, W, IC, relu, residual, false);
+}
+
+Tensor Conv2d::run(const void* x, bool x_bf16, int64_t N, int64_t H, int64_t W, int64_t IC, bool relu,
+                   const Tensor* residual, bool out_bf16) const {
   const int64_t OC = weight_.dim(0), KH = weight_.dim(2), KW = weight_.dim(3);
   if (IC != weight_.dim(1))
     throw std::runtime_error("conv2d: input has " + std::to_string(IC) + " channels, weight expects " +
@@ -51,7 +66,9 @@ Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor* residual) const
   const int64_t OW = (W + 2 * padding_ - KW) / stride_ + 1;
   if (residual && residual->shape() != std::vector<int64_t>{N, OH, OW, OC})
     throw std::runtime_error("conv2d: residual shape does not match the output");
-  const int epilogue = residual ? 2 : relu ? 1 : 0;
+  // 3: relu with a bf16 output (the plan's destination type differs).
+  const int epilogue = out_bf16 ? 3 : residual ? 2 : relu ? 1 : 0;
+  const dt out_dt = out_bf16 ? dt::bf16 : dt::f32;
   auto& eng = cpu_engine();
   std::shared_ptr<Impl::Plan> plan;
   {
@@ -62,7 +79,7 @@ Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor* residual) const
       // oneDNN dims are always (N, C, H, W); the tag says the memory is channels-last.
       memory::desc src_md({N, IC, H, W}, in_dt, tag::nhwc);
       memory::desc wei_md({OC, IC, KH, KW}, in_dt, tag::any);
-      memory::desc dst_md({N, OC, OH, OW}, dt::f32, tag::nhwc);
+      memory::desc dst_md({N, OC, OH, OW}, out_dt, tag::nhwc);
       memory::desc bias_md({OC}, dt::f32, tag::x);
       memory::dims strides = {stride_, stride_}, pad = {padding_, padding_};
       dnnl::convolution_forward::desc d =
@@ -73,7 +90,7 @@ Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor* residual) const
                                                           dnnl::algorithm::convolution_direct, src_md, wei_md,
                                                           bias_md, dst_md, strides, pad, pad);
       dnnl::post_ops po;
-      if (epilogue == 1) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      if (epilogue == 1 || epilogue == 3) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
       if (epilogue == 2) po.append_sum(1.f);
       dnnl::primitive_attr attr;
       attr.set_post_ops(po);
@@ -85,11 +102,13 @@ Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor* residual) const
   }
   dnnl::stream s(eng);
   auto& pd = plan->pd;
-  memory user_src({{N, IC, H, W}, dt::f32, tag::nhwc}, eng, const_cast<float*>(x.data()));
+  // A bf16 input is already what the primitive reads (no conversion pass).
+  memory user_src({{N, IC, H, W}, x_bf16 ? dt::bf16 : dt::f32, tag::nhwc}, eng, const_cast<void*>(x));
   memory user_wei({{OC, IC, KH, KW}, dt::f32, tag::oihw}, eng, const_cast<float*>(weight_.data()));
-  Tensor out = Tensor::uninitialized({N, OH, OW, OC});
+  // A bf16 output lives in a float tensor of half the element count.
+  Tensor out = out_bf16 ? Tensor::uninitialized({(N * OH * OW * OC + 1) / 2}) : Tensor::uninitialized({N, OH, OW, OC});
   if (residual) std::memcpy(out.data(), residual->data(), sizeof(float) * out.numel());
-  memory dst({{N, OC, OH, OW}, dt::f32, tag::nhwc}, eng, out.data());
+  memory dst({{N, OC, OH, OW}, out_dt, tag::nhwc}, eng, out.data());
 
   memory src = user_src;
   if (pd.src_desc() != user_src.get_desc()) {  // bf16: a conversion, same layout

@@ -21,6 +21,17 @@ class Conv2d {
   // x: [N, H, W, IC] -> [N, H', W', OC]. Fused epilogues: relu(conv(x) + b), or
   // conv(x) + b + residual (residual [N, H', W', OC]) -- both exact, applied to the fp32 result.
   Tensor forward(const Tensor& x, bool relu = false, const Tensor* residual = nullptr) const;
+  // The same with x already bf16 ([N, H, W, IC] bit patterns, round-to-nearest-even), as a
+  // producer can write it in its own pass: same result as forward() on the fp32 values. bf16
+  // mode only (throws std::logic_error otherwise).
+  Tensor forward_bf16_input(const uint16_t* x, int64_t N, int64_t H, int64_t W, int64_t IC, bool relu = false,
+                            const Tensor* residual = nullptr) const;
+  // relu(conv(x) + b) written as bf16 by the convolution's epilogue (round-to-nearest-even: the
+  // values a following bf16 convolution would round the fp32 output to), for forward_bf16_input
+  // of the next one: [N, H', W', OC] bit patterns in a float tensor of half the element count.
+  // bf16 mode only (throws std::logic_error otherwise).
+  Tensor forward_relu_to_bf16(const Tensor& x) const;
+  bool bf16() const { return bf16_; }
   void set_prepack(bool on) { prepack_ = on; }
   // bf16 inputs and weights, fp32 accumulation and output (oneDNN converts in its reorders).
   void set_bf16(bool on) { bf16_ = on; }
@@ -30,6 +41,8 @@ class Conv2d {
   struct Impl;
 
  private:
+  Tensor run(const void* x, bool x_bf16, int64_t N, int64_t H, int64_t W, int64_t IC, bool relu,
+             const Tensor* residual, bool out_bf16) const;
   Tensor weight_, bias_;
   int stride_ = 1, padding_ = 0;
   bool prepack_ = false, bf16_ = false;

@@ -1,14 +1,22 @@
 #include "ops/resize.h"
 
+#include <stdexcept>
+
+#include "ops/linear_lowp.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace vggt::ops {
 
-Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
+namespace {
+
+// addend: null, or [oh, ow, C] added to every image's output in the same pass. Writes fp32 to
+// out_f32, or (out_f32 null) each output row rounded to bf16 into out_bf16.
+void resize_bilinear_impl(const Tensor& x, int64_t oh, int64_t ow, const float* addend, float* out_f32,
+                          uint16_t* out_bf16) {
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
-  Tensor out = Tensor::uninitialized({N, oh, ow, C});
   const float sh = oh > 1 ? static_cast<float>(H - 1) / static_cast<float>(oh - 1) : 0.f;
   const float sw = ow > 1 ? static_cast<float>(W - 1) / static_cast<float>(ow - 1) : 0.f;
   std::vector<int64_t> x0(ow), x1(ow);
@@ -21,7 +29,10 @@ Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
   }
   // Channels are contiguous: every output pixel is four contiguous rows of C blended with the
   // same two weights per axis, which vectorises over C.
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel
+  {
+  std::vector<float> row(out_f32 ? 0 : static_cast<size_t>(ow * C));
+#pragma omp for collapse(2) schedule(static)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t i = 0; i < oh; ++i) {
       const float src = sh * i;
@@ -30,7 +41,7 @@ Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
       const float ly = src - y0, hy = 1.f - ly;
       const float* r0 = x.data() + (n * H + y0) * W * C;
       const float* r1 = x.data() + (n * H + y1) * W * C;
-      float* o = out.data() + (n * oh + i) * ow * C;
+      float* o = out_f32 ? out_f32 + (n * oh + i) * ow * C : row.data();
       for (int64_t j = 0; j < ow; ++j) {
         const float l = lx[j], h = 1.f - l;
         const float* a = r0 + x0[j] * C;
@@ -38,10 +49,42 @@ Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
         const float* c = r1 + x0[j] * C;
         const float* d = r1 + x1[j] * C;
         float* oj = o + j * C;
-        for (int64_t ch = 0; ch < C; ++ch) oj[ch] = hy * (h * a[ch] + l * b[ch]) + ly * (h * c[ch] + l * d[ch]);
+        if (addend) {
+          // Same bits as blending, storing, then ops::add: the blend is rounded to float first.
+          const float* p = addend + (i * ow + j) * C;
+          for (int64_t ch = 0; ch < C; ++ch) {
+            const float blend = hy * (h * a[ch] + l * b[ch]) + ly * (h * c[ch] + l * d[ch]);
+            oj[ch] = blend + p[ch];
+          }
+        } else {
+          for (int64_t ch = 0; ch < C; ++ch) oj[ch] = hy * (h * a[ch] + l * b[ch]) + ly * (h * c[ch] + l * d[ch]);
+        }
       }
+      if (!out_f32) detail::f32_to_bf16(row.data(), ow * C, out_bf16 + (n * oh + i) * ow * C);
     }
+  }
+}
+
+}  // namespace
+
+Tensor resize_bilinear_align_corners(const Tensor& x, int64_t oh, int64_t ow) {
+  Tensor out = Tensor::uninitialized({x.dim(0), oh, ow, x.dim(3)});
+  resize_bilinear_impl(x, oh, ow, nullptr, out.data(), nullptr);
   return out;
+}
+
+Tensor resize_bilinear_align_corners_add(const Tensor& x, int64_t oh, int64_t ow, const Tensor& addend) {
+  if (addend.numel() != oh * ow * x.dim(3))
+    throw std::invalid_argument("resize_bilinear_align_corners_add: addend is not [oh, ow, C]");
+  Tensor out = Tensor::uninitialized({x.dim(0), oh, ow, x.dim(3)});
+  resize_bilinear_impl(x, oh, ow, addend.data(), out.data(), nullptr);
+  return out;
+}
+
+void resize_bilinear_align_corners_bf16(const Tensor& x, int64_t oh, int64_t ow, const Tensor* addend, uint16_t* out) {
+  if (addend && addend->numel() != oh * ow * x.dim(3))
+    throw std::invalid_argument("resize_bilinear_align_corners_bf16: addend is not [oh, ow, C]");
+  resize_bilinear_impl(x, oh, ow, addend ? addend->data() : nullptr, nullptr, out);
 }
 
 namespace {

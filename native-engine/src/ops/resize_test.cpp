@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <vector>
+
+#include "ops/linear_lowp.h"
 
 namespace vggt::ops {
 namespace {
@@ -46,6 +49,43 @@ TEST(ResizeBilinear, ChannelsLastKernelEqualsTheDirectFormulaBitwise) {
     EXPECT_EQ(mismatches, 0) << k.h << "x" << k.w << " -> " << k.oh << "x" << k.ow;
     // Corners are copied exactly (align_corners=True).
     EXPECT_EQ(y[0], xl[0]);
+  }
+}
+
+TEST(ResizeBilinear, FusedAddEqualsResizeThenAddBitwise) {
+  // Two images sharing one [oh, ow, C] addend, as the DPT heads add their positional embedding.
+  const int64_t n = 2, h = 25, w = 37, c = 8, oh = 350, ow = 518;
+  Tensor x({n, h, w, c}), pe({oh, ow, c});
+  std::mt19937 g(7);
+  std::normal_distribution<float> nd;
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = 5.f * nd(g);
+  for (int64_t i = 0; i < pe.numel(); ++i) pe[i] = 0.1f * nd(g);
+  Tensor ref = resize_bilinear_align_corners(x, oh, ow);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t i = 0; i < pe.numel(); ++i) ref[b * pe.numel() + i] += pe[i];
+  Tensor y = resize_bilinear_align_corners_add(x, oh, ow, pe);
+  ASSERT_EQ(y.shape(), ref.shape());
+  int64_t mismatches = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) mismatches += y[i] != ref[i];
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_NE(y[12345], resize_bilinear_align_corners(x, oh, ow)[12345]);  // the addend was added
+  EXPECT_THROW(resize_bilinear_align_corners_add(x, oh, ow + 1, pe), std::invalid_argument);
+}
+
+TEST(ResizeBilinear, Bf16OutputIsTheRoundedFp32Output) {
+  const int64_t h = 25, w = 37, c = 16, oh = 100, ow = 148;
+  Tensor x({2, h, w, c}), pe({oh, ow, c});
+  std::mt19937 g(9);
+  std::normal_distribution<float> nd;
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = nd(g);
+  for (int64_t i = 0; i < pe.numel(); ++i) pe[i] = 0.1f * nd(g);
+  const Tensor* const adds[] = {nullptr, &pe};
+  for (const Tensor* add : adds) {
+    const Tensor ref = add ? resize_bilinear_align_corners_add(x, oh, ow, *add) : resize_bilinear_align_corners(x, oh, ow);
+    std::vector<uint16_t> want(ref.numel()), got(ref.numel(), 0xFFFF);
+    detail::f32_to_bf16(ref.data(), ref.numel(), want.data());
+    resize_bilinear_align_corners_bf16(x, oh, ow, add, got.data());
+    EXPECT_EQ(got, want) << (add ? "with addend" : "plain");
   }
 }
 

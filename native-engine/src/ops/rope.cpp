@@ -64,15 +64,7 @@ void rope_apply(float* x, int64_t BH, int64_t N, int64_t D, const float* cos_tok
 #pragma omp parallel for collapse(2) if (BH * N * D > 65536)
     for (int64_t bh = 0; bh < BH; ++bh)
       for (int64_t n = 0; n < N; ++n) {
-        float* v = x + (bh * N + n) * D;
-        const float* c = cos_tok + (n % period) * D;
-        const float* s = sin_tok + (n % period) * D;
-        for (int64_t a = 0; a < D; a += d)
-          for (int64_t i = 0; i < half; ++i) {
-            const float x1 = v[a + i], x2 = v[a + i + half];
-            v[a + i] = x1 * c[a + i] - x2 * s[a + i];
-            v[a + i + half] = x2 * c[a + i + half] + x1 * s[a + i + half];
-          }
+        rope_row(x + (bh * N + n) * D, cos_tok + (n % period) * D, sin_tok + (n % period) * D, D);
       }
     return;
   }
