@@ -1,5 +1,6 @@
 import { formatBytes, formatSeconds } from "../format";
 import { setOptions, startRun, useStore } from "../store";
+import { ChunkControls } from "./ChunkControls";
 import { RunProgress } from "./RunProgress";
 
 export function RunPanel() {
@@ -31,6 +32,7 @@ export function RunPanel() {
           Random-weight benchmark
         </label>
       </div>
+      <ChunkControls />
       {estimate && (
         <div className="estimate" data-testid="estimate">
           <div>
