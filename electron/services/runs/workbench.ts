@@ -457,7 +457,8 @@ export class Workbench implements Backend {
         : run.engineOptions;
       if (result.trackCacheRun) this.trackCache = { runId: id, engineRun: result.trackCacheRun };
       this.setRun(id, { status: "done", durationMs, stages: result.stages, ...(engineOptions ? { engineOptions } : {}) });
-      this.recordThroughput(run, durationMs);
+      // A chunked run computes the shared frames twice: its time is not the throughput of est.frames.
+      if (!chunked) this.recordThroughput(run, durationMs);
     } catch (e) {
       const cancelled = e instanceof CancelledError || signal.aborted;
       this.setRun(id, { status: cancelled ? "cancelled" : "failed", durationMs: Date.now() - t0, error: cancelled ? "cancelled by the user" : (e as Error).message });
