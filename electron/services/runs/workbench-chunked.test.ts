@@ -65,7 +65,7 @@ function setup() {
 describe.skipIf(!have)("Workbench chunked runs", () => {
   it("runs one engine job per chunk with the run's options, reports each chunk, and merges into one output", async () => {
     const { wb, engine, events, paths } = setup();
-    const run = await wb.startRun({ images: paths, options: { preprocess: "pad", randomWeights: false, seed: 0, engineOptions: { bf16: true }, chunk: { size: 2, overlap: 1 } } });
+    const run = await wb.startRun({ images: paths, options: { preprocess: "pad", randomWeights: false, seed: 0, engineOptions: { bf16: true }, parallel: { mode: "ulysses", degree: 2 }, chunk: { size: 2, overlap: 1 } } });
     await wb.idle();
     const done = wb.getRun(run.id);
     expect(done.status, done.error).toBe("done");
@@ -73,7 +73,8 @@ describe.skipIf(!have)("Workbench chunked runs", () => {
       ["a.png", "b.png"],
       ["b.png", "c.png"],
     ]);
-    expect(engine.jobs.every((j) => j.preprocess === "pad" && j.flags?.bf16 === true && !j.trackCache)).toBe(true);
+    // Every chunk is a normal pass with the run's switches and its sequence parallelism.
+    expect(engine.jobs.every((j) => j.preprocess === "pad" && j.flags?.bf16 === true && j.parallel?.mode === "ulysses" && j.parallel.degree === 2 && !j.trackCache)).toBe(true);
     expect(done.chunks!.map((c) => c.frames)).toEqual([
       [0, 1],
       [1, 2],
