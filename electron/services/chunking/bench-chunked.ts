@@ -7,7 +7,7 @@
 //     --images DIR[,DIR2] [--unchunked-max 50] [--preprocess pad] [-- ENGINE ARGS...]
 // Frames beyond the images given are the images again, in order (a longer sequence of the scenes).
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -49,6 +49,15 @@ async function pass(images: string[], output: string, peaks: number[], signal: A
   });
 }
 
+/** CPU seconds of this process's finished children (the engine passes), from /proc/self/stat:
+ *  on a loaded shared machine it says more about the work than wall time does. */
+function childCpuSeconds(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields after the command: state is #3, cutime #16 and cstime #17 (1-based in proc(5)).
+  return (Number(f[16 - 3]) + Number(f[17 - 3])) / 100;
+}
+
 const size = Number(values.chunk);
 const overlap = Number(values.overlap);
 console.log(`engine ${bin}, args: ${engineArgs.join(" ") || "(none)"}, preprocess ${values.preprocess}, chunk ${size} overlap ${overlap}`);
@@ -61,6 +70,7 @@ for (const n of values.frames!.split(",").map(Number)) {
     const dir = mkdtempSync(join(tmpdir(), "bench-chunked-"));
     const peaks: number[] = [];
     const t0 = Date.now();
+    const cpu0 = childCpuSeconds();
     try {
       const res = await runChunked({
         images,
@@ -74,7 +84,7 @@ for (const n of values.frames!.split(",").map(Number)) {
       const seconds = (Date.now() - t0) / 1000;
       const label = chunked ? `chunked K=${size} O=${overlap} (${res.plan.length} chunks)` : "unchunked";
       rows.push({ label, seconds, enginePeak: Math.max(...peaks), passes: peaks.length });
-      console.log(`${n} frames, ${label}: ${seconds.toFixed(1)} s, engine peak RSS ${Math.max(...peaks)} MiB (per pass: ${peaks.join(", ")}), this process's peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+      console.log(`${n} frames, ${label}: ${seconds.toFixed(1)} s wall, engine CPU ${(childCpuSeconds() - cpu0).toFixed(1)} s, engine peak RSS ${Math.max(...peaks)} MiB (per pass: ${peaks.join(", ")}), this process's peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
       if (chunked) for (const c of res.chunks) console.log(`    ${describeChunk(c)}`);
     } catch (e) {
       console.log(`${n} frames, ${chunked ? "chunked" : "unchunked"}: FAILED ${(e as Error).message.slice(0, 500)}`);
