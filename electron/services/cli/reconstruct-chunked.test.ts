@@ -1,7 +1,7 @@
 // `vggt-workbench reconstruct --chunk K --overlap O` with the real engine (the tiny golden model):
 // one chunk is exactly the single run; a 2-chunk run on kitchen photos merges and reports residuals.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -61,6 +61,26 @@ describe.skipIf(!have)("vggt-workbench reconstruct --chunk", () => {
     expect(JSON.parse(m.metadata.chunks).chunks).toHaveLength(2);
     expect(readdirSync(out).filter((f) => f.startsWith(".chunks-") || f.includes(".tmp-"))).toEqual([]);
     expect(existsSync(join(out, "colmap/sparse/0/images.bin"))).toBe(true);
+  }, 400_000);
+
+  it("Ctrl-C during a chunk stops the engine and leaves the earlier result and nothing else", async () => {
+    const out = join(tmp, "cancelled");
+    mkdirSync(out);
+    writeFileSync(join(out, "reconstruction.safetensors"), "earlier result");
+    const p = spawn(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", join(repo, "assets/sample"), "--chunk", "3", "--overlap", "1", "--out", out, "--weights", join(tiny, "weights.safetensors"), "--config", join(tiny, "config.json")], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    const code = await new Promise<number | null>((ok) => {
+      p.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+        // Interrupt once the first chunk's engine is at work.
+        if (/chunk 1 engine: .*encoder/.test(err) && !p.killed) p.kill("SIGINT");
+      });
+      p.on("close", ok);
+    });
+    expect(code, err).not.toBe(0);
+    expect(err).toMatch(/cancelled; earlier results in .* are unchanged/);
+    expect(readFileSync(join(out, "reconstruction.safetensors"), "utf8")).toBe("earlier result");
+    expect(readdirSync(out)).toEqual(["reconstruction.safetensors"]);
   }, 400_000);
 
   it("refuses an overlap that is not smaller than the chunk", () => {
