@@ -13,10 +13,11 @@
 //   fitted to it, so the earlier one's cameras are the reference the fit is measured against.
 // - Writing (writeMergedOutput): streamed, one chunk file in memory at a time; positional writes
 //   into a temp file beside the target, fsync, rename (nothing half-written is ever visible).
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { applySim3, IDENTITY_SIM3, robustSim3, Sim3Error, type Mat3, type Sim3 } from "../../../common/sim3.js";
 import { rotationToQuaternion } from "../export/camera-math.js";
-import { readSafetensors, type DType, type SafetensorsFile, type TensorEntry } from "../tensors/safetensors.js";
+import type { DType } from "../tensors/safetensors.js";
+import { ChunkFile, DTYPE_SIZE } from "./chunk-file.js";
 import type { ChunkSpan } from "./plan.js";
 
 export type AlignBranch = "depth" | "pointmap";
@@ -42,7 +43,6 @@ export interface ChunkReport {
 
 export class ChunkMergeError extends Error {}
 
-const DTYPE_SIZE: Record<DType, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I8: 1, U8: 1, I32: 4, I64: 8 };
 
 /** Per-frame tensors of an engine output and what a Sim(3) of the world does to them. */
 const GEOMETRY = {
@@ -54,16 +54,8 @@ const GEOMETRY = {
 } as const;
 const UNCHANGED = new Set(["intrinsic", "depth_conf", "world_points_conf", "images"]);
 
-function f32(file: SafetensorsFile, name: string, source: string): Float32Array {
-  const t = file.tensors.get(name);
-  if (!t) throw new ChunkMergeError(`${source}: missing tensor '${name}'`);
-  if (t.dtype !== "F32") throw new ChunkMergeError(`${source}: tensor '${name}' is ${t.dtype}, the merge expects F32`);
-  // The engine's data starts 8-aligned; copy only if a view would be misaligned.
-  return t.bytes.byteOffset % 4 === 0 ? new Float32Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength / 4) : new Float32Array(Uint8Array.from(t.bytes).buffer);
-}
-
 /** Frame count, H, W of a chunk output, with every tensor checked to be per-frame and known. */
-function chunkShape(file: SafetensorsFile, source: string, frames: number): { H: number; W: number } {
+function chunkShape(file: ChunkFile, source: string, frames: number): { H: number; W: number } {
   const ext = file.tensors.get("extrinsic");
   if (!ext) throw new ChunkMergeError(`${source}: missing tensor 'extrinsic' (is this a vggt-engine output?)`);
   const conf = file.tensors.get("depth_conf") ?? file.tensors.get("world_points_conf");
@@ -75,18 +67,11 @@ function chunkShape(file: SafetensorsFile, source: string, frames: number): { H:
   return { H: conf.shape[1], W: conf.shape[2] };
 }
 
-function frameRange(t: TensorEntry, from: number, to: number): Uint8Array {
-  const per = t.bytes.byteLength / t.shape[0];
-  return t.bytes.subarray(from * per, to * per);
-}
-
 /** The frames [from, to) of a tensor with the world mapped by T (a copy; chunk 0 is copied as is). */
-function transformFrames(name: string, t: TensorEntry, from: number, to: number, T: Sim3, source: string): Uint8Array {
-  const raw = frameRange(t, from, to);
+function transformFrames(name: string, file: ChunkFile, from: number, to: number, T: Sim3): Uint8Array {
   const kind = GEOMETRY[name as keyof typeof GEOMETRY];
-  if (!kind || T === IDENTITY_SIM3) return raw;
-  if (t.dtype !== "F32") throw new ChunkMergeError(`${source}: tensor '${name}' is ${t.dtype}, the merge expects F32`);
-  const v = new Float32Array(Uint8Array.from(raw).buffer);
+  if (!kind || T === IDENTITY_SIM3) return file.frames(name, from, to);
+  const v = file.framesF32(name, from, to);
   const { s, R } = T;
   const frames = to - from;
   if (kind === "scale") for (let i = 0; i < v.length; i++) v[i] *= s;
@@ -135,7 +120,7 @@ function transformFrames(name: string, t: TensorEntry, from: number, to: number,
       }
     }
   }
-  return new Uint8Array(v.buffer);
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 /** Estimates each chunk's Sim(3) into chunk 0's frame as the chunks arrive, in order; keeps only
@@ -156,7 +141,8 @@ export class ChunkAligner {
     return this.shape;
   }
 
-  add(file: SafetensorsFile, source: string): ChunkReport {
+  add(file: ChunkFile): ChunkReport {
+    const source = file.path;
     const i = this.transforms.length;
     const span = this.plan[i];
     if (!span) throw new ChunkMergeError(`${source}: more chunk outputs than planned chunks (${this.plan.length})`);
@@ -168,23 +154,24 @@ export class ChunkAligner {
       );
     this.shape = shape;
     const [xyzName, confName] = this.branch === "depth" ? ["world_points_from_depth", "depth_conf"] : ["world_points", "world_points_conf"];
-    const xyz = f32(file, xyzName, source);
-    const conf = f32(file, confName, source);
     const hw = shape.H * shape.W;
+    const shared = span.firstNew - span.first;
     let T: Sim3 = IDENTITY_SIM3;
     let report: ChunkReport;
     if (i === 0) {
       report = { index: 0, frames: [span.first, span.last], scale: 1, rotationDeg: 0, residual: null, relativeResidual: null, inliers: 1, points: 0 };
     } else {
       const prev = this.carry!;
-      const n = (span.firstNew - span.first) * hw; // the shared frames are this chunk's first ones
+      const n = shared * hw; // the shared frames are this chunk's first ones
+      const xyz = file.framesF32(xyzName, 0, shared);
+      const conf = file.framesF32(confName, 0, shared);
       const w = new Float32Array(n);
       for (let k = 0; k < n; k++) w[k] = Math.min(conf[k], prev.conf[k]);
       const cut = medianOf(w);
       for (let k = 0; k < n; k++) if (!(w[k] >= cut)) w[k] = 0;
       let fit;
       try {
-        fit = robustSim3(xyz.subarray(0, 3 * n), prev.xyz, w, { seed: i });
+        fit = robustSim3(xyz, prev.xyz, w, { seed: i });
       } catch (e) {
         if (e instanceof Sim3Error) throw new ChunkMergeError(`${source}: chunk ${i} cannot be aligned to chunk ${i - 1} on frames ${span.first}-${span.firstNew - 1}: ${e.message}`);
         throw e;
@@ -208,7 +195,8 @@ export class ChunkAligner {
     if (next) {
       // Frames next.first..span.last, placed in chunk 0's frame.
       const from = next.first - span.first;
-      const placed = Float32Array.from(xyz.subarray(3 * from * hw));
+      const frames = span.last - span.first + 1;
+      const placed = file.framesF32(xyzName, from, frames);
       if (T !== IDENTITY_SIM3)
         for (let k = 0; k < placed.length; k += 3) {
           const p = applySim3(T, placed[k], placed[k + 1], placed[k + 2]);
@@ -216,7 +204,7 @@ export class ChunkAligner {
           placed[k + 1] = p[1];
           placed[k + 2] = p[2];
         }
-      this.carry = { xyz: placed, conf: Float32Array.from(conf.subarray(from * hw)) };
+      this.carry = { xyz: placed, conf: file.framesF32(confName, from, frames) };
     } else this.carry = null;
     return report;
   }
@@ -227,7 +215,7 @@ function medianOf(a: Float32Array): number {
   return b.length ? b[b.length >> 1] : 0;
 }
 
-function mergedFrames(files: SafetensorsFile[], plan: ChunkSpan[], sources: string[]): string | undefined {
+function mergedFrames(files: { metadata: Record<string, string> }[], plan: ChunkSpan[], sources: string[]): string | undefined {
   if (files.some((f) => f.metadata.frames === undefined)) return undefined;
   const all: unknown[] = [];
   files.forEach((f, i) => {
@@ -257,7 +245,11 @@ export function writeMergedOutput(chunkPaths: string[], plan: ChunkSpan[], trans
   const S = plan[plan.length - 1].last + 1;
   // Header from chunk 0's tensors with the frame count of the whole sequence. The frames metadata
   // of every chunk is needed up front (the header comes first), so read it from each header.
-  const heads = chunkPaths.map((p) => readSafetensorsHeaderOnly(p));
+  const heads = chunkPaths.map((p) => {
+    const f = ChunkFile.open(p);
+    f.close();
+    return f;
+  });
   const first = heads[0];
   const names = [...first.tensors.keys()];
   const tensors: Record<string, { dtype: DType; shape: number[]; data_offsets: [number, number] }> = {};
@@ -293,13 +285,18 @@ export function writeMergedOutput(chunkPaths: string[], plan: ChunkSpan[], trans
     writeAll(fd, Buffer.from(json), 8);
     plan.forEach((span, i) => {
       if (opts.signal?.aborted) throw new ChunkMergeError("cancelled");
-      const file = readSafetensors(chunkPaths[i]);
-      const from = span.firstNew - span.first;
-      const to = span.last - span.first + 1;
-      for (const name of names) {
-        const t = file.tensors.get(name)!;
-        const bytes = transformFrames(name, t, from, to, transforms[i], chunkPaths[i]);
-        writeAll(fd, bytes, dataStart + tensors[name].data_offsets[0] + span.firstNew * perFrame.get(name)!);
+      const file = ChunkFile.open(chunkPaths[i]);
+      try {
+        const from = span.firstNew - span.first;
+        const to = span.last - span.first + 1;
+        // A few frames at a time: memory stays small whatever the chunk size.
+        for (const name of names)
+          for (let f = from; f < to; f += 4) {
+            const bytes = transformFrames(name, file, f, Math.min(to, f + 4), transforms[i]);
+            writeAll(fd, bytes, dataStart + tensors[name].data_offsets[0] + (span.first + f) * perFrame.get(name)!);
+          }
+      } finally {
+        file.close();
       }
     });
     fsyncSync(fd);
@@ -314,45 +311,4 @@ export function writeMergedOutput(chunkPaths: string[], plan: ChunkSpan[], trans
 function writeAll(fd: number, data: Uint8Array, position: number): void {
   let done = 0;
   while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, position + done);
-}
-
-/** Tensor shapes and metadata of a safetensors file without reading its data. */
-function readSafetensorsHeaderOnly(path: string): SafetensorsFile {
-  const fd = openSync(path, "r");
-  try {
-    const len = Buffer.alloc(8);
-    readFull(fd, len, 0);
-    const n = len.readBigUInt64LE(0);
-    if (n > 100n * 2n ** 20n) throw new ChunkMergeError(`${path}: safetensors header too large (${n} bytes)`);
-    const header = Buffer.alloc(Number(n));
-    readFull(fd, header, 8);
-    let parsed: Record<string, any>;
-    try {
-      parsed = JSON.parse(header.toString("utf8"));
-    } catch {
-      throw new ChunkMergeError(`${path}: corrupt safetensors header`);
-    }
-    const tensors = new Map<string, TensorEntry>();
-    let metadata: Record<string, string> = {};
-    for (const [k, v] of Object.entries(parsed)) {
-      if (k === "__metadata__") metadata = v;
-      else tensors.set(k, { dtype: v.dtype, shape: v.shape, bytes: new Uint8Array(0) });
-    }
-    return { tensors, metadata };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readFull(fd: number, buf: Buffer, position: number): void {
-  let done = 0;
-  while (done < buf.byteLength) {
-    const n = readSyncAt(fd, buf, done, position + done);
-    if (n === 0) throw new ChunkMergeError("unexpected end of file in a safetensors header");
-    done += n;
-  }
-}
-
-function readSyncAt(fd: number, buf: Buffer, offset: number, position: number): number {
-  return readSync(fd, buf, offset, buf.byteLength - offset, position);
 }

@@ -6,7 +6,7 @@
 // and between passes the engine holds only one chunk's activations, which is the point.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { readSafetensors } from "../tensors/safetensors.js";
+import { ChunkFile } from "./chunk-file.js";
 import { ChunkAligner, writeMergedOutput, type AlignBranch, type ChunkReport } from "./merge.js";
 import { planChunks, type ChunkSpan } from "./plan.js";
 
@@ -104,8 +104,14 @@ export async function runChunked(o: ChunkedRunOptions): Promise<ChunkedRunResult
       await o.runPass({ span, images: o.images.slice(span.first, span.last + 1), output: path }, (f, m) => report(span.index, f, m ?? ""), o.signal);
       check();
       report(span.index, 1, "aligning");
-      // The chunk's whole output is in memory only while it is aligned (one chunk at a time).
-      const r = aligner.add(readSafetensors(path), path);
+      // Only the shared frames' points are read to align (chunk-file.ts reads frame ranges).
+      const file = ChunkFile.open(path);
+      let r;
+      try {
+        r = aligner.add(file);
+      } finally {
+        file.close();
+      }
       paths.push(path);
       doneFrames += span.last - span.first + 1;
       o.onChunk?.(r);
