@@ -75,7 +75,7 @@ describe("chunked reconstruction in the app", () => {
     await page.locator("[data-testid=export-format]").selectOption("colmap-bin");
     await page.locator("[data-testid=export-button]").click();
     const root = join(web.dataDir, "exports");
-    await expect.poll(() => (existsSync(root) ? readdirSync(root, { recursive: true }).filter((f) => String(f).endsWith("points3D.bin")).length : 0), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => (existsSync(root) ? readdirSync(root, { recursive: true }).filter((f) => String(f).endsWith("points3D.bin")).length : 0), { timeout: 180_000 }).toBe(1);
     const points = readdirSync(root, { recursive: true }).map(String).find((f) => f.endsWith("points3D.bin"))!;
     const model = join(root, points, "..");
     const r = spawnSync(colmap!, ["model_analyzer", "--path", model], { encoding: "utf8", timeout: 60_000 });
