@@ -80,11 +80,13 @@ describe("video input and the plan before running", () => {
     const chunk = largestChunk({ frames: 16, width: 518, height: 350, preprocess: "crop", flags: defaultSet() }, { dims, params, rates: [], totalMemoryBytes: limit }, { ...defaultSet(), w8a8: true }, MEMORY_SHARE * limit)!;
     expect(peak(16, true)).toBeGreaterThan(MEMORY_SHARE * limit); // int8 alone is not enough
     expect(await fit.textContent()).toMatch(new RegExp(`int8 weights \\(w8a8\\), chunks of ${chunk.size} frames overlapping by ${chunk.overlap}`));
-    expect(await page.locator("[data-testid=chunk-setting]").count()).toBe(0);
+    expect(await page.locator("[data-testid=chunk-toggle]").isChecked()).toBe(false);
     await screenshot(page, "plan-too-big");
     await page.locator("[data-testid=apply-fit]").click();
     // The run settings changed: chunking shown, int8 on, and the plan now fits (no warning, no offer).
-    await page.locator("[data-testid=chunk-setting]").getByText(`chunks: ${chunk.size} frames, overlap ${chunk.overlap}`).waitFor();
+    await expect.poll(() => page.locator("[data-testid=chunk-size]").inputValue()).toBe(String(chunk.size));
+    expect(await page.locator("[data-testid=chunk-overlap]").inputValue()).toBe(String(chunk.overlap));
+    expect(await page.locator("[data-testid=chunk-toggle]").isChecked()).toBe(true);
     await expect.poll(async () => (await estimate.textContent()) ?? "").not.toMatch(/more than 80%/);
     expect(await page.locator("[data-testid=fit-suggestion]").count()).toBe(0);
     expect(await page.locator("[data-testid=estimate-chunks]").textContent()).toMatch(new RegExp(`in \\d+ chunks of ${chunk.size} frames`));

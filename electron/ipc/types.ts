@@ -98,7 +98,6 @@ export interface ChunkSetting {
 
 export interface RunOptions {
   preprocess: PreprocessMode;
-  chunk?: ChunkSetting;
   /** Random-weight benchmark mode: geometry is meaningless. */
   randomWeights: boolean;
   seed: number;
@@ -106,6 +105,27 @@ export interface RunOptions {
   engineOptions?: OptionSet;
   /** Sequence parallelism asked for (recorded; runs need an engine with MPI support). */
   parallel?: ParallelSetting;
+  /** Chunked reconstruction: engine passes of `size` frames sharing `overlap` frames, aligned by
+   *  Sim(3) and merged into one output (docs/CHUNKED.md). Absent, or size >= frames: one pass. */
+  chunk?: ChunkSetting;
+}
+
+/** How one chunk of a chunked run was aligned into chunk 0's frame (docs/CHUNKED.md). */
+export interface ChunkSummary {
+  index: number;
+  /** First and last frame (0-based, inclusive) the chunk ran; the frames it shares with the
+   *  previous chunk are taken from that one. */
+  frames: [number, number];
+  /** Scale of the chunk's Sim(3) into chunk 0's frame. */
+  scale: number;
+  rotationDeg: number;
+  /** Robust RMS of the overlap points after alignment, in chunk 0's units (null: chunk 0). */
+  residual: number | null;
+  /** residual / the overlap's RMS spread (null: chunk 0). */
+  relativeResidual: number | null;
+  /** Fraction of overlap points within 3 robust standard deviations. */
+  inliers: number;
+  points: number;
 }
 
 /** The option set a run used: as the engine reported it for the job, else as requested. */
@@ -178,6 +198,8 @@ export interface RunSummary {
   engineOptions?: RunEngineOptions;
   /** A run made by bundle adjustment of another run's cameras (refine). */
   refine?: RefineSummary;
+  /** A chunked run: each chunk's frames and alignment (scale, residual, inliers). */
+  chunks?: ChunkSummary[];
 }
 
 /** What refine did: the run it refined and the bundle adjustment's numbers. */

@@ -46,6 +46,8 @@ export interface ViewerSettings {
   /** The official demo's background filters. */
   filterBlack: boolean;
   filterWhite: boolean;
+  /** Chunked runs: colour points by the chunk their frame came from. */
+  colorByChunk?: boolean;
 }
 
 export interface State {

@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { exportEngineOutputFile } from "../export/index.js";
+import { describeChunk, runChunked } from "../chunking/run.js";
+import { writeFileAtomic } from "../tensors/safetensors.js";
 import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
 import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetById, presetSet } from "../../../common/option-catalog.js";
 import { isVideoPath, VIDEO_EXTENSIONS } from "../video/video.js";
@@ -48,6 +50,10 @@ Options:
                           ${EXACT} for fp32-exact outputs;
                           'all,w8a8' adds int8; '' for the plain reference path)
   --conf-percentile P     confidence filter for the exports (default 50)
+  --chunk K               run the frames in chunks of K (one engine pass each, so memory is that of
+                          K frames), align each chunk to the previous one by a robust Sim(3) on the
+                          frames they share and merge them into one reconstruction (docs/CHUNKED.md)
+  --overlap O             frames shared by consecutive chunks (default: K/5, at least 1)
 
 ${wrap(DEFAULT_PRESET_WHY, 100)}
 `;
@@ -72,6 +78,8 @@ export const reconstructCommand: CliCommand = {
       threads: { type: "string" },
       options: { type: "string" },
       "conf-percentile": { type: "string" },
+      chunk: { type: "string" },
+      overlap: { type: "string" },
     });
     if (positionals.length !== 1) throw new UsageError("give exactly one images folder or video");
     if (!values.out) throw new UsageError("--out DIR is required");
@@ -93,10 +101,21 @@ export const reconstructCommand: CliCommand = {
       if (images.length > n) images = Array.from({ length: n }, (_, i) => images[Math.floor((i * images.length) / n)]);
     }
 
+    const intArg = (name: string, v: string | undefined, min: number): number | undefined => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} expects an integer of at least ${min}, got '${v}'`);
+      return n;
+    };
+    const chunk = intArg("chunk", values.chunk, 2);
+    if (values.overlap !== undefined && chunk === undefined) throw new UsageError("--overlap needs --chunk");
+    const overlap = intArg("overlap", values.overlap, 1) ?? (chunk ? Math.max(1, Math.round(chunk / 5)) : 0);
+    if (chunk !== undefined && chunk < images.length && overlap >= chunk) throw new UsageError(`--overlap must be smaller than --chunk (${overlap} >= ${chunk})`);
+
     const out = resolve(values.out);
     mkdirSync(out, { recursive: true });
     const engineOut = join(out, "reconstruction.safetensors");
-    const args = ["infer", "--images", ...images, "--preprocess", values.preprocess ?? "crop", "--out", engineOut];
+    const args = ["--preprocess", values.preprocess ?? "crop"];
     let label: string;
     const local = values["random-weights"] ? null : values.weights ? { path: resolve(values.weights) } : findLocalModel();
     if (local) {
@@ -118,10 +137,51 @@ export const reconstructCommand: CliCommand = {
     }
     args.push("--options", values.options ?? DEFAULT_PRESET);
     io.stderr(`Reconstructing ${images.length} images from ${dir}\n${label}\n`);
-    const r = await spawnEngine({ command: findEngineBinary(), args }, { onStderrLine: (l) => io.stderr(`  engine: ${l}\n`) });
-    if (r.stdout) io.stdout(r.stdout);
-    const code = r.code ?? 1;
-    if (code !== 0) throw new Error(`the engine failed (exit code ${code}); earlier results in ${out} are unchanged`);
+    const bin = findEngineBinary();
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once("SIGINT", onSigint);
+    process.once("SIGTERM", onSigint);
+    let chunkLines: string[] = [];
+    try {
+      const { chunks, plan } = await runChunked({
+        images,
+        size: chunk ?? images.length,
+        overlap,
+        output: engineOut,
+        // Beside the output: same file system, and an interrupted run leaves nothing in DIR proper.
+        workDir: join(out, `.chunks-${process.pid}`),
+        signal: abort.signal,
+        runPass: async (pass, _progress, signal) => {
+          const prefix = chunk && chunk < images.length ? `  chunk ${pass.span.index + 1} engine: ` : "  engine: ";
+          let code: number;
+          try {
+            const r = await spawnEngine({ command: bin, args: ["infer", "--images", ...pass.images, ...args, "--out", pass.output] }, { signal, onStderrLine: (l) => io.stderr(`${prefix}${l}\n`) });
+            if (r.stdout) io.stdout(r.stdout);
+            code = r.code ?? 1;
+          } catch (e) {
+            if (signal.aborted) throw new Error(`cancelled; earlier results in ${out} are unchanged`);
+            throw e;
+          }
+          if (code !== 0) throw new Error(`the engine failed (exit code ${code}); earlier results in ${out} are unchanged`);
+        },
+        onProgress: (p) => {
+          if (p.chunks > 1 && /starting|merging/.test(p.message))
+            io.stderr(`${p.message} — ${(100 * p.fraction).toFixed(0)}% done${p.etaSeconds !== null ? `, about ${Math.round(p.etaSeconds)} s left` : ""}\n`);
+        },
+        onChunk: (r) => io.stderr(`  ${describeChunk(r)}\n`),
+      });
+      if (plan.length > 1) {
+        chunkLines = chunks.map(describeChunk);
+        writeFileAtomic(join(out, "chunks.json"), JSON.stringify({ size: chunk, overlap, branch: "depth", overlapFrom: "earlier chunk", chunks }, null, 2) + "\n");
+      }
+    } catch (e) {
+      if (abort.signal.aborted) throw new Error(`cancelled; earlier results in ${out} are unchanged`);
+      throw e;
+    } finally {
+      process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigint);
+    }
 
     const conf = values["conf-percentile"] === undefined ? 50 : Number(values["conf-percentile"]);
     const common = { imagesDir: dir, confPercentile: conf, force: true } as const;
@@ -131,6 +191,7 @@ export const reconstructCommand: CliCommand = {
       `engine output: ${engineOut}\n` +
         `point cloud:   ${join(out, "points.ply")} (${ply.pointCount} points, confidence percentile ${conf})\n` +
         `COLMAP model:  ${join(out, "colmap", "sparse", "0")} (${colmap.frames.length} images)\n` +
+        (chunkLines.length ? `chunks (${chunk} frames, ${overlap} shared; aligned on the depth branch, in ${join(out, "chunks.json")}):\n${chunkLines.map((l) => `  ${l}\n`).join("")}` : "") +
         (local ? "" : `NOTE: ${RANDOM_WEIGHTS_LABEL}\n`),
     );
     return 0;

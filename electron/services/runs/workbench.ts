@@ -13,6 +13,7 @@ import type {
   BenchRecord,
   BenchRequest,
   BenchSummary,
+  ChunkSummary,
   PerfInfo,
   RunEngineOptions,
   AppMode,
@@ -49,7 +50,8 @@ import type { ModelDownloadRequest, ModelInstallState } from "../../ipc/model-in
 import { appCacheDir, appDataDir, convertedCacheDir, currentPlatform, hfHubCacheDir } from "../model-manager/paths.js";
 import { PerfLab } from "../perf/index.js";
 import { EngineJobQueue } from "../engine/job-queue.js";
-import { CancelledError, type EngineRunner } from "./engine-runner.js";
+import { CancelledError, type EngineJob, type EngineJobResult, type EngineRunner } from "./engine-runner.js";
+import { ChunkCancelledError, runChunked } from "../chunking/run.js";
 import { DEFAULT_GFLOPS, dimsFromConfig, estimateRun, framesThatFit, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims, type Throughput } from "./estimate.js";
 import { extractPointCloud, OutputCache } from "../pointcloud/pointcloud.js";
 import { benchRatesIn, pickRate, planRun, type RateSample } from "./plan.js";
@@ -515,6 +517,12 @@ export class Workbench implements Backend {
     // Parallel runs go to an mpirun launch of the engine (engine-adapter.ts); the engine itself
     // refuses what it cannot do (fewer frames than ranks, Ulysses with indivisible heads).
     options.parallel = parallel && parallel.mode !== "none" ? parallel : { mode: "none", degree: 1 };
+    const chunk = req.options?.chunk;
+    if (chunk !== undefined) {
+      if (!chunk || !Number.isInteger(chunk.size) || chunk.size < 2 || !Number.isInteger(chunk.overlap) || chunk.overlap < 1 || (chunk.overlap >= chunk.size && chunk.size < req.images.length))
+        throw new Error(`chunked run: the chunk size must be an integer of at least 2 and the overlap an integer from 1 to size - 1, got ${JSON.stringify(chunk)}`);
+      options.chunk = { size: chunk.size, overlap: chunk.overlap };
+    }
     // A hostfile names machines and a path on the server: the desktop app's choice only.
     if (options.parallel.hostfile && this.opts.mode === "web") throw new Error("parallel hostfile: not accessible in web mode");
     if (!options.randomWeights && this.model.status.state !== "ready")
@@ -526,7 +534,7 @@ export class Workbench implements Backend {
       throw new Error(`cannot run: ${scan.rejected.map((r) => `${r.name}: ${r.reason}`).join("; ")}`);
     const byPath = new Map(scan.images.map((i) => [i.path, i]));
     const images = req.images.map((p) => byPath.get(resolve(p))!).filter(Boolean);
-    const estimate = this.estimate({ sizes: images, preprocess: options.preprocess, randomWeights: options.randomWeights, ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}) });
+    const estimate = this.estimate({ sizes: images, preprocess: options.preprocess, randomWeights: options.randomWeights, ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}), ...(options.chunk ? { chunk: options.chunk } : {}) });
     const id = newRunId();
     const detail: RunDetail = {
       id,
@@ -589,22 +597,27 @@ export class Workbench implements Backend {
     this.trackCache = null;
     const weightsFile = run.randomWeights ? undefined : await this.weightsFor(model, run.options.engineOptions);
     if (weightsFile) this.setRun(id, { weightsFile });
-    const trackCache = !run.randomWeights && !!this.opts.engine.track && hasTrackHead(model) && !(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1);
+    const chunked = !!run.options.chunk && run.options.chunk.size < run.images.length;
+    const trackCache = !chunked && !run.randomWeights && !!this.opts.engine.track && hasTrackHead(model) && !(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1);
+    // One engine pass: the whole run, or one chunk of a chunked run (every option applies to each).
+    const job = (images: string[], output: string, withTrackCache: boolean): EngineJob => ({
+      ...(withTrackCache ? { trackCache: true } : {}),
+      model: run.randomWeights
+        ? { kind: "random", seed: run.options.seed, config: "vggt-1b" }
+        : { kind: "weights", weights: weightsFile!, config: model.config! },
+      images,
+      preprocess: run.options.preprocess,
+      output,
+      ...(run.options.engineOptions ? { flags: run.options.engineOptions } : {}),
+      ...(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1
+        ? { parallel: { mode: run.options.parallel.mode, degree: run.options.parallel.degree, ...(run.options.parallel.hostfile ? { hostfile: run.options.parallel.hostfile } : {}) } }
+        : {}),
+    });
     try {
-      const result = await this.opts.engine.infer(
-        {
-          ...(trackCache ? { trackCache: true } : {}),
-          model: run.randomWeights
-            ? { kind: "random", seed: run.options.seed, config: "vggt-1b" }
-            : { kind: "weights", weights: weightsFile!, config: model.config! },
-          images: run.images.map((i) => i.path),
-          preprocess: run.options.preprocess,
-          output: this.store.outputPath(id),
-          ...(run.options.engineOptions ? { flags: run.options.engineOptions } : {}),
-          ...(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1
-            ? { parallel: { mode: run.options.parallel.mode, degree: run.options.parallel.degree, ...(run.options.parallel.hostfile ? { hostfile: run.options.parallel.hostfile } : {}) } }
-            : {}),
-        },
+      const result = chunked
+        ? await this.executeChunked(id, run, job, dims, signal, t0)
+        : await this.opts.engine.infer(
+        job(run.images.map((i) => i.path), this.store.outputPath(id), trackCache),
         (p) => {
           if (p.stage === "load" && p.step >= p.total && p.total > 0) loadMs = p.elapsedMs;
           const fraction = tracker.update(p.stage, p.step, p.total);
@@ -624,13 +637,60 @@ export class Workbench implements Backend {
         : run.engineOptions;
       if (result.trackCacheRun) this.trackCache = { runId: id, engineRun: result.trackCacheRun };
       this.setRun(id, { status: "done", durationMs, stages: result.stages, ...(engineOptions ? { engineOptions } : {}) });
-      this.recordThroughput(run, durationMs);
-      if (!run.options.parallel || run.options.parallel.mode === "none")
-        this.recordStages(run.randomWeights, run.options.engineOptions, est.frames, est.width, est.height, [...result.stages, ...(loadMs !== null ? [{ stage: "load", ms: loadMs }] : [])]);
+      // A chunked run computes the shared frames twice: its time is not the throughput of est.frames.
+      if (!chunked) {
+        this.recordThroughput(run, durationMs);
+        if (!run.options.parallel || run.options.parallel.mode === "none")
+          this.recordStages(run.randomWeights, run.options.engineOptions, est.frames, est.width, est.height, [...result.stages, ...(loadMs !== null ? [{ stage: "load", ms: loadMs }] : [])]);
+      }
     } catch (e) {
       const cancelled = e instanceof CancelledError || signal.aborted;
       this.setRun(id, { status: cancelled ? "cancelled" : "failed", durationMs: Date.now() - t0, error: cancelled ? "cancelled by the user" : (e as Error).message });
     }
+  }
+
+  /** A chunked run (services/chunking): the same engine passes, one per chunk, aligned and merged
+   *  into the run's one output file; progress per chunk with an overall ETA, chunk reports as
+   *  soon as each chunk is aligned. */
+  private async executeChunked(
+    id: string,
+    run: RunDetail,
+    job: (images: string[], output: string, trackCache: boolean) => EngineJob,
+    dims: ModelDims,
+    signal: AbortSignal,
+    t0: number,
+  ): Promise<EngineJobResult> {
+    const est = run.estimate!;
+    const stages = new Map<string, number>();
+    let flags: EngineJobResult["flags"];
+    const chunks: ChunkSummary[] = [];
+    try {
+      await runChunked({
+        images: run.images.map((i) => i.path),
+        size: run.options.chunk!.size,
+        overlap: run.options.chunk!.overlap,
+        output: this.store.outputPath(id),
+        workDir: join(this.store.runDir(id), "chunks-in-progress"),
+        signal,
+        metadata: { chunk_size: String(run.options.chunk!.size), chunk_overlap: String(run.options.chunk!.overlap) },
+        runPass: async (pass, onProgress, sig) => {
+          const n = pass.images.length;
+          const tracker = new ProgressTracker(stageWeights(dims, n, est.width, est.height), est.seconds);
+          const r = await this.opts.engine.infer(job(pass.images, pass.output, false), (p) => onProgress(tracker.update(p.stage, p.step, p.total), p.total > 1 ? `${p.stage} ${p.step}/${p.total}` : p.stage), sig);
+          for (const st of r.stages) stages.set(st.stage, (stages.get(st.stage) ?? 0) + st.ms);
+          flags ??= r.flags;
+        },
+        onProgress: (p) => this.emit({ type: "run-progress", progress: { runId: id, stage: `chunk ${p.chunk + 1}/${p.chunks}`, fraction: p.fraction, etaSeconds: p.etaSeconds, elapsedSeconds: (Date.now() - t0) / 1000, message: p.message } }),
+        onChunk: (r) => {
+          chunks.push(r);
+          this.setRun(id, { chunks: [...chunks] });
+        },
+      });
+    } catch (e) {
+      if (e instanceof ChunkCancelledError) throw new CancelledError();
+      throw e;
+    }
+    return { stages: [...stages].map(([stage, ms]) => ({ stage, ms })), ...(flags ? { flags } : {}) };
   }
 
   private recordThroughput(run: RunDetail, durationMs: number): void {

@@ -1,5 +1,6 @@
 import { formatBytes, formatSeconds } from "../format";
 import { applyFitSuggestion, setOptions, startRun, useStore } from "../store";
+import { ChunkControls } from "./ChunkControls";
 import { RunProgress } from "./RunProgress";
 
 export function RunPanel() {
@@ -30,15 +31,8 @@ export function RunPanel() {
           <input type="checkbox" data-testid="benchmark-toggle" checked={options.randomWeights} disabled={noModel} onChange={(e) => setOptions({ randomWeights: e.target.checked })} />{" "}
           Random-weight benchmark
         </label>
-        {options.chunk && (
-          <span data-testid="chunk-setting">
-            chunks: {options.chunk.size} frames, overlap {options.chunk.overlap}{" "}
-            <button data-testid="chunk-clear" title="One pass over all frames" onClick={() => setOptions({ chunk: undefined })}>
-              ×
-            </button>
-          </span>
-        )}
       </div>
+      <ChunkControls />
       {estimate && (
         <div className="estimate" data-testid="estimate">
           <div>

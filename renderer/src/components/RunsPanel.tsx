@@ -31,6 +31,15 @@ export function RunsPanel() {
                   {r.engineOptions.parallel.mode !== "none" ? ` · ${r.engineOptions.parallel.mode} × ${r.engineOptions.parallel.degree}` : ""}
                 </span>
               )}
+              {r.chunks && r.chunks.length > 1 && (
+                <span className="hint run-chunks" data-testid="run-chunks" data-chunks={JSON.stringify(r.chunks.map((c) => ({ frames: c.frames, scale: c.scale, residual: c.residual, relativeResidual: c.relativeResidual, inliers: c.inliers })))}>
+                  {r.chunks.length} chunks:{" "}
+                  {r.chunks
+                    .slice(1)
+                    .map((c) => `#${c.index + 1} scale ${c.scale.toPrecision(3)}, residual ${(100 * (c.relativeResidual ?? 0)).toFixed(1)}%, inliers ${(100 * c.inliers).toFixed(0)}%`)
+                    .join(" · ")}
+                </span>
+              )}
               {r.randomWeights && <span className="badge-random">random weights</span>}
               {r.error && <span className="run-error">{r.error}</span>}
             </button>

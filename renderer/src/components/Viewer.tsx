@@ -5,6 +5,7 @@ import * as THREE from "three";
 
 import type { CameraFrame, PointCloud } from "../../../electron/ipc/channels";
 import { trackAt, useStore, viewCommand } from "../store";
+import { chunkColors } from "../chunk-colors";
 import { cameraPose, fitDistance, flip, frameAllBounds, needsReframe, sceneBounds, unproject, verticalFov, type Vec3 } from "../viewer-math";
 
 /** Frustum depth drawn for each camera, relative to the cloud's radius. */
@@ -64,16 +65,19 @@ function Points({ cloud, threshold }: { cloud: PointCloud; threshold: number }) 
   const dpr = useThree((s) => s.viewport.dpr);
   const invalidate = useThree((s) => s.invalidate);
   const frameCount = Math.max(1, cloud.cameras.length);
+  const colorByChunk = useStore((s) => s.viewer.colorByChunk);
+  const chunks = useStore((s) => s.runs.find((r) => r.id === cloud.runId)?.chunks);
+  const byChunk = !!colorByChunk && !!chunks && chunks.length > 1;
 
   const geometry = useMemo(() => {
     const g = new THREE.BufferGeometry();
     g.setAttribute("position", new THREE.BufferAttribute(cloud.positions, 3));
-    g.setAttribute("color", new THREE.BufferAttribute(cloud.colors, 3, true));
+    g.setAttribute("color", new THREE.BufferAttribute(byChunk ? chunkColors(cloud.frame, chunks!) : cloud.colors, 3, true));
     g.setAttribute("conf", new THREE.BufferAttribute(cloud.conf, 1));
     g.setAttribute("frameIndex", new THREE.BufferAttribute(Float32Array.from(cloud.frame), 1));
     g.computeBoundingSphere();
     return g;
-  }, [cloud]);
+  }, [cloud, byChunk, chunks]);
   const maskTexture = useMemo(() => {
     const t = new THREE.DataTexture(new Uint8Array(frameCount * 4), frameCount, 1, THREE.RGBAFormat);
     t.magFilter = THREE.NearestFilter;

@@ -138,6 +138,12 @@ export function ViewerPanel() {
               <option value="depth">Depthmap and camera branch</option>
             </select>
           </label>
+          {selected?.chunks && selected.chunks.length > 1 && (
+            <label title="Each chunk of this chunked run in its own colour (a shared frame belongs to the earlier chunk)">
+              <input type="checkbox" data-testid="color-by-chunk" checked={!!viewer.colorByChunk} onChange={(e) => setViewer({ colorByChunk: e.target.checked })} /> Colour by chunk (
+              {selected.chunks.length} chunks)
+            </label>
+          )}
           <label>
             Point budget{" "}
             <select data-testid="point-budget" value={viewer.maxPoints} onChange={(e) => setViewer({ maxPoints: Number(e.target.value) })}>

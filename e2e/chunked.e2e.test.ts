@@ -1,0 +1,92 @@
+// A chunked run in the app (web mode, real engine, tiny golden model): a dropped folder of 4 views
+// run as 2 chunks of 3 frames sharing 1, shown in the viewer (colour by chunk too), exported as a
+// COLMAP model that the real `colmap` reads back.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { buildRenderer, canvasForegroundPixels, dropFiles, openPage, preflight, repoRoot, screenshot, startWebMode, type WebMode } from "./harness.js";
+
+const { engine } = preflight();
+const colmap = spawnSync("colmap", ["help"], { encoding: "utf8" }).status === 0 ? "colmap" : null;
+
+let web: WebMode;
+let browser: BrowserContext;
+let profile: string;
+let page: Page;
+let pageErrors: string[] = [];
+const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-chunked-"));
+const views = ["view-1.png", "view-2.png", "view-3.png", "view-4.png"];
+
+beforeAll(async () => {
+  await buildRenderer();
+  web = await startWebMode(engine);
+  ({ context: browser, profile, page, pageErrors } = await openPage());
+  for (const v of views) copyFileSync(join(repoRoot, "assets/sample", v), join(folder, v));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await web?.stop();
+  rmSync(folder, { recursive: true, force: true });
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe("chunked reconstruction in the app", () => {
+  it("runs a dropped folder in 2 chunks, reports each chunk's alignment and shows one merged cloud", async () => {
+    await page.goto(web.url);
+    await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
+    await dropFiles(page, views.map((v) => join(folder, v)));
+    await page.locator("[data-testid=frame-count]").getByText("4 of 4 frames selected").waitFor();
+    await page.locator("[data-testid=chunk-toggle]").check();
+    await page.locator("[data-testid=chunk-size]").fill("3");
+    await page.locator("[data-testid=chunk-overlap]").fill("1");
+    await page.locator("[data-testid=chunk-count]").getByText("2 chunks").waitFor();
+    await page.locator("[data-testid=run-button]").click();
+    // Progress names the chunk while it runs.
+    await expect.poll(async () => (await page.locator("[data-testid=viewer-run-progress]").textContent().catch(() => "")) ?? "", { timeout: 120_000, interval: 250 }).toMatch(/chunk [12]\/2/);
+    await page.locator("[data-testid=run-item][data-status=done]").waitFor({ timeout: 240_000 });
+    const chunks = JSON.parse((await page.locator("[data-testid=run-chunks]").getAttribute("data-chunks"))!);
+    expect(chunks.map((c: { frames: number[] }) => c.frames)).toEqual([
+      [0, 2],
+      [2, 3],
+    ]);
+    expect(chunks[0].residual).toBeNull();
+    expect(chunks[1].scale).toBeGreaterThan(0);
+    expect(chunks[1].relativeResidual).toBeGreaterThan(0);
+    expect(chunks[1].relativeResidual).toBeLessThan(1);
+    await page.locator("[data-testid=point-count]").waitFor({ timeout: 60_000 });
+    // One cloud of all 4 frames, cameras included.
+    const total = Number(await page.locator("[data-testid=point-count]").getAttribute("data-total"));
+    expect(total).toBeGreaterThan(1000);
+    await page.waitForTimeout(1500);
+    expect(await canvasForegroundPixels(page)).toBeGreaterThan(5_000);
+    await screenshot(page, "chunked-cloud");
+    await page.locator("[data-testid=color-by-chunk]").check();
+    await page.waitForTimeout(1000);
+    expect(await canvasForegroundPixels(page)).toBeGreaterThan(5_000);
+    await screenshot(page, "chunked-cloud-by-chunk");
+  });
+
+  it.skipIf(!colmap)("exports the merged result as a COLMAP model that colmap reads back with 4 images", async () => {
+    await page.locator("[data-testid=export-format]").selectOption("colmap-bin");
+    await page.locator("[data-testid=export-button]").click();
+    const root = join(web.dataDir, "exports");
+    await expect.poll(() => (existsSync(root) ? readdirSync(root, { recursive: true }).filter((f) => String(f).endsWith("points3D.bin")).length : 0), { timeout: 180_000 }).toBe(1);
+    const points = readdirSync(root, { recursive: true }).map(String).find((f) => f.endsWith("points3D.bin"))!;
+    const model = join(root, points, "..");
+    const r = spawnSync(colmap!, ["model_analyzer", "--path", model], { encoding: "utf8", timeout: 60_000 });
+    const text = r.stdout + r.stderr;
+    expect(r.status, text).toBe(0);
+    expect(text).toMatch(/Images:\s+4/);
+    expect(text).toMatch(/Registered images:\s+4/);
+    expect(Number(/Points:\s+(\d+)/.exec(text)![1])).toBeGreaterThan(1000);
+  });
+
+  it("had no page errors", () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
