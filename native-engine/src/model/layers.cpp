@@ -183,7 +183,7 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
                                BlockTimes* times, const ExecFlags& flags, bool global, const RopeTokens* rope_tokens,
                                float rope_base) const {
   const int64_t C = x.dim(-1), T = B * N, H = heads, D = C / H;
-  const int64_t kRowChunk = std::max<int64_t>(1, flags.row_chunk);
+  const int64_t row_chunk = std::max<int64_t>(1, flags.row_chunk);
   double t0 = now_ms();
   Tensor h2;  // norm2(x), produced by the fused residual+LayerNorm when enabled
   {
@@ -194,16 +194,16 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
       h = norm1.forward(x);
     Tensor q = Tensor::uninitialized({B, H, N, D}), k = Tensor::uninitialized({B, H, N, D}),
            v = Tensor::uninitialized({B, H, N, D});
-    if (T <= kRowChunk) {
+    if (T <= row_chunk) {
       Tensor qkv_out = qkv.forward(h);
       ops::split_qkv(qkv_out.data(), q.data(), k.data(), v.data(), B, N, H, D);
     } else {
       // Many frames: the fused [T, 3C] output next to q/k/v would double the block's largest
       // buffers, so it is produced and split a row chunk at a time (rows are independent).
-      for (int64_t t0 = 0; t0 < T; t0 += kRowChunk) {
-        const int64_t rows = std::min(kRowChunk, T - t0);
-        Tensor part = qkv.forward(Tensor::view(h.data() + t0 * C, {rows, C}));
-        split_qkv_rows(part.data(), t0, rows, q.data(), k.data(), v.data(), N, H, D);
+      for (int64_t r0 = 0; r0 < T; r0 += row_chunk) {
+        const int64_t rows = std::min(row_chunk, T - r0);
+        Tensor part = qkv.forward(Tensor::view(h.data() + r0 * C, {rows, C}));
+        split_qkv_rows(part.data(), r0, rows, q.data(), k.data(), v.data(), N, H, D);
       }
     }
     h = Tensor();
@@ -250,16 +250,16 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     h2 = Tensor();
     // The MLP is row-wise: at many frames it runs a row chunk at a time so that its 4C-wide
     // hidden activations stay small.
-    for (int64_t t0 = 0; t0 < T; t0 += kRowChunk) {
-      const int64_t rows = std::min(kRowChunk, T - t0);
-      const Tensor hr = T <= kRowChunk ? h : Tensor::view(h.data() + t0 * C, {rows, C});
+    for (int64_t r0 = 0; r0 < T; r0 += row_chunk) {
+      const int64_t rows = std::min(row_chunk, T - r0);
+      const Tensor hr = T <= row_chunk ? h : Tensor::view(h.data() + r0 * C, {rows, C});
       Tensor o = fc1.forward_gelu_into(hr, fc2);  // bf16: GELU fused, no fp32 hidden activations
       if (o.empty()) {
         Tensor m = fc1.forward(hr);
         ops::gelu_erf(m.data(), m.numel());
         o = fc2.forward(m);
       }
-      ops::add_scaled(x.data() + t0 * C, o.data(), ls2.data(), rows, C);
+      ops::add_scaled(x.data() + r0 * C, o.data(), ls2.data(), rows, C);
     }
   }
   double t2 = now_ms();
