@@ -55,11 +55,38 @@ export const ENGINE_VOCABULARY = {
     },
     {
       "group": "optimizations",
-      "help": "int8 weights and activations in the transformer Linears",
+      "help": "int8 weights and activations in the transformer Linears (docs/INT8.md)",
       "in_all": false,
       "kind": "lossy",
       "name": "w8a8",
-      "params": []
+      "params": [
+        {
+          "choices": [
+            "fc2",
+            "all-linears"
+          ],
+          "default": 1,
+          "help": "which Linears run in int8: 0 = fc2 (the MLPs' K = 4096 Linears), 1 = all-linears",
+          "integer": true,
+          "max": 1,
+          "min": 0,
+          "name": "scope"
+        },
+        {
+          "choices": [
+            "none",
+            "special",
+            "hadamard",
+            "hadamard+special"
+          ],
+          "default": 1,
+          "help": "outlier handling: 0 = none, 1 = special (camera/register tokens quantised in two int8 levels), 2 = hadamard (activations rotated by a Walsh-Hadamard transform, folded into the weights), 3 = hadamard+special",
+          "integer": true,
+          "max": 3,
+          "min": 0,
+          "name": "outliers"
+        }
+      ]
     },
     {
       "group": "optimizations",

@@ -73,7 +73,7 @@ export const OPTION_TEXT: Record<OptionName, Pick<OptionInfo, "label" | "what" |
   },
   w8a8: {
     label: "INT8 (W8A8)",
-    what: "int8 weights per channel and int8 activations per token for the Linear layers. Off by default.",
+    what: "int8 weights per channel and int8 activations per token for the Linear layers (scope: every Linear, or only the MLPs' fc2; the camera and register tokens get a second int8 level by default). Off by default.",
     accuracy: "Lossy: larger error than bf16 (write-up: AUC 0.911 → 0.907 vs bf16).",
   },
   prepack: {

@@ -200,9 +200,10 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
   // sequence.
   const int64_t P = global && flags.global_sparsity.layout.P > 0 ? flags.global_sparsity.layout.P : N;
   const int sp = flags.int8_special;
-  // Row chunks start on frame boundaries, so the special rows (the first `sp` of every P) sit
-  // where the int8 quantiser looks for them.
-  const int64_t kRowChunk = std::max<int64_t>(P, std::max<int64_t>(1, flags.row_chunk) / P * P);
+  // With int8 special rows, row chunks start on frame boundaries, so the special rows (the first
+  // `sp` of every P) sit where the int8 quantiser looks for them.
+  const int64_t rc = std::max<int64_t>(1, flags.row_chunk);
+  const int64_t row_chunk = sp > 0 ? std::max<int64_t>(P, rc / P * P) : rc;
   double t0 = now_ms();
   Tensor h2;  // norm2(x), produced by the fused residual+LayerNorm when enabled
   {
@@ -216,9 +217,9 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     // With the vector QK-norm (fused-add-ln) and cached, fused RoPE, split + QK-norm + RoPE run as
     // one pass over the Linear's output (same bits as the separate passes below). Row-chunked
     // blocks (many frames) split chunk by chunk and take the separate passes.
-    const bool fused_epilogue = T <= kRowChunk && flags.fused_add_ln &&
+    const bool fused_epilogue = T <= row_chunk && flags.fused_add_ln &&
                                 (!rope || (flags.rope_cache && flags.rope_fused && rope_tokens));
-    if (T <= kRowChunk) {
+    if (T <= row_chunk) {
       Tensor qkv_out = qkv.forward(h, P, sp);
       if (fused_epilogue) {
         const ops::HeadNorm qn{q_norm.w.data(), q_norm.b.data(), q_norm.eps};
@@ -233,10 +234,10 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     } else {
       // Many frames: the fused [T, 3C] output next to q/k/v would double the block's largest
       // buffers, so it is produced and split a row chunk at a time (rows are independent).
-      for (int64_t t0 = 0; t0 < T; t0 += kRowChunk) {
-        const int64_t rows = std::min(kRowChunk, T - t0);
-        Tensor part = qkv.forward(Tensor::view(h.data() + t0 * C, {rows, C}), P, sp);
-        split_qkv_rows(part.data(), t0, rows, q.data(), k.data(), v.data(), N, H, D);
+      for (int64_t r0 = 0; r0 < T; r0 += row_chunk) {
+        const int64_t rows = std::min(row_chunk, T - r0);
+        Tensor part = qkv.forward(Tensor::view(h.data() + r0 * C, {rows, C}), P, sp);
+        split_qkv_rows(part.data(), r0, rows, q.data(), k.data(), v.data(), N, H, D);
       }
     }
     h = Tensor();
@@ -283,16 +284,16 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
     h2 = Tensor();
     // The MLP is row-wise: at many frames it runs a row chunk at a time so that its 4C-wide
     // hidden activations stay small.
-    for (int64_t t0 = 0; t0 < T; t0 += kRowChunk) {
-      const int64_t rows = std::min(kRowChunk, T - t0);
-      const Tensor hr = T <= kRowChunk ? h : Tensor::view(h.data() + t0 * C, {rows, C});
+    for (int64_t r0 = 0; r0 < T; r0 += row_chunk) {
+      const int64_t rows = std::min(row_chunk, T - r0);
+      const Tensor hr = T <= row_chunk ? h : Tensor::view(h.data() + r0 * C, {rows, C});
       Tensor o = fc1.forward_gelu_into(hr, fc2);  // bf16: GELU fused, no fp32 hidden activations
       if (o.empty()) {
         Tensor m = fc1.forward(hr, P, sp);
         ops::gelu_erf(m.data(), m.numel());
         o = fc2.forward(m, P, sp);
       }
-      ops::add_scaled(x.data() + t0 * C, o.data(), ls2.data(), rows, C);
+      ops::add_scaled(x.data() + r0 * C, o.data(), ls2.data(), rows, C);
     }
   }
   double t2 = now_ms();
