@@ -23,7 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string id;
     try {
       Request r = parse_request(line.text, &id);
-      (void)options_to_json(r.load.options);
+      // Applying the parsed options must never meet a name or value the parser let through
+      // unchecked (it looks them up without checking again).
+      vggt::EngineOptions o;
+      apply_options_spec(o, r.load.options);
+      apply_options_spec(o, r.infer.options);
     } catch (const std::exception&) {
     }
   }

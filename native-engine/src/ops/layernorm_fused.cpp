@@ -121,34 +121,38 @@ void layernorm_generic(const float* x, float* y, const float* w, const float* b,
 
 }  // namespace detail
 
+namespace {
+// Runs body(offset, n) over chunks of kRowsPerChunk rows of C floats, in parallel when the
+// tensor is big enough to pay for the threads.
+template <class Body>
+void for_row_chunks(int64_t rows, int C, Body body) {
+#pragma omp parallel for schedule(static) if (rows * C > (1 << 15))
+  for (int64_t i = 0; i < rows; i += kRowsPerChunk) body(i * C, std::min(kRowsPerChunk, rows - i));
+}
+}  // namespace
+
 void add_layernorm(float* x, const float* r, float* y, const float* w, const float* b,
                    int64_t rows, int C, float eps) {
   if (rows <= 0 || C <= 0) return;
   const bool wide = isa_level() >= IsaLevel::avx512;
-#pragma omp parallel for schedule(static) if (rows * C > (1 << 15))
-  for (int64_t i = 0; i < rows; i += kRowsPerChunk) {
-    const int64_t n = std::min(kRowsPerChunk, rows - i);
-    const int64_t o = i * C;
+  for_row_chunks(rows, C, [&](int64_t o, int64_t n) {
     if (wide)
       detail::add_layernorm_avx512(x + o, r + o, y + o, w, b, n, C, eps);
     else
       detail::add_layernorm_generic(x + o, r + o, y + o, w, b, n, C, eps);
-  }
+  });
 }
 
 void layernorm(const float* x, float* y, const float* w, const float* b, int64_t rows, int C,
                float eps) {
   if (rows <= 0 || C <= 0) return;
   const bool wide = isa_level() >= IsaLevel::avx512;
-#pragma omp parallel for schedule(static) if (rows * C > (1 << 15))
-  for (int64_t i = 0; i < rows; i += kRowsPerChunk) {
-    const int64_t n = std::min(kRowsPerChunk, rows - i);
-    const int64_t o = i * C;
+  for_row_chunks(rows, C, [&](int64_t o, int64_t n) {
     if (wide)
       detail::layernorm_avx512(x + o, y + o, w, b, n, C, eps);
     else
       detail::layernorm_generic(x + o, y + o, w, b, n, C, eps);
-  }
+  });
 }
 
 }  // namespace vggt::ops
