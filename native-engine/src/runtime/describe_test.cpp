@@ -37,7 +37,15 @@ TEST(Describe, TopLevelAndOptionSchema) {
     EXPECT_TRUE(o["kind"] == "exact" || o["kind"] == "lossy") << o.dump();
     EXPECT_TRUE(o["group"] == "optimizations" || o["group"] == "many-frames") << o.dump();
     for (const json& p : o["params"]) {
-      EXPECT_EQ(keys(p), (std::set<std::string>{"name", "min", "max", "default", "integer", "help"})) << p.dump();
+      std::set<std::string> expected{"name", "min", "max", "default", "integer", "help"};
+      if (p.contains("choices")) {
+        // An enum-like parameter: integer values 0..n-1 naming its choices.
+        expected.insert("choices");
+        EXPECT_TRUE(p["integer"].get<bool>()) << p.dump();
+        EXPECT_EQ(p["min"], 0) << p.dump();
+        EXPECT_EQ(p["max"].get<double>() + 1, static_cast<double>(p["choices"].size())) << p.dump();
+      }
+      EXPECT_EQ(keys(p), expected) << p.dump();
       EXPECT_LE(p["min"].get<double>(), p["default"].get<double>()) << p.dump();
       EXPECT_LE(p["default"].get<double>(), p["max"].get<double>()) << p.dump();
     }
