@@ -590,13 +590,13 @@ export class Workbench implements Backend {
     const tracker = new ProgressTracker(shares, predictedTotal || est.seconds);
     let loadMs: number | null = null;
     const t0 = Date.now();
-    this.setRun(id, { status: "running" });
+    // The weights file this run loads (a converted copy for its options, when there is one).
+    const weightsFile = run.randomWeights ? undefined : await this.weightsFor(model, run.options.engineOptions);
+    this.setRun(id, { status: "running", ...(weightsFile ? { weightsFile } : {}) });
     this.emit({ type: "run-progress", progress: { runId: id, stage: "starting", fraction: 0, etaSeconds: tracker.eta(0), elapsedSeconds: 0 } });
     // Any job releases the engine's track cache; a real-weight run whose model has a track head
     // makes a new one, so that clicks on its frame 0 cost only the tracker.
     this.trackCache = null;
-    const weightsFile = run.randomWeights ? undefined : await this.weightsFor(model, run.options.engineOptions);
-    if (weightsFile) this.setRun(id, { weightsFile });
     const chunked = !!run.options.chunk && run.options.chunk.size < run.images.length;
     const trackCache = !chunked && !run.randomWeights && !!this.opts.engine.track && hasTrackHead(model) && !(run.options.parallel && run.options.parallel.mode !== "none" && run.options.parallel.degree > 1);
     // One engine pass: the whole run, or one chunk of a chunked run (every option applies to each).
