@@ -17,29 +17,15 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "n
 import { applySim3, IDENTITY_SIM3, robustSim3, Sim3Error, type Mat3, type Sim3 } from "../../../common/sim3.js";
 import { rotationToQuaternion } from "../export/camera-math.js";
 import type { DType } from "../tensors/safetensors.js";
+import type { ChunkSummary } from "../../ipc/types.js";
 import { ChunkFile, DTYPE_SIZE } from "./chunk-file.js";
 import type { ChunkSpan } from "./plan.js";
 
 export type AlignBranch = "depth" | "pointmap";
 
-/** What the merge says about one chunk (chunk 0: the reference, residual null). */
-export interface ChunkReport {
-  index: number;
-  /** First and last frame of the whole sequence this chunk ran (inclusive). */
-  frames: [number, number];
-  /** Scale of the chunk's Sim(3) into chunk 0's frame. */
-  scale: number;
-  /** Rotation of that Sim(3), degrees. */
-  rotationDeg: number;
-  /** Robust RMS residual of the overlap points after alignment, in chunk 0's units; null for chunk 0. */
-  residual: number | null;
-  /** residual / the overlap's RMS spread (scene scale), null for chunk 0. */
-  relativeResidual: number | null;
-  /** Fraction of the overlap points within 3 robust standard deviations (1 for chunk 0). */
-  inliers: number;
-  /** Overlap points the alignment used. */
-  points: number;
-}
+/** What the merge says about one chunk (chunk 0: the reference, residual null): the IPC contract's
+ *  ChunkSummary, which runs record as they are. */
+export type ChunkReport = ChunkSummary;
 
 export class ChunkMergeError extends Error {}
 

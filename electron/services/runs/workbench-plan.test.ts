@@ -6,25 +6,17 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import type { BenchRecord } from "../../ipc/perf-types.js";
-import type { EngineState } from "../../ipc/types.js";
+
 import { newBenchId } from "../perf/index.js";
 import { cumulativeFixture } from "../../../common/bench-fixtures.js";
 import { memoryLimitFromEnv } from "./app-services.js";
-import type { EngineRunner } from "./engine-runner.js";
 import { processPeakBytes, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS } from "./estimate.js";
 import { Workbench } from "./workbench.js";
+import { idleEngine } from "../testing/idle-engine.js";
 
 const root = mkdtempSync(join(tmpdir(), "vggt-wb-plan-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const idleEngine: EngineRunner = {
-  state: (): EngineState => ({ state: "ready", binary: "fake", restarts: 0 }),
-  onState: () => () => {},
-  infer: async () => {
-    throw new Error("no runs in this test");
-  },
-  dispose: async () => {},
-};
 
 const workbench = (hostMemoryBytes: number) => new Workbench({ mode: "web", dataDir: mkdtempSync(join(root, "d-")), engine: idleEngine, hostMemoryBytes });
 const frames = (n: number) => Array.from({ length: n }, () => ({ width: 518, height: 350 }));

@@ -6,25 +6,17 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-import type { AppEvent, EngineState } from "../../ipc/types.js";
-import type { EngineRunner } from "./engine-runner.js";
+import type { AppEvent } from "../../ipc/types.js";
 import { defaultSet } from "../../../common/option-catalog.js";
 import { DEFAULT_GFLOPS, framesThatFit, VGGT_1B_DIMS, VGGT_1B_PARAMS } from "./estimate.js";
 import { Workbench } from "./workbench.js";
+import { idleEngine } from "../testing/idle-engine.js";
 
 const root = mkdtempSync(join(tmpdir(), "vggt-wb-video-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const video = join(root, "walk.mp4");
 execFileSync("ffmpeg", ["-v", "error", "-y", "-framerate", "2", "-pattern_type", "glob", "-i", join(resolve(__dirname, "../../../assets/sample"), "view-*.png"), "-vf", "fps=8", "-c:v", "libx264", "-pix_fmt", "yuv420p", video]);
 
-const idleEngine: EngineRunner = {
-  state: (): EngineState => ({ state: "ready", binary: "fake", restarts: 0 }),
-  onState: () => () => {},
-  infer: async () => {
-    throw new Error("no runs in this test");
-  },
-  dispose: async () => {},
-};
 
 describe("Workbench.scanPaths with a video", () => {
   const dataDir = mkdtempSync(join(root, "data-"));

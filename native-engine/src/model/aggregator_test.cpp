@@ -5,17 +5,12 @@
 #include <cmath>
 
 #include "model/parts.h"
+#include "testing/small_config.h"
 
 namespace vggt {
 namespace {
 
-ModelConfig small_config() {
-  return ModelConfig::from_json_text(
-      R"({"embed_dim": 64, "depth": 2, "num_heads": 4, "encoder": {"depth": 1, "num_heads": 4},
-          "camera": {"trunk_depth": 1, "num_heads": 4}, "dpt": {"features": 16, "out_channels": [8, 16, 32, 64],
-          "intermediate_layer_idx": [0, 0, 1, 1]}})",
-      "inline");
-}
+using testing::small_config;
 
 
 KeptLayers run(const Aggregator& agg, int64_t S, int64_t hp, int64_t wp, bool bf16, int64_t row_chunk) {
