@@ -1,8 +1,9 @@
-// A chunked run in the app (web mode, real engine, tiny golden model): a dropped folder of 4 views
-// run as 2 chunks of 3 frames sharing 1, shown in the viewer (colour by chunk too), exported as a
-// COLMAP model that the real `colmap` reads back.
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+// A chunked run in the app (web mode, real engine, tiny golden model): a dropped video (made here by
+// ffmpeg from the 4 sample views) sampled to 5 frames, run as 2 chunks of 3 frames sharing 1,
+// shown in the viewer (colour by chunk too), exported as a COLMAP model that the real `colmap`
+// reads back.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
@@ -19,14 +20,15 @@ let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-chunked-"));
-const views = ["view-1.png", "view-2.png", "view-3.png", "view-4.png"];
+const video = join(folder, "turn.mp4");
 
 beforeAll(async () => {
+  // 4 sample views, 2 per second, as 16 frames at 8 fps.
+  execFileSync("ffmpeg", ["-v", "error", "-y", "-framerate", "2", "-pattern_type", "glob", "-i", join(repoRoot, "assets/sample/view-*.png"), "-vf", "fps=8", "-c:v", "libx264", "-pix_fmt", "yuv420p", video]);
   await buildRenderer();
   web = await startWebMode(engine);
   ({ context: browser, profile, page, pageErrors } = await openPage());
-  for (const v of views) copyFileSync(join(repoRoot, "assets/sample", v), join(folder, v));
-});
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -36,11 +38,14 @@ afterAll(async () => {
 });
 
 describe("chunked reconstruction in the app", () => {
-  it("runs a dropped folder in 2 chunks, reports each chunk's alignment and shows one merged cloud", async () => {
+  it("runs a dropped video's frames in 2 chunks, reports each chunk's alignment and shows one merged cloud", async () => {
     await page.goto(web.url);
     await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
-    await dropFiles(page, views.map((v) => join(folder, v)));
-    await page.locator("[data-testid=frame-count]").getByText("4 of 4 frames selected").waitFor();
+    await dropFiles(page, [video]);
+    await page.locator("[data-testid=video-sampling]").waitFor({ timeout: 60_000 });
+    await page.locator("[data-testid=video-sample-value]").fill("5");
+    await page.locator("[data-testid=video-resample]").click();
+    await page.locator("[data-testid=frame-count]").getByText("5 of 5 frames selected").waitFor({ timeout: 60_000 });
     await page.locator("[data-testid=chunk-toggle]").check();
     await page.locator("[data-testid=chunk-size]").fill("3");
     await page.locator("[data-testid=chunk-overlap]").fill("1");
@@ -52,14 +57,14 @@ describe("chunked reconstruction in the app", () => {
     const chunks = JSON.parse((await page.locator("[data-testid=run-chunks]").getAttribute("data-chunks"))!);
     expect(chunks.map((c: { frames: number[] }) => c.frames)).toEqual([
       [0, 2],
-      [2, 3],
+      [2, 4],
     ]);
     expect(chunks[0].residual).toBeNull();
     expect(chunks[1].scale).toBeGreaterThan(0);
     expect(chunks[1].relativeResidual).toBeGreaterThan(0);
     expect(chunks[1].relativeResidual).toBeLessThan(1);
     await page.locator("[data-testid=point-count]").waitFor({ timeout: 60_000 });
-    // One cloud of all 4 frames, cameras included.
+    // One cloud of all 5 frames, cameras included.
     const total = Number(await page.locator("[data-testid=point-count]").getAttribute("data-total"));
     expect(total).toBeGreaterThan(1000);
     await page.waitForTimeout(1500);
@@ -71,7 +76,7 @@ describe("chunked reconstruction in the app", () => {
     await screenshot(page, "chunked-cloud-by-chunk");
   });
 
-  it.skipIf(!colmap)("exports the merged result as a COLMAP model that colmap reads back with 4 images", async () => {
+  it.skipIf(!colmap)("exports the merged result as a COLMAP model that colmap reads back with 5 images", async () => {
     await page.locator("[data-testid=export-format]").selectOption("colmap-bin");
     await page.locator("[data-testid=export-button]").click();
     const root = join(web.dataDir, "exports");
@@ -81,8 +86,8 @@ describe("chunked reconstruction in the app", () => {
     const r = spawnSync(colmap!, ["model_analyzer", "--path", model], { encoding: "utf8", timeout: 60_000 });
     const text = r.stdout + r.stderr;
     expect(r.status, text).toBe(0);
-    expect(text).toMatch(/Images:\s+4/);
-    expect(text).toMatch(/Registered images:\s+4/);
+    expect(text).toMatch(/Images:\s+5/);
+    expect(text).toMatch(/Registered images:\s+5/);
     expect(Number(/Points:\s+(\d+)/.exec(text)![1])).toBeGreaterThan(1000);
   });
 
