@@ -3,20 +3,18 @@
 // shown in the viewer (colour by chunk too), exported as a COLMAP model that the real `colmap`
 // reads back.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { buildRenderer, canvasForegroundPixels, dropFiles, openPage, preflight, repoRoot, screenshot, startWebMode, type WebMode } from "./harness.js";
+import { type App, canvasForegroundPixels, dropFiles, openApp, repoRoot, screenshot, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
 const colmap = spawnSync("colmap", ["help"], { encoding: "utf8" }).status === 0 ? "colmap" : null;
 
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-chunked-"));
@@ -25,16 +23,12 @@ const video = join(folder, "turn.mp4");
 beforeAll(async () => {
   // 4 sample views, 2 per second, as 16 frames at 8 fps.
   execFileSync("ffmpeg", ["-v", "error", "-y", "-framerate", "2", "-pattern_type", "glob", "-i", join(repoRoot, "assets/sample/view-*.png"), "-vf", "fps=8", "-c:v", "libx264", "-pix_fmt", "yuv420p", video]);
-  await buildRenderer();
-  web = await startWebMode(engine);
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp({ removeOnClose: [folder] });
+  ({ web, page, pageErrors } = app);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  rmSync(folder, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 describe("chunked reconstruction in the app", () => {

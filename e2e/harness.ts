@@ -143,7 +143,7 @@ export interface App {
  * startWebMode) and Chromium on its page. Call it in beforeAll and `app?.close()` in afterAll; the
  * folders in removeOnClose (the file's fixtures) go with it, also when the start fails.
  */
-export async function openApp(opts: { model?: string | null; args?: string[]; removeOnClose?: string[] } = {}): Promise<App> {
+export async function openApp(opts: { model?: string | null; args?: string[]; env?: NodeJS.ProcessEnv; removeOnClose?: string[] } = {}): Promise<App> {
   const remove = () => {
     for (const d of opts.removeOnClose ?? []) rmSync(d, { recursive: true, force: true });
   };

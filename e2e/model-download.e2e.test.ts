@@ -3,16 +3,15 @@
 // config. A corrupted download fails verification with a clear message and installs nothing;
 // then the real one: progress, Pause, Resume (an HTTP Range request), verify, convert for the chosen
 // options, and a run with the model.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { HubTestServer } from "../electron/services/model-manager/hub-test-server.js";
-import { buildRenderer, openPage, preflight, screenshot, startWebMode, tinyModel, type WebMode } from "./harness.js";
+import { type App, openApp, screenshot, tinyModel, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
 const REPO = "facebook/VGGT-1B";
 const COMMIT = "e".repeat(40);
 // The hub serves the tiny golden model's weights and config (read from ../shared, never copied): a
@@ -21,9 +20,8 @@ const weights = readFileSync(join(tinyModel, "weights.safetensors"));
 const config = readFileSync(join(tinyModel, "config.json"));
 
 let hub: HubTestServer;
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 let home: string;
@@ -34,28 +32,25 @@ const figures = () => page.locator("[data-testid=model-install-figures]").textCo
 const phase = () => page.locator("[data-testid=model-install]").getAttribute("data-phase");
 
 beforeAll(async () => {
-  await buildRenderer();
   hub = new HubTestServer();
   await hub.start();
   // Published hash of other bytes: what a corrupted transfer or a tampered mirror looks like.
   hub.addFile(REPO, "main", "model.safetensors", { data: weights, commit: COMMIT, publishedSha256: "0".repeat(64) });
   hub.addFile(REPO, "main", "config.json", { data: config, commit: COMMIT });
   home = mkdtempSync(join(tmpdir(), "vggt-e2e-model-home-"));
-  web = await startWebMode(engine, {
+  app = await openApp({
     model: null,
     args: ["--hub-url", hub.hubUrl],
     // A private model cache, converted cache and token-free environment (never the developer's).
     env: { HF_HUB_CACHE: hubCache(), VGGT_WORKBENCH_CACHE: join(home, "cache"), VGGT_WORKBENCH_DATA: join(home, "data"), HF_TOKEN: "", HF_ENDPOINT: "", HF_HUB_OFFLINE: "" },
+    removeOnClose: [home],
   });
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  ({ web, page, pageErrors } = app);
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
+  await app?.close();
   await hub?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
-  if (home) rmSync(home, { recursive: true, force: true });
 });
 
 describe("Download VGGT-1B from the Model panel (web mode, local hub)", () => {

@@ -1,30 +1,24 @@
 // Progress where the eye is (web mode, real engine): the main area shows the job's stage, percentage,
 // elapsed time and ETA with a clock that ticks between the engine's events, for a reconstruction run
 // and for a benchmark; after a finished run the next estimate comes from the per-stage rates measured.
-import { rmSync } from "node:fs";
-import type { BrowserContext, Page } from "playwright-core";
+
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { buildRenderer, openPage, preflight, screenshot, startWebMode, type WebMode } from "./harness.js";
+import { type App, openApp, screenshot, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
-
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  await buildRenderer();
-  web = await startWebMode(engine);
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp();
+  ({ web, page, pageErrors } = app);
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 const LINE = /^\d{1,3}% · elapsed (<1 s|\d+ s|\d+ min) · ETA (<1 s|\d+ s|\d+ min|\d+\.\d h)$/;
@@ -44,12 +38,12 @@ describe("progress in the main area", () => {
     await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
     await page.locator("[data-testid=load-sample]").click();
     await page.locator("[data-testid=frame-count]").getByText("4 of 4 frames selected").waitFor();
-    expect(await page.locator("[data-testid=estimate] .hint").textContent()).toMatch(/default throughput/);
+    expect(await page.locator("[data-testid=estimate-basis]").textContent()).toMatch(/default throughput/);
     await page.locator("[data-testid=run-button]").click();
     await page.locator("[data-testid=run-item][data-status=done]").waitFor({ timeout: 180_000 });
     // Any change of the selection asks for a new estimate.
     await page.locator("[data-testid=load-sample]").click();
-    await expect.poll(() => page.locator("[data-testid=estimate] .hint").textContent(), { timeout: 30_000 }).toMatch(/^per-stage rates measured on earlier runs and benchmarks on this machine \(.*aggregator.*\)$/);
+    await expect.poll(() => page.locator("[data-testid=estimate-basis]").textContent(), { timeout: 30_000 }).toMatch(/^per-stage rates measured on earlier runs and benchmarks on this machine \(.*aggregator.*\)$/);
   }, 240_000);
 
   it("a run: stage, percentage, elapsed and ETA in the main area, the clock ticking", async () => {

@@ -2,23 +2,20 @@
 // appear, run, the viewer shows the result; then a selection too big for the (test-injected)
 // memory limit shows the warning, and the one-click fit changes the run settings.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { defaultSet } from "../common/option-catalog.js";
 import { dimsFromConfig, MEMORY_SHARE, processPeakBytes } from "../electron/services/runs/estimate.js";
 import { largestChunk } from "../electron/services/runs/plan.js";
 import { countParams } from "../electron/services/runs/workbench.js";
-import { buildRenderer, canvasForegroundPixels, dropFiles, openPage, preflight, repoRoot, screenshot, startWebMode, tinyModel, type WebMode } from "./harness.js";
+import { type App, canvasForegroundPixels, dropFiles, openApp, repoRoot, screenshot, tinyModel, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
-
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 const folder = mkdtempSync(join(tmpdir(), "vggt-e2e-video-"));
@@ -33,23 +30,14 @@ const limit = Math.floor((peak(4) + peak(5)) / 2 / MEMORY_SHARE);
 beforeAll(async () => {
   // 4 sample views, 2 per second, as 16 frames at 8 fps.
   execFileSync("ffmpeg", ["-v", "error", "-y", "-framerate", "2", "-pattern_type", "glob", "-i", join(repoRoot, "assets/sample/view-*.png"), "-vf", "fps=8", "-c:v", "libx264", "-pix_fmt", "yuv420p", video]);
-  await buildRenderer();
-  process.env.VGGT_MEMORY_LIMIT_BYTES = String(limit);
-  try {
-    web = await startWebMode(engine);
-  } finally {
-    delete process.env.VGGT_MEMORY_LIMIT_BYTES;
-  }
-  ({ context: browser, profile, page, pageErrors } = await openPage());
+  app = await openApp({ env: { VGGT_MEMORY_LIMIT_BYTES: String(limit) }, removeOnClose: [folder] });
+  ({ web, page, pageErrors } = app);
   await page.goto(web.url);
   await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  rmSync(folder, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 describe("video input and the plan before running", () => {

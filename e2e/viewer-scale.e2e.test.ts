@@ -1,25 +1,23 @@
 // The viewer at scale: a synthetic run of 150 frames x 20 M points (written here, no engine run)
 // loads within a few draw calls and a bounded buffer size, says it is decimated, and hiding a
 // frame still works. Draw calls come from three.js's renderer.info (window.__vggtViewerStats).
-import { closeSync, copyFileSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { RunDetail } from "../electron/ipc/types.js";
 import { newRunId } from "../electron/services/runs/store.js";
 import { formatCount } from "../renderer/src/format.js";
-import { buildRenderer, canvasForegroundPixels, openPage, preflight, repoRoot, screenshot, startWebMode, type WebMode } from "./harness.js";
+import { type App, canvasForegroundPixels, openApp, repoRoot, screenshot, type WebMode } from "./harness.js";
 
-const { engine } = preflight();
 const S = 150;
 const H = 258;
 const W = 518;
 const N = S * H * W; // 20,046,600 points
 
+let app: App | undefined;
 let web: WebMode;
-let browser: BrowserContext;
-let profile: string;
 let page: Page;
 let pageErrors: string[] = [];
 
@@ -81,8 +79,8 @@ function writeSyntheticOutput(path: string): void {
 }
 
 beforeAll(async () => {
-  await buildRenderer();
-  web = await startWebMode(engine);
+  app = await openApp();
+  ({ web, page, pageErrors } = app);
   const id = newRunId();
   const dir = join(web.dataDir, "runs", id);
   mkdirSync(dir, { recursive: true });
@@ -97,14 +95,11 @@ beforeAll(async () => {
   });
   const run: RunDetail = { id, name: "synthetic 150 frames", createdAt: new Date().toISOString(), status: "done", frames: S, randomWeights: true, model: "synthetic", images, options: { preprocess: "crop", randomWeights: true, seed: 0 }, stages: [] };
   writeFileSync(join(dir, "run.json"), JSON.stringify(run));
-  ({ context: browser, profile, page, pageErrors } = await openPage());
   await page.goto(web.url);
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await app?.close();
 });
 
 type Stats = { calls: number; points: number; frame: number; geometries: number; textures: number; bufferBytes: number };

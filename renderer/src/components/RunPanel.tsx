@@ -51,7 +51,7 @@ export function RunPanel() {
               this machine: up to {formatBytes(estimate.memoryLimitBytes)} for a run
             </div>
           )}
-          <div className="hint">{estimate.basis}</div>
+          <div className="hint" data-testid="estimate-basis">{estimate.basis}</div>
           {estimate.warnings.map((w) => (
             <div key={w} className="warning">
               ⚠ {w}
