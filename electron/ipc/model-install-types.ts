@@ -22,6 +22,8 @@ export interface ModelInstallState {
   error?: string;
   /** Converted cache made for the chosen options ("bf16" / "int8"), null: none needed. */
   convertTarget?: "bf16" | "int8" | null;
+  /** Increases with every change: a reply that arrives after a newer event is older than it. */
+  seq: number;
 }
 
 export interface ModelDownloadRequest {

@@ -14,16 +14,23 @@ interface ModelPanelState {
 export const useModelPanel = create<ModelPanelState>(() => ({ install: null, open: false }));
 const set = useModelPanel.setState;
 
+// Events and call replies travel separately: a reply (e.g. pause's, still "download") may arrive
+// after the event it precedes ("paused"); the newer state wins.
+function setInstall(next: ModelInstallState): void {
+  const cur = useModelPanel.getState().install;
+  if (!cur || next.seq >= cur.seq) set({ install: next });
+}
+
 let subscribed = false;
 
 export async function initModelPanel(): Promise<void> {
   if (subscribed) return;
   subscribed = true;
   api.onEvent((e) => {
-    if (e.type === "model-install") set({ install: e.state });
+    if (e.type === "model-install") setInstall(e.state);
   });
   try {
-    set({ install: await api.modelInstallState() });
+    setInstall(await api.modelInstallState());
   } catch (e) {
     notify(`cannot read the model download's state: ${(e as Error).message}`);
   }
@@ -36,7 +43,7 @@ export function toggleModelPanel(open = !useModelPanel.getState().open): void {
 /** "Download VGGT-1B" and "Resume download": the same call; the services continue a partial file. */
 export async function startModelDownload(): Promise<void> {
   try {
-    set({ install: await api.downloadModel({ engineOptions: useStore.getState().options.engineOptions }) });
+    setInstall(await api.downloadModel({ engineOptions: useStore.getState().options.engineOptions }));
   } catch (e) {
     notify((e as Error).message);
   }
@@ -44,7 +51,7 @@ export async function startModelDownload(): Promise<void> {
 
 export async function pauseModelDownload(): Promise<void> {
   try {
-    set({ install: await api.pauseModelDownload() });
+    setInstall(await api.pauseModelDownload());
   } catch (e) {
     notify((e as Error).message);
   }

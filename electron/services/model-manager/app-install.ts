@@ -76,7 +76,7 @@ export class ModelInstaller {
 
   constructor(private readonly opts: InstallerOptions) {
     const s = resolveHubSettings(this.downloadOptions());
-    this.current = { phase: "idle", repo: s.repo, file: s.filename, endpoint: s.endpoint, bytes: 0, total: null, speed: 0, etaSeconds: null, message: "" };
+    this.current = { phase: "idle", repo: s.repo, file: s.filename, endpoint: s.endpoint, bytes: 0, total: null, speed: 0, etaSeconds: null, message: "", seq: 0 };
   }
 
   private downloadOptions(extra: Partial<DownloadOptions> = {}): DownloadOptions {
@@ -88,7 +88,7 @@ export class ModelInstaller {
   }
 
   private set(patch: Partial<ModelInstallState>): void {
-    this.current = { ...this.current, ...patch };
+    this.current = { ...this.current, ...patch, seq: this.current.seq + 1 };
     if (patch.phase && patch.phase !== "failed") delete this.current.error;
     this.opts.emit(this.state());
   }
