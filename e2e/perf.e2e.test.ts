@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../assets/sample/make-sample.js";
 import { parseCsv } from "../common/bench-csv.js";
 import { readSafetensors } from "../electron/services/tensors/safetensors.js";
-import { type App, artifacts, descendantPids, openApp, processName, screenshot, type WebMode } from "./harness.js";
+import { type App, artifacts, descendantPids, dropFiles, openApp, processName, screenshot, type WebMode } from "./harness.js";
 
 const OPTION_NAMES = ["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "w8a8", "prepack", "flash-attn", "global-early-frame", "global-kv-subsample", "global-block-sparse"];
 const MANY_FRAMES = ["global-early-frame", "global-kv-subsample", "global-block-sparse"];
@@ -51,13 +51,7 @@ afterAll(async () => {
 });
 
 async function dropFrames(): Promise<void> {
-  const payload = frames.map((f) => ({ name: f.split("/").pop()!, b64: readFileSync(f).toString("base64") }));
-  await page.evaluate((items) => {
-    const dt = new DataTransfer();
-    for (const it of items) dt.items.add(new File([Uint8Array.from(atob(it.b64), (c) => c.charCodeAt(0))], it.name));
-    window.dispatchEvent(new DragEvent("dragenter", { dataTransfer: dt, bubbles: true, cancelable: true }));
-    window.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, payload);
+  await dropFiles(page, frames);
   await page.locator("[data-testid=frame-count]").getByText("2 of 2 frames selected").waitFor();
 }
 
@@ -389,13 +383,7 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     expect(await page.locator("[data-testid=option-params-global-block-sparse]").textContent()).toMatch(/keep = 0\.25/);
     const eight = Array.from({ length: 8 }, (_, i) => join(folder, `many-${i}.png`));
     eight.forEach((f, i) => writeFileSync(f, frame(10 + i)));
-    const payload = eight.map((f) => ({ name: f.split("/").pop()!, b64: readFileSync(f).toString("base64") }));
-    await page.evaluate((items) => {
-      const dt = new DataTransfer();
-      for (const it of items) dt.items.add(new File([Uint8Array.from(atob(it.b64), (c) => c.charCodeAt(0))], it.name));
-      window.dispatchEvent(new DragEvent("dragenter", { dataTransfer: dt, bubbles: true, cancelable: true }));
-      window.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }, payload);
+    await dropFiles(page, eight);
     await page.locator("[data-testid=frame-count]").getByText("8 of 8 frames selected").waitFor();
     await page.locator("[data-testid=tab-perf]").click();
     await page.locator("[data-testid=bench-kind-ab]").check();
