@@ -162,10 +162,22 @@ bool png_decode_raw(PngState* st, PngRaw* raw, bool want_exif) {
   if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
   png_read_update_info(png, info);
   raw->rowbytes = png_get_rowbytes(png, info);
-  raw->pixels.resize(raw->rowbytes * h);
+  if (interlace == PNG_INTERLACE_NONE) {
+    // Reserved, not filled: a small file declaring a huge image fails at its first missing row
+    // having touched only the rows it had data for.
+    raw->pixels.reserve(raw->rowbytes * h);
+    for (png_uint_32 y = 0; y < h; ++y) {
+      raw->pixels.resize(raw->rowbytes * (static_cast<size_t>(y) + 1));
+      png_read_row(png, raw->pixels.data() + raw->rowbytes * y, nullptr);
+    }
+  } else {  // the passes revisit every row
+    raw->pixels.resize(raw->rowbytes * h);
+    raw->rows.resize(h);
+    for (png_uint_32 y = 0; y < h; ++y) raw->rows[y] = raw->pixels.data() + raw->rowbytes * y;
+    png_read_image(png, raw->rows.data());
+  }
   raw->rows.resize(h);
   for (png_uint_32 y = 0; y < h; ++y) raw->rows[y] = raw->pixels.data() + raw->rowbytes * y;
-  png_read_image(png, raw->rows.data());
 
   png_bytep exif = nullptr;
   png_uint_32 exif_len = 0;
@@ -277,9 +289,12 @@ void jpeg_error_exit_cb(j_common_ptr c) {
 }
 
 void jpeg_emit_cb(j_common_ptr c, int level) {
-  // Corrupt-data warnings are tolerated (PIL ignores them); running out of data is PIL's
-  // "image file is truncated".
-  if (level < 0 && c->err->msg_code == JWRN_JPEG_EOF) reinterpret_cast<JpegState*>(c->err)->hit_eof = true;
+  // Running out of data is PIL's "image file is truncated". A scan that ends before its last
+  // block ("premature end of data segment") PIL fills with grey; we refuse it too: a 200-byte file
+  // declaring 13000 x 13000 pixels would otherwise cost ~10 s and 1 GB for a grey image. Other
+  // corrupt-data warnings are tolerated, as PIL does.
+  if (level < 0 && (c->err->msg_code == JWRN_JPEG_EOF || c->err->msg_code == JWRN_HIT_MARKER))
+    reinterpret_cast<JpegState*>(c->err)->hit_eof = true;
 }
 
 struct JpegRaw {
@@ -328,11 +343,18 @@ bool jpeg_decode_raw(JpegState* st, jpeg_decompress_struct* cinfo, const uint8_t
     return true;
   }
   jpeg_start_decompress(cinfo);
-  const size_t stride = static_cast<size_t>(cinfo->output_width) * cinfo->output_components;
-  raw->pixels.resize(stride * cinfo->output_height);
-  while (cinfo->output_scanline < cinfo->output_height) {
-    JSAMPROW row = raw->pixels.data() + stride * cinfo->output_scanline;
-    if (jpeg_read_scanlines(cinfo, &row, 1) != 1) break;
+  // libjpeg pads missing data with grey and goes on; a 200-byte file declaring 13000 x 13000
+  // pixels would then cost seconds of decoding for an image we refuse anyway. Stop at the first
+  // sign of missing data (a progressive file's start reads every scan and may already meet it).
+  if (!st->hit_eof) {
+    const size_t stride = static_cast<size_t>(cinfo->output_width) * cinfo->output_components;
+    // Reserved, not filled: pages are touched row by row, so refusing after the first rows is cheap.
+    raw->pixels.reserve(stride * cinfo->output_height);
+    while (cinfo->output_scanline < cinfo->output_height && !st->hit_eof) {
+      raw->pixels.resize(stride * (cinfo->output_scanline + 1));
+      JSAMPROW row = raw->pixels.data() + stride * cinfo->output_scanline;
+      if (jpeg_read_scanlines(cinfo, &row, 1) != 1) break;
+    }
   }
   // Missing data after the last scanline (e.g. no EOI) does not bother PIL; missing pixels do.
   raw->truncated = st->hit_eof || cinfo->output_scanline < cinfo->output_height;
@@ -355,7 +377,7 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& na
   check_dimensions(name, static_cast<uint64_t>(raw.width), static_cast<uint64_t>(raw.height));
   if (raw.bad_components)
     fail(name, "unsupported JPEG with " + std::to_string(raw.components) + " colour components");
-  if (raw.truncated) fail(name, "JPEG file is truncated (image data ends early)");
+  if (raw.truncated) fail(name, "JPEG file is truncated or corrupt (image data ends before the last row)");
 
   const int w = raw.width, h = raw.height;
   DecodedImage out;

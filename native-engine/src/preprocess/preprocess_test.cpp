@@ -764,3 +764,44 @@ TEST(PreprocessLimits, FifosAndDevicesAreRefusedWithoutReading) {
   expect_error({fifo}, fifo, "image is a FIFO (named pipe), not a regular file");
   expect_error({"/dev/zero"}, "/dev/zero", "image is a character device, not a regular file");
 }
+
+namespace {
+long peak_rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  return -1;
+}
+}  // namespace
+
+// A few hundred bytes that declare an image near the pixel limit but carry the data of a 16 x 16
+// one: refused after the rows they have, without decoding (or touching memory for) the rest.
+TEST(PreprocessLimits, SmallFilesDeclaringHugeImagesAreRefusedAfterTheirData) {
+  const ScratchDir scratch;
+  const std::string& d = scratch.path();
+  write_jpeg(d + "/small.jpg", ramp_image(16, 16), 90, {});
+  std::string jpg = read_bytes(d + "/small.jpg");
+  const size_t sof = jpg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  const char dims[4] = {char(13000 >> 8), char(13000 & 0xFF), char(13000 >> 8), char(13000 & 0xFF)};
+  jpg.replace(sof + 5, 4, dims, 4);  // height, width
+  write_bytes(d + "/bomb.jpg", jpg);
+
+  // PNG: a valid 12000 x 12000 header (CRC fixed) and the IDAT of a 16 x 16 image.
+  write_png(d + "/small.png", rgb_png(ramp_image(16, 16)));
+  std::string png = read_bytes(d + "/small.png");
+  const char pdims[8] = {0, 0, char(12000 >> 8), char(12000 & 0xFF), 0, 0, char(12000 >> 8), char(12000 & 0xFF)};
+  png.replace(16, 8, pdims, 8);
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
+  const char crc_be[4] = {char(crc >> 24), char(crc >> 16), char(crc >> 8), char(crc)};
+  png.replace(29, 4, crc_be, 4);
+  write_bytes(d + "/bomb.png", png);
+
+  const long before = peak_rss_kib();
+  ASSERT_GT(before, 0);
+  expect_error({d + "/bomb.jpg"}, d + "/bomb.jpg", "truncated or corrupt");
+  expect_error({d + "/bomb.png"}, d + "/bomb.png", "corrupt or unreadable PNG");
+  // Decoding either in full would touch 507 MB (JPEG) or 432 MB (PNG) of pixels.
+  EXPECT_LT(peak_rss_kib() - before, 64 * 1024) << "peak RSS grew by " << (peak_rss_kib() - before) << " KiB";
+}
