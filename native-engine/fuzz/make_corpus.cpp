@@ -129,6 +129,16 @@ int main(int argc, char** argv) {
   png(img / "raw-ga.png", 5, 5, PNG_COLOR_TYPE_GA, 8, false);
   jpeg(img / "raw-rgb.jpg", 16, 9, 6, false);
   jpeg(img / "raw-gray.jpg", 8, 20, 0, true);
+  {  // the data of a 16 x 9 image under a header declaring 13000 x 13000 (must be refused quickly)
+    std::ifstream f(img / "raw-rgb.jpg", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const size_t sof = bytes.find("\xFF\xC0");
+    if (sof != std::string::npos) {
+      const char dims[4] = {char(13000 >> 8), char(13000 & 0xFF), char(13000 >> 8), char(13000 & 0xFF)};
+      bytes.replace(sof + 5, 4, dims, 4);
+      write(img / "raw-bomb.jpg", bytes);
+    }
+  }
   for (const auto& e : fs::directory_iterator(img)) {
     if (e.path().filename().string().rfind("raw-", 0) != 0) continue;
     std::ifstream f(e.path(), std::ios::binary);
