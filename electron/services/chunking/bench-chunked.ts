@@ -6,12 +6,12 @@
 //   npx tsx electron/services/chunking/bench-chunked.ts --frames 25,50,100 --chunk 25 --overlap 5 \
 //     --images DIR[,DIR2] [--unchunked-max 50] [--preprocess pad] [-- ENGINE ARGS...]
 // Frames beyond the images given are the images again, in order (a longer sequence of the scenes).
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { findEngineBinary } from "../engine/engine-launch.js";
+import { spawnEngine } from "../engine/engine-process.js";
 import { describeChunk, runChunked } from "./run.js";
 
 const { values, positionals } = parseArgs({
@@ -36,17 +36,17 @@ const engineArgs = positionals;
 const bin = findEngineBinary();
 
 async function pass(images: string[], output: string, peaks: number[], signal: AbortSignal): Promise<void> {
-  await new Promise<void>((ok, fail) => {
-    const p = spawn(bin, ["infer", "--images", ...images, "--preprocess", values.preprocess!, "--out", output, ...engineArgs], { stdio: ["ignore", "ignore", "pipe"], signal });
-    let err = "";
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    p.on("error", fail);
-    p.on("close", (code) => {
-      const m = /peak RSS (\d+) MiB/.exec(err);
-      if (m) peaks.push(Number(m[1]));
-      code === 0 ? ok() : fail(new Error(`engine exit ${code}: ${err.slice(-2000)}`));
-    });
+  const args = ["infer", "--images", ...images, "--preprocess", values.preprocess!, "--out", output, ...engineArgs];
+  let peak: number | undefined;
+  const exit = await spawnEngine({ command: bin, args }, {
+    signal,
+    onStderrLine: (line) => {
+      const m = /peak RSS (\d+) MiB/.exec(line);
+      if (m) peak = Number(m[1]);
+    },
   });
+  if (peak !== undefined) peaks.push(peak);
+  if (exit.code !== 0) throw new Error(`engine exit ${exit.code ?? exit.signal}: ${exit.stderrTail.slice(-2000)}`);
 }
 
 /** CPU seconds of this process's finished children (the engine passes), from /proc/self/stat:

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { enabledNames, parseCliList } from "../../../common/option-catalog.js";
 import { EngineClient } from "./engine-client.js";
 import { KITCHEN, engineBinary, kitchenFrames } from "./test-fixtures.js";
 
@@ -23,10 +24,8 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 const tmp = mkdtempSync(join(tmpdir(), "vggt-bench-track-"));
 const client = await EngineClient.start({ binary: engineBinary() });
 try {
-  // "all" = every option but w8a8, as on the engine's command line.
-  const ALL = ["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack", "flash-attn"];
-  const names = options.split(",").filter(Boolean).flatMap((f) => (f === "all" ? ALL : [f]));
-  const flags = Object.fromEntries(names.map((f) => [f, true]));
+  // An --options list as the engine's command line reads it ("all", "-x").
+  const flags = Object.fromEntries(enabledNames(parseCliList(options)).map((f) => [f, true]));
   const load = await client.load({ random: { seed: 0 }, config: "vggt-1b", options: { threads, flags } });
   console.log(`engine ${client.hello.engine_version}, isa ${client.hello.isa}, threads ${client.hello.threads}`);
   console.log(`model VGGT-1B random weights, ${(load.model.weight_bytes / 2 ** 30).toFixed(2)} GiB, options: ${options || "exact fp32"}`);

@@ -38,6 +38,11 @@ describe("benchmark progress from measured rates", () => {
     expect(cum.at(-1)!.options.w8a8).toBe(true);
   });
 
+  it("the cumulative order is the engine's: `all`'s optimizations in table order, then int8", () => {
+    // As the engine's bench --cumulative rows read (docs/PERFORMANCE.md, the cumulative table).
+    expect(CUMULATIVE_ORDER).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack", "flash-attn", "w8a8"]);
+  });
+
   it("second by second: fraction never goes back, the ETA never jumps by more than the bounded step, ends at 100 %", () => {
     const tr = new BenchProgressTracker(benchPlan(ab, predict));
     expect(tr.predictedSeconds).toBe(4 * 20 + 4 * 10);

@@ -3,10 +3,17 @@
 // per-stage rates measured on this machine; the engine's "run i/n" lines mark progress through it.
 import type { BenchRequest, OptionSet } from "../../ipc/perf-types.js";
 import { SteadyEta } from "../../../common/steady-eta.js";
-import { normalizeSet } from "../../../common/option-catalog.js";
+import { OPTIONS, normalizeSet } from "../../../common/option-catalog.js";
 
-/** The cumulative benchmark's order (vggt-engine bench --cumulative): baseline, then each added. */
-export const CUMULATIVE_ORDER = ["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack", "flash-attn", "w8a8"];
+/**
+ * The cumulative benchmark's order (vggt-engine bench --cumulative): baseline, then each added.
+ * The engine's rule (cumulative_order() in model/engine_options.cpp) over its option table: the
+ * optimizations in `all`, then the other optimizations, each in table order.
+ */
+export const CUMULATIVE_ORDER: readonly string[] = [
+  ...OPTIONS.filter((o) => o.group === "optimizations" && o.defaultOn),
+  ...OPTIONS.filter((o) => o.group === "optimizations" && !o.defaultOn),
+].map((o) => o.name);
 
 export interface BenchStep {
   /** The engine's row name ("baseline", "+ bf16", "A", ...) or an output run. */

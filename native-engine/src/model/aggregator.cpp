@@ -37,12 +37,12 @@ void KeptLayers::clear() {
   camera = Tensor();
 }
 
-Aggregator::Aggregator(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
-  camera_token = ws.get("aggregator.camera_token");
-  register_token = ws.get("aggregator.register_token");
-  for (int i = 0; i < c.depth; ++i) {
-    frame_blocks.emplace_back(ws, "aggregator.frame_blocks." + std::to_string(i), c.num_heads, 1e-5f, c.qk_norm);
-    global_blocks.emplace_back(ws, "aggregator.global_blocks." + std::to_string(i), c.num_heads, 1e-5f, c.qk_norm);
+Aggregator::Aggregator(const WeightStore& ws, const ModelConfig& c, const params::Aggregator& p) : cfg(c) {
+  camera_token = ws.get(p.camera_token);
+  register_token = ws.get(p.register_token);
+  for (size_t i = 0; i < p.frame_blocks.size(); ++i) {
+    frame_blocks.emplace_back(ws, p.frame_blocks[i], c.num_heads, 1e-5f);
+    global_blocks.emplace_back(ws, p.global_blocks[i], c.num_heads, 1e-5f);
   }
 }
 

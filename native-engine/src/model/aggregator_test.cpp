@@ -29,7 +29,7 @@ KeptLayers run(const Aggregator& agg, int64_t S, int64_t hp, int64_t wp, bool bf
 TEST(KeptLayers, Bf16StorageRoundsOnlyTheHeadsCopyAndFramesSliceAnyChunk) {
   const ModelConfig cfg = small_config();
   auto ws = WeightStore::random(cfg, 4);
-  Aggregator agg(*ws, cfg);
+  Aggregator agg(*ws, cfg, params::table(cfg).aggregator);
   const int64_t S = 5, hp = 3, wp = 4, P = 5 + hp * wp, C = 128;
   const KeptLayers f32 = run(agg, S, hp, wp, false, 8192);
   const KeptLayers half = run(agg, S, hp, wp, true, 8192);

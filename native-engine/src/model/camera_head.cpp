@@ -6,16 +6,15 @@
 
 namespace vggt {
 
-CameraHead::CameraHead(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
-  for (int i = 0; i < c.camera_trunk_depth; ++i)
-    trunk.emplace_back(ws, "camera_head.trunk." + std::to_string(i), c.camera_heads, 1e-5f, false);
-  token_norm = LayerNorm(ws, "camera_head.token_norm", 1e-5f);
-  trunk_norm = LayerNorm(ws, "camera_head.trunk_norm", 1e-5f);
-  empty_pose = ws.get("camera_head.empty_pose_tokens");
-  embed_pose = Linear(ws, "camera_head.embed_pose");
-  modulation = Linear(ws, "camera_head.poseLN_modulation.1");
-  branch_fc1 = Linear(ws, "camera_head.pose_branch.fc1");
-  branch_fc2 = Linear(ws, "camera_head.pose_branch.fc2");
+CameraHead::CameraHead(const WeightStore& ws, const ModelConfig& c, const params::CameraHead& p) : cfg(c) {
+  for (const params::Block& b : p.trunk) trunk.emplace_back(ws, b, c.camera_heads, 1e-5f);
+  token_norm = LayerNorm(ws, p.token_norm, 1e-5f);
+  trunk_norm = LayerNorm(ws, p.trunk_norm, 1e-5f);
+  empty_pose = ws.get(p.empty_pose_tokens);
+  embed_pose = Linear(ws, p.embed_pose);
+  modulation = Linear(ws, p.modulation);
+  branch_fc1 = Linear(ws, p.branch_fc1);
+  branch_fc2 = Linear(ws, p.branch_fc2);
 }
 
 std::vector<Tensor> CameraHead::forward(const Tensor& last_layer, const StepFn& step, const ExecFlags& flags) const {

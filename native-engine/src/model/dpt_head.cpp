@@ -100,40 +100,40 @@ Tensor DptHead::pos_embed(int64_t C, int64_t h, int64_t w, double aspect) const 
   return it->second;
 }
 
-DptHead::DptHead(const WeightStore& ws, const ModelConfig& c, const std::string& n, int od, bool depth)
-    : cfg(c), name(n), out_dim(od), depth_activation(depth) {
-  norm = LayerNorm(ws, n + ".norm", 1e-5f);
-  for (int i = 0; i < 4; ++i) {
-    const Tensor& w = ws.get(n + ".projects." + std::to_string(i) + ".weight");
-    projects.emplace_back(w.reshape({w.dim(0), w.dim(1)}), ws.get(n + ".projects." + std::to_string(i) + ".bias"));
-  }
-  resize0_w = ws.get(n + ".resize_layers.0.weight");
-  resize0_b = ws.get(n + ".resize_layers.0.bias");
-  resize1_w = ws.get(n + ".resize_layers.1.weight");
-  resize1_b = ws.get(n + ".resize_layers.1.bias");
-  resize3 = ops::Conv2d(ws.get(n + ".resize_layers.3.weight"), ws.get(n + ".resize_layers.3.bias"), 2, 1);
-  for (int i = 1; i <= 4; ++i)
-    layer_rn.emplace_back(ws.get(n + ".scratch.layer" + std::to_string(i) + "_rn.weight"), Tensor(), 1, 1);
-  for (int r = 1; r <= 4; ++r) {
-    const std::string p = n + ".scratch.refinenet" + std::to_string(r);
-    auto conv = [&](const std::string& s) { return ops::Conv2d(ws.get(p + s + ".weight"), ws.get(p + s + ".bias"), 1, 1); };
+DptHead::DptHead(const WeightStore& ws, const ModelConfig& c, const params::Dpt& p, bool depth)
+    : cfg(c),
+      out_dim(p.output_conv2_2 ? static_cast<int>(p.output_conv2_2->weight.shape[0]) : 0),
+      depth_activation(depth) {
+  // A 1x1 convolution [N, K, 1, 1] runs as a Linear [N, K] on channels-last pixels.
+  auto pointwise_conv = [&](const params::Affine& a) {
+    const Tensor& w = ws.get(a.weight);
+    return Linear(w.reshape({w.dim(0), w.dim(1)}), ws.get(a.bias));
+  };
+  auto conv = [&](const params::Affine& a, int stride) { return ops::Conv2d(ws.get(a.weight), ws.get(a.bias), stride, 1); };
+  norm = LayerNorm(ws, p.norm, 1e-5f);
+  for (const params::Affine& a : p.projects) projects.push_back(pointwise_conv(a));
+  resize0_w = ws.get(p.resize0.weight);
+  resize0_b = ws.get(p.resize0.bias);
+  resize1_w = ws.get(p.resize1.weight);
+  resize1_b = ws.get(p.resize1.bias);
+  resize3 = conv(p.resize3, 2);
+  for (const ParamSpec& w : p.layer_rn) layer_rn.emplace_back(ws.get(w), Tensor(), 1, 1);
+  for (const params::Dpt::Fusion& pf : p.refinenet) {
     Fusion f;
-    f.has_unit1 = r != 4;
+    f.has_unit1 = pf.unit1_conv1.has_value();
     if (f.has_unit1) {
-      f.u1c1 = conv(".resConfUnit1.conv1");
-      f.u1c2 = conv(".resConfUnit1.conv2");
+      f.u1c1 = conv(*pf.unit1_conv1, 1);
+      f.u1c2 = conv(*pf.unit1_conv2, 1);
     }
-    f.u2c1 = conv(".resConfUnit2.conv1");
-    f.u2c2 = conv(".resConfUnit2.conv2");
-    const Tensor& ow = ws.get(p + ".out_conv.weight");
-    f.out_conv = Linear(ow.reshape({ow.dim(0), ow.dim(1)}), ws.get(p + ".out_conv.bias"));
+    f.u2c1 = conv(pf.unit2_conv1, 1);
+    f.u2c2 = conv(pf.unit2_conv2, 1);
+    f.out_conv = pointwise_conv(pf.out_conv);
     refine.push_back(std::move(f));
   }
-  out_conv1 = ops::Conv2d(ws.get(n + ".scratch.output_conv1.weight"), ws.get(n + ".scratch.output_conv1.bias"), 1, 1);
+  out_conv1 = conv(p.output_conv1, 1);
   if (out_dim == 0) return;
-  out_conv2a = ops::Conv2d(ws.get(n + ".scratch.output_conv2.0.weight"), ws.get(n + ".scratch.output_conv2.0.bias"), 1, 1);
-  const Tensor& w2b = ws.get(n + ".scratch.output_conv2.2.weight");
-  out_conv2b = Linear(w2b.reshape({w2b.dim(0), w2b.dim(1)}), ws.get(n + ".scratch.output_conv2.2.bias"));
+  out_conv2a = conv(*p.output_conv2_0, 1);
+  out_conv2b = pointwise_conv(*p.output_conv2_2);
 }
 
 void DptHead::set_conv_modes(bool prepack, bool bf16) {

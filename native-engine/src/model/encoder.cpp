@@ -7,16 +7,14 @@
 
 namespace vggt {
 
-Encoder::Encoder(const WeightStore& ws, const ModelConfig& c) : cfg(c) {
-  const std::string p = "aggregator.patch_embed";
-  patch_w = ws.get(p + ".patch_embed.proj.weight");
-  patch_b = ws.get(p + ".patch_embed.proj.bias");
-  cls_token = ws.get(p + ".cls_token");
-  pos_embed = ws.get(p + ".pos_embed");
-  if (c.num_register_tokens) register_tokens = ws.get(p + ".register_tokens");
-  for (int i = 0; i < c.encoder_depth; ++i)
-    blocks.emplace_back(ws, p + ".blocks." + std::to_string(i), c.encoder_heads, 1e-6f, false);
-  norm = LayerNorm(ws, p + ".norm", 1e-6f);
+Encoder::Encoder(const WeightStore& ws, const ModelConfig& c, const params::Encoder& p) : cfg(c) {
+  patch_w = ws.get(p.patch_proj.weight);
+  patch_b = ws.get(p.patch_proj.bias);
+  cls_token = ws.get(p.cls_token);
+  pos_embed = ws.get(p.pos_embed);
+  if (p.register_tokens) register_tokens = ws.get(*p.register_tokens);
+  for (const params::Block& b : p.blocks) blocks.emplace_back(ws, b, c.encoder_heads, 1e-6f);
+  norm = LayerNorm(ws, p.norm, 1e-6f);
 }
 
 Tensor Encoder::interpolated_pos_embed(int64_t hp, int64_t wp) const {

@@ -22,12 +22,12 @@ double now_ms() {
 }
 }  // namespace
 
-Linear::Linear(const WeightStore& ws, const std::string& prefix, bool bias) : store_(&ws), name_(prefix + ".weight") {
-  if (const io::TensorInfo* raw = ws.converted(name_))
+Linear::Linear(const WeightStore& ws, const params::Affine& p) : store_(&ws), name_(p.weight.name) {
+  if (const io::TensorInfo* raw = ws.converted(p.weight))
     shape_ = raw->shape;
   else
-    w = ws.get(name_), shape_ = w.shape();
-  if (bias) b = ws.get(prefix + ".bias");
+    w = ws.get(p.weight), shape_ = w.shape();
+  b = ws.get(p.bias);
 }
 
 const Tensor& Linear::weight() const {
@@ -111,8 +111,8 @@ size_t Linear::weight_bytes() const {
   }
 }
 
-LayerNorm::LayerNorm(const WeightStore& ws, const std::string& prefix, float e)
-    : w(ws.get(prefix + ".weight")), b(ws.get(prefix + ".bias")), eps(e) {}
+LayerNorm::LayerNorm(const WeightStore& ws, const params::Affine& p, float e)
+    : w(ws.get(p.weight)), b(ws.get(p.bias)), eps(e) {}
 
 Tensor LayerNorm::forward(const Tensor& x) const {
   const int64_t C = x.dim(-1);
@@ -122,21 +122,21 @@ Tensor LayerNorm::forward(const Tensor& x) const {
   return y;
 }
 
-TransformerBlock::TransformerBlock(const WeightStore& ws, const std::string& p, int64_t h, float eps, bool qk)
-    : norm1(ws, p + ".norm1", eps),
-      norm2(ws, p + ".norm2", eps),
-      qkv(ws, p + ".attn.qkv"),
-      proj(ws, p + ".attn.proj"),
-      fc1(ws, p + ".mlp.fc1"),
-      fc2(ws, p + ".mlp.fc2"),
-      ls1(ws.get(p + ".ls1.gamma")),
-      ls2(ws.get(p + ".ls2.gamma")),
-      has_qk_norm(qk),
+TransformerBlock::TransformerBlock(const WeightStore& ws, const params::Block& p, int64_t h, float eps)
+    : norm1(ws, p.norm1, eps),
+      norm2(ws, p.norm2, eps),
+      qkv(ws, p.qkv),
+      proj(ws, p.proj),
+      fc1(ws, p.fc1),
+      fc2(ws, p.fc2),
+      ls1(ws.get(p.ls1)),
+      ls2(ws.get(p.ls2)),
+      has_qk_norm(p.q_norm.has_value()),
       heads(h) {
-  if (qk) {
+  if (has_qk_norm) {
     // QK-norm uses PyTorch's default eps in every VGGT block that has it.
-    q_norm = LayerNorm(ws, p + ".attn.q_norm", 1e-5f);
-    k_norm = LayerNorm(ws, p + ".attn.k_norm", 1e-5f);
+    q_norm = LayerNorm(ws, *p.q_norm, 1e-5f);
+    k_norm = LayerNorm(ws, *p.k_norm, 1e-5f);
   }
 }
 

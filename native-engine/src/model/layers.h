@@ -30,7 +30,7 @@ struct Linear {
   mutable Tensor w;
   Tensor b;
   Linear() = default;
-  Linear(const WeightStore& ws, const std::string& prefix, bool bias = true);
+  Linear(const WeightStore& ws, const params::Affine& p);
   Linear(const Tensor& weight, const Tensor& bias) : w(weight), b(bias), shape_(weight.shape()) {}
   int64_t out_features() const { return shape_[0]; }
   int64_t in_features() const { return shape_[1]; }
@@ -112,7 +112,7 @@ struct LayerNorm {
   Tensor w, b;
   float eps = 1e-5f;
   LayerNorm() = default;
-  LayerNorm(const WeightStore& ws, const std::string& prefix, float eps);
+  LayerNorm(const WeightStore& ws, const params::Affine& p, float eps);
   Tensor forward(const Tensor& x) const;  // over the last dim
 };
 
@@ -133,7 +133,8 @@ struct TransformerBlock {
   int64_t heads = 1;
 
   TransformerBlock() = default;
-  TransformerBlock(const WeightStore& ws, const std::string& prefix, int64_t heads, float norm_eps, bool qk_norm);
+  // QK-norm when the table's block has it.
+  TransformerBlock(const WeightStore& ws, const params::Block& p, int64_t heads, float norm_eps);
 
   // x: [B*N, C] holding B sequences of N tokens, updated in place.
   // pos: [N, 2] per token when rope is non-null.

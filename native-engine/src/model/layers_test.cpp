@@ -33,7 +33,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 void check_row_chunks(LinearMode mode, int64_t B, int64_t N, bool global) {
   const ModelConfig cfg = small_config();
   auto ws = WeightStore::random(cfg, 11);
-  TransformerBlock block(*ws, "aggregator.global_blocks.0", cfg.num_heads, 1e-5f, cfg.qk_norm);
+  TransformerBlock block(*ws, params::table(cfg).aggregator.global_blocks[0], cfg.num_heads, 1e-5f);
   block.set_linear_mode(mode);
   const int64_t C = cfg.embed_dim, D = C / cfg.num_heads, hp = 3, wp = 4, special = 5;
   ASSERT_EQ(N % (special + hp * wp), 0);

@@ -1,4 +1,5 @@
-// The model's stages, each built from the weight store; composed in vggt_model.cpp.
+// The model's stages, each built from the weight store through its parameter-table record
+// (model/param_table.h); composed in vggt_model.cpp.
 #pragma once
 #include <functional>
 #include <map>
@@ -9,6 +10,7 @@
 #include "core/tensor.h"
 #include "model/config.h"
 #include "model/layers.h"
+#include "model/param_table.h"
 #include "model/vggt_model.h"
 #include "model/weights.h"
 #include "ops/conv.h"
@@ -24,7 +26,7 @@ struct Encoder {
   Tensor patch_w, patch_b, cls_token, pos_embed, register_tokens;
   std::vector<TransformerBlock> blocks;
   LayerNorm norm;
-  Encoder(const WeightStore& ws, const ModelConfig& cfg);
+  Encoder(const WeightStore& ws, const ModelConfig& cfg, const params::Encoder& p);
   // images [S, 3, H, W] in [0, 1] -> normalised patch tokens [S, Hp*Wp, E].
   Tensor forward(const Tensor& images, const StepFn& step, BlockTimes* times, const ExecFlags& flags) const;
   Tensor interpolated_pos_embed(int64_t hp, int64_t wp) const;  // [1 + hp*wp, E]
@@ -49,7 +51,7 @@ struct Aggregator {
   const ModelConfig& cfg;
   Tensor camera_token, register_token;
   std::vector<TransformerBlock> frame_blocks, global_blocks;
-  Aggregator(const WeightStore& ws, const ModelConfig& cfg);
+  Aggregator(const WeightStore& ws, const ModelConfig& cfg, const params::Aggregator& p);
   // patch_tokens [S, Hp*Wp, E] (released once copied) -> frame||global outputs [S, P, 2E] of the
   // layers in `keep` (bfloat16 when keep_bf16) and the last layer's camera tokens.
   // frame_offset: global index of the first frame (sequence parallelism: frames on other ranks).
@@ -67,14 +69,13 @@ struct CameraHead {
   LayerNorm token_norm, trunk_norm;
   Tensor empty_pose;
   Linear embed_pose, modulation, branch_fc1, branch_fc2;
-  CameraHead(const WeightStore& ws, const ModelConfig& cfg);
+  CameraHead(const WeightStore& ws, const ModelConfig& cfg, const params::CameraHead& p);
   // last layer tokens [S, P, 2E] -> pose encodings after each iteration, each [S, 9].
   std::vector<Tensor> forward(const Tensor& last_layer, const StepFn& step, const ExecFlags& flags) const;
 };
 
 struct DptHead {
   const ModelConfig& cfg;
-  std::string name;
   int out_dim;            // 0: feature only (the track head's extractor: no output_conv2, no pos_embed)
   bool depth_activation;  // exp (depth head) vs inv_log (point head)
   LayerNorm norm;
@@ -92,7 +93,8 @@ struct DptHead {
   ops::Conv2d out_conv1, out_conv2a;
   Linear out_conv2b;  // final 1x1 conv -> out_dim channels
 
-  DptHead(const WeightStore& ws, const ModelConfig& cfg, const std::string& name, int out_dim, bool depth);
+  // out_dim from the table (output_conv2's rows; 0 without it).
+  DptHead(const WeightStore& ws, const ModelConfig& cfg, const params::Dpt& p, bool depth);
   void set_conv_modes(bool prepack, bool bf16);
   bool sincos_lowp = false;  // UV embedding in float32, not float64 (option sincos-lowp)
   bool pos_cache = false;    // UV embedding cached per (C, h, w, aspect) (option dpt-pos-cache)

@@ -71,13 +71,15 @@ size_t TrackFeatures::bytes() const {
   return n;
 }
 
-TrackAttention::TrackAttention(const WeightStore& ws, const std::string& p, int64_t h, int64_t nh) : heads(nh) {
-  const Tensor& w = ws.get(p + ".in_proj_weight");
-  const Tensor& b = ws.get(p + ".in_proj_bias");
+TrackAttention::TrackAttention(const WeightStore& ws, const params::Affine& in_proj, const params::Affine& out_proj,
+                               int64_t h, int64_t nh)
+    : heads(nh) {
+  const Tensor& w = ws.get(in_proj.weight);
+  const Tensor& b = ws.get(in_proj.bias);
   qkv = Linear(w, b);
   q = linear_rows(w, b, 0, h);
   kv = linear_rows(w, b, h, 2 * h);
-  out = Linear(ws.get(p + ".out_proj.weight"), ws.get(p + ".out_proj.bias"));
+  out = Linear(ws.get(out_proj.weight), ws.get(out_proj.bias));
 }
 
 void TrackAttention::set_mode(LinearMode m) {
@@ -131,14 +133,14 @@ Tensor TrackAttention::forward(const Tensor& x, const Tensor* ctx, int64_t B, in
   return out.forward(a);
 }
 
-TrackBlock::TrackBlock(const WeightStore& ws, const std::string& p, int64_t hidden, int64_t heads, bool c)
-    : norm1(ws, p + ".norm1", 1e-5f),
-      norm2(ws, p + ".norm2", 1e-5f),
-      attn(ws, p + (c ? ".cross_attn" : ".attn"), hidden, heads),
-      fc1(ws, p + ".mlp.fc1"),
-      fc2(ws, p + ".mlp.fc2"),
-      cross(c) {
-  if (cross) norm_context = LayerNorm(ws, p + ".norm_context", 1e-5f);
+TrackBlock::TrackBlock(const WeightStore& ws, const params::TrackBlock& p, int64_t hidden, int64_t heads)
+    : norm1(ws, p.norm1, 1e-5f),
+      norm2(ws, p.norm2, 1e-5f),
+      attn(ws, p.in_proj, p.out_proj, hidden, heads),
+      fc1(ws, p.fc1),
+      fc2(ws, p.fc2),
+      cross(p.norm_context.has_value()) {
+  if (cross) norm_context = LayerNorm(ws, *p.norm_context, 1e-5f);
 }
 
 void TrackBlock::set_mode(LinearMode m) {
@@ -163,30 +165,27 @@ void TrackBlock::forward(Tensor& x, const Tensor* ctx, int64_t B, int64_t Nq, in
   ops::add(x.data(), o.data(), x.numel());
 }
 
-TrackHead::TrackHead(const WeightStore& ws, const ModelConfig& c)
-    : cfg(c), extractor(ws, c, "track_head.feature_extractor", 0, false) {
-  const std::string t = "track_head.tracker", u = t + ".updateformer";
-  fmap_norm = LayerNorm(ws, t + ".fmap_norm", 1e-5f);
-  ffeat_norm = LayerNorm(ws, t + ".ffeat_norm", 1e-5f);  // GroupNorm(1, C) on [rows, C]: the same
-  corr_fc1 = Linear(ws, t + ".corr_mlp.fc1");
-  corr_fc2 = Linear(ws, t + ".corr_mlp.fc2");
-  ffeat_updater = Linear(ws, t + ".ffeat_updater.0");
-  vis_predictor = Linear(ws, t + ".vis_predictor.0");
-  if (c.track_predict_conf) conf_predictor = Linear(ws, t + ".conf_predictor.0");
-  query_ref_token = ws.get(t + ".query_ref_token");
-  input_norm = LayerNorm(ws, u + ".input_norm", 1e-5f);
-  output_norm = LayerNorm(ws, u + ".output_norm", 1e-5f);
-  input_transform = Linear(ws, u + ".input_transform");
-  flow_head = Linear(ws, u + ".flow_head");
-  virtual_tracks = ws.get(u + ".virual_tracks");
+TrackHead::TrackHead(const WeightStore& ws, const ModelConfig& c, const params::TrackHead& p)
+    : cfg(c), extractor(ws, c, p.feature_extractor, false) {
+  const params::Tracker& t = p.tracker;
+  fmap_norm = LayerNorm(ws, t.fmap_norm, 1e-5f);
+  ffeat_norm = LayerNorm(ws, t.ffeat_norm, 1e-5f);  // GroupNorm(1, C) on [rows, C]: the same
+  corr_fc1 = Linear(ws, t.corr_fc1);
+  corr_fc2 = Linear(ws, t.corr_fc2);
+  ffeat_updater = Linear(ws, t.ffeat_updater);
+  vis_predictor = Linear(ws, t.vis_predictor);
+  if (t.conf_predictor) conf_predictor = Linear(ws, *t.conf_predictor);
+  query_ref_token = ws.get(t.query_ref_token);
+  input_norm = LayerNorm(ws, t.input_norm, 1e-5f);
+  output_norm = LayerNorm(ws, t.output_norm, 1e-5f);
+  input_transform = Linear(ws, t.input_transform);
+  flow_head = Linear(ws, t.flow_head);
+  virtual_tracks = ws.get(t.virtual_tracks);
   const int64_t h = c.track_hidden, nh = c.track_heads;
-  for (int i = 0; i < c.track_depth; ++i) {
-    const std::string k = std::to_string(i);
-    time_blocks.emplace_back(ws, u + ".time_blocks." + k, h, nh, false);
-    space_virtual_blocks.emplace_back(ws, u + ".space_virtual_blocks." + k, h, nh, false);
-    space_point2virtual_blocks.emplace_back(ws, u + ".space_point2virtual_blocks." + k, h, nh, true);
-    space_virtual2point_blocks.emplace_back(ws, u + ".space_virtual2point_blocks." + k, h, nh, true);
-  }
+  for (auto [blocks, specs] : {std::pair{&time_blocks, &t.time_blocks}, {&space_virtual_blocks, &t.space_virtual_blocks},
+                               {&space_point2virtual_blocks, &t.space_point2virtual_blocks},
+                               {&space_virtual2point_blocks, &t.space_virtual2point_blocks}})
+    for (const params::TrackBlock& b : *specs) blocks->emplace_back(ws, b, h, nh);
 }
 
 void TrackHead::set_linear_mode(LinearMode m) {

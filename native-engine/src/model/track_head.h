@@ -12,6 +12,7 @@
 #include "core/tensor.h"
 #include "model/config.h"
 #include "model/layers.h"
+#include "model/param_table.h"
 #include "model/parts.h"
 #include "model/weights.h"
 
@@ -51,7 +52,8 @@ struct TrackAttention {
   Linear out;
   int64_t heads = 8;
   TrackAttention() = default;
-  TrackAttention(const WeightStore& ws, const std::string& prefix, int64_t hidden, int64_t heads);
+  TrackAttention(const WeightStore& ws, const params::Affine& in_proj, const params::Affine& out_proj, int64_t hidden,
+                 int64_t heads);
   // x [B*Nq, h] attends to ctx [B*Nk, h] (ctx == nullptr: self-attention) -> [B*Nq, h].
   Tensor forward(const Tensor& x, const Tensor* ctx, int64_t B, int64_t Nq, int64_t Nk) const;
   void set_mode(LinearMode m);
@@ -65,7 +67,8 @@ struct TrackBlock {
   Linear fc1, fc2;
   bool cross = false;
   TrackBlock() = default;
-  TrackBlock(const WeightStore& ws, const std::string& prefix, int64_t hidden, int64_t heads, bool cross);
+  // Cross-attention when the table's block has norm_context.
+  TrackBlock(const WeightStore& ws, const params::TrackBlock& p, int64_t hidden, int64_t heads);
   void forward(Tensor& x, const Tensor* ctx, int64_t B, int64_t Nq, int64_t Nk) const;
   void set_mode(LinearMode m);
 };
@@ -81,7 +84,7 @@ struct TrackHead {
   Tensor virtual_tracks;  // [1, V, 1, hidden]
   std::vector<TrackBlock> time_blocks, space_virtual_blocks, space_point2virtual_blocks, space_virtual2point_blocks;
 
-  TrackHead(const WeightStore& ws, const ModelConfig& cfg);
+  TrackHead(const WeightStore& ws, const ModelConfig& cfg, const params::TrackHead& p);
   // bf16 / w8a8 / prepack for the tracker's Linears; the extractor's convs follow set_conv_modes.
   void set_linear_mode(LinearMode m);
 

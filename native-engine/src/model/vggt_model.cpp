@@ -25,12 +25,14 @@ struct VggtModel::Impl {
   std::unique_ptr<TrackHead> track_head;  // only when the config has a track section
 
   void build() {
-    encoder = std::make_unique<Encoder>(*weights, cfg);
-    aggregator = std::make_unique<Aggregator>(*weights, cfg);
-    camera = std::make_unique<CameraHead>(*weights, cfg);
-    depth_head = std::make_unique<DptHead>(*weights, cfg, "depth_head", 2, true);
-    point_head = std::make_unique<DptHead>(*weights, cfg, "point_head", 4, false);
-    if (cfg.track_enabled) track_head = std::make_unique<TrackHead>(*weights, cfg);
+    // Each module reads its tensors through its record of the parameter table.
+    const params::Model p = params::table(cfg);
+    encoder = std::make_unique<Encoder>(*weights, cfg, p.aggregator.patch_embed);
+    aggregator = std::make_unique<Aggregator>(*weights, cfg, p.aggregator);
+    camera = std::make_unique<CameraHead>(*weights, cfg, p.camera_head);
+    depth_head = std::make_unique<DptHead>(*weights, cfg, p.depth_head, true);
+    point_head = std::make_unique<DptHead>(*weights, cfg, p.point_head, false);
+    if (p.track_head) track_head = std::make_unique<TrackHead>(*weights, cfg, *p.track_head);
     apply_options();
   }
   void apply_options() {
@@ -142,6 +144,7 @@ void VggtModel::set_options(const EngineOptions& opts) {
 }
 size_t VggtModel::weight_bytes() const { return impl_->weight_bytes(); }
 bool VggtModel::random_weights() const { return impl_->weights->is_random(); }
+const WeightStore& VggtModel::weight_store() const { return *impl_->weights; }
 bool VggtModel::has_track_head() const { return impl_->track_head != nullptr; }
 
 namespace {

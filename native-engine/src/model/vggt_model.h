@@ -30,6 +30,7 @@ class CancelledError : public std::runtime_error {
 class SequenceParallel;  // model/sequence_parallel.h
 struct TrackFeatures;    // model/track_head.h
 struct TrackOutputs;
+class WeightStore;       // model/weights.h
 
 struct RunContext {
   std::function<void(const ProgressEvent&)> on_progress;  // may be empty
@@ -89,6 +90,7 @@ class VggtModel {
   void set_options(const EngineOptions& opts);  // re-applies threads/flags for later runs
   size_t weight_bytes() const;
   bool random_weights() const;
+  const WeightStore& weight_store() const;
 
   struct Impl;
 

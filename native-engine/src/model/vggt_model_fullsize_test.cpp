@@ -5,8 +5,10 @@
 #include <sys/resource.h>
 
 #include <cmath>
+#include <set>
 
 #include "model/vggt_model.h"
+#include "model/weights.h"
 
 namespace vggt {
 namespace {
@@ -20,6 +22,14 @@ bool all_finite(const Tensor& t) {
 TEST(FullSizeModel, TwoFramesRandomWeights) {
   auto model = VggtModel::random(ModelConfig::vggt_1b(), 7, {});
   EXPECT_EQ(model->weight_bytes(), size_t{1256537516} * 4) << "VGGT-1B, track head included";
+  // The modules read every entry of the parameter table (the official state dict: weights_test)
+  // through their records, all but DINOv2's mask token, which inference never uses.
+  std::set<std::string> unread;
+  const std::set<std::string> asked = model->weight_store().asked();
+  for (const ParamSpec& p : expected_params(ModelConfig::vggt_1b()))
+    if (!asked.count(p.name)) unread.insert(p.name);
+  EXPECT_EQ(unread, (std::set<std::string>{"aggregator.patch_embed.mask_token"}));
+  EXPECT_EQ(asked.size(), 1796u);
   Tensor images({2, 3, 350, 518});
   for (int64_t i = 0; i < images.numel(); ++i) images[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.f;
   int last_step = 0;

@@ -1,32 +1,23 @@
-// The model's parameters by official name: validated against the config, viewed in place from
-// a memory-mapped fp32 checkpoint (never copied) or converted once from bf16/fp16.
+// The model's parameters by official name (the parameter table, model/param_table.h):
+// validated against the config, viewed in place from a memory-mapped fp32 checkpoint (never
+// copied) or converted once from bf16/fp16.
 #pragma once
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "model/config.h"
+#include "model/param_table.h"
 
 namespace vggt {
 
-struct ParamSpec {
-  std::string name;
-  std::vector<int64_t> shape;
-};
-
-// Every parameter the engine reads for this config, official names, in state-dict order.
-std::vector<ParamSpec> expected_params(const ModelConfig& cfg);
-
 class WeightStore;
-
-// The transformer Linear weights (encoder and aggregator blocks) that converted caches store
-// as bf16 or int8.
-bool is_convertible_linear(const std::string& name);
 
 // How an int8 cache's weights were made (the w8a8 option's scope and rotation). Recorded in
 // the cache's metadata as vggt_int8_scope = fc2|all-linears and vggt_int8_rotation =
@@ -37,7 +28,7 @@ struct Int8Format {
 };
 
 // Writes a converted-weights cache (safetensors): bf16 or int8 ("int8": per-output-channel
-// symmetric weights + "<name>_scale" float32 [N]) for the convertible Linears, float32 for the rest.
+// symmetric weights + "<name>_scale" float32 [N]) for the convertible Linears (ParamSpec::convertible), float32 for the rest.
 void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::string& to, const std::string& out,
                      const std::map<std::string, std::string>& metadata, const Int8Format& int8 = {});
 
@@ -64,10 +55,16 @@ class WeightStore {
   // float32 view of a parameter; converted caches' bf16/int8 Linear weights are dequantised
   // only when a float32 path asks for them.
   const Tensor& get(const std::string& name) const;
+  // The modules read their tensors by their parameter-table entry: the shape is checked
+  // against the table and the name recorded (asked()).
+  const Tensor& get(const ParamSpec& p) const;
   bool has(const std::string& name) const { return tensors_.count(name) > 0 || lazy_.count(name) > 0; }
   // A Linear weight stored converted (converted-weights cache): its raw bf16 or int8 data and,
   // for int8, its per-output-channel scales; null when the checkpoint holds it as float.
   const io::TensorInfo* converted(const std::string& name) const;
+  const io::TensorInfo* converted(const ParamSpec& p) const;  // recorded as get(ParamSpec) is
+  // The table entries the modules asked for (get/converted by ParamSpec) since loading.
+  std::set<std::string> asked() const;
   const float* converted_scale(const std::string& name) const;
   // An int8-stored weight holds W H / K (Hadamard-rotated) rather than W.
   bool int8_rotated(const std::string& name) const;
@@ -85,6 +82,8 @@ class WeightStore {
   mutable std::map<std::string, Tensor> tensors_;
   std::map<std::string, const io::TensorInfo*> lazy_;  // bf16/int8 weights not yet dequantised
   mutable std::mutex mu_;
+  mutable std::set<std::string> asked_;
+  void note_asked(const ParamSpec& p) const;
   size_t bytes_ = 0;
   std::string source_;
   bool random_ = false;

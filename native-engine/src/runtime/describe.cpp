@@ -11,8 +11,8 @@ using nlohmann::json;
 
 namespace {
 
-// The tensors the engine reads for `cfg` (model/weights.cpp's list, which loading checks
-// checkpoints against and random weights are made from).
+// The tensors the engine reads for `cfg` (the parameter table, model/param_table.h: loading
+// checks checkpoints against it, random weights are made from it, the modules read through it).
 json parameter_table(const ModelConfig& cfg) {
   json tensors = json::array();
   int64_t count = 0;
