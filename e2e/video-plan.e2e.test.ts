@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { defaultSet } from "../common/option-catalog.js";
+import { allSet } from "../common/option-catalog.js";
 import { dimsFromConfig, MEMORY_SHARE, processPeakBytes } from "../electron/services/runs/estimate.js";
 import { largestChunk } from "../electron/services/runs/plan.js";
 import { countParams } from "../electron/services/runs/workbench.js";
@@ -65,7 +65,7 @@ describe("video input and the plan before running", () => {
     const estimate = page.locator("[data-testid=estimate]");
     await estimate.getByText(/more than 80% of this machine's/).waitFor();
     const fit = page.locator("[data-testid=fit-suggestion]");
-    const chunk = largestChunk({ frames: 16, width: 518, height: 350, preprocess: "crop", flags: defaultSet() }, { dims, params, rates: [], totalMemoryBytes: limit }, { ...defaultSet(), w8a8: true }, MEMORY_SHARE * limit)!;
+    const chunk = largestChunk({ frames: 16, width: 518, height: 350, preprocess: "crop", flags: allSet() }, { dims, params, rates: [], totalMemoryBytes: limit }, { ...allSet(), w8a8: true }, MEMORY_SHARE * limit)!;
     expect(peak(16, true)).toBeGreaterThan(MEMORY_SHARE * limit); // int8 alone is not enough
     expect(await fit.textContent()).toMatch(new RegExp(`int8 weights \\(w8a8\\), chunks of ${chunk.size} frames overlapping by ${chunk.overlap}`));
     expect(await page.locator("[data-testid=chunk-toggle]").isChecked()).toBe(false);
