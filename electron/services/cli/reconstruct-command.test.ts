@@ -69,7 +69,7 @@ describe.skipIf(!have)("vggt-workbench reconstruct", () => {
     const again = spawnSync(
       process.execPath,
       [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", join(repo, "assets/sample"), "--out", join(out, "again"),
-        "--weights", join(tiny, "weights.safetensors"), "--config", join(tiny, "config.json"), "--frames", "1"],
+        "--weights", join(tiny, "weights.safetensors"), "--config", join(tiny, "config.json"), "--frames", "2"],
       { encoding: "utf8", timeout: 120_000, env },
     );
     expect(again.status, again.stderr).toBe(0);
