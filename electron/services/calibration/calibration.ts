@@ -9,6 +9,9 @@ import { join } from "node:path";
 
 import type { CalibratedCandidate, DefaultOptions } from "../../ipc/types.js";
 import { presetById, PRESET_LABELS, UNCALIBRATED_PRESET, UNCALIBRATED_WHY, type PresetId } from "../../../common/option-catalog.js";
+
+/** A preset's name as the UI shows it. */
+export const presetLabel = (id: string): string => PRESET_LABELS[id as PresetId] ?? id;
 import { runEngineProcess } from "../engine/engine-process.js";
 import { JsonRecordStore } from "../records/json-record-store.js";
 
@@ -115,11 +118,10 @@ export class CalibrationCache {
 
 /** The default a calibration chose, in the words the UI and the CLI show. */
 export function defaultFromCalibration(c: Calibration): DefaultOptions {
-  const label = PRESET_LABELS[c.chosen.preset as PresetId] ?? c.chosen.preset;
   return {
     state: "ready",
     preset: c.chosen.preset,
-    why: `${label}: ${c.chosen.reason} (calibrated ${c.measuredAt.slice(0, 16).replace("T", " ")} on ${c.cpu}, ${c.isa}, ${c.threads} thread${c.threads === 1 ? "" : "s"}).`,
+    why: `${c.chosen.reason} (calibrated ${c.measuredAt.slice(0, 16).replace("T", " ")} on ${c.cpu}, ${c.isa}, ${c.threads} thread${c.threads === 1 ? "" : "s"}).`,
     speedupVsExact: c.chosen.speedupVsExact,
     cpu: c.cpu,
     isa: c.isa,

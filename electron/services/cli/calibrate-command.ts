@@ -1,7 +1,7 @@
 // `vggt-workbench calibrate`: measures this machine (`vggt-engine calibrate`, a few seconds) and
 // caches the default option set the app and `reconstruct` use, replacing an earlier measurement.
 import { checkThreads } from "../../../common/limits.js";
-import { CalibrationCache, defaultFromCalibration, engineMachineKey, runCalibrate } from "../calibration/calibration.js";
+import { CalibrationCache, defaultFromCalibration, engineMachineKey, presetLabel, runCalibrate } from "../calibration/calibration.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { defaultDataDir } from "../runs/app-services.js";
 import { parseCliArgs, UsageError, type CliCommand } from "./registry.js";
@@ -43,7 +43,7 @@ export const calibrateCommand: CliCommand = {
     }
     for (const c of cal.candidates)
       io.stdout(`${c.preset.padEnd(14)} ${c.path.padEnd(5)} predicted ${c.relativeTime.toFixed(2)}x the exact time (${c.speedupVsExact.toFixed(2)}x faster)${c.insideBound ? "" : ", outside the accuracy bound"}\n`);
-    io.stdout(`Default for new runs: ${defaultFromCalibration(cal).why}\n`);
+    io.stdout(`Default for new runs: ${presetLabel(cal.chosen.preset)} — ${defaultFromCalibration(cal).why}\n`);
     return 0;
   },
 };

@@ -50,7 +50,7 @@ describe.skipIf(!have)("vggt-workbench reconstruct", () => {
     const [id] = readdirSync(join(data, "calibration"));
     const cal = JSON.parse(readFileSync(join(data, "calibration", id, "calibration.json"), "utf8"));
     expect(["fastest-exact", "all", "fastest-int8"]).toContain(cal.chosen.preset);
-    expect(r.stderr).toContain(`Options: ${PRESET_LABELS[cal.chosen.preset as PresetId]}: ${cal.chosen.reason}`);
+    expect(r.stderr).toContain(`Options: ${PRESET_LABELS[cal.chosen.preset as PresetId]} — ${cal.chosen.reason}`);
     const engineOut = readSafetensors(join(out, "reconstruction.safetensors"));
     expect(engineOut.tensors.get("world_points")?.shape).toEqual([2, 350, 518, 3]);
     expect(engineOut.metadata.random_weights).toBe("false");
@@ -65,7 +65,7 @@ describe.skipIf(!have)("vggt-workbench reconstruct", () => {
 
     // Once calibrated: the help names the machine's default and why; a second run does not measure again.
     const h = help();
-    expect(h).toContain(`Default options on this machine: ${PRESET_LABELS[cal.chosen.preset as PresetId]}: ${cal.chosen.reason}`.replace(/\s+/g, " "));
+    expect(h).toContain(`Default options on this machine: ${PRESET_LABELS[cal.chosen.preset as PresetId]} (${presetById(cal.chosen.preset).on.join(",")}) — ${cal.chosen.reason}`.replace(/\s+/g, " "));
     const again = spawnSync(
       process.execPath,
       [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", join(repo, "assets/sample"), "--out", join(out, "again"),

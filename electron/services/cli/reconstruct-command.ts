@@ -11,7 +11,7 @@ import { describeChunk, runChunked } from "../chunking/run.js";
 import { writeFileAtomic } from "../tensors/safetensors.js";
 import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
 import { boundSentence, enabledNames, presetById, presetSet, type PresetId } from "../../../common/option-catalog.js";
-import { CalibrationCache, defaultFromCalibration, engineMachineKey, engineMachineKeySync, runCalibrate } from "../calibration/calibration.js";
+import { CalibrationCache, defaultFromCalibration, presetLabel, engineMachineKey, engineMachineKeySync, runCalibrate } from "../calibration/calibration.js";
 import { defaultDataDir } from "../runs/app-services.js";
 import { isVideoPath, VIDEO_EXTENSIONS } from "../video/video.js";
 import { framesFromVideo } from "./reconstruct-video.js";
@@ -42,7 +42,7 @@ function machineDefaultHelp(): string {
     const cached = new CalibrationCache(defaultDataDir()).get(key);
     if (cached) {
       const d = defaultFromCalibration(cached);
-      return `Default options on this machine: ${d.why} Re-measure with 'vggt-workbench calibrate'.`;
+      return `Default options on this machine: ${presetLabel(d.preset)} (${enabledNames(presetSet(d.preset as PresetId)).join(",")}) — ${d.why} Re-measure with 'vggt-workbench calibrate'.`;
     }
     return `Default options: this machine (${key.cpu}, ${key.isa}, ${key.threads} threads, engine ${key.engineVersion}) is not calibrated yet; the first run without --options calibrates it (a few seconds, once), or run 'vggt-workbench calibrate' now. It picks the fastest set inside the official bf16 accuracy bound on this CPU.`;
   } catch (e) {
@@ -67,7 +67,7 @@ async function machineDefaultOptions(threads: number | undefined, io: { stderr(t
     }
   }
   const d = defaultFromCalibration(cal);
-  io.stderr(`Options: ${d.why} (--options ${EXACT} for fp32-exact outputs)\n`);
+  io.stderr(`Options: ${presetLabel(d.preset)} — ${d.why} (--options ${EXACT} for fp32-exact outputs)\n`);
   return enabledNames(presetSet(d.preset as PresetId)).join(",");
 }
 
