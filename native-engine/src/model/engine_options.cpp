@@ -151,8 +151,8 @@ const std::vector<OptionPreset>& option_presets() {
        "Every option but int8 (bf16 weights and attention, flash attention, fused passes). Lossy, yet on the same "
        "VGGT-1B weights its outputs are closer to the fp32 outputs than the official release's bf16 autocast "
        "(cameras 1.24 vs 1.42 deg, points 6.3e-3 vs 1.6e-2 of their RMS). Its speed depends on the CPU's bf16 "
-       "GEMMs: 2.1x faster than the fp32 reference on AMD Zen 4, 0.73x (slower) on an Intel Xeon without AMX; "
-       "`vggt-engine calibrate` measures which set is fastest on this CPU.",
+       "kernels: 2.1x faster than the fp32 reference on AMD Zen 4, slower than the fastest exact set on an Intel "
+       "Xeon without AMX; `vggt-engine calibrate` measures which set is fastest on this CPU.",
        true, {0.211, kAllPointsRel, kBasis}},
       {"fastest-exact", names_where([](const OptionInfo& o) { return !o.lossy; }),
        "Every option that keeps the fp32-exact tolerance.", true, {0, 0, "exact: within the fp32 golden tolerance"}},
