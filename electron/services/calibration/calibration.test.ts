@@ -67,8 +67,16 @@ describe("calibration document", () => {
     const unknown = structuredClone(INTEL);
     unknown.candidates[0].preset = "turbo";
     expect(() => parseCalibration(unknown, "E")).toThrow(/candidates\[0\]\.preset "turbo" is not a known preset/);
-    expect(() => parseCalibration({ ...INTEL, chosen: { ...INTEL.chosen, preset: "reference" } }, "E")).toThrow(/chosen preset "reference" is not one of the candidates/);
+    expect(() => parseCalibration({ ...INTEL, chosen: { ...INTEL.chosen, preset: "reference" } }, "E")).toThrow(/chosen preset "reference" is not one of the candidates that ran/);
     expect(() => parseCalibration(null, "E")).toThrow(/not a JSON object/);
+  });
+
+  it("leaves out a candidate whose kernels cannot run on this machine", () => {
+    const d = structuredClone(INTEL) as Record<string, unknown> & { candidates: Record<string, unknown>[] };
+    d.candidates[0] = { preset: "all", path: "bf16", available: false, error: "head_conv: could not create a primitive descriptor iterator" };
+    expect(parseCalibration(d, "E").candidates.map((c) => c.preset)).toEqual(["fastest-exact", "fastest-int8"]);
+    d.chosen = { ...INTEL.chosen, preset: "all" };
+    expect(() => parseCalibration(d, "E")).toThrow(/chosen preset "all" is not one of the candidates that ran/);
   });
 });
 

@@ -49,15 +49,18 @@ export function parseCalibration(doc: unknown, source: string, measuredAt = new 
   for (const k of ["cpu", "isa", "engine_version"]) need(isStr(d[k]), 0, `'${k}' is not a string`, source);
   need(Number.isInteger(d.threads) && (d.threads as number) > 0, 0, "'threads' is not a positive integer", source);
   need(Array.isArray(d.candidates), 0, "'candidates' is not a list", source);
-  const candidates = (d.candidates as Record<string, unknown>[]).map((c, i) => {
+  const candidates: CalibratedCandidate[] = [];
+  (d.candidates as Record<string, unknown>[]).forEach((c, i) => {
     const at = `candidates[${i}]`;
     need(isStr(c?.preset) && c.preset in PRESET_LABELS, 0, `${at}.preset ${JSON.stringify(c?.preset)} is not a known preset`, source);
+    // A candidate whose kernels cannot run on this machine (the engine says why) is not offered.
+    if (c.available === false) return;
     for (const k of ["relative_time", "speedup_vs_exact"]) need(isPos(c[k]), 0, `${at}.${k} is not a positive number`, source);
     need(typeof c.inside_bound === "boolean", 0, `${at}.inside_bound is not true/false`, source);
-    return { preset: c.preset as string, relativeTime: c.relative_time as number, speedupVsExact: c.speedup_vs_exact as number, path: String(c.path ?? ""), insideBound: c.inside_bound as boolean };
+    candidates.push({ preset: c.preset as string, relativeTime: c.relative_time as number, speedupVsExact: c.speedup_vs_exact as number, path: String(c.path ?? ""), insideBound: c.inside_bound as boolean });
   });
   const chosen = d.chosen as Record<string, unknown>;
-  need(!!chosen && isStr(chosen.preset) && candidates.some((c) => c.preset === chosen.preset), 0, `chosen preset ${JSON.stringify(chosen?.preset)} is not one of the candidates`, source);
+  need(!!chosen && isStr(chosen.preset) && candidates.some((c) => c.preset === chosen.preset), 0, `chosen preset ${JSON.stringify(chosen?.preset)} is not one of the candidates that ran`, source);
   need(isPos(chosen.speedup_vs_exact) && isStr(chosen.reason), 0, "'chosen' lacks its speedup or reason", source);
   return {
     cpu: d.cpu as string,

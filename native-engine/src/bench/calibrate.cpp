@@ -81,6 +81,7 @@ struct Op {
 struct Candidate {
   std::string preset;
   Path path;
+  std::string unavailable;  // why its kernels cannot run here (empty: they run)
   std::vector<Op> ops;  // one transformer block's work, then the head convolution (last)
   bool bf16_native = false, flash_bf16_native = false;
 };
@@ -222,16 +223,31 @@ nlohmann::json run_calibration(const CalibrateOptions& o) {
     if (!p.default_candidate) continue;
     const EngineOptions opts = parse_option_list(p.options, threads);
     const Path path = opts.on(Opt::w8a8) ? Path::int8 : opts.on(Opt::bf16) ? Path::bf16 : Path::exact;
-    cands.push_back(make_candidate(p.name, path, in));
+    // A path oneDNN cannot run at this ISA level (e.g. int8 matmuls or bf16 convolutions with
+    // the ISA forced below AVX-512) is reported as unavailable and never chosen.
+    try {
+      cands.push_back(make_candidate(p.name, path, in));
+    } catch (const std::exception& e) {
+      Candidate c{p.name, path, e.what(), {}};
+      cands.push_back(std::move(c));
+    }
   }
+  size_t n_ops = 0;
+  for (const Candidate& c : cands) n_ops = std::max(n_ops, c.ops.size());
   // One warm-up round (primitive creation, weight packing), then rounds that interleave the
   // candidates op by op, so a burst of load from other processes hits them all alike.
   for (int r = 0; r <= o.rounds; ++r)
-    for (size_t i = 0; i < cands[0].ops.size(); ++i)
+    for (size_t i = 0; i < n_ops; ++i)
       for (Candidate& c : cands) {
+        if (!c.unavailable.empty()) continue;
         Op& op = c.ops[i];
         const double t0 = now(), c0 = cpu_now();
-        op.run();
+        try {
+          op.run();
+        } catch (const std::exception& e) {
+          c.unavailable = std::string(op.name) + ": " + e.what();
+          continue;
+        }
         if (r > 0) {
           op.best = std::min(op.best, cpu_now() - c0);
           op.best_wall = std::min(op.best_wall, now() - t0);
@@ -242,6 +258,17 @@ nlohmann::json run_calibration(const CalibrateOptions& o) {
   std::vector<CandidateTime> times;
   nlohmann::json cj = nlohmann::json::array();
   for (const Candidate& c : cands) {
+    const OptionPreset& p = *find_preset(c.preset);
+    const nlohmann::json accuracy = {{"rotation_deg", p.accuracy.rotation_deg},
+                                     {"points_rel_rms", p.accuracy.points_rel_rms},
+                                     {"basis", p.accuracy.basis}};
+    const char* path_name = c.path == Path::exact ? "fp32" : c.path == Path::bf16 ? "bf16" : "int8";
+    if (!c.unavailable.empty()) {
+      times.push_back({c.preset, 0, false});
+      cj.push_back({{"preset", c.preset}, {"options", p.options}, {"path", path_name}, {"available", false},
+                    {"error", c.unavailable}, {"accuracy", accuracy}});
+      continue;
+    }
     double block = 0;
     nlohmann::json ops = nlohmann::json::object();
     for (const Op& op : c.ops) {
@@ -252,24 +279,23 @@ nlohmann::json run_calibration(const CalibrateOptions& o) {
     const Op& conv = c.ops.back();
     const double predicted = kBlocksPerFrame * block * rows_scale + kHeadConvGflopPerFrame / (conv.gflop / conv.best);
     times.push_back({c.preset, predicted});
-    const OptionPreset& p = *find_preset(c.preset);
     cj.push_back({{"preset", c.preset},
                   {"options", p.options},
-                  {"path", c.path == Path::exact ? "fp32" : c.path == Path::bf16 ? "bf16" : "int8"},
+                  {"path", path_name},
+                  {"available", true},
                   {"ops", ops},
                   {"block_cpu_seconds", block},
                   {"predicted_seconds_per_frame", predicted},
                   {"bf16_native", c.bf16_native},
                   {"flash_bf16_native", c.flash_bf16_native},
-                  {"accuracy", {{"rotation_deg", p.accuracy.rotation_deg},
-                                {"points_rel_rms", p.accuracy.points_rel_rms},
-                                {"basis", p.accuracy.basis}}}});
+                  {"accuracy", accuracy}});
   }
   const DefaultChoice choice = choose_default(times);
   double exact_s = 0;
   for (const CandidateTime& t : times)
     if (t.preset == exact_candidate()) exact_s = t.seconds;
   for (size_t i = 0; i < cj.size(); ++i) {
+    if (!times[i].available) continue;
     cj[i]["relative_time"] = times[i].seconds / exact_s;
     cj[i]["speedup_vs_exact"] = exact_s / times[i].seconds;
     cj[i]["inside_bound"] = std::find(choice.inside_bound.begin(), choice.inside_bound.end(), times[i].preset) !=
@@ -340,6 +366,11 @@ int calibrate_main(int argc, char** argv) {
   std::printf("%-14s %-5s | %9s %9s %9s %9s %9s | %10s %8s %8s | %s\n", "preset", "path", "qkv", "attn", "proj", "mlp",
               "conv", "cpu s/frame", "relative", "speedup", "accuracy (rotation deg, points rel)");
   for (const auto& c : r["candidates"]) {
+    if (!c["available"].get<bool>()) {
+      std::printf("%-14s %-5s | cannot run here: %s\n", c["preset"].get<std::string>().c_str(),
+                  c["path"].get<std::string>().c_str(), c["error"].get<std::string>().c_str());
+      continue;
+    }
     const auto& ops = c["ops"];
     auto g = [&](const char* k) { return ops[k]["gflops"].get<double>(); };
     std::printf("%-14s %-5s | %9.0f %9.0f %9.0f %9.0f %9.0f | %10.2f %8.2f %7.2fx | %.3f, %.1e%s\n",

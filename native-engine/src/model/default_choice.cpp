@@ -32,6 +32,11 @@ DefaultChoice choose_default(const std::vector<CandidateTime>& times) {
     if (!p.default_candidate) continue;
     auto it = std::find_if(times.begin(), times.end(), [&](const CandidateTime& t) { return t.preset == p.name; });
     if (it == times.end()) throw std::invalid_argument("default choice: no time for candidate preset '" + p.name + "'");
+    if (!it->available) {
+      if (p.name == exact_candidate())
+        throw std::invalid_argument("default choice: the exact candidate '" + p.name + "' must be available");
+      continue;
+    }
     if (!std::isfinite(it->seconds) || it->seconds <= 0)
       throw std::invalid_argument("default choice: time of '" + p.name + "' must be positive, got " +
                                   std::to_string(it->seconds));

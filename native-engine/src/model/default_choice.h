@@ -12,6 +12,7 @@ namespace vggt {
 struct CandidateTime {
   std::string preset;
   double seconds = 0;
+  bool available = true;  // false: its kernels cannot run on this machine (never chosen)
 };
 
 struct DefaultChoice {
@@ -25,9 +26,9 @@ struct DefaultChoice {
 // calibration times move by a few percent between runs, and noise is no reason to lose accuracy.
 constexpr double kDefaultMinGain = 1.05;
 
-// The rule. `times` must hold every default candidate with a positive, finite time (throws
-// std::invalid_argument naming what is missing or wrong). The exact candidate (`fastest-exact`)
-// is always inside the bound, so there is always a choice.
+// The rule. `times` must hold every default candidate, with a positive, finite time or marked
+// unavailable (throws std::invalid_argument naming what is missing or wrong). The exact candidate
+// (`fastest-exact`) is always inside the bound and must be available, so there is always a choice.
 DefaultChoice choose_default(const std::vector<CandidateTime>& times);
 
 // The exact default candidate's name ("fastest-exact").

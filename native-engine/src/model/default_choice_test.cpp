@@ -63,6 +63,18 @@ TEST(DefaultChoice, IntelUnderLoadAgainstFastestExactStaysExact) {
   EXPECT_EQ(choose_default(times(40.6, 67.4, 40.5)).preset, "fastest-exact");
 }
 
+// A machine where the int8 kernels cannot run (e.g. the ISA forced below AVX-512): never chosen.
+TEST(DefaultChoice, AnUnavailableCandidateIsNeverChosen) {
+  std::vector<CandidateTime> t = times(21.2, 29.2, 1.0);
+  t[2].available = false;
+  const DefaultChoice c = choose_default(t);
+  EXPECT_EQ(c.preset, "fastest-exact");
+  EXPECT_EQ(c.inside_bound, (std::vector<std::string>{"all", "fastest-exact"}));
+  t = times(1, 1, 1);
+  t[0].available = false;
+  EXPECT_THROW(choose_default(t), std::invalid_argument);
+}
+
 TEST(DefaultChoice, NothingBeatsExactSoExact) {
   const DefaultChoice c = choose_default(times(10, 14, 11));
   EXPECT_EQ(c.preset, "fastest-exact");
