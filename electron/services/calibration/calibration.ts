@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import type { CalibratedCandidate, DefaultOptions } from "../../ipc/types.js";
@@ -103,6 +104,11 @@ export class CalibrationCache {
     } catch {
       return null;
     }
+  }
+
+  /** The cached calibration in `dataDir` for this key, without creating any folder (help texts). */
+  static lookup(dataDir: string, k: MachineKey): Calibration | null {
+    return existsSync(join(dataDir, "calibration")) ? new CalibrationCache(dataDir).get(k) : null;
   }
 
   put(c: Calibration): void {

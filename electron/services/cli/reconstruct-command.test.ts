@@ -131,9 +131,13 @@ describe.skipIf(!have)("vggt-workbench reconstruct", () => {
 
   it("fails clearly on a folder without images", () => {
     const empty = mkdtempSync(join(tmpdir(), "vggt-empty-"));
-    const r = spawnSync(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", empty, "--out", join(empty, "o")], { encoding: "utf8" });
+    const fresh = join(empty, "data");
+    const r = spawnSync(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", empty, "--out", join(empty, "o")], { encoding: "utf8", env: { ...process.env, VGGT_DATA_DIR: fresh } });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/no PNG or JPEG images/);
+    // Bad input is refused before the machine is calibrated.
+    expect(r.stderr).not.toMatch(/Calibrating/);
+    expect(existsSync(fresh)).toBe(false);
     rmSync(empty, { recursive: true, force: true });
   });
 });

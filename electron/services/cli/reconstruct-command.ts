@@ -39,7 +39,7 @@ const EXACT = enabledNames(presetSet("fastest-exact")).join(",");
 function machineDefaultHelp(): string {
   try {
     const key = engineMachineKeySync(findEngineBinary(), undefined);
-    const cached = new CalibrationCache(defaultDataDir()).get(key);
+    const cached = CalibrationCache.lookup(defaultDataDir(), key);
     if (cached) {
       const d = defaultFromCalibration(cached);
       return `Default options on this machine: ${presetLabel(d.preset)} (${enabledNames(presetSet(d.preset as PresetId)).join(",")}) — ${d.why} Re-measure with 'vggt-workbench calibrate'.`;
@@ -143,8 +143,9 @@ export const reconstructCommand: CliCommand = {
         throw new UsageError((e as Error).message);
       }
     }
-    const options = values.options ?? (await machineDefaultOptions(threads, io));
-    const fromVideo = video ? await framesFromVideo(input, resolve(values.out), { ...values, options }, io) : null;
+    // This machine's default (calibrating once if need be), asked only once the input is known good.
+    let options = values.options;
+    const fromVideo = video ? await framesFromVideo(input, resolve(values.out), { ...values, options: (options ??= await machineDefaultOptions(threads, io)) }, io) : null;
     const dir = fromVideo?.dir ?? input;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
     let images = fromVideo?.images ?? readdirSync(dir)
@@ -152,6 +153,7 @@ export const reconstructCommand: CliCommand = {
       .sort()
       .map((f) => join(dir, f));
     if (images.length === 0) throw new Error(`${dir}: no PNG or JPEG images`);
+    options ??= await machineDefaultOptions(threads, io);
     if (values.frames && !fromVideo) {
       const n = Number(values.frames);
       if (!Number.isInteger(n) || n < 1) throw new UsageError(`--frames expects a positive integer, got '${values.frames}'`);
