@@ -150,6 +150,8 @@ describe("the default per machine", () => {
     // The same machine measured under other conditions: nothing beats exact now.
     doc_ = doc({ exact: 10, all: 14, int8: 11 }, "fastest-exact", "no set inside the official bf16 accuracy bound is at least 1.05x faster than the exact one on this CPU, so the default is exact");
     const d = await c.remeasure();
+    // While it measured, the earlier choice stayed the default.
+    expect(calls.changes.slice(-2).map((x) => [x.state, x.preset])).toEqual([["measuring", "fastest-int8"], ["ready", "fastest-exact"]]);
     expect(calls.calibrate).toBe(2);
     expect(d.preset).toBe("fastest-exact");
     expect(d.speedupVsExact).toBe(1);

@@ -249,7 +249,8 @@ export class DefaultChooser {
       }
       const cached = force ? null : this.o.cache.get(key);
       if (cached) return this.set(defaultFromCalibration(cached));
-      this.set(uncalibratedDefault("measuring"));
+      // While measuring again, new runs keep the current choice; a first measurement starts exact.
+      this.set(this.current_.state === "ready" ? { ...this.current_, state: "measuring" } : uncalibratedDefault("measuring"));
       try {
         const c = await this.o.calibrate(key.threads);
         // Cached under the key the app will look up next start (the engine's own figures kept inside).
