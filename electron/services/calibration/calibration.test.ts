@@ -130,7 +130,7 @@ describe("the default per machine", () => {
     expect(d.state).toBe("ready");
     expect(d.preset).toBe("fastest-int8");
     expect(d.speedupVsExact).toBeCloseTo(1.5588, 3);
-    expect(d.why).toBe("fastest inside the official bf16 accuracy bound on this CPU: fastest-int8 is 1.56x faster than exact here (calibrated 2026-11-30 09:05 on Intel(R) Xeon(R) Processor, avx512, 2 threads).");
+    expect(d.why).toBe("fastest inside the official bf16 accuracy bound on this CPU: fastest-int8 is 1.56x faster than exact here (calibrated 2026-11-30 09:05 UTC on Intel(R) Xeon(R) Processor, avx512, 2 threads).");
     expect(calls.changes.map((x) => x.state)).toEqual(["measuring", "ready"]);
     expect(c.get()).toBe(d);
 

@@ -130,7 +130,7 @@ export function defaultFromCalibration(c: Calibration): DefaultOptions {
   return {
     state: "ready",
     preset: c.chosen.preset,
-    why: `${c.chosen.reason} (calibrated ${c.measuredAt.slice(0, 16).replace("T", " ")} on ${c.cpu}, ${c.isa}, ${c.threads} thread${c.threads === 1 ? "" : "s"}).`,
+    why: `${c.chosen.reason} (calibrated ${c.measuredAt.slice(0, 16).replace("T", " ")} UTC on ${c.cpu}, ${c.isa}, ${c.threads} thread${c.threads === 1 ? "" : "s"}).`,
     speedupVsExact: c.chosen.speedupVsExact,
     cpu: c.cpu,
     isa: c.isa,
