@@ -192,26 +192,49 @@ export const ENGINE_VOCABULARY = {
       "options": "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,bf16,prepack"
     },
     {
-      "help": "Every option but int8: the default. bf16 weights are lossy, yet on the same VGGT-1B weights its outputs are closer to the fp32 outputs than the official release's bf16 autocast (cameras 1.24 vs 1.42 deg, points 6.3e-3 vs 1.6e-2 of their RMS), about 2.1x faster than the fp32 reference.",
+      "accuracy": {
+        "basis": "VGGT-1B random weights, 2 kitchen frames 518x350, vs the exact fp32 run of the same process",
+        "points_rel_rms": 0.000563,
+        "rotation_deg": 0.211
+      },
+      "default_candidate": true,
+      "help": "Every option but int8 (bf16 weights and attention, flash attention, fused passes). Lossy, yet on the same VGGT-1B weights its outputs are closer to the fp32 outputs than the official release's bf16 autocast (cameras 1.24 vs 1.42 deg, points 6.3e-3 vs 1.6e-2 of their RMS). Its speed depends on the CPU's bf16 kernels: 2.1x faster than the fp32 reference on AMD Zen 4, slower than the fastest exact set on an Intel Xeon without AMX; `vggt-engine calibrate` measures which set is fastest on this CPU.",
       "name": "all",
       "options": "all"
     },
     {
+      "accuracy": {
+        "basis": "exact: within the fp32 golden tolerance",
+        "points_rel_rms": 0,
+        "rotation_deg": 0
+      },
+      "default_candidate": true,
       "help": "Every option that keeps the fp32-exact tolerance.",
       "name": "fastest-exact",
       "options": "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,prepack,flash-attn"
     },
     {
-      "help": "Every optimization, int8 included (the many-frame toggles stay off).",
+      "accuracy": {
+        "basis": "VGGT-1B random weights, 2 kitchen frames 518x350, vs the exact fp32 run of the same process",
+        "points_rel_rms": 0.000564,
+        "rotation_deg": 0.425
+      },
+      "default_candidate": true,
+      "help": "Every optimization, int8 included (the many-frame toggles stay off): `all,w8a8`. Its speed depends on the CPU's int8 (VNNI) GEMMs; `vggt-engine calibrate` measures it against the others.",
       "name": "fastest-int8",
       "options": "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,bf16,w8a8,prepack,flash-attn"
     },
     {
-      "help": "The engine's defaults (`all`) plus the many-frame global-attention toggles at their default parameters.",
+      "help": "`all` plus the many-frame global-attention toggles at their default parameters.",
       "name": "many-frames",
       "options": "all,global-early-frame,global-kv-subsample,global-block-sparse"
     }
   ],
+  "default_bound": {
+    "basis": "the official VGGT release under bf16 autocast vs its fp32 run, same VGGT-1B weights",
+    "points_rel_rms": 0.016,
+    "rotation_deg": 1.42
+  },
   "configs": {
     "vggt-1b": {
       "camera": {

@@ -35,7 +35,7 @@ export interface OptionInfo {
   /** Its effect on the outputs. */
   accuracy: string;
   accuracyClass: AccuracyClass;
-  /** Part of the engine's `all` (the default). */
+  /** Part of the engine's `all`. */
   defaultOn: boolean;
 }
 
@@ -129,9 +129,9 @@ export interface Preset {
 export const PRESET_LABELS: Record<PresetId, string> = {
   reference: "Reference (fp32)",
   writeup: "Write-up (NPU recipe)",
-  all: "Default (all)",
+  all: "All (bf16)",
   "fastest-exact": "Fastest exact",
-  "fastest-int8": "Fastest (int8)",
+  "fastest-int8": "All + int8",
   "many-frames": "Many frames",
 };
 
@@ -143,12 +143,33 @@ export const PRESETS: readonly Preset[] = ENGINE_VOCABULARY.presets.map((p: Engi
   on: enabledNames(parseCliList(p.options)),
 }));
 
-/** What a first start (app and CLI) runs with: the fastest set inside the official bf16 run's error. */
-export const DEFAULT_PRESET = "all";
+/**
+ * The presets the per-machine default is chosen from, each with its measured deviation from the
+ * exact fp32 outputs, and the bound they must stay inside (the official release's bf16 autocast
+ * run vs its fp32 run): the engine's data (`describe --json`). The choice itself is made by
+ * `vggt-engine calibrate` on each machine (see electron/services/calibration).
+ */
+export const DEFAULT_CANDIDATES = ENGINE_VOCABULARY.presets.filter((p) => "default_candidate" in p && p.default_candidate).map((p) => ({
+  id: p.name as PresetId,
+  accuracy: (p as { accuracy: { rotation_deg: number; points_rel_rms: number; basis: string } }).accuracy,
+}));
+export const DEFAULT_BOUND = ENGINE_VOCABULARY.default_bound;
 
-/** Why the default is lossy, in one sentence for the UI and the CLI help. */
-export const DEFAULT_PRESET_WHY =
-  "The default `all` holds the weights in bf16: on the same weights it stays closer to the fp32 outputs than the official bf16 run (cameras 1.24 vs 1.42 deg, points 6.3e-3 vs 1.6e-2 of their RMS) and runs about 2.1x faster than the fp32 reference (docs/PERFORMANCE.md).";
+/** The exact candidate: what runs while this machine's calibration has not spoken (never a lossy set unmeasured). */
+export const UNCALIBRATED_PRESET: PresetId = "fastest-exact";
+
+/** The default's reason before calibration, for the UI and the CLI help. */
+export const UNCALIBRATED_WHY =
+  "This machine is not calibrated yet, so new runs start from the exact set; calibration (a few seconds) picks the fastest set inside the official bf16 accuracy bound on this CPU.";
+
+/** The bound in words, with the candidates' own figures (UI hint, CLI help). */
+export function boundSentence(): string {
+  const lossy = DEFAULT_CANDIDATES.filter((x) => x.accuracy.rotation_deg > 0);
+  const c = lossy
+    .map((x) => `${PRESET_LABELS[x.id]} ${x.accuracy.rotation_deg} deg, ${x.accuracy.points_rel_rms.toExponential(1)}`)
+    .join("; ");
+  return `The bound is the official VGGT release's own bf16 run against its fp32 run (cameras ${DEFAULT_BOUND.rotation_deg} deg, points ${DEFAULT_BOUND.points_rel_rms.toExponential(1)} of their RMS); measured deviations of the candidates from fp32: ${c} (${lossy[0]?.accuracy.basis ?? ""}).`;
+}
 
 export function presetById(id: string): Preset {
   const p = PRESETS.find((x) => x.id === id);
@@ -166,8 +187,8 @@ export function presetSet(id: string): OptionSet {
   return setFromNames(presetById(id).on);
 }
 
-/** The engine's defaults (`all`: everything but w8a8). */
-export function defaultSet(): OptionSet {
+/** The engine's `all`: every option marked in_all (everything but w8a8 and the many-frame toggles). */
+export function allSet(): OptionSet {
   return setFromNames(OPTIONS.filter((o) => o.defaultOn).map((o) => o.name));
 }
 

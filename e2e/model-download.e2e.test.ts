@@ -57,6 +57,8 @@ describe("Download VGGT-1B from the Model panel (web mode, local hub)", () => {
   it("a corrupted download fails verification with a clear message; nothing is installed", async () => {
     await page.goto(web.url);
     await page.locator("[data-testid=no-model]").waitFor({ timeout: 60_000 });
+    // `all` (bf16) chosen by hand, so the download converts a bf16 copy whatever this machine's default is.
+    await page.locator("[data-testid=preset-all]").click();
     expect(await page.locator("[data-testid=no-model-hint]").textContent()).toMatch(/"Download VGGT-1B" in the Model panel below/);
     await page.locator("[data-testid=model-download]").click();
     const error = page.locator("[data-testid=model-install-error]");
@@ -96,7 +98,7 @@ describe("Download VGGT-1B from the Model panel (web mode, local hub)", () => {
     expect(ranged[0].range).toMatch(/^bytes=[1-9]\d*-$/);
   }, 180_000);
 
-  it("verified, converted for the chosen options (the default `all`: bf16), and the panel says so", async () => {
+  it("verified, converted for the chosen options (`all`: bf16), and the panel says so", async () => {
     await page.locator("[data-testid=model-button]").click();
     await page.locator("[data-testid=model-banner]").waitFor();
     expect(await phase()).toBe("done");
@@ -119,7 +121,7 @@ describe("Download VGGT-1B from the Model panel (web mode, local hub)", () => {
     const res = await fetch(`${u.origin}/api/invoke/listRuns`, { method: "POST", headers: { "x-vggt-token": u.searchParams.get("token")!, "content-type": "application/json" }, body: "[]" });
     const list = (await res.json()) as { id: string; model: string; randomWeights: boolean }[];
     const detail = await fetch(`${u.origin}/api/invoke/getRun`, { method: "POST", headers: { "x-vggt-token": u.searchParams.get("token")!, "content-type": "application/json" }, body: JSON.stringify([list[0].id]) });
-    // The run's switches (the default `all`: bf16 Linears) loaded the copy converted after the download.
+    // The run's switches (`all`: bf16 Linears) loaded the copy converted after the download.
     expect(((await detail.json()) as { weightsFile?: string }).weightsFile).toMatch(new RegExp(`^${join(home, "cache", "converted")}/[0-9a-f]{64}-bf16-engine[^/]+\\.safetensors$`));
     expect(list[0].randomWeights).toBe(false);
     expect(list[0].model).toMatch(/model\.safetensors$/);

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { encodePng } from "../assets/sample/make-sample.js";
 import { parseCsv } from "../common/bench-csv.js";
+import { PRESET_LABELS, type PresetId } from "../common/option-catalog.js";
 import { readSafetensors } from "../electron/services/tensors/safetensors.js";
 import { type App, artifacts, descendantPids, dropFiles, openApp, processName, screenshot, type WebMode } from "./harness.js";
 
@@ -135,12 +136,16 @@ describe("performance lab (web mode, real engine, tiny model)", () => {
     await page.goto(web.url);
     await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
     await dropFrames();
-    // First start: the default `all` (bf16), explained, with the exact set one click away.
-    expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Default \(all\).*lossy/);
-    expect(await page.locator("[data-testid=default-preset-why]").textContent()).toMatch(/official bf16 run/);
+    // First start: this machine's calibrated default (e2e/default-options.e2e.test.ts), explained,
+    // with the exact set one click away.
+    await page.locator("[data-testid=default-preset][data-state=ready]").waitFor({ timeout: 180_000 });
+    const chosen = (await page.locator("[data-testid=default-preset]").getAttribute("data-preset")) as PresetId;
+    expect(await page.locator("[data-testid=options-summary]").textContent()).toContain(`Preset: ${PRESET_LABELS[chosen]}`);
+    expect(await page.locator("[data-testid=default-preset-why]").textContent()).toMatch(/official bf16 accuracy bound/);
+    if (chosen === "fastest-exact") await page.locator("[data-testid=preset-all]").click();
     await page.locator("[data-testid=use-exact]").click();
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Fastest exact.*fp32-exact/);
-    expect(await page.locator("[data-testid=default-preset-why]").count()).toBe(0);
+    expect(await page.locator("[data-testid=use-exact]").count()).toBe(0);
     await page.locator("[data-testid=preset-reference]").click();
     expect(await checkedOptions()).toEqual([]);
     expect(await page.locator("[data-testid=options-summary]").textContent()).toMatch(/Preset: Reference \(fp32\).*fp32-exact/);

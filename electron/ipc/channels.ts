@@ -3,6 +3,7 @@
 import type {
   AppEvent,
   AppInfo,
+  DefaultOptions,
   BenchRecord,
   BenchRequest,
   BenchSummary,
@@ -63,6 +64,10 @@ export interface InvokeMethods {
   pauseModelDownload(): ModelInstallState;
   exportFormats(): ExportFormatInfo[];
   exportRun(runId: string, format: string, options: ExportSelection): ExportResult;
+  /** The default option set for new runs on this machine; the first call on a machine starts its calibration. */
+  defaultOptions(): DefaultOptions;
+  /** Measure this machine again (`vggt-engine calibrate`) and choose the default anew. */
+  recalibrate(): DefaultOptions;
   /** Performance lab: engine version, option names, whether parallel runs are possible. */
   perfInfo(): PerfInfo;
   /** Runs `vggt-engine bench --json` (cumulative or A/B); progress and the result come as events. */
@@ -124,6 +129,8 @@ export const INVOKE_METHODS = {
   pauseModelDownload: true,
   exportFormats: true,
   exportRun: true,
+  defaultOptions: true,
+  recalibrate: true,
   perfInfo: true,
   startBenchmark: true,
   cancelBenchmark: true,

@@ -274,8 +274,45 @@ export interface RunProgress {
   message?: string;
 }
 
+/** One default candidate as this machine's calibration measured it. */
+export interface CalibratedCandidate {
+  preset: string;
+  /** Predicted forward time relative to the exact candidate (1 = as fast). */
+  relativeTime: number;
+  speedupVsExact: number;
+  /** Which kernels it ran: fp32, bf16 or int8. */
+  path: string;
+  insideBound: boolean;
+}
+
+/**
+ * The default option set for new runs on this machine: chosen by `vggt-engine calibrate` (the
+ * fastest candidate inside the official bf16 accuracy bound), cached per CPU, ISA, engine version
+ * and threads. While nothing is measured (state "measuring" / "failed") it is the exact set.
+ */
+export interface DefaultOptions {
+  state: "measuring" | "ready" | "failed";
+  /** The preset new runs start from. */
+  preset: string;
+  /** Why, in one sentence for the UI and the CLI help. */
+  why: string;
+  speedupVsExact: number | null;
+  cpu?: string;
+  isa?: string;
+  threads?: number;
+  engineVersion?: string;
+  /** When the calibration ran (ISO time), and how long it took. */
+  measuredAt?: string;
+  seconds?: number;
+  candidates?: CalibratedCandidate[];
+  /** state "failed": what went wrong. */
+  error?: string;
+}
+
 export type AppEvent =
   | { type: "run-progress"; progress: RunProgress }
+  /** The default option set changed (calibration finished, failed or started again). */
+  | { type: "default-options"; state: DefaultOptions }
   | { type: "run-updated"; run: RunSummary }
   | { type: "engine"; engine: EngineState }
   | { type: "model"; model: ModelStatus }

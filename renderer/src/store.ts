@@ -3,6 +3,7 @@ import { create } from "zustand";
 
 import type {
   AppInfo,
+  DefaultOptions,
   EngineState,
   Estimate,
   ExportFormatInfo,
@@ -19,7 +20,7 @@ import type {
   ScanResult,
   TrackResult,
 } from "../../electron/ipc/channels";
-import { DEFAULT_PRESET, normalizeSet, presetSet } from "../../common/option-catalog";
+import { normalizeSet, presetSet, UNCALIBRATED_PRESET } from "../../common/option-catalog";
 import { api } from "./api";
 import type { Picked } from "./drop";
 
@@ -52,6 +53,12 @@ export interface ViewerSettings {
 
 export interface State {
   info: AppInfo | null;
+  /** This machine's default option set (calibrated) and why; null until the services answer. */
+  defaults: DefaultOptions | null;
+  /** Whether the user chose the engine options (saved); else they follow the machine's default. */
+  optionsChosen: boolean;
+  /** A re-measure of the default is in flight. */
+  remeasuring: boolean;
   exportFormats: ExportFormatInfo[];
   engine: EngineState | null;
   model: ModelStatus | null;
@@ -90,8 +97,9 @@ let noticeSeq = 1;
 const ENGINE_OPTIONS_KEY = "vggt-engine-options";
 
 /**
- * The toggles as the user left them. The first time: the default `all` (bf16), the fastest set whose
- * error stays below the official release's own bf16 run; "Fastest exact" is one click away.
+ * The toggles as the user left them; null the first time: new runs then follow this machine's
+ * default (the fastest set inside the official bf16 accuracy bound, from the services' calibration),
+ * with "Fastest exact" one click away.
  */
 function savedEngineOptions() {
   try {
@@ -100,8 +108,9 @@ function savedEngineOptions() {
   } catch {
     // a set saved by another version (unknown names): start over
   }
-  return presetSet(DEFAULT_PRESET);
+  return null;
 }
+const initialSaved = savedEngineOptions();
 
 /** Electron's native menu commands; components register what needs their DOM (file inputs, canvas). */
 export const menuHandlers: Partial<Record<MenuCommand, () => void>> = {
@@ -131,7 +140,10 @@ export const useStore = create<State>(() => ({
   frames: [],
   rejected: [],
   busy: null,
-  options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: savedEngineOptions(), parallel: { mode: "none", degree: 1 } },
+  defaults: null,
+  optionsChosen: initialSaved !== null,
+  remeasuring: false,
+  options: { preprocess: "crop", randomWeights: false, seed: 0, engineOptions: initialSaved ?? presetSet(UNCALIBRATED_PRESET), parallel: { mode: "none", degree: 1 } },
   video: null,
   estimate: null,
   runs: [],
@@ -188,6 +200,7 @@ export async function init(): Promise<void> {
       set((s) => ({ progress: { ...s.progress, [e.progress.runId]: e.progress }, progressAt: { ...s.progressAt, [e.progress.runId]: Date.now() } }));
     else if (e.type === "run-updated") onRunUpdated(e.run);
     else if (e.type === "menu") menuHandlers[e.command]?.();
+    else if (e.type === "default-options") applyDefaults(e.state);
     else if (e.type === "video-progress" && get().busy) set({ busy: `Decoding ${e.progress.name}: ${e.progress.framesDone}/${e.progress.framesExpected} frames…` });
   });
   try {
@@ -195,9 +208,40 @@ export async function init(): Promise<void> {
     set({ info, engine: info.engine, model: info.model, options: { ...get().options, randomWeights: info.model.state !== "ready" } });
     set({ runs: await api.listRuns() });
     set({ exportFormats: await api.exportFormats() });
+    // The first request on a machine starts its calibration; the result arrives as an event.
+    applyDefaults(await api.defaultOptions());
   } catch (e) {
     notify(`cannot reach the services: ${(e as Error).message}`);
   }
+}
+
+/** This machine's default arrived or changed: options the user has not chosen follow it. */
+function applyDefaults(d: DefaultOptions): void {
+  set({ defaults: d });
+  if (!get().optionsChosen) {
+    set({ options: { ...get().options, engineOptions: presetSet(d.preset) } });
+    void refreshEstimate();
+  }
+}
+
+/** Measure this machine again ("re-measure"); the new default applies where the user has not chosen. */
+export async function remeasureDefaults(): Promise<void> {
+  set({ remeasuring: true, defaults: get().defaults ? { ...get().defaults!, state: "measuring" } : null });
+  try {
+    applyDefaults(await api.recalibrate());
+  } catch (e) {
+    notify(`re-measuring failed: ${(e as Error).message}`);
+  } finally {
+    set({ remeasuring: false });
+  }
+}
+
+/** Back to this machine's default: the options follow it again (and are no longer saved as chosen). */
+export function useMachineDefault(): void {
+  localStorage.removeItem(ENGINE_OPTIONS_KEY);
+  set({ optionsChosen: false });
+  const d = get().defaults;
+  if (d) applyDefaults(d);
 }
 
 function onRunUpdated(run: RunSummary): void {
@@ -337,7 +381,10 @@ export function subsample(every: number, max: number): void {
 
 export function setOptions(patch: Partial<RunOptions>): void {
   set((s) => ({ options: { ...s.options, ...patch } }));
-  if (patch.engineOptions) localStorage.setItem(ENGINE_OPTIONS_KEY, JSON.stringify(patch.engineOptions));
+  if (patch.engineOptions) {
+    localStorage.setItem(ENGINE_OPTIONS_KEY, JSON.stringify(patch.engineOptions));
+    set({ optionsChosen: true });
+  }
   void refreshEstimate();
 }
 
@@ -345,7 +392,7 @@ export function setOptions(patch: Partial<RunOptions>): void {
 export function applyFitSuggestion(): void {
   const fit = get().estimate?.suggestion;
   if (!fit) return;
-  const engineOptions = { ...(get().options.engineOptions ?? presetSet(DEFAULT_PRESET)), ...fit.flags };
+  const engineOptions = { ...(get().options.engineOptions ?? presetSet(get().defaults?.preset ?? UNCALIBRATED_PRESET)), ...fit.flags };
   setOptions({ engineOptions, ...(fit.chunk ? { chunk: fit.chunk } : {}) });
   notify(`Run settings changed to fit this machine: ${fit.summary}`, "info");
 }

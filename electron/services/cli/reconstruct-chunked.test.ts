@@ -15,7 +15,7 @@ const have = existsSync(join(tiny, "weights.safetensors")) && existsSync(kitchen
 if (!have) console.warn(`*** ${tiny} or ${kitchen} not found: chunked reconstruct CLI test SKIPPED ***`);
 
 const cli = (args: string[]) =>
-  spawnSync(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", ...args, "--weights", join(tiny, "weights.safetensors"), "--config", join(tiny, "config.json")], {
+  spawnSync(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", ...args, "--weights", join(tiny, "weights.safetensors"), "--config", join(tiny, "config.json"), "--options", "all"], {
     encoding: "utf8",
     timeout: 400_000,
   });
@@ -67,7 +67,7 @@ describe.skipIf(!have)("vggt-workbench reconstruct --chunk", () => {
     const out = join(tmp, "cancelled");
     mkdirSync(out);
     writeFileSync(join(out, "reconstruction.safetensors"), "earlier result");
-    const p = spawn(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", join(repo, "assets/sample"), "--chunk", "3", "--overlap", "1", "--out", out, "--weights", join(tiny, "weights.safetensors"), "--config", join(tiny, "config.json")], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [join(repo, "bin/vggt-workbench.mjs"), "reconstruct", join(repo, "assets/sample"), "--chunk", "3", "--overlap", "1", "--out", out, "--weights", join(tiny, "weights.safetensors"), "--config", join(tiny, "config.json"), "--options", "all"], { stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     const code = await new Promise<number | null>((ok) => {
       p.stderr.on("data", (d: Buffer) => {

@@ -10,7 +10,9 @@ import { exportEngineOutputFile } from "../export/index.js";
 import { describeChunk, runChunked } from "../chunking/run.js";
 import { writeFileAtomic } from "../tensors/safetensors.js";
 import { findLocalModel, RANDOM_WEIGHTS_LABEL } from "../model-manager/index.js";
-import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, enabledNames, presetById, presetSet } from "../../../common/option-catalog.js";
+import { boundSentence, enabledNames, presetById, presetSet, type PresetId } from "../../../common/option-catalog.js";
+import { CalibrationCache, defaultFromCalibration, presetLabel, engineMachineKey, engineMachineKeySync, runCalibrate } from "../calibration/calibration.js";
+import { defaultDataDir } from "../runs/app-services.js";
 import { isVideoPath, VIDEO_EXTENSIONS } from "../video/video.js";
 import { framesFromVideo } from "./reconstruct-video.js";
 import { parseCliArgs, UsageError, type CliCommand } from "./registry.js";
@@ -30,7 +32,47 @@ function wrap(text: string, width: number): string {
 // The app's "Fastest exact" preset: within the goldens' fp32 tolerance (docs/PERFORMANCE.md).
 const EXACT = enabledNames(presetSet("fastest-exact")).join(",");
 
-const USAGE = `Usage: vggt-workbench reconstruct <images-folder | video> --out DIR [options]
+/**
+ * The default options on this machine, for the help: what calibration chose (cached in the app's
+ * data folder, shared with the app), or how to get it.
+ */
+function machineDefaultHelp(): string {
+  try {
+    const key = engineMachineKeySync(findEngineBinary(), undefined);
+    const cached = CalibrationCache.lookup(defaultDataDir(), key);
+    if (cached) {
+      const d = defaultFromCalibration(cached);
+      return `Default options on this machine: ${presetLabel(d.preset)} (${enabledNames(presetSet(d.preset as PresetId)).join(",")}) — ${d.why} Re-measure with 'vggt-workbench calibrate'.`;
+    }
+    return `Default options: this machine (${key.cpu}, ${key.isa}, ${key.threads} threads, engine ${key.engineVersion}) is not calibrated yet; the first run without --options calibrates it (a few seconds, once), or run 'vggt-workbench calibrate' now. It picks the fastest set inside the official bf16 accuracy bound on this CPU.`;
+  } catch (e) {
+    return `Default options: chosen per machine by a calibration ('vggt-workbench calibrate'), which cannot run now: ${(e as Error).message}`;
+  }
+}
+
+/** The options a run without --options uses: the cached calibration's choice, else calibrate now and cache it. */
+async function machineDefaultOptions(threads: number | undefined, io: { stderr(t: string): void }): Promise<string> {
+  const bin = findEngineBinary();
+  const key = await engineMachineKey(bin, threads);
+  const cache = new CalibrationCache(defaultDataDir());
+  let cal = cache.get(key);
+  if (!cal) {
+    io.stderr(`Calibrating this machine (${key.cpu}, ${key.isa}, ${key.threads} threads; a few seconds, once)…\n`);
+    const measured = await runCalibrate(bin, key.threads);
+    cal = { ...measured, ...key };
+    try {
+      cache.put(cal);
+    } catch (e) {
+      io.stderr(`(could not cache the calibration: ${(e as Error).message})\n`);
+    }
+  }
+  const d = defaultFromCalibration(cal);
+  io.stderr(`Options: ${presetLabel(d.preset)} — ${d.why} (--options ${EXACT} for fp32-exact outputs)\n`);
+  return enabledNames(presetSet(d.preset as PresetId)).join(",");
+}
+
+function usage(): string {
+  return `Usage: vggt-workbench reconstruct <images-folder | video> --out DIR [options]
 
 Runs VGGT on every PNG/JPEG in the folder and writes DIR/reconstruction.safetensors (the engine
 output), DIR/points.ply and a COLMAP model in DIR/colmap. A video (${VIDEO_EXTENSIONS.join(" ")}) is
@@ -46,17 +88,21 @@ Options:
   --frames N              use at most N images (evenly subsampled); for a video: sample N frames
   --fps R                 for a video: sample R frames per second of video
   --threads N             engine threads (default: all cores)
-  --options LIST          engine optimizations (default: all = every option but int8, bf16 included;
+  --options LIST          engine optimizations (default: this machine's calibrated default, below;
                           ${EXACT} for fp32-exact outputs;
-                          'all,w8a8' adds int8; '' for the plain reference path)
+                          'all' = every option but int8 (bf16); 'all,w8a8' adds int8;
+                          '' for the plain reference path)
   --conf-percentile P     confidence filter for the exports (default 50)
   --chunk K               run the frames in chunks of K (one engine pass each, so memory is that of
                           K frames), align each chunk to the previous one by a robust Sim(3) on the
                           frames they share and merge them into one reconstruction (docs/CHUNKED.md)
   --overlap O             frames shared by consecutive chunks (default: K/5, at least 1)
 
-${wrap(DEFAULT_PRESET_WHY, 100)}
+${wrap(machineDefaultHelp(), 100)}
+
+${wrap(boundSentence(), 100)}
 `;
+}
 
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg"]);
 // The app's "Fastest exact" preset: within the goldens' fp32 tolerance (docs/PERFORMANCE.md).
@@ -65,7 +111,9 @@ export const FASTEST_EXACT = presetById("fastest-exact").on.join(",");
 export const reconstructCommand: CliCommand = {
   name: "reconstruct",
   summary: "run VGGT on a folder of images and export a point cloud and cameras",
-  usage: USAGE,
+  get usage() {
+    return usage();
+  },
   async run(argv, io) {
     const { values, positionals } = parseCliArgs(argv, {
       out: { type: "string" },
@@ -87,7 +135,17 @@ export const reconstructCommand: CliCommand = {
     const video = isVideoPath(input) && existsSync(input) && !statSync(input).isDirectory();
     if (!video && values.fps !== undefined) throw new UsageError("--fps applies to a video input only");
     if (video) mkdirSync(resolve(values.out), { recursive: true });
-    const fromVideo = video ? await framesFromVideo(input, resolve(values.out), { ...values, options: values.options ?? DEFAULT_PRESET }, io) : null;
+    let threads: number | undefined;
+    if (values.threads) {
+      try {
+        threads = checkThreads(values.threads, "--threads");
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    // This machine's default (calibrating once if need be), asked only once the input is known good.
+    let options = values.options;
+    const fromVideo = video ? await framesFromVideo(input, resolve(values.out), { ...values, options: (options ??= await machineDefaultOptions(threads, io)) }, io) : null;
     const dir = fromVideo?.dir ?? input;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
     let images = fromVideo?.images ?? readdirSync(dir)
@@ -95,6 +153,7 @@ export const reconstructCommand: CliCommand = {
       .sort()
       .map((f) => join(dir, f));
     if (images.length === 0) throw new Error(`${dir}: no PNG or JPEG images`);
+    options ??= await machineDefaultOptions(threads, io);
     if (values.frames && !fromVideo) {
       const n = Number(values.frames);
       if (!Number.isInteger(n) || n < 1) throw new UsageError(`--frames expects a positive integer, got '${values.frames}'`);
@@ -128,14 +187,8 @@ export const reconstructCommand: CliCommand = {
         io.stderr("No VGGT-1B checkpoint on this computer ('vggt-workbench model download' fetches it): running the full architecture with RANDOM weights.\n");
     }
     if (values.config) args.push("--config", resolve(values.config));
-    if (values.threads) {
-      try {
-        args.push("--threads", String(checkThreads(values.threads, "--threads")));
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-    }
-    args.push("--options", values.options ?? DEFAULT_PRESET);
+    if (threads !== undefined) args.push("--threads", String(threads));
+    args.push("--options", options);
     io.stderr(`Reconstructing ${images.length} images from ${dir}\n${label}\n`);
     const bin = findEngineBinary();
     const abort = new AbortController();

@@ -9,14 +9,14 @@ import { memoryLimitFromEnv, defaultDataDir } from "../runs/app-services.js";
 import { dimsFromConfig, framesThatFit, VGGT_1B_DIMS, VGGT_1B_PARAMS, type ModelDims } from "../runs/estimate.js";
 import { benchRatesIn, pickRate } from "../runs/plan.js";
 import { countParams } from "../runs/workbench.js";
-import { defaultSet, setFromNames } from "../../../common/option-catalog.js";
+import { allSet, setFromNames } from "../../../common/option-catalog.js";
 import { extractFrames, probeVideo, type SampleChoice } from "../video/video.js";
 import { UsageError } from "./registry.js";
 
 /** The option set a --options value names ('all' and names, comma-separated). */
 function flagsOf(list: string): Record<string, boolean> {
   const names = list.split(",").map((s) => s.trim()).filter(Boolean);
-  const set = names.includes("all") ? defaultSet() : setFromNames([]);
+  const set = names.includes("all") ? allSet() : setFromNames([]);
   for (const n of names) if (n !== "all") set[n.split("=")[0]] = true;
   return set;
 }

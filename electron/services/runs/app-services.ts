@@ -71,6 +71,7 @@ export function createAppServices(opts: AppServicesOptions): { workbench: Workbe
     pickModelFile: opts.pickModelFile,
     hubEndpoint: opts.hubEndpoint,
     exporter: createExporter(join(dataDir, "exports"), opts.pickExportDir),
+    threads: opts.threads,
     ...(memoryLimitFromEnv() ? { hostMemoryBytes: memoryLimitFromEnv() } : {}),
   });
   return { workbench, engine };

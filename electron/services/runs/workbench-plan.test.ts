@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { BenchRecord } from "../../ipc/perf-types.js";
 
 import { newBenchId } from "../perf/index.js";
+import { presetSet } from "../../../common/option-catalog.js";
 import { cumulativeFixture } from "../../../common/bench-fixtures.js";
 import { memoryLimitFromEnv } from "./app-services.js";
 import { processPeakBytes, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS } from "./estimate.js";
@@ -27,9 +28,9 @@ describe("Workbench.estimate plans with this machine's rates and memory", () => 
     const json = cumulativeFixture();
     const at = new Date().toISOString();
     wb.perf.history.create({ id: newBenchId(), createdAt: at, label: "t", kind: "cumulative", status: "done", engineVersion: "x", machine: {} as never, model: "random", frames: json.frames, repeats: 1, threads: 2, parallel: { mode: "none", degree: 1 }, request: {} as never, command: [], result: json } as BenchRecord);
-    const e = wb.estimate({ sizes: frames(4), preprocess: "crop", randomWeights: true });
+    const e = wb.estimate({ sizes: frames(4), preprocess: "crop", randomWeights: true, engineOptions: presetSet("all") });
     expect(e.basis).toMatch(/^measured: benchmark of /);
-    // The default set has w8a8 off: the best-matching row is the last one without int8.
+    // `all` has w8a8 off: the best-matching row is the last one without int8.
     const row = [...json.rows].reverse().find((r) => !r.options.w8a8 && r.options.bf16)!;
     const gflops = runFlops(VGGT_1B_DIMS, json.frames, json.width, json.height) / 1e9 / (row.median_ms / 1000);
     expect(e.seconds).toBeCloseTo(runFlops(VGGT_1B_DIMS, 4, 518, 350) / (gflops * 1e9), 3);

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import type { AppEvent } from "../../ipc/types.js";
-import { defaultSet } from "../../../common/option-catalog.js";
+import { allSet } from "../../../common/option-catalog.js";
 import { DEFAULT_GFLOPS, framesThatFit, VGGT_1B_DIMS, VGGT_1B_PARAMS } from "./estimate.js";
 import { Workbench } from "./workbench.js";
 import { idleEngine } from "../testing/idle-engine.js";
@@ -28,7 +28,7 @@ describe("Workbench.scanPaths with a video", () => {
     const scan = await wb.scanPaths([video]);
     expect(scan.rejected).toEqual([]);
     // Nothing measured yet: VGGT-1B (random weights) at the default rate, 64 GiB.
-    const fit = framesThatFit({ dims: VGGT_1B_DIMS, params: VGGT_1B_PARAMS, flags: defaultSet(), width: 518, height: 350, preprocess: "crop", hostMemoryBytes: 64 * 2 ** 30, throughput: { gflops: DEFAULT_GFLOPS, basis: "" }, cap: 16 });
+    const fit = framesThatFit({ dims: VGGT_1B_DIMS, params: VGGT_1B_PARAMS, flags: allSet(), width: 518, height: 350, preprocess: "crop", hostMemoryBytes: 64 * 2 ** 30, throughput: { gflops: DEFAULT_GFLOPS, basis: "" }, cap: 16 });
     expect(fit).toBeGreaterThan(2);
     expect(fit).toBeLessThan(16);
     expect(scan.images).toHaveLength(fit);

@@ -9,6 +9,7 @@ import type { Backend } from "../../ipc/channels.js";
 import type {
   AppEvent,
   AppInfo,
+  DefaultOptions,
   BenchJson,
   BenchRecord,
   BenchRequest,
@@ -39,7 +40,8 @@ import { engineOutputFromSafetensors } from "../export/engine-output.js";
 import { trackClickedPoints } from "../refine/click-tracks.js";
 import { engineTrackPredictor } from "../refine/engine-tracks.js";
 import { DEFAULT_QUERIES, refineOutputFile, type TrackPredictor } from "../refine/refine.js";
-import { DEFAULT_PRESET, defaultSet, enabledNames, normalizeSet, presetSet } from "../../../common/option-catalog.js";
+import { allSet, enabledNames, normalizeSet, presetSet } from "../../../common/option-catalog.js";
+import { CalibrationCache, DefaultChooser, engineMachineKey, runCalibrate } from "../calibration/calibration.js";
 import { extractFrames, isVideoPath, probeVideo, VideoProblem } from "../video/video.js";
 import { findEngineBinary } from "../engine/engine-launch.js";
 import { checkVggtConfig } from "../model-manager/config-check.js";
@@ -96,6 +98,8 @@ export interface WorkbenchOptions {
   hostMemoryBytes?: number;
   /** Memory available for a new process now (default: MemAvailable of /proc/meminfo, else os.freemem()). */
   availableMemory?: () => number;
+  /** Engine threads (undefined: every core); part of the calibration's machine key. */
+  threads?: number;
 }
 
 /** What a new process can have without swapping: the kernel's MemAvailable (free + reclaimable). */
@@ -245,6 +249,8 @@ export class Workbench implements Backend {
   /** The Model panel's download (hub download, verify, convert). */
   readonly installer: ModelInstaller;
   private engineVersionP: Promise<string | null> | null = null;
+  /** The default option set of this machine (calibrated once per CPU, ISA, engine and threads). */
+  readonly defaults: DefaultChooser;
 
   /** The run whose track-head features the engine holds (one at a time; the next run replaces it). */
   private trackCache: { runId: string; engineRun: string } | null = null;
@@ -271,6 +277,18 @@ export class Workbench implements Backend {
       install: (weights) => this.useModel(readModelDir(weights, env)),
     });
     this.events.setMaxListeners(100);
+    const engineBin = () => {
+      const b = this.engineBinary();
+      if (!b) throw new Error("no engine binary to calibrate with");
+      return b;
+    };
+    this.defaults = new DefaultChooser({
+      cache: new CalibrationCache(opts.dataDir),
+      key: () => engineMachineKey(engineBin(), opts.threads),
+      // Through the job queue: timing kernels beside a run would measure the run's load.
+      calibrate: (threads) => this.jobs.run("calibration of this machine (a few seconds)", () => runCalibrate(engineBin(), threads)),
+      onChange: (state) => this.emit({ type: "default-options", state }),
+    });
     this.perf = new PerfLab({
       dataDir: opts.dataDir,
       binary: () => {
@@ -348,7 +366,7 @@ export class Workbench implements Backend {
       const randomWeights = st.state !== "ready";
       const params = randomWeights ? VGGT_1B_PARAMS : (st.params ?? st.weightsBytes / 4);
       const dims = this.dimsFor(randomWeights);
-      const flags = defaultSet();
+      const flags = allSet();
       const defaultFrames = framesThatFit({
         dims,
         params,
@@ -423,7 +441,7 @@ export class Workbench implements Backend {
     const base = estimateRun(input, dims, params, this.throughput(input.randomWeights), this.opts.hostMemoryBytes ?? totalmem());
     if (!base.frames) return base;
     // The planner: rates measured here (benchmarks, earlier runs), chunking, the machine's memory.
-    const flags = input.engineOptions ?? normalizeSet(presetSet(DEFAULT_PRESET));
+    const flags = input.engineOptions ?? this.defaultFlags();
     let width = 0;
     let height = 0;
     for (const s of input.sizes) {
@@ -462,7 +480,7 @@ export class Workbench implements Backend {
     const rates: RateSample[] = benchRatesIn(this.store.dataDir, dims);
     const key = randomWeights ? "random:vggt-1b" : this.modelKey();
     const m = this.store.readSettings().throughput?.[key];
-    if (m && m.gflops > 0) rates.push({ gflops: m.gflops, flags: m.flags ?? normalizeSet(presetSet(DEFAULT_PRESET)), at: m.at, source: `the run of ${m.at.slice(0, 16).replace("T", " ")}` });
+    if (m && m.gflops > 0) rates.push({ gflops: m.gflops, flags: m.flags ?? this.defaultFlags(), at: m.at, source: `the run of ${m.at.slice(0, 16).replace("T", " ")}` });
     return rates;
   }
 
@@ -698,7 +716,7 @@ export class Workbench implements Backend {
     if (!est || durationMs < 1000) return; // too short to say anything about throughput
     const flops = runFlops(this.dimsFor(run.randomWeights), est.frames, est.width, est.height);
     const key = run.randomWeights ? "random:vggt-1b" : this.modelKey();
-    const flags = run.engineOptions?.flags ?? normalizeSet(presetSet(DEFAULT_PRESET));
+    const flags = run.engineOptions?.flags ?? this.defaultFlags();
     const throughput = { ...(this.store.readSettings().throughput ?? {}), [key]: { gflops: flops / 1e9 / (durationMs / 1000), at: new Date().toISOString(), flags } };
     this.store.writeSettings({ throughput });
   }
@@ -845,6 +863,19 @@ export class Workbench implements Backend {
     const run = this.store.get(runId);
     if (run.status !== "done") throw new Error(`run ${runId} has no result to export`);
     return this.opts.exporter.export(this.store.outputPath(runId), run, format, options);
+  }
+
+  defaultOptions(): DefaultOptions {
+    return this.defaults.get();
+  }
+
+  recalibrate(): Promise<DefaultOptions> {
+    return this.defaults.remeasure();
+  }
+
+  /** The switches of this machine's default (the exact set until calibration has spoken). */
+  private defaultFlags(): Record<string, boolean> {
+    return normalizeSet(presetSet(this.defaults.current().preset));
   }
 
   perfInfo(): Promise<PerfInfo> {

@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/calibrate.h"
 #include "bench/kernels_bench.h"
+#include "core/cpu_features.h"
 #include "core/version.h"
 #include "runtime/describe.h"
 #include "bench/mpi_link_bench.h"
@@ -26,6 +28,9 @@ static void usage() {
                "  bench       [--weights W] [--config C] [--frames N] [--images DIR [--preprocess crop|pad]] [--threads N] [--repeats R] [--json]\n"
                "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"
                "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
+               "  calibrate   [--json] [--threads N]  (a few seconds: which default candidate -- fastest-exact, all,\n"
+               "              fastest-int8 = all,w8a8 -- is fastest on this CPU inside the official bf16 accuracy bound;\n"
+               "              infer runs the exact path unless --options says otherwise)\n"
                "  bench-mpi   [--mb M]  (under mpirun: link latency, bandwidth, all-to-all of M MB per rank)\n"
                "  validate    --weights W [--config C]\n"
                "  convert     (--weights W | --random-weights) [--config C] --to f32|bf16|int8 --out F.safetensors [--options w8a8=SCOPE,w8a8.outliers=M]\n"
@@ -47,6 +52,7 @@ int main(int argc, char** argv) {
     if (cmd == "validate") return vggt::cli::validate_main(argc, argv);
     if (cmd == "convert") return vggt::cli::convert_main(argc, argv);
     if (cmd == "serve") return serve_main(argc, argv);
+    if (cmd == "calibrate") return vggt::calibrate_main(argc - 1, argv + 1);
     if (cmd == "bench-kernels") return kernels_bench_main(argc - 1, argv + 1);
     if (cmd == "bench-mpi") return mpi_link_bench_main(argc - 1, argv + 1);
     if (cmd == "describe") {
@@ -61,8 +67,8 @@ int main(int argc, char** argv) {
     if (cmd == "version") {
       if (argc > 2 && std::string(argv[2]) == "--json") {
         // The app reads this to decide which features to offer (docs/ENGINE-PROTOCOL.md).
-        std::printf("{\"version\": \"%s\", \"mpi\": %s, \"parallel_modes\": [%s], \"isa\": \"%s\", \"options\": %s}\n",
-                    vggt::engine_version(), vggt::runtime::mpi_available() ? "true" : "false",
+        std::printf("{\"version\": \"%s\", \"cpu\": %s, \"mpi\": %s, \"parallel_modes\": [%s], \"isa\": \"%s\", \"options\": %s}\n",
+                    vggt::engine_version(), nlohmann::json(vggt::cpu_model_name()).dump().c_str(), vggt::runtime::mpi_available() ? "true" : "false",
                     vggt::runtime::mpi_available() ? "\"ulysses\", \"ring\"" : "", vggt::runtime::isa_summary().c_str(),
                     vggt::option_table_json().dump().c_str());
         return 0;

@@ -102,6 +102,21 @@ const CpuFeatures& cpu_features() {
   return f;
 }
 
+std::string cpu_model_name() {
+  std::string name;
+#ifdef VGGT_X86
+  if (__get_cpuid_max(0x80000000, nullptr) >= 0x80000004) {
+    unsigned regs[12];
+    for (unsigned i = 0; i < 3; ++i) __cpuid(0x80000002 + i, regs[4 * i], regs[4 * i + 1], regs[4 * i + 2], regs[4 * i + 3]);
+    name.assign(reinterpret_cast<const char*>(regs), sizeof regs);
+    name = name.c_str();  // up to the first NUL
+  }
+#endif
+  const size_t a = name.find_first_not_of(' '), b = name.find_last_not_of(' ');
+  name = a == std::string::npos ? "" : name.substr(a, b - a + 1);
+  return name.empty() ? "unknown CPU" : name;
+}
+
 IsaLevel detected_isa() {
   const CpuFeatures& f = cpu_features();
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma) return IsaLevel::avx512;

@@ -37,6 +37,10 @@ const char* isa_level_name(IsaLevel level);
 // Parses "generic" | "avx2" | "avx512"; throws std::invalid_argument naming the bad value.
 IsaLevel parse_isa_level(const std::string& name);
 
+// The CPU's brand string (cpuid leaves 0x80000002-4, as /proc/cpuinfo's "model name"), trimmed;
+// "unknown CPU" where there is none. Keys the app's per-machine calibration.
+std::string cpu_model_name();
+
 // For benchmark output, e.g. "avx512 (hw: avx512f bw vl dq bf16 vnni; forced by VGGT_ISA=...)".
 std::string isa_name();
 

@@ -9,6 +9,11 @@
 namespace vggt {
 
 namespace {
+// world_points rms(difference)/rms(points) of the candidates: `bench --sets none all all,w8a8`,
+// 2026-11-30 (docs/PERFORMANCE.md, "The default set per machine"); the same run reproduced the
+// rotations below (0.211, 0.425 deg).
+constexpr double kAllPointsRel = 5.63e-4;
+constexpr double kInt8PointsRel = 5.64e-4;
 // Captureless accessors, so the table can set and read the typed parameters by name.
 #define VGGT_PARAM(member, field, cast)                                          \
   [](const EngineOptions& o) { return static_cast<double>(o.member.field); }, \
@@ -133,22 +138,38 @@ std::string names_where(bool (*pred)(const OptionInfo&)) {
 }  // namespace
 
 const std::vector<OptionPreset>& option_presets() {
+  // The default candidates' accuracy: VGGT-1B random weights (seed 0), 2 kitchen frames of
+  // 518x350, each set against the exact fp32 run of the same `vggt-engine bench --sets` process
+  // (docs/PERFORMANCE.md, "int8 scope and outlier handling" and "The default set per machine").
+  static const std::string kBasis =
+      "VGGT-1B random weights, 2 kitchen frames 518x350, vs the exact fp32 run of the same process";
   static const std::vector<OptionPreset> presets = {
       {"reference", "", "Every optimization off: the exact fp32 reference path."},
       {"writeup", "sincos-lowp,rope-fused,rope-cache,dpt-pos-cache,fused-add-ln,bf16,prepack",
        "The rows of the write-up's latency table."},
       {"all", "all",
-       "Every option but int8: the default. bf16 weights are lossy, yet on the same VGGT-1B weights its outputs are "
-       "closer to the fp32 outputs than the official release's bf16 autocast (cameras 1.24 vs 1.42 deg, points 6.3e-3 "
-       "vs 1.6e-2 of their RMS), about 2.1x faster than the fp32 reference."},
+       "Every option but int8 (bf16 weights and attention, flash attention, fused passes). Lossy, yet on the same "
+       "VGGT-1B weights its outputs are closer to the fp32 outputs than the official release's bf16 autocast "
+       "(cameras 1.24 vs 1.42 deg, points 6.3e-3 vs 1.6e-2 of their RMS). Its speed depends on the CPU's bf16 "
+       "kernels: 2.1x faster than the fp32 reference on AMD Zen 4, slower than the fastest exact set on an Intel "
+       "Xeon without AMX; `vggt-engine calibrate` measures which set is fastest on this CPU.",
+       true, {0.211, kAllPointsRel, kBasis}},
       {"fastest-exact", names_where([](const OptionInfo& o) { return !o.lossy; }),
-       "Every option that keeps the fp32-exact tolerance."},
+       "Every option that keeps the fp32-exact tolerance.", true, {0, 0, "exact: within the fp32 golden tolerance"}},
       {"fastest-int8", names_where([](const OptionInfo& o) { return o.group == OptionGroup::optimizations; }),
-       "Every optimization, int8 included (the many-frame toggles stay off)."},
+       "Every optimization, int8 included (the many-frame toggles stay off): `all,w8a8`. Its speed depends on the "
+       "CPU's int8 (VNNI) GEMMs; `vggt-engine calibrate` measures it against the others.",
+       true, {0.425, kInt8PointsRel, kBasis}},
       {"many-frames", "all," + names_where([](const OptionInfo& o) { return o.group == OptionGroup::many_frames; }),
-       "The engine's defaults (`all`) plus the many-frame global-attention toggles at their default parameters."},
+       "`all` plus the many-frame global-attention toggles at their default parameters."},
   };
   return presets;
+}
+
+const AccuracyBound& official_bf16_bound() {
+  static const AccuracyBound b{1.42, 1.6e-2,
+                               "the official VGGT release under bf16 autocast vs its fp32 run, same VGGT-1B weights"};
+  return b;
 }
 
 const OptionPreset* find_preset(const std::string& name) {
@@ -316,8 +337,22 @@ nlohmann::json option_table_json() {
 
 nlohmann::json option_presets_json() {
   nlohmann::json arr = nlohmann::json::array();
-  for (const auto& p : option_presets()) arr.push_back({{"name", p.name}, {"options", p.options}, {"help", p.help}});
+  for (const auto& p : option_presets()) {
+    nlohmann::json j = {{"name", p.name}, {"options", p.options}, {"help", p.help}};
+    if (p.default_candidate) {
+      j["default_candidate"] = true;
+      j["accuracy"] = {{"rotation_deg", p.accuracy.rotation_deg},
+                       {"points_rel_rms", p.accuracy.points_rel_rms},
+                       {"basis", p.accuracy.basis}};
+    }
+    arr.push_back(j);
+  }
   return arr;
+}
+
+nlohmann::json default_bound_json() {
+  const AccuracyBound& b = official_bf16_bound();
+  return {{"rotation_deg", b.rotation_deg}, {"points_rel_rms", b.points_rel_rms}, {"basis", b.basis}};
 }
 
 }  // namespace vggt

@@ -95,11 +95,31 @@ const OptionInfo& option_info(Opt id);
 const OptionInfo* find_option(const std::string& name);  // nullptr when unknown
 const char* option_group_name(OptionGroup g);
 
+// How far a preset's outputs are from the exact fp32 path, as measured (docs/PERFORMANCE.md), in
+// the metrics of the bound the default is chosen within (official_bf16_bound()).
+struct PresetAccuracy {
+  double rotation_deg = 0;    // camera rotation angle, max over frames
+  double points_rel_rms = 0;  // world_points: rms of the difference / rms of the points
+  std::string basis;          // what was measured, where
+};
+
 // Named option sets for the UI, the CLI and the benchmarks: `options` is an `--options` list.
+// A default candidate is one the per-machine default may be (see model/default_choice.h); it
+// carries its measured accuracy.
 struct OptionPreset {
   std::string name, options, help;
+  bool default_candidate = false;
+  PresetAccuracy accuracy = {};
 };
 const std::vector<OptionPreset>& option_presets();
+
+// The accuracy bound the per-machine default stays inside: how far the official release's bf16
+// autocast run is from its fp32 run on the same weights (same metrics as PresetAccuracy).
+struct AccuracyBound {
+  double rotation_deg, points_rel_rms;
+  std::string basis;
+};
+const AccuracyBound& official_bf16_bound();
 const OptionPreset* find_preset(const std::string& name);
 // The benchmark's cumulative order: the optimizations `all` switches on, in table order, then
 // the rest of the optimizations group (w8a8).
@@ -125,7 +145,9 @@ nlohmann::json option_params_json(const EngineOptions& o);
 // The table as JSON for `hello` and `describe --json`:
 // [{name, kind: "exact"|"lossy", group, in_all, help, params: [{name, min, max, default, integer, help (, choices)}]}].
 nlohmann::json option_table_json();
-// [{name, options, help}]
+// [{name, options, help (, default_candidate: true, accuracy: {rotation_deg, points_rel_rms, basis})}]
 nlohmann::json option_presets_json();
+// {rotation_deg, points_rel_rms, basis} of official_bf16_bound().
+nlohmann::json default_bound_json();
 
 }  // namespace vggt

@@ -35,6 +35,7 @@ json describe_json() {
           {"engine_version", engine_version()},
           {"options", option_table_json()},
           {"presets", option_presets_json()},
+          {"default_bound", default_bound_json()},
           {"configs", {{"vggt-1b", json::parse(with_track.to_json())}}},
           {"parameters", {{"vggt-1b", parameter_table(without_track)}, {"vggt-1b-track", parameter_table(with_track)}}}};
 }

@@ -28,7 +28,8 @@ std::set<std::string> keys(const json& j) {
 
 TEST(Describe, TopLevelAndOptionSchema) {
   const json d = runtime::describe_json();
-  EXPECT_EQ(keys(d), (std::set<std::string>{"schema", "engine_version", "options", "presets", "configs", "parameters"}));
+  EXPECT_EQ(keys(d), (std::set<std::string>{"schema", "engine_version", "options", "presets", "default_bound", "configs",
+                                            "parameters"}));
   EXPECT_EQ(d["schema"], 1);
   EXPECT_EQ(d["engine_version"], engine_version());
   ASSERT_EQ(d["options"].size(), static_cast<size_t>(kOptionCount));
@@ -70,10 +71,20 @@ TEST(Describe, ParameterDefaultsAreTheTypedSetsDefaults) {
 TEST(Describe, PresetsParseToTheirSets) {
   const json d = runtime::describe_json();
   std::map<std::string, std::string> by_name;
+  std::set<std::string> candidates;
   for (const json& p : d["presets"]) {
-    EXPECT_EQ(keys(p), (std::set<std::string>{"name", "options", "help"})) << p.dump();
+    if (p.contains("default_candidate")) {
+      EXPECT_EQ(keys(p), (std::set<std::string>{"name", "options", "help", "default_candidate", "accuracy"})) << p.dump();
+      EXPECT_EQ(keys(p["accuracy"]), (std::set<std::string>{"rotation_deg", "points_rel_rms", "basis"})) << p.dump();
+      candidates.insert(p["name"].get<std::string>());
+    } else {
+      EXPECT_EQ(keys(p), (std::set<std::string>{"name", "options", "help"})) << p.dump();
+    }
     by_name[p["name"]] = p["options"];
   }
+  // The per-machine default is one of these (model/default_choice.h).
+  EXPECT_EQ(candidates, (std::set<std::string>{"fastest-exact", "all", "fastest-int8"}));
+  EXPECT_EQ(keys(d["default_bound"]), (std::set<std::string>{"rotation_deg", "points_rel_rms", "basis"}));
   ASSERT_EQ(by_name.size(), 6u);
   auto on = [&](const std::string& preset) {
     std::set<std::string> s;

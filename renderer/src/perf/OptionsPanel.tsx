@@ -1,7 +1,7 @@
 // The engine's optimization toggles: every option with what it does and its accuracy effect,
 // the presets, and the parallelism controls. Runs and benchmarks use this option set.
-import { DEFAULT_PRESET, DEFAULT_PRESET_WHY, isExact, matchPreset, OPTIONS, PRESETS, type OptionGroup } from "../../../common/option-catalog";
-import { setOptions, useStore } from "../store";
+import { boundSentence, isExact, matchPreset, OPTIONS, PRESET_LABELS, PRESETS, UNCALIBRATED_PRESET, type OptionGroup, type PresetId } from "../../../common/option-catalog";
+import { remeasureDefaults, setOptions, useMachineDefault, useStore } from "../store";
 import { applyPreset, toggleOption, usePerf } from "./perf-store";
 
 const GROUPS: readonly { id: OptionGroup; title: string; hint: string }[] = [
@@ -16,6 +16,10 @@ export function OptionsPanel({ compact = false }: { compact?: boolean }) {
   const info = usePerf((s) => s.info);
   const preset = matchPreset(flags);
   const parallelOk = !!info?.parallel.available;
+  const defaults = useStore((s) => s.defaults);
+  const chosen = useStore((s) => s.optionsChosen);
+  const remeasuring = useStore((s) => s.remeasuring);
+  const defaultId = (defaults?.preset ?? UNCALIBRATED_PRESET) as PresetId;
   return (
     <section className="panel" data-testid="options-panel">
       <h2>Engine options</h2>
@@ -29,14 +33,28 @@ export function OptionsPanel({ compact = false }: { compact?: boolean }) {
       <p className="hint" data-testid="options-summary">
         {preset ? `Preset: ${preset.label}` : "Custom option set"} · {isExact(flags) ? "fp32-exact outputs" : "lossy: outputs differ from the fp32 reference"}
       </p>
-      {preset?.id === DEFAULT_PRESET && (
-        <p className="hint" data-testid="default-preset-why">
-          {DEFAULT_PRESET_WHY} For fp32-exact outputs:{" "}
-          <button className="link" data-testid="use-exact" onClick={() => applyPreset("fastest-exact")}>
-            use Fastest exact
-          </button>
+      <div className="hint default-preset" data-testid="default-preset" data-state={defaults?.state ?? "asking"} data-preset={defaultId} title={boundSentence()}>
+        <p data-testid="default-preset-why">
+          <strong>Default on this machine: {PRESET_LABELS[defaultId] ?? defaultId}</strong>
+          {defaults?.state === "measuring" ? " (measuring this CPU…) " : " — "}
+          {defaults ? defaults.why : "asking the services…"}
         </p>
-      )}
+        <div className="row wrap">
+          {preset?.id !== "fastest-exact" && (
+            <button className="link" data-testid="use-exact" onClick={() => applyPreset("fastest-exact")}>
+              use Fastest exact (fp32-exact outputs)
+            </button>
+          )}
+          {chosen && (
+            <button className="link" data-testid="use-default" onClick={() => useMachineDefault()}>
+              back to this machine's default
+            </button>
+          )}
+          <button className="link" data-testid="remeasure-default" disabled={remeasuring || defaults?.state === "measuring"} onClick={() => void remeasureDefaults()}>
+            {remeasuring ? "re-measuring…" : "re-measure"}
+          </button>
+        </div>
+      </div>
       {GROUPS.map((g) => (
         <div key={g.id} data-testid={`option-group-${g.id}`}>
           {g.id !== "optimizations" && <h3>{g.title}</h3>}
