@@ -29,7 +29,9 @@ TEST(ConvertedCache, Bf16AndInt8LoadWithoutConvertingAgain) {
   const Tensor images = testing::load_tensor(dir + "/input.safetensors", "images");
   for (const char* to : {"bf16", "int8"}) {
     const std::string out = (tmp / (std::string(to) + ".safetensors")).string();
-    write_converted(*src, cfg, to, out, {});
+    Int8Format fmt;  // the default's: with residual weights
+    fmt.residual = true;
+    write_converted(*src, cfg, to, out, {}, fmt);
     EXPECT_LT(fs::file_size(out), fs::file_size(dir + "/weights.safetensors"));
     auto r = io::CheckpointReader::open(out);
     EXPECT_EQ(r->metadata().at("vggt_converted"), to);
