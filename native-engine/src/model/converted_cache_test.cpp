@@ -200,6 +200,21 @@ TEST(ConvertedCache, Int8ResidualWeightsAreStoredUsedAsStoredAndNeverInvented) {
   EXPECT_GT(max_abs_diff(a.depth, c.depth), 0);  // the residual changes the outputs
   // Unknown values are refused with the file named.
   const std::string bad = (tmp / "bad.safetensors").string();
+  // A residual without its scales is refused, naming the tensor.
+  {
+    auto r = io::CheckpointReader::open(res);
+    std::vector<io::TensorToWrite> entries;
+    for (auto& t : r->tensors())
+      if (t.name != fc2 + "_residual_scale") entries.push_back({t.name, t.dtype, t.shape, t.data, t.nbytes});
+    const std::string partial = (tmp / "partial.safetensors").string();
+    io::write_safetensors(partial, entries, r->metadata());
+    try {
+      WeightStore::load(partial, cfg);
+      ADD_FAILURE() << "loaded a residual without its scales";
+    } catch (const std::runtime_error& ex) {
+      EXPECT_NE(std::string(ex.what()).find(fc2 + "_residual_scale"), std::string::npos) << ex.what();
+    }
+  }
   rewrite_metadata(res, bad, [](auto& m) { m["vggt_int8_residual"] = "triple"; });
   try {
     WeightStore::load(bad, cfg);
