@@ -85,6 +85,18 @@ export const ENGINE_VOCABULARY = {
           "max": 3,
           "min": 0,
           "name": "outliers"
+        },
+        {
+          "choices": [
+            "none",
+            "special+mean"
+          ],
+          "default": 1,
+          "help": "residual weights (the int8 weights' rounding error as a second int8 matrix): 0 = none, 1 = special+mean (camera/register tokens get ~16-bit weights, the other tokens their mean's correction); doubles the int8 weight memory",
+          "integer": true,
+          "max": 1,
+          "min": 0,
+          "name": "residual"
         }
       ]
     },

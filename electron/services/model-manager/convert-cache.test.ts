@@ -144,14 +144,15 @@ describe("convertCached", () => {
     expect(convertedKey("a".repeat(64), "bf16", "1.2.3+g/abc")).toBe(`${"a".repeat(64)}-bf16-engine1.2.3_g_abc`);
   });
 
-  it("int8 entries are keyed and recorded by scope and rotation; the default is DEFAULT_INT8", async () => {
+  it("int8 entries are keyed and recorded by scope, rotation and residual; the default is DEFAULT_INT8", async () => {
     const seen: (Int8Format | undefined)[] = [];
     const conv: Converter = async ({ out, int8 }) => {
       seen.push(int8);
       writeFileSync(out, Buffer.alloc(10, 2));
     };
     const a = await convertCached({ source: src, target: "int8", engineVersion: "1", converter: conv, cacheDir: cache() });
-    expect(a.entry.key).toBe(`${srcSha}-int8-${DEFAULT_INT8.scope}-${DEFAULT_INT8.rotation}-engine1`);
+    expect(DEFAULT_INT8.residual).toBe("special+mean");
+    expect(a.entry.key).toBe(`${srcSha}-int8-${DEFAULT_INT8.scope}-${DEFAULT_INT8.rotation}-residual-engine1`);
     expect(a.entry.int8).toEqual(DEFAULT_INT8);
     expect(JSON.parse(readFileSync(a.entry.manifestPath, "utf8")).int8).toEqual(DEFAULT_INT8);
     const fc2: Int8Format = { scope: "fc2", rotation: "none" };
@@ -160,6 +161,13 @@ describe("convertCached", () => {
     expect(b.entry.key).toBe(`${srcSha}-int8-fc2-none-engine1`);
     expect(seen).toEqual([DEFAULT_INT8, fc2]);
     expect((await convertCached({ source: src, target: "int8", int8: fc2, engineVersion: "1", converter: conv, cacheDir: cache() })).reused).toBe(true);
+    // The default's format without residual weights: its own key (the one before residuals existed).
+    const plain: Int8Format = { ...DEFAULT_INT8, residual: "none" };
+    const p = await convertCached({ source: src, target: "int8", int8: plain, engineVersion: "1", converter: conv, cacheDir: cache() });
+    expect(p.reused).toBe(false);
+    expect(p.entry.key).toBe(`${srcSha}-int8-${DEFAULT_INT8.scope}-${DEFAULT_INT8.rotation}-engine1`);
+    expect(seen.length).toBe(3);
+    seen.pop();
     // bf16 entries carry no int8 format.
     const c = await convertCached({ source: src, target: "bf16", engineVersion: "1", converter: conv, cacheDir: cache() });
     expect(c.entry.int8).toBeUndefined();
@@ -189,6 +197,17 @@ describe("convertCached", () => {
     expect((await convertCached({ source: src, target: "int8", engineVersion: "1", converter: fakeConverter(calls), cacheDir: cache() })).reused).toBe(false);
     expect(calls.length).toBe(2);
   });
+
+  it("an int8 entry made before residual weights existed is not taken for the residual default", async () => {
+    const calls: string[] = [];
+    const r = await convertCached({ source: src, target: "int8", engineVersion: "1", converter: fakeConverter(calls), cacheDir: cache() });
+    // The manifest such an entry had: scope and rotation only.
+    writeFileSync(r.entry.manifestPath, JSON.stringify({ ...r.entry, int8: { scope: DEFAULT_INT8.scope, rotation: DEFAULT_INT8.rotation } }));
+    const again = await convertCached({ source: src, target: "int8", engineVersion: "1", converter: fakeConverter(calls), cacheDir: cache() });
+    expect(again.reused).toBe(false);
+    expect(calls.length).toBe(2);
+    expect(again.entry.int8).toEqual(DEFAULT_INT8);
+  });
 });
 
 describe("engine wrappers (fake engine script)", () => {
@@ -208,7 +227,7 @@ describe("engine wrappers (fake engine script)", () => {
     );
     // int8: the format travels as the w8a8 option's parameters.
     expect(readFileSync(join(dir, "args.txt"), "utf8").trim()).toMatch(
-      new RegExp(`^convert --weights ${src} --to int8 --out \\S+ --options w8a8=${DEFAULT_INT8.scope},w8a8.outliers=${DEFAULT_INT8.rotation}$`),
+      new RegExp(`^convert --weights ${src} --to int8 --out \\S+ --options w8a8=${DEFAULT_INT8.scope},w8a8.outliers=${DEFAULT_INT8.rotation},w8a8.residual=${DEFAULT_INT8.residual?.replace("+", "\\+")}$`),
     );
     await expect(engineVersion(join(dir, "none"))).rejects.toThrow(/not found/);
   });

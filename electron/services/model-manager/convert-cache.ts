@@ -14,15 +14,18 @@ import { ProgressMeter, type ProgressCallback } from "./progress.js";
 export type ConvertTarget = "bf16" | "int8";
 export const CONVERT_TARGETS: ConvertTarget[] = ["bf16", "int8"];
 
-/** How an int8 cache's weights are made: the engine's w8a8 scope and weight rotation (recorded in
- * the file's metadata as vggt_int8_scope / vggt_int8_rotation, and in the manifest). A cache made
- * with other settings, or before they existed, is never reused for these: it is converted anew. */
+/** How an int8 cache's weights are made: the engine's w8a8 scope, weight rotation and residual weights
+ * (recorded in the file's metadata as vggt_int8_scope / vggt_int8_rotation / vggt_int8_residual, and
+ * in the manifest). A cache made with other settings, or before they existed, is never reused for
+ * these: it is converted anew. A manifest without `residual` predates it and holds none. */
 export interface Int8Format {
   scope: "fc2" | "all-linears";
   rotation: "hadamard" | "none";
+  residual?: "special+mean" | "none";
 }
-/** The engine's w8a8 defaults (scope and outliers in `vggt-engine describe`; docs/INT8.md). */
-export const DEFAULT_INT8: Int8Format = { scope: "all-linears", rotation: "none" };
+/** The engine's w8a8 defaults (scope, outliers and residual in `vggt-engine describe`; docs/INT8.md). */
+export const DEFAULT_INT8: Int8Format = { scope: "all-linears", rotation: "none", residual: "special+mean" };
+const residualOf = (f: Int8Format) => f.residual ?? "none";
 
 export interface ConverterArgs {
   source: string;
@@ -73,11 +76,13 @@ export interface ConvertOptions {
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
 
 export function convertedKey(sourceSha256: string, target: ConvertTarget, engineVersion: string, int8: Int8Format = DEFAULT_INT8): string {
-  const fmt = target === "int8" ? `-${int8.scope}-${int8.rotation}` : "";
+  // Residual weights add a key segment (keys of formats without them stay as they were).
+  const fmt = target === "int8" ? `-${int8.scope}-${int8.rotation}${residualOf(int8) === "none" ? "" : "-residual"}` : "";
   return `${sourceSha256}-${target}${fmt}-engine${safe(engineVersion)}`;
 }
 
-const sameInt8 = (a: Int8Format | undefined, b: Int8Format) => !!a && a.scope === b.scope && a.rotation === b.rotation;
+const sameInt8 = (a: Int8Format | undefined, b: Int8Format) =>
+  !!a && a.scope === b.scope && a.rotation === b.rotation && residualOf(a) === residualOf(b);
 
 /** Estimated output size for an fp32 source: bf16 halves it; int8 is a quarter plus scales and the
  * layers kept in higher precision (norms, embeddings, heads). */
@@ -312,13 +317,13 @@ async function runEngine(engineBin: string, args: string[], signal?: AbortSignal
   return { stdout: r.stdout, stderr: r.stderrTail };
 }
 
-/** `vggt-engine convert --weights W [--config C] --to bf16|int8 --out F [--options w8a8=SCOPE,w8a8.outliers=R]`;
+/** `vggt-engine convert --weights W [--config C] --to bf16|int8 --out F [--options w8a8=SCOPE,w8a8.outliers=R,w8a8.residual=X]`;
  * config defaults to the vggt-1b preset. */
 export function engineConverter(engineBin: string, config?: string): Converter {
   return async ({ source, target, out, int8, signal }) => {
     const cfg = config ? ["--config", config] : [];
     const fmt = target === "int8" ? (int8 ?? DEFAULT_INT8) : undefined;
-    const opts = fmt ? ["--options", `w8a8=${fmt.scope},w8a8.outliers=${fmt.rotation}`] : [];
+    const opts = fmt ? ["--options", `w8a8=${fmt.scope},w8a8.outliers=${fmt.rotation},w8a8.residual=${residualOf(fmt)}`] : [];
     await runEngine(engineBin, ["convert", "--weights", source, ...cfg, "--to", target, "--out", out, ...opts], signal);
   };
 }

@@ -31,6 +31,8 @@ describe.skipIf(!have)("convertCached with the real engine", () => {
       if (target === "int8") {
         expect(f.metadata.vggt_int8_scope).toBe(DEFAULT_INT8.scope);
         expect(f.metadata.vggt_int8_rotation).toBe(DEFAULT_INT8.rotation);
+        expect(f.metadata.vggt_int8_residual).toBe(DEFAULT_INT8.residual);
+        expect(f.tensors.get("aggregator.frame_blocks.0.mlp.fc2.weight_residual")?.dtype).toBe("I8");
       }
       expect(f.tensors.get("aggregator.frame_blocks.0.mlp.fc2.weight")?.dtype).toBe(target === "bf16" ? "BF16" : "I8");
       // int8 with scope fc2 keeps the other Linears in bf16.

@@ -82,7 +82,7 @@ export type WeightFlags = Partial<Record<"bf16" | "w8a8" | "prepack", boolean>>;
  * Weights as the engine holds them for these switches: the float32 checkpoint stays loaded (a
  * job may switch back to exact), plus the converted copy each layer runs from
  * (native-engine/src/model/vggt_model.cpp set_options): the encoder's and aggregator's Linears in
- * int8 (w8a8), bf16, or packed fp32 (prepack); the camera trunk packed fp32 with prepack; the
+ * int8 with residual weights (w8a8's default: as many bytes as bf16), bf16, or packed fp32 (prepack); the camera trunk packed fp32 with prepack; the
  * convolutions (DPT heads, patch embedding: the remaining parameters) in bf16 with bf16, packed
  * fp32 with prepack.
  */
@@ -92,7 +92,8 @@ export function heldWeightBytes(dims: ModelDims, params: number, flags: WeightFl
   const camera = dims.cameraTrunkDepth * perBlock;
   const rest = Math.max(0, params - big - camera);
   let bytes = params * 4;
-  bytes += big * (flags.w8a8 ? 1 : flags.bf16 ? 2 : flags.prepack ? 4 : 0);
+  // int8: the weights and, by default (w8a8.residual, docs/INT8.md), their residual: 2 bytes.
+  bytes += big * (flags.w8a8 ? 2 : flags.bf16 ? 2 : flags.prepack ? 4 : 0);
   bytes += camera * (flags.prepack ? 4 : 0);
   bytes += rest * (flags.bf16 ? 2 : flags.prepack ? 4 : 0);
   return bytes;

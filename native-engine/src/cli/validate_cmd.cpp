@@ -56,6 +56,7 @@ int convert_main(int argc, char** argv) {
   Int8Format int8;
   int8.fc2_only = static_cast<Int8Scope>(o.w8a8.scope) == Int8Scope::fc2;
   int8.hadamard = outliers == Int8Outliers::hadamard || outliers == Int8Outliers::hadamard_special;
+  int8.residual = static_cast<Int8Residual>(o.w8a8.residual) == Int8Residual::special_mean;
   write_converted(*ws, effective_config(cfg, *ws), to, out, {{"source", path}, {"engine_version", engine_version()}, {"config", cfg.to_json()}}, int8);
   std::fprintf(stderr, "wrote %s (%s)\n", out.c_str(), to.c_str());
   return 0;

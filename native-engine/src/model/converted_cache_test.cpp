@@ -29,7 +29,9 @@ TEST(ConvertedCache, Bf16AndInt8LoadWithoutConvertingAgain) {
   const Tensor images = testing::load_tensor(dir + "/input.safetensors", "images");
   for (const char* to : {"bf16", "int8"}) {
     const std::string out = (tmp / (std::string(to) + ".safetensors")).string();
-    write_converted(*src, cfg, to, out, {});
+    Int8Format fmt;  // the default's: with residual weights
+    fmt.residual = true;
+    write_converted(*src, cfg, to, out, {}, fmt);
     EXPECT_LT(fs::file_size(out), fs::file_size(dir + "/weights.safetensors"));
     auto r = io::CheckpointReader::open(out);
     EXPECT_EQ(r->metadata().at("vggt_converted"), to);
@@ -98,7 +100,7 @@ TEST(ConvertedCache, Int8ScopeAndRotationAreRecordedAndNeverMisread) {
     EXPECT_GT(abs_error(w, w0).rms, 0);
   }
   // Loaded as stored by the matching run: identical to converting the float checkpoint at load.
-  const char* match = "bf16,w8a8=fc2,w8a8.outliers=hadamard";  // bf16: the cache's bf16 Linears as stored
+  const char* match = "bf16,w8a8=fc2,w8a8.outliers=hadamard,w8a8.residual=none";  // bf16: the cache's bf16 Linears as stored
   auto from_cache = VggtModel::load(rot, cfg, parse_option_list(match, 0));
   auto from_f32 = VggtModel::load(f32, cfg, parse_option_list(match, 0));
   Predictions a = from_cache->forward(images), b = from_f32->forward(images);
@@ -108,8 +110,8 @@ TEST(ConvertedCache, Int8ScopeAndRotationAreRecordedAndNeverMisread) {
 
   // A run without rotation on the rotated cache: un-rotated and re-quantised, not misread (a
   // misread would leave the outputs O(1) away); compared with the same options from float32.
-  from_cache->set_options(parse_option_list("w8a8=all-linears,w8a8.outliers=none", 0));
-  from_f32->set_options(parse_option_list("w8a8=all-linears,w8a8.outliers=none", 0));
+  from_cache->set_options(parse_option_list("w8a8=all-linears,w8a8.outliers=none,w8a8.residual=none", 0));
+  from_f32->set_options(parse_option_list("w8a8=all-linears,w8a8.outliers=none,w8a8.residual=none", 0));
   Predictions c = from_cache->forward(images), d = from_f32->forward(images);
   Accuracy acc = compare_outputs(c.depth, d.depth, c.world_points, d.world_points, c.extrinsic, d.extrinsic);
   std::printf("[ measured ] rotated cache run unrotated vs float32: depth %.2e points %.2e rotation %.3f deg\n",
@@ -130,14 +132,14 @@ TEST(ConvertedCache, Int8ScopeAndRotationAreRecordedAndNeverMisread) {
     EXPECT_FALSE(ws->int8_rotated(fc2));
     EXPECT_EQ(ws->converted(fc1)->dtype, io::DType::I8);
   }
-  const char* old = "w8a8=all-linears,w8a8.outliers=none";
+  const char* old = "w8a8=all-linears,w8a8.outliers=none,w8a8.residual=none";
   auto from_legacy = VggtModel::load(legacy, cfg, parse_option_list(old, 0));
   from_f32->set_options(parse_option_list(old, 0));
   Predictions e = from_legacy->forward(images), f = from_f32->forward(images);
   for (int64_t i = 0; i < e.depth.numel(); ++i) ASSERT_EQ(e.depth[i], f.depth[i]);
   // ...and the Hadamard run on it rotates the dequantised weights itself.
-  from_legacy->set_options(parse_option_list("w8a8.outliers=hadamard", 0));
-  from_f32->set_options(parse_option_list("w8a8.outliers=hadamard", 0));
+  from_legacy->set_options(parse_option_list("w8a8.outliers=hadamard,w8a8.residual=none", 0));
+  from_f32->set_options(parse_option_list("w8a8.outliers=hadamard,w8a8.residual=none", 0));
   Predictions g = from_legacy->forward(images), h = from_f32->forward(images);
   EXPECT_LT(compare_outputs(g.depth, h.depth, g.world_points, h.world_points, g.extrinsic, h.extrinsic).depth_rel, 1e-2);
   EXPECT_GT(max_abs_diff(g.depth, h.depth), 0);  // re-quantised: not bit-identical, as expected
@@ -151,6 +153,75 @@ TEST(ConvertedCache, Int8ScopeAndRotationAreRecordedAndNeverMisread) {
   } catch (const std::runtime_error& ex) {
     EXPECT_NE(std::string(ex.what()).find(bad), std::string::npos) << ex.what();
     EXPECT_NE(std::string(ex.what()).find("givens"), std::string::npos) << ex.what();
+  }
+  fs::remove_all(tmp);
+}
+
+TEST(ConvertedCache, Int8ResidualWeightsAreStoredUsedAsStoredAndNeverInvented) {
+  const std::string shared = testing::shared_dir();
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared/goldens not found: SKIPPED ***";
+  const std::string dir = shared + "/goldens/tiny-2f", f32 = dir + "/weights.safetensors";
+  const ModelConfig cfg = ModelConfig::from_json_file(dir + "/config.json");
+  const fs::path tmp = fs::temp_directory_path() / ("vggt-convert-res-" + std::to_string(getpid()));
+  fs::create_directories(tmp);
+  auto src = WeightStore::load(f32, cfg);
+  const Tensor images = testing::load_tensor(dir + "/input.safetensors", "images");
+  const std::string fc2 = "aggregator.frame_blocks.0.mlp.fc2.weight";
+  Int8Format fmt;
+  fmt.residual = true;
+  const std::string res = (tmp / "residual.safetensors").string(), plain = (tmp / "plain.safetensors").string();
+  write_converted(*src, cfg, "int8", res, {}, fmt);
+  write_converted(*src, cfg, "int8", plain, {}, Int8Format{});
+  {
+    auto r = io::CheckpointReader::open(res);
+    EXPECT_EQ(r->metadata().at("vggt_int8_residual"), "special+mean");
+    EXPECT_EQ(r->find(fc2 + "_residual")->dtype, io::DType::I8);
+    EXPECT_EQ(r->find(fc2 + "_residual_scale")->dtype, io::DType::F32);
+    EXPECT_EQ(io::CheckpointReader::open(plain)->metadata().at("vggt_int8_residual"), "none");
+    auto ws = WeightStore::load(res, cfg);
+    EXPECT_TRUE(ws->int8_format().residual);
+    EXPECT_NE(ws->converted_residual(fc2), nullptr);
+    EXPECT_EQ(WeightStore::load(plain, cfg)->converted_residual(fc2), nullptr);
+  }
+  // The default (residual on) from the residual cache: the stored residual is what the float
+  // checkpoint's conversion computes, bit for bit.
+  auto from_cache = VggtModel::load(res, cfg, parse_option_list("w8a8", 0));
+  auto from_f32 = VggtModel::load(f32, cfg, parse_option_list("w8a8", 0));
+  Predictions a = from_cache->forward(images), b = from_f32->forward(images);
+  for (int64_t i = 0; i < a.depth.numel(); ++i) ASSERT_EQ(a.depth[i], b.depth[i]);
+  for (int64_t i = 0; i < a.pose_enc.numel(); ++i) ASSERT_EQ(a.pose_enc[i], b.pose_enc[i]);
+  // A cache without residuals is read as what it is: the run has none (the quantised weights
+  // alone cannot give them back), exactly as residual=none from float32. The app's cache keys
+  // entries by the residual, so it converts anew rather than use such a file for the default.
+  auto from_plain = VggtModel::load(plain, cfg, parse_option_list("w8a8", 0));
+  from_f32->set_options(parse_option_list("w8a8.residual=none", 0));
+  Predictions c = from_plain->forward(images), d = from_f32->forward(images);
+  for (int64_t i = 0; i < c.depth.numel(); ++i) ASSERT_EQ(c.depth[i], d.depth[i]);
+  EXPECT_GT(max_abs_diff(a.depth, c.depth), 0);  // the residual changes the outputs
+  // Unknown values are refused with the file named.
+  const std::string bad = (tmp / "bad.safetensors").string();
+  // A residual without its scales is refused, naming the tensor.
+  {
+    auto r = io::CheckpointReader::open(res);
+    std::vector<io::TensorToWrite> entries;
+    for (auto& t : r->tensors())
+      if (t.name != fc2 + "_residual_scale") entries.push_back({t.name, t.dtype, t.shape, t.data, t.nbytes});
+    const std::string partial = (tmp / "partial.safetensors").string();
+    io::write_safetensors(partial, entries, r->metadata());
+    try {
+      WeightStore::load(partial, cfg);
+      ADD_FAILURE() << "loaded a residual without its scales";
+    } catch (const std::runtime_error& ex) {
+      EXPECT_NE(std::string(ex.what()).find(fc2 + "_residual_scale"), std::string::npos) << ex.what();
+    }
+  }
+  rewrite_metadata(res, bad, [](auto& m) { m["vggt_int8_residual"] = "triple"; });
+  try {
+    WeightStore::load(bad, cfg);
+    ADD_FAILURE() << "loaded a cache with an unknown residual";
+  } catch (const std::runtime_error& ex) {
+    EXPECT_NE(std::string(ex.what()).find(bad), std::string::npos) << ex.what();
+    EXPECT_NE(std::string(ex.what()).find("triple"), std::string::npos) << ex.what();
   }
   fs::remove_all(tmp);
 }

@@ -45,7 +45,12 @@ const std::vector<OptionInfo>& option_table() {
            "outlier handling: 0 = none, 1 = special (camera/register tokens quantised in two int8 levels), "
            "2 = hadamard (activations rotated by a Walsh-Hadamard transform, folded into the weights), "
            "3 = hadamard+special",
-           VGGT_PARAM(w8a8, outliers, int), {"none", "special", "hadamard", "hadamard+special"}}}},
+           VGGT_PARAM(w8a8, outliers, int), {"none", "special", "hadamard", "hadamard+special"}},
+          {"residual", 0, 1, true,
+           "residual weights (the int8 weights' rounding error as a second int8 matrix): 0 = none, "
+           "1 = special+mean (camera/register tokens get ~16-bit weights, the other tokens their mean's "
+           "correction); doubles the int8 weight memory",
+           VGGT_PARAM(w8a8, residual, int), {"none", "special+mean"}}}},
         {Opt::prepack, "prepack", false, true, G::optimizations, "weights prepacked for the GEMM kernels", {}},
         {Opt::flash_attn, "flash-attn", false, true, G::optimizations, "tiled flash attention (online softmax)", {}},
         {Opt::global_early_frame,

@@ -42,9 +42,13 @@ struct BlockSparseParams {
 // Which Linears run in int8 and how activation outliers are handled (docs/INT8.md).
 enum class Int8Scope : int { fc2 = 0, all_linears = 1 };
 enum class Int8Outliers : int { none = 0, special = 1, hadamard = 2, hadamard_special = 3 };
+// Residual weights (the int8 weights' rounding error as a second int8 matrix): used for the
+// special rows and, through the rows' mean, for every other row.
+enum class Int8Residual : int { none = 0, special_mean = 1 };
 struct W8a8Params {
   int scope = static_cast<int>(Int8Scope::all_linears);
   int outliers = static_cast<int>(Int8Outliers::special);
+  int residual = static_cast<int>(Int8Residual::special_mean);
 };
 
 // Run-time switches; all off = the exact fp32 reference path.

@@ -106,7 +106,10 @@ TEST(EngineOptions, ChoiceParametersTakeNamesOrIndicesAndListTheirChoices) {
   EXPECT_EQ(o.w8a8.scope, static_cast<int>(Int8Scope::all_linears));
   EXPECT_EQ(o.w8a8.outliers, static_cast<int>(Int8Outliers::special));
   // Records keep numbers (the protocol's params are numbers); the table gives the names.
-  EXPECT_EQ(option_params_json(o).dump(), R"({"w8a8":{"outliers":1,"scope":1}})");
+  EXPECT_EQ(option_params_json(o).dump(), R"({"w8a8":{"outliers":1,"residual":1,"scope":1}})");
+  o = parse_option_list("w8a8.residual=none", 0);
+  EXPECT_EQ(o.w8a8.residual, static_cast<int>(Int8Residual::none));
+  EXPECT_EQ(parse_option_list("w8a8", 0).w8a8.residual, static_cast<int>(Int8Residual::special_mean));
   auto error_of = [](const std::string& list) {
     try {
       parse_option_list(list, 0);
@@ -124,6 +127,7 @@ TEST(EngineOptions, ChoiceParametersTakeNamesOrIndicesAndListTheirChoices) {
     if (t["name"] == "w8a8") {
       EXPECT_EQ(t["params"][0]["choices"], nlohmann::json({"fc2", "all-linears"}));
       EXPECT_EQ(t["params"][1]["choices"], nlohmann::json({"none", "special", "hadamard", "hadamard+special"}));
+      EXPECT_EQ(t["params"][2]["choices"], nlohmann::json({"none", "special+mean"}));
     } else {
       for (const auto& p : t["params"]) EXPECT_FALSE(p.contains("choices")) << t["name"];
     }

@@ -64,9 +64,10 @@ Tensor Linear::forward_gelu_into(const Tensor& x, const Linear& next) const {
   return y;
 }
 
-void Linear::set_mode(LinearMode m, bool hadamard) {
+void Linear::set_mode(LinearMode m, bool hadamard, bool residual) {
   hadamard = hadamard && m == LinearMode::W8A8;
-  if (m == mode_ && hadamard == hadamard_) return;
+  residual = residual && m == LinearMode::W8A8;
+  if (m == mode_ && hadamard == hadamard_ && residual == residual_) return;
   const int N = static_cast<int>(shape_[0]), K = static_cast<int>(shape_[1]);
   const float* bias = b.empty() ? nullptr : b.data();
   packed_.reset();
@@ -91,15 +92,22 @@ void Linear::set_mode(LinearMode m, bool hadamard) {
     const bool rotate = ops::LinearW8A8::rotates(K, hadamard);
     if (raw && raw->dtype == io::DType::I8 && store_->int8_rotated(name_) == rotate)
     {
-      w8a8_ = std::make_shared<ops::LinearW8A8>(ops::LinearW8A8::from_quantized(
-          static_cast<const int8_t*>(raw->data), store_->converted_scale(name_), bias, N, K, rotate));
+      auto l = ops::LinearW8A8::from_quantized(static_cast<const int8_t*>(raw->data), store_->converted_scale(name_),
+                                               bias, N, K, rotate);
+      // The residual comes only from the cache: the stored weights alone no longer hold it. A
+      // cache written without residuals (its metadata says so) runs without them.
+      if (residual)
+        if (const io::TensorInfo* r = store_->converted_residual(name_))
+          l.set_residual(static_cast<const int8_t*>(r->data), store_->converted_residual_scale(name_));
+      w8a8_ = std::make_shared<ops::LinearW8A8>(std::move(l));
       store_->release_converted(name_);
     }
     else
-      w8a8_ = std::make_shared<ops::LinearW8A8>(weight().data(), bias, N, K, rotate);
+      w8a8_ = std::make_shared<ops::LinearW8A8>(weight().data(), bias, N, K, rotate, residual);
   }
   mode_ = m;
   hadamard_ = hadamard;
+  residual_ = residual;
 }
 
 size_t Linear::weight_bytes() const {
@@ -144,9 +152,9 @@ void TransformerBlock::set_linear_mode(LinearMode m) {
   for (Linear* l : {&qkv, &proj, &fc1, &fc2}) l->set_mode(m);
 }
 
-void TransformerBlock::set_linear_modes(LinearMode fc2_mode, LinearMode rest, bool hadamard) {
-  for (Linear* l : {&qkv, &proj, &fc1}) l->set_mode(rest, hadamard);
-  fc2.set_mode(fc2_mode, hadamard);
+void TransformerBlock::set_linear_modes(LinearMode fc2_mode, LinearMode rest, bool hadamard, bool residual) {
+  for (Linear* l : {&qkv, &proj, &fc1}) l->set_mode(rest, hadamard, residual);
+  fc2.set_mode(fc2_mode, hadamard, residual);
 }
 
 size_t TransformerBlock::weight_bytes() const {

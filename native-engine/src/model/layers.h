@@ -42,7 +42,8 @@ struct Linear {
   double gflop(int64_t rows) const { return 2.0 * rows * weight_numel() / 1e9; }
   // Converts the weights for `m` (kept until the mode changes; other forms are released).
   // hadamard: W8A8 with a Walsh-Hadamard rotation where K is a power of two.
-  void set_mode(LinearMode m, bool hadamard = false);
+  // residual: W8A8 with residual weights (ops::LinearW8A8::set_residual).
+  void set_mode(LinearMode m, bool hadamard = false, bool residual = false);
   LinearMode mode() const { return mode_; }
   // MLP fusion in bf16 mode: this Linear (fc1) with GELU in its epilogue, handing bf16
   // activations straight to `next` (fc2). Empty when either is not native bf16.
@@ -52,6 +53,7 @@ struct Linear {
  private:
   LinearMode mode_ = LinearMode::F32;
   bool hadamard_ = false;
+  bool residual_ = false;
   const WeightStore* store_ = nullptr;
   std::string name_;
   std::vector<int64_t> shape_;
@@ -143,7 +145,7 @@ struct TransformerBlock {
                const RopeTokens* rope_tokens = nullptr, float rope_base = 100.f) const;
   void set_linear_mode(LinearMode m);
   // w8a8 scope: fc2 in `fc2_mode`, qkv/proj/fc1 in `rest`; hadamard as in Linear::set_mode.
-  void set_linear_modes(LinearMode fc2_mode, LinearMode rest, bool hadamard);
+  void set_linear_modes(LinearMode fc2_mode, LinearMode rest, bool hadamard, bool residual = false);
   size_t weight_bytes() const;
 };
 

@@ -55,8 +55,9 @@ struct VggtModel::Impl {
     const bool hadamard = outliers == Int8Outliers::hadamard || outliers == Int8Outliers::hadamard_special;
     const LinearMode fc2_mode = int8 ? LinearMode::W8A8 : wide;
     const LinearMode rest = int8 && !fc2_only ? LinearMode::W8A8 : wide;
+    const bool residual = int8 && static_cast<Int8Residual>(opts.w8a8.residual) == Int8Residual::special_mean;
     for (auto* blocks : {&encoder->blocks, &aggregator->frame_blocks, &aggregator->global_blocks})
-      for (auto& b : *blocks) b.set_linear_modes(fc2_mode, rest, hadamard);
+      for (auto& b : *blocks) b.set_linear_modes(fc2_mode, rest, hadamard, residual);
     const LinearMode small = opts.on(Opt::prepack) ? LinearMode::F32Packed : LinearMode::F32;
     for (auto& b : camera->trunk) b.set_linear_mode(small);
     if (track_head) {

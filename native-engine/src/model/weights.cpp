@@ -73,6 +73,18 @@ CheckpointReport check_checkpoint(const io::CheckpointReader& r, const ModelConf
       if (!sc || sc->dtype != io::DType::F32 || sc->shape != std::vector<int64_t>{spec.shape[0]})
         rep.mis_shaped.push_back(spec.name + ": int8 weight without a float32 '" + spec.name + "_scale' of shape [" +
                                  std::to_string(spec.shape[0]) + "]");
+      // Optional residual weights: both or neither, with the weight's shapes.
+      const io::TensorInfo* rq = r.find(spec.name + "_residual");
+      const io::TensorInfo* rs = r.find(spec.name + "_residual_scale");
+      if (rq || rs) {
+        expected_names.insert(spec.name + "_residual");
+        expected_names.insert(spec.name + "_residual_scale");
+        if (!rq || rq->dtype != io::DType::I8 || rq->shape != spec.shape || !rs || rs->dtype != io::DType::F32 ||
+            rs->shape != std::vector<int64_t>{spec.shape[0]})
+          rep.mis_shaped.push_back(spec.name + ": residual weights need an int8 '" + spec.name + "_residual' of shape " +
+                                   shape_to_string(spec.shape) + " and a float32 '" + spec.name +
+                                   "_residual_scale' of shape [" + std::to_string(spec.shape[0]) + "]");
+      }
     } else if (t->dtype != io::DType::F32 && t->dtype != io::DType::BF16 && t->dtype != io::DType::F16 &&
                t->dtype != io::DType::F64) {
       rep.mis_shaped.push_back(spec.name + ": dtype " + io::dtype_name(t->dtype) + " is not floating point");
@@ -104,8 +116,12 @@ std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const Mo
     throw std::runtime_error(path + ": unknown vggt_int8_scope '" + scope + "' (fc2 or all-linears)");
   if (rot != "hadamard" && rot != "none")
     throw std::runtime_error(path + ": unknown vggt_int8_rotation '" + rot + "' (hadamard or none)");
+  const std::string res = meta_of("vggt_int8_residual", "none");
+  if (res != "special+mean" && res != "none")
+    throw std::runtime_error(path + ": unknown vggt_int8_residual '" + res + "' (special+mean or none)");
   ws->int8_.fc2_only = scope == "fc2";
   ws->int8_.hadamard = rot == "hadamard";
+  ws->int8_.residual = res == "special+mean";
   for (auto& spec : expected_params(cfg)) {
     const io::TensorInfo* t = ws->reader_->find(spec.name);
     const bool aligned = reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
@@ -248,13 +264,25 @@ const float* WeightStore::converted_scale(const std::string& name) const {
   return s ? static_cast<const float*>(s->data) : nullptr;
 }
 
+const io::TensorInfo* WeightStore::converted_residual(const std::string& name) const {
+  const io::TensorInfo* t = converted(name);
+  if (!t || t->dtype != io::DType::I8 || !int8_.residual || !reader_) return nullptr;
+  return reader_->find(name + "_residual");
+}
+
+const float* WeightStore::converted_residual_scale(const std::string& name) const {
+  if (!converted_residual(name)) return nullptr;
+  const io::TensorInfo* s = reader_->find(name + "_residual_scale");
+  return s ? static_cast<const float*>(s->data) : nullptr;
+}
+
 void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::string& to, const std::string& out,
                      const std::map<std::string, std::string>& metadata, const Int8Format& int8) {
   if (to != "f32" && to != "bf16" && to != "int8") throw std::runtime_error("--to must be f32, bf16 or int8, got '" + to + "'");
   std::vector<io::TensorToWrite> entries;
   std::vector<std::vector<uint8_t>> buffers;  // keeps converted data alive until written
   const std::vector<ParamSpec> specs = expected_params(cfg);
-  buffers.reserve(4 * specs.size());
+  buffers.reserve(6 * specs.size());
   for (auto& spec : specs) {
     const Tensor& w = ws.get(spec.name);
     if (to == "f32" || !spec.convertible) {
@@ -274,6 +302,16 @@ void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::s
                                         reinterpret_cast<float*>(sc.data()), int8.hadamard);
       entries.push_back({spec.name, io::DType::I8, spec.shape, q.data(), q.size()});
       entries.push_back({spec.name + "_scale", io::DType::F32, {N}, sc.data(), sc.size()});
+      if (int8.residual) {
+        auto& rq = buffers.emplace_back(static_cast<size_t>(N) * K);
+        auto& rs = buffers.emplace_back(static_cast<size_t>(N) * 4);
+        ops::LinearW8A8::quantize_residual(w.data(), reinterpret_cast<const int8_t*>(q.data()),
+                                           reinterpret_cast<const float*>(sc.data()), N, K,
+                                           reinterpret_cast<int8_t*>(rq.data()), reinterpret_cast<float*>(rs.data()),
+                                           int8.hadamard);
+        entries.push_back({spec.name + "_residual", io::DType::I8, spec.shape, rq.data(), rq.size()});
+        entries.push_back({spec.name + "_residual_scale", io::DType::F32, {N}, rs.data(), rs.size()});
+      }
     }
   }
   std::map<std::string, std::string> meta = metadata;
@@ -281,6 +319,7 @@ void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::s
   if (to == "int8") {
     meta["vggt_int8_scope"] = int8.fc2_only ? "fc2" : "all-linears";
     meta["vggt_int8_rotation"] = int8.hadamard ? "hadamard" : "none";
+    meta["vggt_int8_residual"] = int8.residual ? "special+mean" : "none";
   }
   io::write_safetensors(out, entries, meta);
 }

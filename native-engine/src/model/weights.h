@@ -25,6 +25,9 @@ class WeightStore;
 struct Int8Format {
   bool fc2_only = false;  // only the MLPs' fc2 in int8, the other convertible Linears in bf16
   bool hadamard = false;  // weights stored as W H / K (K a power of two; others unrotated)
+  // Residual weights stored with every int8 weight ("<name>_residual" int8 [N,K] and
+  // "<name>_residual_scale" float32 [N]; vggt_int8_residual = special+mean|none, absent = none).
+  bool residual = false;
 };
 
 // Writes a converted-weights cache (safetensors): bf16 or int8 ("int8": per-output-channel
@@ -66,6 +69,9 @@ class WeightStore {
   // The table entries the modules asked for (get/converted by ParamSpec) since loading.
   std::set<std::string> asked() const;
   const float* converted_scale(const std::string& name) const;
+  // An int8 weight's stored residual (null when the cache has none) and its per-row scales.
+  const io::TensorInfo* converted_residual(const std::string& name) const;
+  const float* converted_residual_scale(const std::string& name) const;
   // An int8-stored weight holds W H / K (Hadamard-rotated) rather than W.
   bool int8_rotated(const std::string& name) const;
   const Int8Format& int8_format() const { return int8_; }

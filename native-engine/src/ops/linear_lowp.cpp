@@ -394,6 +394,9 @@ struct LinearW8A8::Impl {
   std::vector<float> w_scale;
   std::vector<float> bias;
   std::unique_ptr<PackedMatmul> mm;  // s8 x s8 -> s32, no bias (applied when dequantising)
+  // Residual weights (optional): what the int8 weights missed, quantised again per row.
+  std::vector<float> r_scale;
+  std::unique_ptr<PackedMatmul> mm_r;
 };
 
 LinearW8A8::LinearW8A8() = default;
@@ -425,12 +428,58 @@ void LinearW8A8::quantize_weights(const float* W, int N, int K, int8_t* W_q, flo
   }
 }
 
-LinearW8A8::LinearW8A8(const float* W, const float* b, int N, int K, bool hadamard) {
+void LinearW8A8::quantize_residual(const float* W, const int8_t* W_q, const float* scale, int N, int K,
+                                   int8_t* R_q, float* r_scale, bool hadamard) {
+  check_shape("LinearW8A8", N, K);
+  const bool rot = rotates(K, hadamard);
+  const float inv = 1.0f / static_cast<float>(K);
+#pragma omp parallel
+  {
+    std::vector<float> row(K);
+#pragma omp for schedule(static)
+    for (int n = 0; n < N; ++n) {
+      const int64_t o = static_cast<int64_t>(n) * K;
+      std::copy(W + o, W + o + K, row.begin());
+      if (rot) {
+        fwht(row.data(), K);
+        for (float& v : row) v *= inv;
+      }
+      for (int k = 0; k < K; ++k) row[k] -= static_cast<float>(W_q[o + k]) * scale[n];
+      detail::quantize_rows_s8_generic(row.data(), 1, K, R_q + o, r_scale + n);
+    }
+  }
+}
+
+LinearW8A8::LinearW8A8(const float* W, const float* b, int N, int K, bool hadamard, bool residual) {
   check_shape("LinearW8A8", N, K);
   std::vector<int8_t> wq(static_cast<size_t>(N) * K);
   std::vector<float> sc(N);
   quantize_weights(W, N, K, wq.data(), sc.data(), hadamard);
   *this = from_quantized(wq.data(), sc.data(), b, N, K, hadamard);
+  if (residual) {
+    std::vector<int8_t> rq(wq.size());
+    std::vector<float> rsc(N);
+    quantize_residual(W, wq.data(), sc.data(), N, K, rq.data(), rsc.data(), hadamard);
+    set_residual(rq.data(), rsc.data());
+  }
+}
+
+void LinearW8A8::set_residual(const int8_t* R_q, const float* r_scale) {
+  Impl& im = *impl_;
+  for (int n = 0; n < im.N; ++n)
+    if (!(r_scale[n] > 0.0f) || !std::isfinite(r_scale[n]))
+      throw std::invalid_argument("LinearW8A8: residual scale of output channel " + std::to_string(n) +
+                                  " is not a positive finite number");
+  im.r_scale.assign(r_scale, r_scale + im.N);
+  im.mm_r = std::make_unique<PackedMatmul>(dt::s8, dt::s8, dt::s32, im.N, im.K, R_q, dt::s8, nullptr);
+}
+
+bool LinearW8A8::has_residual() const { return impl_->mm_r != nullptr; }
+
+void LinearW8A8::export_residual(int8_t* R_q_out, float* r_scale_out) const {
+  if (!impl_->mm_r) throw std::logic_error("LinearW8A8: no residual weights to export");
+  impl_->mm_r->unpack(R_q_out, dt::s8);
+  std::copy(impl_->r_scale.begin(), impl_->r_scale.end(), r_scale_out);
 }
 
 LinearW8A8 LinearW8A8::from_quantized(const int8_t* W_q, const float* scale, const float* b,
@@ -498,10 +547,62 @@ void LinearW8A8::forward(const float* x, float* y, int M, int period, int specia
       }
     }
   }
+  // Residual weights R (W ~= s Q + r R): the special rows get x R exactly enough (their level-1
+  // activations against R: one more row each), the other rows the mean of their x against R, a
+  // per-call bias that removes the part of the weights' rounding error common to all tokens.
+  std::vector<float> bias_c, corr;
+  std::vector<int32_t> acc_r;
+  std::vector<float> rs;
+  if (im.mm_r) {
+    std::vector<float> mu(K, 0.0f);
+    const int plain_rows = M - E;
+    if (plain_rows > 0) {
+      const int T = omp_get_max_threads();
+      std::vector<float> part(static_cast<size_t>(T) * K, 0.0f);
+#pragma omp parallel
+      {
+        float* acc = part.data() + static_cast<size_t>(omp_get_thread_num()) * K;
+#pragma omp for schedule(static)
+        for (int m = 0; m < M; ++m) {
+          if (period > 0 && special > 0 && m % period < special) continue;
+          const float* r = x + static_cast<int64_t>(m) * K;
+          for (int k = 0; k < K; ++k) acc[k] += r[k];
+        }
+      }
+      for (int t = 0; t < T; ++t)
+        for (int k = 0; k < K; ++k) mu[k] += part[static_cast<size_t>(t) * K + k];
+      const float inv = 1.0f / static_cast<float>(plain_rows);
+      for (float& v : mu) v *= inv;
+      if (im.hadamard) fwht(mu.data(), K);  // the rows were rotated the same way
+    }
+    std::vector<int8_t> rq(static_cast<size_t>(1 + E) * K);
+    rs.resize(1 + E);
+    detail::quantize_rows_s8(mu.data(), 1, K, rq.data(), rs.data());
+    for (int e = 0; e < E; ++e) {
+      std::copy(xq + static_cast<int64_t>(extra[e]) * K, xq + static_cast<int64_t>(extra[e] + 1) * K,
+                rq.begin() + static_cast<int64_t>(1 + e) * K);
+      rs[1 + e] = xs[extra[e]];
+    }
+    acc_r.resize(static_cast<size_t>(1 + E) * N);
+    im.mm_r->run(rq.data(), acc_r.data(), 1 + E);
+    corr.resize(N);
+    bias_c.resize(N);
+    for (int n = 0; n < N; ++n) {
+      corr[n] = static_cast<float>(acc_r[n]) * (rs[0] * im.r_scale[n]);
+      bias_c[n] = (im.bias.empty() ? 0.0f : im.bias[n]) + corr[n];
+    }
+  }
+  const float* bias = im.mm_r ? bias_c.data() : im.bias.empty() ? nullptr : im.bias.data();
   // int32 accumulators land in y itself (same size as the fp32 output), then dequantise in place.
   im.mm->run(xq, y, M);
-  detail::dequantize_rows(reinterpret_cast<const int32_t*>(y), M, N, xs, im.w_scale.data(),
-                          im.bias.empty() ? nullptr : im.bias.data(), y);
+  detail::dequantize_rows(reinterpret_cast<const int32_t*>(y), M, N, xs, im.w_scale.data(), bias, y);
+  if (im.mm_r)
+    for (int e = 0; e < E; ++e) {
+      const int32_t* a = acc_r.data() + static_cast<int64_t>(1 + e) * N;
+      float* yr = y + static_cast<int64_t>(extra[e]) * N;
+      const float s = rs[1 + e];
+      for (int n = 0; n < N; ++n) yr[n] += static_cast<float>(a[n]) * (s * im.r_scale[n]) - corr[n];
+    }
   if (E > 0) {
     im.mm->run(xq + static_cast<int64_t>(M) * K, acc2, E);
     for (int e = 0; e < E; ++e) {
@@ -521,7 +622,8 @@ void LinearW8A8::export_quantized(int8_t* W_q_out, float* scale_out) const {
 }
 
 size_t LinearW8A8::weight_bytes() const {
-  return impl_->mm->weight_bytes() + sizeof(float) * (impl_->w_scale.size() + impl_->bias.size());
+  return impl_->mm->weight_bytes() + (impl_->mm_r ? impl_->mm_r->weight_bytes() : 0) +
+         sizeof(float) * (impl_->w_scale.size() + impl_->r_scale.size() + impl_->bias.size());
 }
 int LinearW8A8::out_features() const { return impl_->N; }
 int LinearW8A8::in_features() const { return impl_->K; }

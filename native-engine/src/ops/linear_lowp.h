@@ -75,7 +75,8 @@ class LinearBF16 {
 //    residual at its own scale: ~14-bit activations) through the same integer GEMM.
 class LinearW8A8 {
  public:
-  LinearW8A8(const float* W, const float* b, int N, int K, bool hadamard = false);
+  // residual: also keep the weights' rounding error as a second int8 matrix (see set_residual).
+  LinearW8A8(const float* W, const float* b, int N, int K, bool hadamard = false, bool residual = false);
   ~LinearW8A8();
   LinearW8A8(LinearW8A8&&) noexcept;
   LinearW8A8& operator=(LinearW8A8&&) noexcept;
@@ -93,6 +94,16 @@ class LinearW8A8 {
   static LinearW8A8 from_quantized(const int8_t* W_q, const float* scale, const float* b, int N,
                                    int K, bool hadamard = false);
   void export_quantized(int8_t* W_q_out, float* scale_out) const;
+  // Residual weights R [N,K] with per-row scales r: W ~= Q s + R r (what the first int8 level
+  // missed, ~1/127 of it left). With them, forward gives the special rows the residual's
+  // product too (their weights then ~16-bit), and every other row the residual's product with
+  // the mean of those rows (one more GEMM row per call, folded into the bias): the part of the
+  // weights' rounding error that all tokens share. Doubles the int8 weight memory.
+  static void quantize_residual(const float* W, const int8_t* W_q, const float* scale, int N, int K,
+                                int8_t* R_q, float* r_scale, bool hadamard = false);
+  void set_residual(const int8_t* R_q, const float* r_scale);
+  bool has_residual() const;
+  void export_residual(int8_t* R_q_out, float* r_scale_out) const;
   // Whether `hadamard` takes effect for this input width.
   static bool rotates(int K, bool hadamard);
 
