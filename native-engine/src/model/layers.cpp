@@ -22,11 +22,10 @@ double now_ms() {
 }
 }  // namespace
 
-Linear::Linear(const WeightStore& ws, const std::string& prefix, bool bias) : store_(&ws), name_(prefix + ".weight") {
-  if (const io::TensorInfo* raw = ws.converted(name_))
-    shape_ = raw->shape;
-  else
-    w = ws.get(name_), shape_ = w.shape();
+Linear::Linear(const WeightStore& ws, const std::string& prefix, bool bias)
+    : store_(&ws), name_(prefix + ".weight"), shape_(ws.shape(prefix + ".weight")) {
+  // The weight itself is read when a mode needs it (set_mode, or a float32 forward), so that a
+  // run converted to bf16/int8 never holds every float32 weight at once.
   if (bias) b = ws.get(prefix + ".bias");
 }
 
@@ -97,6 +96,12 @@ void Linear::set_mode(LinearMode m, bool hadamard) {
     }
     else
       w8a8_ = std::make_shared<ops::LinearW8A8>(weight().data(), bias, N, K, rotate);
+  }
+  if (m != LinearMode::F32 && store_) {
+    // The converted copy is the one in use: the float32 goes (weight() makes it again, from the
+    // file or the seed, if a float32 mode comes back).
+    w = Tensor();
+    store_->release_f32(name_);
   }
   mode_ = m;
   hadamard_ = hadamard;
