@@ -36,15 +36,19 @@ describe("estimateRun", () => {
     expect(est(2).warnings).toEqual([]);
   });
 
-  it("holds the float32 checkpoint plus the copy each switch converts to (VGGT-1B: 5.03 GB float32); bf16 halves the kept layers", () => {
+  it("holds each Linear once, as converted (no float32 beside a bf16/int8/packed copy; VGGT-1B: 5.03 GB float32); bf16 halves the kept layers", () => {
     const exact = heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, {});
     expect(exact).toBe(VGGT_1B_PARAMS * 4);
     // Encoder + aggregator Linears: 72 blocks x 12 x 1024^2 = 906 M parameters.
     const big = 72 * 12 * 1024 * 1024;
     const camera = 4 * 12 * 1024 * 1024;
     const rest = VGGT_1B_PARAMS - big - camera;
-    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true })).toBe(exact + 2 * big + 2 * rest);
-    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true, w8a8: true })).toBe(exact + big + 4 * camera + 2 * rest);
+    // bf16: the big Linears in 2 B instead of 4; the convolutions keep float32 and gain a bf16 copy.
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true })).toBe(exact - 2 * big + 2 * rest);
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { prepack: true })).toBe(exact + 4 * rest);
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true, w8a8: true })).toBe(exact - 3 * big + 2 * rest);
+    // `all` (bf16 + prepack): the camera trunk packed in place of its float32, the rest bf16.
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true })).toBe(exact - 2 * big + 2 * rest);
     // Without switches given, the estimate assumes the default preset (bf16 + prepack).
     const withDefault = est(1).peakBytes;
     const withExact = estimateRun({ sizes: [{ width: 518, height: 350 }], preprocess: "crop", randomWeights: false, engineOptions: {} as never }, VGGT_1B_DIMS, VGGT_1B_PARAMS, { gflops: 100, basis: "test" }, 24 * 2 ** 30).peakBytes;

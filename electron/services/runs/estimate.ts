@@ -79,22 +79,22 @@ export const ENGINE_BASE_BYTES = 40 * 2 ** 20;
 export type WeightFlags = Partial<Record<"bf16" | "w8a8" | "prepack", boolean>>;
 
 /**
- * Weights as the engine holds them for these switches: the float32 checkpoint stays loaded (a
- * job may switch back to exact), plus the converted copy each layer runs from
- * (native-engine/src/model/vggt_model.cpp set_options): the encoder's and aggregator's Linears in
- * int8 (w8a8), bf16, or packed fp32 (prepack); the camera trunk packed fp32 with prepack; the
- * convolutions (DPT heads, patch embedding: the remaining parameters) in bf16 with bf16, packed
- * fp32 with prepack.
+ * Weights as the engine holds them for these switches (native-engine/src/model/vggt_model.cpp
+ * set_options, model/layers.cpp Linear::set_mode): a Linear holds one copy, the one it runs from,
+ * and its float32 is released once a converted copy exists (read again from the file or the seed
+ * if a job switches back to exact). The encoder's and aggregator's Linears: int8 (w8a8), bf16, or
+ * packed fp32 (prepack), else float32; the camera trunk: 4 B either way (packed with prepack);
+ * the convolutions and the rest (DPT heads, patch embedding, norms): float32, plus a bf16 copy of
+ * the convolutions with bf16, a packed one with prepack.
  */
 export function heldWeightBytes(dims: ModelDims, params: number, flags: WeightFlags): number {
   const perBlock = (4 + 2 * dims.mlpRatio) * dims.embedDim * dims.embedDim;
   const big = (dims.encoderDepth + 2 * dims.depth) * perBlock;
   const camera = dims.cameraTrunkDepth * perBlock;
   const rest = Math.max(0, params - big - camera);
-  let bytes = params * 4;
-  bytes += big * (flags.w8a8 ? 1 : flags.bf16 ? 2 : flags.prepack ? 4 : 0);
-  bytes += camera * (flags.prepack ? 4 : 0);
-  bytes += rest * (flags.bf16 ? 2 : flags.prepack ? 4 : 0);
+  let bytes = big * (flags.w8a8 ? 1 : flags.bf16 ? 2 : 4);
+  bytes += camera * 4;
+  bytes += rest * (4 + (flags.bf16 ? 2 : flags.prepack ? 4 : 0));
   return bytes;
 }
 
