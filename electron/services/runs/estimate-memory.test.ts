@@ -5,7 +5,7 @@
 // By default the tiny golden model (tiny-track-2f, 6M parameters) runs, exact and `all`: cheap
 // enough for every CI run. It checks the whole model (base + weights as held for the switches +
 // activations) at a size where the base and the activations weigh most. The full-size VGGT-1B
-// (random weights, 1 frame; ~8 GiB and ~45 s each on 2 cores) runs with VGGT_MEMORY_FULL=1: there
+// (random weights, 1 frame; ~4 GiB and ~45 s on 2 cores) runs with VGGT_MEMORY_FULL=1: there
 // the weights as held dominate; docs/MEMORY.md lists both with their measured figures.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
