@@ -3,9 +3,9 @@
 // job's start) with processPeakBytes for the same model, switches and frames.
 //
 // By default the tiny golden model (tiny-track-2f, 6M parameters) runs, exact and `all`: cheap
-// enough for every CI run. It checks the whole model (base + float32 weights + converted copies +
+// enough for every CI run. It checks the whole model (base + weights as held for the switches +
 // activations) at a size where the base and the activations weigh most. The full-size VGGT-1B
-// (random weights, 1 frame; ~8 GiB and ~45 s each on 2 cores) runs with VGGT_MEMORY_FULL=1: there
+// (random weights, 1 frame; ~4 GiB and ~45 s on 2 cores) runs with VGGT_MEMORY_FULL=1: there
 // the weights as held dominate; docs/MEMORY.md lists both with their measured figures.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,7 +65,7 @@ describe.skipIf(!haveTiny)("run estimate vs the engine's process peak RSS (withi
     check(dims, params, {}, 2, await measuredPeak(load, EXACT, images));
   }, 120_000);
 
-  it("tiny model, 2 frames, all (float32 weights plus bf16 and packed copies)", async () => {
+  it("tiny model, 2 frames, all (Linears held only as their bf16/packed copies)", async () => {
     check(dims, params, { bf16: true, prepack: true }, 2, await measuredPeak(load, ALL, images));
   }, 120_000);
 

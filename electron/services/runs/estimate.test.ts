@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { estimateRun, heldWeightBytes, preprocessedSize, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS } from "./estimate.js";
+import { dptParams, estimateRun, heldWeightBytes, preprocessedSize, runFlops, VGGT_1B_DIMS, VGGT_1B_PARAMS } from "./estimate.js";
 
 describe("preprocessedSize", () => {
   it("follows the official crop rule (518 wide, height rounded to 14, at most 518)", () => {
@@ -36,16 +36,24 @@ describe("estimateRun", () => {
     expect(est(2).warnings).toEqual([]);
   });
 
-  it("holds the float32 checkpoint plus the copy each switch converts to (VGGT-1B: 5.03 GB float32); bf16 halves the kept layers", () => {
+  it("holds each Linear once, as converted (no float32 beside a bf16/int8/packed copy; VGGT-1B: 5.03 GB float32); bf16 halves the kept layers", () => {
     const exact = heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, {});
     expect(exact).toBe(VGGT_1B_PARAMS * 4);
     // Encoder + aggregator Linears: 72 blocks x 12 x 1024^2 = 906 M parameters.
     const big = 72 * 12 * 1024 * 1024;
-    const camera = 4 * 12 * 1024 * 1024;
-    const rest = VGGT_1B_PARAMS - big - camera;
-    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true })).toBe(exact + 2 * big + 2 * rest);
-    // int8 with residual weights (the default): 2 bytes per parameter, as bf16.
-    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true, w8a8: true })).toBe(exact + 2 * big + 4 * camera + 2 * rest);
+    // The DPT heads (32.65 M parameters each): token projections 2048 x 2816 + 4 x 256^2 fusion
+    // 1x1 convs run as Linears, 24.5 M in 3x3 convolutions.
+    const { pointwise, convs } = dptParams(VGGT_1B_DIMS);
+    expect(pointwise).toBe(2 * (2048 * 2816 + 4 * 256 * 256));
+    expect(convs / 2).toBe(24_514_560);
+    expect((pointwise + convs) / 2).toBeLessThan(32_654_628);
+    // bf16: the big Linears and the DPT's pointwise ones in 2 B instead of 4; the convolutions keep float32 and gain a bf16 copy.
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true })).toBe(exact - 2 * big - 2 * pointwise + 2 * convs);
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { prepack: true })).toBe(exact + 4 * convs);
+    // int8 with residual weights (w8a8's default, docs/INT8.md): 2 bytes per parameter, as bf16.
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true, w8a8: true })).toBe(exact - 2 * big - 2 * pointwise + 2 * convs);
+    // `all` (bf16 + prepack): the camera trunk packed in place of its float32, the rest as with bf16.
+    expect(heldWeightBytes(VGGT_1B_DIMS, VGGT_1B_PARAMS, { bf16: true, prepack: true })).toBe(exact - 2 * big - 2 * pointwise + 2 * convs);
     // Without switches given, the estimate assumes the default preset (bf16 + prepack).
     const withDefault = est(1).peakBytes;
     const withExact = estimateRun({ sizes: [{ width: 518, height: 350 }], preprocess: "crop", randomWeights: false, engineOptions: {} as never }, VGGT_1B_DIMS, VGGT_1B_PARAMS, { gflops: 100, basis: "test" }, 24 * 2 ** 30).peakBytes;

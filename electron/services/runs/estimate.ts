@@ -13,6 +13,8 @@ export interface ModelDims {
   imgSize: number;
   registerTokens: number;
   dptFeatures: number;
+  /** DPT out_channels per intermediate layer (the official default when absent). */
+  dptOutChannels?: number[];
   cameraTrunkDepth: number;
   cameraIterations: number;
 }
@@ -33,6 +35,7 @@ export function dimsFromConfig(cfg: any): ModelDims {
     imgSize: cfg.img_size ?? 518,
     registerTokens: cfg.num_register_tokens ?? 4,
     dptFeatures: cfg.dpt?.features ?? 256,
+    dptOutChannels: cfg.dpt?.out_channels ?? [256, 512, 1024, 1024],
     cameraTrunkDepth: cfg.camera?.trunk_depth ?? 4,
     cameraIterations: cfg.camera?.iterations ?? 4,
   };
@@ -79,24 +82,43 @@ export const ENGINE_BASE_BYTES = 40 * 2 ** 20;
 export type WeightFlags = Partial<Record<"bf16" | "w8a8" | "prepack", boolean>>;
 
 /**
- * Weights as the engine holds them for these switches: the float32 checkpoint stays loaded (a
- * job may switch back to exact), plus the converted copy each layer runs from
- * (native-engine/src/model/vggt_model.cpp set_options): the encoder's and aggregator's Linears in
- * int8 with residual weights (w8a8's default: as many bytes as bf16), bf16, or packed fp32 (prepack); the camera trunk packed fp32 with prepack; the
- * convolutions (DPT heads, patch embedding: the remaining parameters) in bf16 with bf16, packed
- * fp32 with prepack.
+  * Weights as the engine holds them for these switches (native-engine/src/model/vggt_model.cpp
+  * set_options, model/layers.cpp Linear::set_mode): a Linear holds one copy, the one it runs from,
+  * and its float32 is released once a converted copy exists (read again from the file or the seed
+  * if a job switches back to exact). The encoder's and aggregator's Linears: int8 with residual
+  * weights (w8a8's default, docs/INT8.md: as many bytes as bf16), bf16, or packed fp32 (prepack),
+  * else float32; the camera trunk: 4 B either way (packed with prepack); the DPT heads' token
+  * projections and fusion 1x1 convs (Linears): bf16 with bf16, else 4 B; their 3x3 convolutions
+  * keep float32 plus a bf16 (bf16) or packed (prepack) copy; the rest (track head, embeddings,
+  * norms, the camera head's small Linears) float32.
  */
 export function heldWeightBytes(dims: ModelDims, params: number, flags: WeightFlags): number {
   const perBlock = (4 + 2 * dims.mlpRatio) * dims.embedDim * dims.embedDim;
   const big = (dims.encoderDepth + 2 * dims.depth) * perBlock;
-  const camera = dims.cameraTrunkDepth * perBlock;
-  const rest = Math.max(0, params - big - camera);
-  let bytes = params * 4;
-  // int8: the weights and, by default (w8a8.residual, docs/INT8.md), their residual: 2 bytes.
-  bytes += big * (flags.w8a8 ? 2 : flags.bf16 ? 2 : flags.prepack ? 4 : 0);
-  bytes += camera * (flags.prepack ? 4 : 0);
-  bytes += rest * (flags.bf16 ? 2 : flags.prepack ? 4 : 0);
+  // The camera trunk's blocks are 2E wide.
+  const camera = dims.cameraTrunkDepth * (4 + 2 * dims.mlpRatio) * (2 * dims.embedDim) ** 2;
+  const { pointwise, convs } = dptParams(dims);
+  const rest = Math.max(0, params - big - camera - pointwise - convs);
+  // int8: the weights and, by default (w8a8.residual), their residual: 2 bytes.
+  let bytes = big * (flags.w8a8 ? 2 : flags.bf16 ? 2 : 4);
+  bytes += camera * 4;
+  bytes += pointwise * (flags.bf16 ? 2 : 4);
+  bytes += convs * (4 + (flags.bf16 ? 2 : flags.prepack ? 4 : 0));
+  bytes += rest * 4;
   return bytes;
+}
+
+/** Parameters of the two DPT heads (depth, points) that run as Linears and as 3x3 convolutions. */
+export function dptParams(dims: ModelDims): { pointwise: number; convs: number } {
+  const F = dims.dptFeatures;
+  const oc = dims.dptOutChannels ?? [256, 512, 1024, 1024];
+  const sumOc = oc.reduce((a, b) => a + b, 0);
+  // projects (2E -> oc_i) + 4 fusion out_convs (F -> F).
+  const pointwise = 2 * dims.embedDim * sumOc + 4 * F * F;
+  // layer_rn (oc_i -> F), 7 residual units of 2 convs (F -> F), resize_layers.3 (oc_3 -> oc_3),
+  // output_conv1 (F -> F/2), output_conv2.0 (F/2 -> 32): all 3x3.
+  const convs = 9 * (F * sumOc + 14 * F * F + oc[3] * oc[3] + (F / 2) * F + 32 * (F / 2));
+  return { pointwise: 2 * pointwise, convs: 2 * convs };
 }
 
 /** Rows per chunk of the engine's qkv projection and MLP (ExecFlags::row_chunk). */

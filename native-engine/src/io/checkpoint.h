@@ -24,6 +24,8 @@ struct TensorInfo {
   int64_t numel() const;
 };
 
+class MappedFile;
+
 class CheckpointReader {
  public:
   virtual ~CheckpointReader() = default;
@@ -31,12 +33,17 @@ class CheckpointReader {
   virtual const std::map<std::string, std::string>& metadata() const = 0;
   const TensorInfo* find(const std::string& name) const;
   const std::string& path() const { return path_; }
+  // Hands the pages wholly inside [p, p + n) back to the kernel when they lie in the read-only
+  // file mapping (clean pages: a later read faults them in from the file again); bytes outside
+  // it (inflated or byte-swapped .pt storage on the heap) are left alone. Returns the bytes released.
+  size_t release_pages(const void* p, size_t n) const;
 
   // Chooses the format by content (zip magic -> .pt, otherwise safetensors).
   static std::unique_ptr<CheckpointReader> open(const std::string& path);
 
  protected:
   std::string path_;
+  const MappedFile* mapping_ = nullptr;  // the file's mapping, set by the format readers
 };
 
 // Read-only mmap of a whole file; unmapped on destruction.

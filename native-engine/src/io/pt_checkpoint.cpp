@@ -227,6 +227,7 @@ class PtCheckpointReader : public CheckpointReader {
  public:
   explicit PtCheckpointReader(const std::string& path) : file_(path) {
     path_ = path;
+    mapping_ = &file_;
     const uint8_t* d = file_.data();
     const size_t n = file_.size();
     if (n >= 2 && d[0] == 0x80 && d[1] <= 5)

@@ -62,6 +62,18 @@ const TensorInfo* CheckpointReader::find(const std::string& name) const {
   return nullptr;
 }
 
+size_t CheckpointReader::release_pages(const void* p, size_t n) const {
+  if (!mapping_ || !mapping_->data()) return 0;
+  const uintptr_t map_begin = reinterpret_cast<uintptr_t>(mapping_->data()), map_end = map_begin + mapping_->size();
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  if (at < map_begin || at > map_end || n > map_end - at) return 0;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (at + page - 1) & ~(page - 1), end = (at + n) & ~(page - 1);
+  if (end <= begin) return 0;
+  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  return end - begin;
+}
+
 MappedFile::MappedFile(const std::string& path) {
   uint64_t size = 0;
   const int fd = open_regular_file(path, "tensor file", &size);
@@ -87,6 +99,7 @@ class SafetensorsReader : public CheckpointReader {
  public:
   explicit SafetensorsReader(const std::string& path) : file_(path) {
     path_ = path;
+    mapping_ = &file_;
     const size_t size = file_.size();
     if (size < 8) throw std::runtime_error(path + ": not a safetensors file (only " + std::to_string(size) + " bytes)");
     uint64_t header_len;

@@ -22,11 +22,10 @@ double now_ms() {
 }
 }  // namespace
 
-Linear::Linear(const WeightStore& ws, const params::Affine& p) : store_(&ws), name_(p.weight.name) {
-  if (const io::TensorInfo* raw = ws.converted(p.weight))
-    shape_ = raw->shape;
-  else
-    w = ws.get(p.weight), shape_ = w.shape();
+Linear::Linear(const WeightStore& ws, const params::Affine& p)
+    : store_(&ws), name_(p.weight.name), shape_(ws.shape(p.weight)) {
+  // The weight itself is read when a mode needs it (set_mode, or a float32 forward), so that a
+  // run converted to bf16/int8 never holds every float32 weight at once.
   b = ws.get(p.bias);
 }
 
@@ -104,6 +103,12 @@ void Linear::set_mode(LinearMode m, bool hadamard, bool residual) {
     }
     else
       w8a8_ = std::make_shared<ops::LinearW8A8>(weight().data(), bias, N, K, rotate, residual);
+  }
+  if (m != LinearMode::F32 && store_) {
+    // The converted copy is the one in use: the float32 goes (weight() makes it again, from the
+    // file or the seed, if a float32 mode comes back).
+    w = Tensor();
+    store_->release_f32(name_);
   }
   mode_ = m;
   hadamard_ = hadamard;

@@ -25,8 +25,9 @@ class LinearW8A8;
 enum class LinearMode { F32, F32Packed, BF16, W8A8 };
 
 struct Linear {
-  // w [N, K] (PyTorch layout), b [N] or empty. From a converted cache (bf16/int8), w stays empty
-  // until a float32 path needs it (weight()), so the cache loads without a float copy.
+  // w [N, K] (PyTorch layout), b [N] or empty. Built from a WeightStore, w stays empty until a
+  // float32 path needs it (weight()) and is dropped again when a converted mode (bf16, int8,
+  // packed) is set, so the float32 and the converted copy are never both held.
   mutable Tensor w;
   Tensor b;
   Linear() = default;

@@ -1,11 +1,9 @@
 #include "model/weights.h"
 
+#include "core/checked_math.h"
 #include "io/safetensors.h"
 #include "ops/hadamard.h"
 #include "ops/linear_lowp.h"
-
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <set>
@@ -122,22 +120,19 @@ std::unique_ptr<WeightStore> WeightStore::load(const std::string& path, const Mo
   ws->int8_.fc2_only = scope == "fc2";
   ws->int8_.hadamard = rot == "hadamard";
   ws->int8_.residual = res == "special+mean";
+  // Nothing is read here: float32 is viewed, converted or dequantised when first asked for, so a
+  // run whose Linears use bf16/int8 copies never has every float32 weight resident at once.
   for (auto& spec : expected_params(cfg)) {
     const io::TensorInfo* t = ws->reader_->find(spec.name);
     const bool aligned = reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
-    if ((t->dtype == io::DType::BF16 || t->dtype == io::DType::I8) && spec.convertible) {
+    ws->shapes_[spec.name] = spec.shape;
+    ws->bytes_ += static_cast<size_t>(t->numel()) * sizeof(float);  // float32-equivalent; see VggtModel::weight_bytes
+    if ((t->dtype == io::DType::BF16 || t->dtype == io::DType::I8) && spec.convertible)
       ws->lazy_[spec.name] = t;  // used as stored by the bf16/int8 kernels
-      ws->bytes_ += static_cast<size_t>(t->numel()) * sizeof(float);  // float32-equivalent; see VggtModel::weight_bytes
-      continue;
-    }
-    if (t->dtype == io::DType::F32 && aligned) {
-      ws->tensors_[spec.name] = Tensor::view(static_cast<const float*>(t->data), spec.shape);
-    } else {
-      Tensor owned = Tensor::uninitialized(spec.shape);
-      io::convert_to_f32(*t, owned.data());
-      ws->tensors_[spec.name] = owned;
-    }
-    ws->bytes_ += static_cast<size_t>(t->numel()) * sizeof(float);
+    else if (t->dtype == io::DType::F32 && aligned)
+      ws->views_[spec.name] = t;
+    else
+      ws->to_f32_[spec.name] = t;
   }
   return ws;
 }
@@ -162,8 +157,6 @@ std::unique_ptr<WeightStore> WeightStore::random(const ModelConfig& cfg, uint64_
   uint64_t salt = seed;
   const params::Model table = params::table(cfg);
   for (auto& spec : table.all) {
-    Tensor t = Tensor::uninitialized(spec.shape);
-    const int64_t n = t.numel();
     const bool is_norm_weight = spec.shape.size() == 1 && ends_with(spec.name, ".weight") &&
                                 spec.name.find("norm") != std::string::npos;
     const bool is_bias = ends_with(spec.name, ".bias");
@@ -171,58 +164,107 @@ std::unique_ptr<WeightStore> WeightStore::random(const ModelConfig& cfg, uint64_
     // Small fan-in-scaled uniform values keep every activation (and the exp heads) finite.
     int64_t fan_in = 1;
     for (size_t i = 1; i < spec.shape.size(); ++i) fan_in *= spec.shape[i];
-    const float amp = is_bias ? 0.01f : (spec.shape.size() >= 2 ? 0.5f / std::sqrt(static_cast<float>(fan_in)) : 0.02f);
+    RandomInit init;
+    init.amp = is_bias ? 0.01f : (spec.shape.size() >= 2 ? 0.5f / std::sqrt(static_cast<float>(fan_in)) : 0.02f);
+    init.fill = is_norm_weight ? RandomInit::ones : is_gamma ? RandomInit::gamma : RandomInit::uniform;
     salt = mix(salt);
-    const uint64_t base = salt;
-#pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i) {
-      if (is_norm_weight) { t[i] = 1.f; continue; }
-      if (is_gamma) { t[i] = 0.1f; continue; }
-      const uint64_t r = mix(base + static_cast<uint64_t>(i));
-      const float u = static_cast<float>(r >> 40) / static_cast<float>(1ull << 24);  // [0, 1)
-      t[i] = (2.f * u - 1.f) * amp;
-    }
-    if (spec.name == table.camera_head.branch_fc2.bias.name) {
-      // Keep random-weight cameras well-posed: over the 4 refinement iterations the deltas sum
-      // to about an identity rotation and a 1-radian field of view (a ReLU'd zero FoV would
-      // give an infinite focal length and non-finite unprojected points).
-      for (int k = 0; k < 9; ++k) t[k] = (k == 6 || k >= 7) ? 0.25f : 0.f;
-    }
-    ws->bytes_ += static_cast<size_t>(n) * sizeof(float);
-    ws->tensors_[spec.name] = t;
+    init.base = salt;
+    // Keep random-weight cameras well-posed (see make()).
+    init.pose_bias = spec.name == table.camera_head.branch_fc2.bias.name;
+    ws->random_init_[spec.name] = init;
+    ws->shapes_[spec.name] = spec.shape;
+    ws->bytes_ += static_cast<size_t>(checked_numel(spec.shape)) * sizeof(float);
   }
   return ws;
 }
 
-const Tensor& WeightStore::get(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = tensors_.find(name);
-  if (it != tensors_.end()) return it->second;
+const std::vector<int64_t>& WeightStore::shape(const std::string& name) const {
+  auto it = shapes_.find(name);
+  if (it == shapes_.end()) throw std::runtime_error("internal: weight '" + name + "' not loaded");
+  return it->second;
+}
+
+Tensor WeightStore::make(const std::string& name) const {
+  Tensor f = Tensor::uninitialized(shape(name));
+  const int64_t n = f.numel();
+  if (auto r = random_init_.find(name); r != random_init_.end()) {
+    const RandomInit init = r->second;
+    float* d = f.data();
+#pragma omp parallel for
+    for (int64_t i = 0; i < n; ++i) {
+      if (init.fill == RandomInit::ones) { d[i] = 1.f; continue; }
+      if (init.fill == RandomInit::gamma) { d[i] = 0.1f; continue; }
+      const uint64_t x = mix(init.base + static_cast<uint64_t>(i));
+      const float u = static_cast<float>(x >> 40) / static_cast<float>(1ull << 24);  // [0, 1)
+      d[i] = (2.f * u - 1.f) * init.amp;
+    }
+    if (init.pose_bias) {
+      // Keep random-weight cameras well-posed: over the 4 refinement iterations the deltas sum
+      // to about an identity rotation and a 1-radian field of view (a ReLU'd zero FoV would
+      // give an infinite focal length and non-finite unprojected points).
+      for (int k = 0; k < 9; ++k) d[k] = (k == 6 || k >= 7) ? 0.25f : 0.f;
+    }
+    return f;
+  }
+  if (auto c = to_f32_.find(name); c != to_f32_.end()) {
+    io::convert_to_f32(*c->second, f.data());
+    return f;
+  }
   auto lz = lazy_.find(name);
   if (lz == lazy_.end()) throw std::runtime_error("internal: weight '" + name + "' not loaded");
   const io::TensorInfo* t = lz->second;
-  Tensor f = Tensor::uninitialized(t->shape);
   if (t->dtype == io::DType::I8) {
     const auto* q = static_cast<const int8_t*>(t->data);
     const float* sc = converted_scale(name);
     const int64_t N = t->shape[0], K = t->shape[1];
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k) f[n * K + k] = q[n * K + k] * sc[n];
+    for (int64_t row = 0; row < N; ++row)
+      for (int64_t k = 0; k < K; ++k) f[row * K + k] = q[row * K + k] * sc[row];
     // Stored as W H / K: (W H / K) H = W.
     if (int8_rotated(name)) ops::fwht_rows(f.data(), N, static_cast<int>(K));
   } else {
     io::convert_to_f32(*t, f.data());
   }
-  return tensors_.emplace(name, f).first->second;
+  return f;
 }
 
-const Tensor& WeightStore::get(const ParamSpec& p) const {
+Tensor WeightStore::get(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tensors_.find(name);
+  if (it != tensors_.end()) return it->second;
+  if (auto v = views_.find(name); v != views_.end())
+    return tensors_.emplace(name, Tensor::view(static_cast<const float*>(v->second->data), shape(name))).first->second;
+  return tensors_.emplace(name, make(name)).first->second;
+}
+
+void WeightStore::release_f32(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto v = views_.find(name); v != views_.end()) {
+    reader_->release_pages(v->second->data, v->second->nbytes);
+    return;
+  }
+  tensors_.erase(name);
+}
+
+size_t WeightStore::owned_f32_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (auto& [name, t] : tensors_)
+    if (!views_.count(name)) n += static_cast<size_t>(t.numel()) * sizeof(float);
+  return n;
+}
+
+const std::vector<int64_t>& WeightStore::shape(const ParamSpec& p) const {
   note_asked(p);
-  const Tensor& t = get(p.name);
-  if (t.shape() != p.shape)
-    throw std::runtime_error("internal: weight '" + p.name + "' is " + shape_to_string(t.shape()) +
+  const std::vector<int64_t>& s = shape(p.name);
+  if (s != p.shape)
+    throw std::runtime_error("internal: weight '" + p.name + "' is " + shape_to_string(s) +
                              ", the parameter table says " + shape_to_string(p.shape));
-  return t;
+  return s;
+}
+
+Tensor WeightStore::get(const ParamSpec& p) const {
+  shape(p);
+  return get(p.name);
 }
 
 const io::TensorInfo* WeightStore::converted(const ParamSpec& p) const {
@@ -251,12 +293,7 @@ bool WeightStore::int8_rotated(const std::string& name) const {
 }
 
 void WeightStore::release_converted(const std::string& name) const {
-  const io::TensorInfo* t = converted(name);
-  if (!t) return;
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t begin = (reinterpret_cast<uintptr_t>(t->data) + page - 1) & ~(page - 1);
-  uintptr_t end = (reinterpret_cast<uintptr_t>(t->data) + t->nbytes) & ~(page - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  if (const io::TensorInfo* t = converted(name)) reader_->release_pages(t->data, t->nbytes);
 }
 
 const float* WeightStore::converted_scale(const std::string& name) const {
@@ -284,7 +321,7 @@ void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::s
   const std::vector<ParamSpec> specs = expected_params(cfg);
   buffers.reserve(6 * specs.size());
   for (auto& spec : specs) {
-    const Tensor& w = ws.get(spec.name);
+    const Tensor w = ws.get(spec.name);
     if (to == "f32" || !spec.convertible) {
       entries.push_back(io::f32_entry(spec.name, w));
       continue;
@@ -313,6 +350,7 @@ void write_converted(const WeightStore& ws, const ModelConfig& cfg, const std::s
         entries.push_back({spec.name + "_residual_scale", io::DType::F32, {N}, rs.data(), rs.size()});
       }
     }
+    ws.release_f32(spec.name);  // only the converted copy is written
   }
   std::map<std::string, std::string> meta = metadata;
   if (to != "f32") meta["vggt_converted"] = to;

@@ -55,13 +55,24 @@ class WeightStore {
   static std::unique_ptr<WeightStore> load(const std::string& path, const ModelConfig& cfg);
   static std::unique_ptr<WeightStore> random(const ModelConfig& cfg, uint64_t seed);
 
-  // float32 view of a parameter; converted caches' bf16/int8 Linear weights are dequantised
-  // only when a float32 path asks for them.
-  const Tensor& get(const std::string& name) const;
+  // float32 of a parameter, made when first asked for: a view of a mapped float32 checkpoint,
+  // converted from another dtype, dequantised (converted caches' bf16/int8 Linear weights), or
+  // generated (random weights, deterministic per seed and name).
+  Tensor get(const std::string& name) const;
   // The modules read their tensors by their parameter-table entry: the shape is checked
   // against the table and the name recorded (asked()).
-  const Tensor& get(const ParamSpec& p) const;
-  bool has(const std::string& name) const { return tensors_.count(name) > 0 || lazy_.count(name) > 0; }
+  Tensor get(const ParamSpec& p) const;
+  const std::vector<int64_t>& shape(const ParamSpec& p) const;
+  bool has(const std::string& name) const { return shapes_.count(name) > 0; }
+  const std::vector<int64_t>& shape(const std::string& name) const;
+  // The caller has made its own copy (bf16, int8, packed float32) and needs the float32 no
+  // longer: mapped pages go back to the kernel (a later get() faults them in from the file),
+  // owned copies are dropped (a later get() makes them again). Memory is freed once the caller's
+  // Tensor copies are gone too.
+  void release_f32(const std::string& name) const;
+  // Bytes of float32 weights the store owns now (converted, dequantised or generated; mapped
+  // views excluded: their residency is the kernel's).
+  size_t owned_f32_bytes() const;
   // A Linear weight stored converted (converted-weights cache): its raw bf16 or int8 data and,
   // for int8, its per-output-channel scales; null when the checkpoint holds it as float.
   const io::TensorInfo* converted(const std::string& name) const;
@@ -84,9 +95,23 @@ class WeightStore {
   bool has_track_head() const { return track_head_; }
 
  private:
+  // How a random parameter is made (WeightStore::random): values depend on the seed chain and
+  // the index only, so a dropped tensor is generated again bit for bit.
+  struct RandomInit {
+    uint64_t base = 0;
+    float amp = 0;
+    enum Fill { uniform, ones, gamma } fill = uniform;
+    bool pose_bias = false;  // the camera head's pose-branch output bias
+  };
+  Tensor make(const std::string& name) const;  // mu_ held
+
   std::unique_ptr<io::CheckpointReader> reader_;  // keeps the mapping alive for views
-  mutable std::map<std::string, Tensor> tensors_;
-  std::map<std::string, const io::TensorInfo*> lazy_;  // bf16/int8 weights not yet dequantised
+  mutable std::map<std::string, Tensor> tensors_;  // float32 made so far (views and owned)
+  std::map<std::string, std::vector<int64_t>> shapes_;  // every parameter
+  std::map<std::string, const io::TensorInfo*> views_;  // aligned float32 in the mapping
+  std::map<std::string, const io::TensorInfo*> to_f32_;  // other dtypes (or unaligned): converted
+  std::map<std::string, const io::TensorInfo*> lazy_;  // bf16/int8 Linear weights, used as stored
+  std::map<std::string, RandomInit> random_init_;
   mutable std::mutex mu_;
   mutable std::set<std::string> asked_;
   void note_asked(const ParamSpec& p) const;
