@@ -57,7 +57,7 @@ size_t convertible_bytes(const ModelConfig& cfg, int* count) {
   size_t n = 0;
   *count = 0;
   for (auto& p : expected_params(cfg))
-    if (is_convertible_linear(p.name)) n += static_cast<size_t>(p.shape[0] * p.shape[1]) * sizeof(float), ++*count;
+    if (p.convertible) n += static_cast<size_t>(p.shape[0] * p.shape[1]) * sizeof(float), ++*count;
   return n;
 }
 
