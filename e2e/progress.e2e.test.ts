@@ -36,6 +36,9 @@ describe("progress in the main area", () => {
   it("after a run, the estimate comes from the per-stage rates measured on it", async () => {
     await page.goto(web.url);
     await page.locator("[data-testid=engine-state][data-state=ready]").waitFor({ timeout: 60_000 });
+    // The run and the estimate after it must use the same switches: wait for this machine's
+    // default (a run clicked while it is measured starts exact, and the default may differ).
+    await page.locator("[data-testid=default-preset][data-state=ready]").waitFor({ timeout: 180_000 });
     await page.locator("[data-testid=load-sample]").click();
     await page.locator("[data-testid=frame-count]").getByText("4 of 4 frames selected").waitFor();
     expect(await page.locator("[data-testid=estimate-basis]").textContent()).toMatch(/default throughput/);
