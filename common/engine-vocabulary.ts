@@ -228,8 +228,8 @@ export const ENGINE_VOCABULARY = {
     {
       "accuracy": {
         "basis": "VGGT-1B random weights, 2 kitchen frames 518x350, vs the exact fp32 run of the same process",
-        "points_rel_rms": 0.000564,
-        "rotation_deg": 0.425
+        "points_rel_rms": 0.00056,
+        "rotation_deg": 0.171
       },
       "default_candidate": true,
       "help": "Every optimization, int8 included (the many-frame toggles stay off): `all,w8a8`. Its speed depends on the CPU's int8 (VNNI) GEMMs; `vggt-engine calibrate` measures it against the others.",
