@@ -4,12 +4,12 @@ import { allSet, boundSentence, DEFAULT_BOUND, DEFAULT_CANDIDATES, UNCALIBRATED_
 
 describe("option catalogue", () => {
   it("reads the default candidates, their measured accuracy and the official bf16 bound from the engine", () => {
-    expect(DEFAULT_CANDIDATES.map((c) => c.id)).toEqual(["all", "fastest-exact", "fastest-int8"]);
+    expect(DEFAULT_CANDIDATES.map((c) => c.id)).toEqual(["all", "fastest-exact", "fastest-int8", "int8-fp32"]);
     const acc = Object.fromEntries(DEFAULT_CANDIDATES.map((c) => [c.id, c.accuracy.rotation_deg]));
-    expect(acc).toEqual({ all: 0.211, "fastest-exact": 0, "fastest-int8": 0.171 });
+    expect(acc).toEqual({ all: 0.211, "fastest-exact": 0, "fastest-int8": 0.171, "int8-fp32": 0.130 });
     expect([DEFAULT_BOUND.rotation_deg, DEFAULT_BOUND.points_rel_rms]).toEqual([1.42, 1.6e-2]);
     expect(boundSentence()).toMatch(/official VGGT release's own bf16 run against its fp32 run \(cameras 1\.42 deg, points 1\.6e-2 of their RMS\)/);
-    expect(boundSentence()).toMatch(/All \(bf16\) 0\.211 deg.*All \+ int8 0\.171 deg/);
+    expect(boundSentence()).toMatch(/All \(bf16\) 0\.211 deg.*All \+ int8 0\.171 deg.*Int8 \+ fp32 \(no bf16\) 0\.13 deg/);
   });
 
   it("lists the engine's switches in the write-up's order, each with an explanation and accuracy effect", () => {
@@ -35,8 +35,8 @@ describe("option catalogue", () => {
     expect(isExact(presetSet("many-frames"))).toBe(false);
   });
 
-  it("defines the presets: reference, write-up, `all`, fastest exact, int8, many frames", () => {
-    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "All (bf16)", "Fastest exact", "All + int8", "Many frames"]);
+  it("defines the presets: reference, write-up, `all`, fastest exact, int8, int8 with fp32 attention, many frames", () => {
+    expect(PRESETS.map((p) => p.label)).toEqual(["Reference (fp32)", "Write-up (NPU recipe)", "All (bf16)", "Fastest exact", "All + int8", "Int8 + fp32 (no bf16)", "Many frames"]);
     // Before a machine is calibrated, new runs start exact: no lossy set without measuring it is faster.
     expect(UNCALIBRATED_PRESET).toBe("fastest-exact");
     expect(isExact(presetSet(UNCALIBRATED_PRESET))).toBe(true);
@@ -47,6 +47,8 @@ describe("option catalogue", () => {
     expect(enabledNames(presetSet("writeup"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "bf16", "prepack"]);
     expect(enabledNames(presetSet("fastest-exact"))).toEqual(["sincos-lowp", "rope-fused", "rope-cache", "dpt-pos-cache", "fused-add-ln", "prepack", "flash-attn"]);
     expect(enabledNames(presetSet("fastest-int8"))).toEqual(OPTION_NAMES.filter((n) => !MANY_FRAME_OPTIONS.includes(n)));
+    expect(enabledNames(presetSet("int8-fp32"))).toEqual(OPTION_NAMES.filter((n) => !MANY_FRAME_OPTIONS.includes(n) && n !== "bf16"));
+    expect(isExact(presetSet("int8-fp32"))).toBe(false);
     expect(isExact(presetSet("fastest-exact"))).toBe(true);
     expect(isExact(presetSet("writeup"))).toBe(false);
   });

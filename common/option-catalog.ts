@@ -132,6 +132,7 @@ export const PRESET_LABELS: Record<PresetId, string> = {
   all: "All (bf16)",
   "fastest-exact": "Fastest exact",
   "fastest-int8": "All + int8",
+  "int8-fp32": "Int8 + fp32 (no bf16)",
   "many-frames": "Many frames",
 };
 

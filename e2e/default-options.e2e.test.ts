@@ -41,7 +41,7 @@ describe("default option set per machine (web mode, real engine)", () => {
     // Calibration takes a few seconds of the machine (longer when it is shared).
     await page.locator("[data-testid=default-preset][data-state=ready]").waitFor({ timeout: 180_000 });
     const cal = cached();
-    expect(["fastest-exact", "all", "fastest-int8"]).toContain(cal.chosen.preset);
+    expect(["fastest-exact", "all", "fastest-int8", "int8-fp32"]).toContain(cal.chosen.preset);
     expect(await block().getAttribute("data-preset")).toBe(cal.chosen.preset);
     const label = PRESET_LABELS[cal.chosen.preset];
     const why = (await page.locator("[data-testid=default-preset-why]").textContent()) ?? "";

@@ -11,8 +11,13 @@ import { CalibrationCache, calibrationId, DefaultChooser, engineMachineKey, engi
 
 const KEY: MachineKey = { cpu: "Intel(R) Xeon(R) Processor", isa: "avx512", engineVersion: "0.1.0", threads: 2 };
 
+function chosenSeconds(seconds: { exact: number; all: number; int8: number; int8f32?: number }, chosen: string): number {
+  const by: Record<string, number | undefined> = { all: seconds.all, "fastest-int8": seconds.int8, "int8-fp32": seconds.int8f32 };
+  return by[chosen] ?? seconds.exact;
+}
+
 /** A calibration document as `vggt-engine calibrate --json` prints it (predicted seconds per frame). */
-function doc(seconds: { exact: number; all: number; int8: number }, chosen: string, reason: string, over: Record<string, unknown> = {}) {
+function doc(seconds: { exact: number; all: number; int8: number; int8f32?: number }, chosen: string, reason: string, over: Record<string, unknown> = {}) {
   const cand = (preset: string, path: string, s: number) => ({
     preset,
     path,
@@ -29,8 +34,13 @@ function doc(seconds: { exact: number; all: number; int8: number }, chosen: stri
     threads: KEY.threads,
     seconds: 3.2,
     loadavg: "0.5 0.5 0.5 1/100 1",
-    candidates: [cand("all", "bf16", seconds.all), cand("fastest-exact", "fp32", seconds.exact), cand("fastest-int8", "int8", seconds.int8)],
-    chosen: { preset: chosen, speedup_vs_exact: seconds.exact / (chosen === "all" ? seconds.all : chosen === "fastest-int8" ? seconds.int8 : seconds.exact), reason },
+    candidates: [
+      cand("all", "bf16", seconds.all),
+      cand("fastest-exact", "fp32", seconds.exact),
+      cand("fastest-int8", "int8", seconds.int8),
+      ...(seconds.int8f32 === undefined ? [] : [cand("int8-fp32", "int8+fp32", seconds.int8f32)]),
+    ],
+    chosen: { preset: chosen, speedup_vs_exact: seconds.exact / chosenSeconds(seconds, chosen), reason },
     ...over,
   };
 }
@@ -162,6 +172,18 @@ describe("the default per machine", () => {
     const zen4 = doc({ exact: 13.85, all: 6.55, int8: 4.65 }, "fastest-int8", "fastest inside the official bf16 accuracy bound on this CPU: fastest-int8 is 2.98x faster than exact here");
     const { c } = chooser(tmp(), async () => parseCalibration(zen4, "calibrate"));
     expect((await c.settled()).preset).toBe("fastest-int8");
+  });
+
+  it("an Intel result with int8 Linears and fp32 attention fastest (bf16 slow) makes that set the default, named in words", async () => {
+    // 2 kitchen frames on this Intel Xeon: fastest exact 17.2 s, `all` 29.4 s, `all,w8a8` 13.9 s, `all,-bf16,w8a8` 10.2 s.
+    const intel = doc({ exact: 8.6, all: 14.7, int8: 6.95, int8f32: 5.1 }, "int8-fp32", "fastest inside the official bf16 accuracy bound on this CPU: int8-fp32 is 1.69x faster than exact here");
+    const parsed = parseCalibration(intel, "calibrate", "2026-11-30T13:00:00.000Z");
+    expect(parsed.candidates.map((x) => [x.preset, x.path])).toEqual([["all", "bf16"], ["fastest-exact", "fp32"], ["fastest-int8", "int8"], ["int8-fp32", "int8+fp32"]]);
+    const { c } = chooser(tmp(), async () => parsed);
+    const d = await c.settled();
+    expect(d.preset).toBe("int8-fp32");
+    expect(d.speedupVsExact).toBeCloseTo(8.6 / 5.1, 12);
+    expect(d.why).toMatch(/^fastest inside the official bf16 accuracy bound on this CPU: int8-fp32 is 1\.69x faster than exact here \(calibrated 2026-11-30 13:00 UTC/);
   });
 
   it("a failed calibration leaves the exact set, says why, and is not cached", async () => {

@@ -49,7 +49,7 @@ describe.skipIf(!have)("vggt-workbench reconstruct", () => {
     // The calibration the run used is cached under the app's data folder, and the engine ran its choice.
     const [id] = readdirSync(join(data, "calibration"));
     const cal = JSON.parse(readFileSync(join(data, "calibration", id, "calibration.json"), "utf8"));
-    expect(["fastest-exact", "all", "fastest-int8"]).toContain(cal.chosen.preset);
+    expect(["fastest-exact", "all", "fastest-int8", "int8-fp32"]).toContain(cal.chosen.preset);
     expect(r.stderr).toContain(`Options: ${PRESET_LABELS[cal.chosen.preset as PresetId]} — ${cal.chosen.reason}`);
     const engineOut = readSafetensors(join(out, "reconstruction.safetensors"));
     expect(engineOut.tensors.get("world_points")?.shape).toEqual([2, 350, 518, 3]);

@@ -68,7 +68,12 @@ Tensor random_tensor(std::vector<int64_t> shape, unsigned seed, float scale) {
   return t;
 }
 
-enum class Path { exact, bf16, int8 };
+// int8_f32: int8 Linears with fp32 attention and convolutions (`all,-bf16,w8a8`).
+enum class Path { exact, bf16, int8, int8_f32 };
+bool bf16_attention_and_convs(Path p) { return p == Path::bf16 || p == Path::int8; }
+const char* path_name(Path p) {
+  return p == Path::exact ? "fp32" : p == Path::bf16 ? "bf16" : p == Path::int8 ? "int8" : "int8+fp32";
+}
 
 struct Op {
   const char* name;
@@ -130,7 +135,8 @@ Inputs make_inputs(int rows) {
 // prepacked fp32 Linears and fp32 flash attention; `all` bf16 Linears with the GELU fused into
 // fc1 where bf16 is native, bf16 flash attention, bf16 convolutions; `fastest-int8` (= all,w8a8,
 // default parameters: every Linear, camera/register rows in two int8 levels) int8 Linears with the
-// rest as `all`.
+// rest as `all`; `int8-fp32` (= all,-bf16,w8a8) the same int8 Linears with the rest as
+// `fastest-exact`.
 Candidate make_candidate(const std::string& preset, Path path, Inputs& in) {
   Candidate c{preset, path, {}};
   const int M = in.rows, E = kEmbed, Hd = kHidden;
@@ -139,16 +145,16 @@ Candidate make_candidate(const std::string& preset, Path path, Inputs& in) {
   const double g_conv = 2.0 * kConvChannels * kConvChannels * 9 * double(in.conv_h) * in.conv_w_px / 1e9;
   auto conv = std::make_shared<ops::Conv2d>(in.conv_w, in.conv_b, 1, 1);
   conv->set_prepack(true);
-  conv->set_bf16(path != Path::exact);
+  conv->set_bf16(bf16_attention_and_convs(path));
   auto conv_op = [conv, &in] { Tensor y = conv->forward(in.conv_x, true); };
   const float scale = 1.f / std::sqrt(float(kHeadDim));
   auto attn = [&in, path, scale, M] {
-    if (path == Path::exact)
+    if (!bf16_attention_and_convs(path))
       ops::flash_attention(in.q.data(), in.k.data(), in.v.data(), in.attn.data(), 1, kHeads, M, kHeadDim, scale);
     else
       ops::flash_attention_bf16(in.q.data(), in.k.data(), in.v.data(), in.attn.data(), 1, kHeads, M, kHeadDim, scale);
   };
-  c.flash_bf16_native = path != Path::exact && ops::flash_attention_bf16_native(kHeadDim);
+  c.flash_bf16_native = bf16_attention_and_convs(path) && ops::flash_attention_bf16_native(kHeadDim);
   if (path == Path::exact) {
     auto qkv = std::make_shared<ops::LinearF32Packed>(in.Wqkv.data(), in.bqkv.data(), 3 * E, E);
     auto proj = std::make_shared<ops::LinearF32Packed>(in.Wproj.data(), in.bproj.data(), E, E);
@@ -222,7 +228,9 @@ nlohmann::json run_calibration(const CalibrateOptions& o) {
   for (const OptionPreset& p : option_presets()) {
     if (!p.default_candidate) continue;
     const EngineOptions opts = parse_option_list(p.options, threads);
-    const Path path = opts.on(Opt::w8a8) ? Path::int8 : opts.on(Opt::bf16) ? Path::bf16 : Path::exact;
+    const Path path = opts.on(Opt::w8a8) ? (opts.on(Opt::bf16) ? Path::int8 : Path::int8_f32)
+                      : opts.on(Opt::bf16) ? Path::bf16
+                                           : Path::exact;
     // A path oneDNN cannot run at this ISA level (e.g. int8 matmuls or bf16 convolutions with
     // the ISA forced below AVX-512) is reported as unavailable and never chosen.
     try {
@@ -262,10 +270,9 @@ nlohmann::json run_calibration(const CalibrateOptions& o) {
     const nlohmann::json accuracy = {{"rotation_deg", p.accuracy.rotation_deg},
                                      {"points_rel_rms", p.accuracy.points_rel_rms},
                                      {"basis", p.accuracy.basis}};
-    const char* path_name = c.path == Path::exact ? "fp32" : c.path == Path::bf16 ? "bf16" : "int8";
     if (!c.unavailable.empty()) {
       times.push_back({c.preset, 0, false});
-      cj.push_back({{"preset", c.preset}, {"options", p.options}, {"path", path_name}, {"available", false},
+      cj.push_back({{"preset", c.preset}, {"options", p.options}, {"path", path_name(c.path)}, {"available", false},
                     {"error", c.unavailable}, {"accuracy", accuracy}});
       continue;
     }
@@ -281,7 +288,7 @@ nlohmann::json run_calibration(const CalibrateOptions& o) {
     times.push_back({c.preset, predicted});
     cj.push_back({{"preset", c.preset},
                   {"options", p.options},
-                  {"path", path_name},
+                  {"path", path_name(c.path)},
                   {"available", true},
                   {"ops", ops},
                   {"block_cpu_seconds", block},
@@ -346,7 +353,8 @@ int calibrate_main(int argc, char** argv) {
           "usage: vggt-engine calibrate [--json] [--threads N] [--rounds R]\n"
           "  Times VGGT-1B's transformer-block GEMMs (qkv, proj, fc1, fc2 at 930 rows), frame attention and a\n"
           "  DPT-head convolution with each default candidate's kernels (fastest-exact: fp32; all: bf16;\n"
-          "  fastest-int8 = all,w8a8: int8), predicts their relative forward times, and names the fastest\n"
+          "  fastest-int8 = all,w8a8: int8; int8-fp32 = all,-bf16,w8a8: int8 Linears, fp32 attention and\n"
+          "  convolutions), predicts their relative forward times, and names the fastest\n"
           "  candidate inside the official bf16 accuracy bound: the default set for this machine.\n"
           "  A few seconds; --tokens N (rows per frame, default 930) is for tests.\n");
       return 0;
@@ -363,17 +371,17 @@ int calibrate_main(int argc, char** argv) {
   std::printf("calibrate: %s, isa %s, %d threads, oneDNN %s, %.1f s (load average %s)\n",
               r["cpu"].get<std::string>().c_str(), r["isa_detail"].get<std::string>().c_str(), r["threads"].get<int>(),
               r["onednn"].get<std::string>().c_str(), r["seconds"].get<double>(), r["loadavg"].get<std::string>().c_str());
-  std::printf("%-14s %-5s | %9s %9s %9s %9s %9s | %10s %8s %8s | %s\n", "preset", "path", "qkv", "attn", "proj", "mlp",
+  std::printf("%-14s %-9s | %9s %9s %9s %9s %9s | %10s %8s %8s | %s\n", "preset", "path", "qkv", "attn", "proj", "mlp",
               "conv", "cpu s/frame", "relative", "speedup", "accuracy (rotation deg, points rel)");
   for (const auto& c : r["candidates"]) {
     if (!c["available"].get<bool>()) {
-      std::printf("%-14s %-5s | cannot run here: %s\n", c["preset"].get<std::string>().c_str(),
+      std::printf("%-14s %-9s | cannot run here: %s\n", c["preset"].get<std::string>().c_str(),
                   c["path"].get<std::string>().c_str(), c["error"].get<std::string>().c_str());
       continue;
     }
     const auto& ops = c["ops"];
     auto g = [&](const char* k) { return ops[k]["gflops"].get<double>(); };
-    std::printf("%-14s %-5s | %9.0f %9.0f %9.0f %9.0f %9.0f | %10.2f %8.2f %7.2fx | %.3f, %.1e%s\n",
+    std::printf("%-14s %-9s | %9.0f %9.0f %9.0f %9.0f %9.0f | %10.2f %8.2f %7.2fx | %.3f, %.1e%s\n",
                 c["preset"].get<std::string>().c_str(), c["path"].get<std::string>().c_str(), g("qkv"), g("attention"),
                 g("proj"), g("mlp"), g("head_conv"), c["predicted_seconds_per_frame"].get<double>(),
                 c["relative_time"].get<double>(), c["speedup_vs_exact"].get<double>(),

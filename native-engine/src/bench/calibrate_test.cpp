@@ -41,7 +41,7 @@ void expect_sane(const nlohmann::json& r, const char* isa) {
     EXPECT_NEAR(c["relative_time"].get<double>() * c["speedup_vs_exact"].get<double>(), 1.0, 1e-12);
     EXPECT_TRUE(c["inside_bound"].get<bool>()) << c.dump();
   }
-  EXPECT_EQ(presets, (std::set<std::string>{"fastest-exact", "all", "fastest-int8"}));
+  EXPECT_EQ(presets, (std::set<std::string>{"fastest-exact", "all", "fastest-int8", "int8-fp32"}));
   for (const auto& c : r["candidates"])
     if (c["preset"] == "fastest-exact") EXPECT_DOUBLE_EQ(c["relative_time"].get<double>(), 1.0);
   EXPECT_TRUE(presets.count(r["chosen"]["preset"].get<std::string>())) << r["chosen"].dump();
@@ -61,6 +61,7 @@ TEST(Calibrate, DocumentHasEveryCandidateWithPositiveRates) {
     if (c["preset"] == "fastest-exact") EXPECT_EQ(c["path"], "fp32");
     if (c["preset"] == "all") EXPECT_EQ(c["path"], "bf16");
     if (c["preset"] == "fastest-int8") EXPECT_EQ(c["path"], "int8");
+    if (c["preset"] == "int8-fp32") EXPECT_EQ(c["path"], "int8+fp32");
   }
 }
 

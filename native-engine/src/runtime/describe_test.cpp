@@ -83,9 +83,9 @@ TEST(Describe, PresetsParseToTheirSets) {
     by_name[p["name"]] = p["options"];
   }
   // The per-machine default is one of these (model/default_choice.h).
-  EXPECT_EQ(candidates, (std::set<std::string>{"fastest-exact", "all", "fastest-int8"}));
+  EXPECT_EQ(candidates, (std::set<std::string>{"fastest-exact", "all", "fastest-int8", "int8-fp32"}));
   EXPECT_EQ(keys(d["default_bound"]), (std::set<std::string>{"rotation_deg", "points_rel_rms", "basis"}));
-  ASSERT_EQ(by_name.size(), 6u);
+  ASSERT_EQ(by_name.size(), 7u);
   auto on = [&](const std::string& preset) {
     std::set<std::string> s;
     const EngineOptions o = parse_option_list(by_name.at(preset), 0);
@@ -104,6 +104,8 @@ TEST(Describe, PresetsParseToTheirSets) {
   std::set<std::string> int8 = all;
   int8.insert("w8a8");
   EXPECT_EQ(on("fastest-int8"), int8);
+  int8.erase("bf16");
+  EXPECT_EQ(on("int8-fp32"), int8);
   std::set<std::string> many = all;
   many.insert({"global-early-frame", "global-kv-subsample", "global-block-sparse"});
   EXPECT_EQ(on("many-frames"), many);
