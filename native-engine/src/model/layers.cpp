@@ -217,6 +217,18 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
   // `sp` of every P) sit where the int8 quantiser looks for them.
   const int64_t rc = std::max<int64_t>(1, flags.row_chunk);
   const int64_t row_chunk = sp > 0 ? std::max<int64_t>(P, rc / P * P) : rc;
+  if (!global && B > 1 && T > row_chunk) {
+    // Frame-local blocks (encoder, frame blocks, early-frame global layers) are independent per
+    // frame: at many frames they run a few frames at a time, so their norm, q/k/v and attention
+    // buffers are one chunk's, not every frame's (3.2 GiB at 200 VGGT-1B frames).
+    const int64_t per = std::max<int64_t>(1, row_chunk / N);
+    for (int64_t b0 = 0; b0 < B; b0 += per) {
+      const int64_t n = std::min(per, B - b0);
+      Tensor xv = Tensor::view(x.data() + b0 * N * C, {n * N, C});
+      forward(xv, n, N, pos, rope, times, flags, false, rope_tokens, rope_base);
+    }
+    return;
+  }
   double t0 = now_ms();
   Tensor h2;  // norm2(x), produced by the fused residual+LayerNorm when enabled
   {
@@ -275,7 +287,7 @@ void TransformerBlock::forward(Tensor& x, int64_t B, int64_t N, const int32_t* p
       ops::kv_subsample_attention(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, gs.layout, D, scale,
                                   gs.stride);
     else if (global && gs.kind == GlobalSparsity::block_sparse)
-      ops::block_sparse_attention(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, gs.layout, D, scale,
+      ops::block_sparse_attention_inplace(flags.global_attn, q.data(), k.data(), v.data(), a.data(), H, gs.layout, D, scale,
                                   gs.keep, gs.cdf);
     else
       ops::attention(global ? flags.global_attn : flags.frame_attn, q.data(), k.data(), v.data(), a.data(), B, H, N,

@@ -2,6 +2,7 @@
 // output as computing every row at once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "model/layers.h"
@@ -54,6 +55,37 @@ void check_row_chunks(LinearMode mode, int64_t B, int64_t N, bool global) {
   // blocking, i.e. float rounding (the block's outputs are O(1)).
   EXPECT_LE(max_abs_diff(whole, chunked), 1e-5);
   EXPECT_GT(max_abs_diff(whole, x0), 1e-3);  // the block did change x
+}
+
+// Frame-local blocks at many frames run a few frames at a time: the same output, and their
+// tensors are one chunk's (the block's peak tensor bytes shrink with the chunk).
+TEST(TransformerBlockRowChunks, FrameBlocksRunInFrameChunksWithAChunksMemory) {
+  const ModelConfig cfg = small_config();
+  auto ws = WeightStore::random(cfg, 11);
+  TransformerBlock block(*ws, params::table(cfg).aggregator.frame_blocks[0], cfg.num_heads, 1e-5f);
+  const int64_t C = cfg.embed_dim, D = C / cfg.num_heads, hp = 3, wp = 4, special = 5, N = special + hp * wp, S = 8;
+  const std::vector<int32_t> pos = ops::frame_positions(special, hp, wp);
+  const ops::RopeTable rope = ops::RopeTable::build(D / 2, std::max(hp, wp) + 1, cfg.rope_freq);
+  const Tensor x0 = random_tokens(S * N, C, 5);
+  auto run = [&](int64_t row_chunk, size_t* extra) {
+    Tensor x = Tensor::uninitialized(x0.shape());
+    std::copy_n(x0.data(), x0.numel(), x.data());
+    ExecFlags f;
+    f.fused_add_ln = true;
+    f.row_chunk = row_chunk;
+    const size_t before = tensor_bytes_in_use();
+    reset_tensor_bytes_peak();
+    block.forward(x, S, N, pos.data(), &rope, nullptr, f, false);
+    *extra = tensor_bytes_peak() - before;
+    return x;
+  };
+  size_t whole_extra = 0, chunk_extra = 0;
+  const Tensor whole = run(8192, &whole_extra);
+  const Tensor chunked = run(2 * N, &chunk_extra);  // 2 frames at a time
+  EXPECT_LE(max_abs_diff(whole, chunked), 1e-5);
+  EXPECT_GT(max_abs_diff(whole, x0), 1e-3);
+  // 2 of 8 frames: a quarter of the activations (plus per-call constants).
+  EXPECT_LT(chunk_extra * 3, whole_extra) << chunk_extra << " vs " << whole_extra;
 }
 
 TEST(TransformerBlockRowChunks, GlobalFloat32EqualsWhole) { check_row_chunks(LinearMode::F32, 1, 3 * 17, true); }

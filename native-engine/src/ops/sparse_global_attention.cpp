@@ -324,6 +324,65 @@ void block_sparse_attention(AttentionKernel kernel, const float* q, const float*
   for (int64_t i = 0; i < N; ++i) std::copy_n(op.data() + i * H * D, H * D, out + order[i] * H * D);
 }
 
+namespace {
+void check_permutation(const std::vector<int64_t>& src, int64_t rows) {
+  if (static_cast<int64_t>(src.size()) != rows) throw std::invalid_argument("permute_rows_inplace: permutation size");
+  std::vector<uint8_t> seen(static_cast<size_t>(rows), 0);
+  for (int64_t s : src)
+    if (s < 0 || s >= rows || seen[s]++) throw std::invalid_argument("permute_rows_inplace: not a permutation");
+}
+
+// src must be a permutation of 0..rows-1 (check_permutation).
+void permute_rows_unchecked(float* x, int64_t rows, int64_t width, const std::vector<int64_t>& src) {
+  std::vector<uint8_t> done(static_cast<size_t>(rows), 0);
+  std::vector<float> tmp(static_cast<size_t>(width));
+  // Cycle by cycle: each position takes the row of its source, which is still unmoved because
+  // the source is the next position of the cycle to be written.
+  for (int64_t start = 0; start < rows; ++start) {
+    if (done[start] || src[start] == start) continue;
+    std::copy_n(x + start * width, width, tmp.data());
+    int64_t j = start;
+    while (src[j] != start) {
+      std::copy_n(x + src[j] * width, width, x + j * width);
+      done[j] = 1;
+      j = src[j];
+    }
+    std::copy_n(tmp.data(), width, x + j * width);
+    done[j] = 1;
+  }
+}
+}  // namespace
+
+void permute_rows_inplace(float* x, int64_t rows, int64_t width, const std::vector<int64_t>& src) {
+  check_permutation(src, rows);
+  permute_rows_unchecked(x, rows, width, src);
+}
+
+void block_sparse_attention_inplace(AttentionKernel kernel, float* q, float* k, float* v, float* out, int64_t H,
+                                    const FrameLayout& L, int64_t D, float scale, double keep, double cdf) {
+  check_layout(L);
+  if (kernel != AttentionKernel::flash_bf16 || !flash_bf16_sparse_native(static_cast<int>(D))) {
+    block_sparse_attention_reference(q, k, v, out, H, L, D, scale, keep, cdf);
+    return;
+  }
+  const int64_t N = L.tokens();
+  const std::vector<int64_t> order = special_first_order(L);
+  check_permutation(order, N);  // before the parallel region: nothing may throw inside it
+  // One head per task: each head's [N, D] rows are an independent permutation problem.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < 3 * H; ++t) {
+    float* x = (t < H ? q : t < 2 * H ? k : v) + (t % H) * N * D;
+    permute_rows_unchecked(x, N, D, order);
+  }
+  const std::vector<uint8_t> sel = select_key_tiles(q, k, H, N, D, scale, L.S * L.special, keep, cdf);
+  detail::block_sparse_bf16_avx512(q, k, v, out, static_cast<int>(H), static_cast<int>(N), static_cast<int>(D), scale,
+                                   sel.data());
+  // out holds the rows in special-first order: row i belongs at order[i].
+  std::vector<int64_t> back(N);
+  for (int64_t i = 0; i < N; ++i) back[order[i]] = i;
+  permute_rows_unchecked(out, N, H * D, back);
+}
+
 void frame_masked_attention_reference(const float* q, const float* k, const float* v, float* out, int64_t H,
                                       const FrameLayout& L, int64_t D, float scale) {
   check_layout(L);

@@ -59,6 +59,15 @@ std::vector<int64_t> special_first_order(const FrameLayout& L);
 
 void block_sparse_attention(AttentionKernel kernel, const float* q, const float* k, const float* v, float* out,
                             int64_t H, const FrameLayout& L, int64_t D, float scale, double keep, double cdf);
+// The same result with q, k, v used as scratch (their rows are left permuted): the fast kernel
+// needs them in special-first order, and at many frames three reordered copies plus a reordered
+// output would be 4 x [N, H*D] floats on top of the block's own (3.2 GiB at 200 frames). Here
+// they are permuted in place and the output is permuted in place in `out`: no copy of that size.
+void block_sparse_attention_inplace(AttentionKernel kernel, float* q, float* k, float* v, float* out, int64_t H,
+                                    const FrameLayout& L, int64_t D, float scale, double keep, double cdf);
+// Rows of `rows` x `width` floats permuted in place so that row i holds what row src[i] held
+// (src a permutation of 0..rows-1; throws std::invalid_argument otherwise).
+void permute_rows_inplace(float* x, int64_t rows, int64_t width, const std::vector<int64_t>& src);
 void block_sparse_attention_reference(const float* q, const float* k, const float* v, float* out, int64_t H,
                                       const FrameLayout& L, int64_t D, float scale, double keep, double cdf);
 
