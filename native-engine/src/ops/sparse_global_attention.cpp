@@ -312,16 +312,10 @@ void block_sparse_attention(AttentionKernel kernel, const float* q, const float*
     block_sparse_attention_reference(q, k, v, out, H, L, D, scale, keep, cdf);
     return;
   }
-  const int64_t N = L.tokens();
-  const std::vector<int64_t> order = special_first_order(L);
-  const std::vector<float> qp = reorder(q, H, N, D, order), kp = reorder(k, H, N, D, order),
-                           vp = reorder(v, H, N, D, order);
-  const std::vector<uint8_t> sel = select_key_tiles(qp.data(), kp.data(), H, N, D, scale, L.S * L.special, keep, cdf);
-  std::vector<float> op(N * H * D);
-  detail::block_sparse_bf16_avx512(qp.data(), kp.data(), vp.data(), op.data(), static_cast<int>(H), static_cast<int>(N),
-                                   static_cast<int>(D), scale, sel.data());
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < N; ++i) std::copy_n(op.data() + i * H * D, H * D, out + order[i] * H * D);
+  // Callers that keep their q, k, v (sequence parallelism, benchmarks) get the in-place path on copies.
+  const size_t n = static_cast<size_t>(L.tokens() * H * D);
+  std::vector<float> qc(q, q + n), kc(k, k + n), vc(v, v + n);
+  block_sparse_attention_inplace(kernel, qc.data(), kc.data(), vc.data(), out, H, L, D, scale, keep, cdf);
 }
 
 namespace {

@@ -60,9 +60,10 @@ std::vector<int64_t> special_first_order(const FrameLayout& L);
 void block_sparse_attention(AttentionKernel kernel, const float* q, const float* k, const float* v, float* out,
                             int64_t H, const FrameLayout& L, int64_t D, float scale, double keep, double cdf);
 // The same result with q, k, v used as scratch (their rows are left permuted): the fast kernel
-// needs them in special-first order, and at many frames three reordered copies plus a reordered
+// needs them in special-first order, and at many frames reordered copies of q, k, v and the
 // output would be 4 x [N, H*D] floats on top of the block's own (3.2 GiB at 200 frames). Here
 // they are permuted in place and the output is permuted in place in `out`: no copy of that size.
+// block_sparse_attention runs this on copies of its inputs.
 void block_sparse_attention_inplace(AttentionKernel kernel, float* q, float* k, float* v, float* out, int64_t H,
                                     const FrameLayout& L, int64_t D, float scale, double keep, double cdf);
 // Rows of `rows` x `width` floats permuted in place so that row i holds what row src[i] held
