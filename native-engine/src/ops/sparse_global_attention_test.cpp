@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ops/flash_attention.h"
+#include "testing/peak_rss.h"
 
 namespace vggt::ops {
 namespace {
@@ -277,19 +278,8 @@ TEST(PermuteRows, InPlaceEqualsGatherAndRefusesNonPermutations) {
   EXPECT_THROW(permute_rows_inplace(x.data(), rows, width, dup), std::invalid_argument);
 }
 
-long peak_rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  return -1;
-}
-bool reset_peak_rss() {
-  std::ofstream f("/proc/self/clear_refs");
-  f << "5";
-  f.flush();
-  return static_cast<bool>(f);
-}
+using vggt::testing::peak_rss_kib;
+using vggt::testing::reset_peak_rss;
 
 // At many frames the copying version held 4 reordered [N, H*D] copies beside the block's own
 // q, k, v and output (3.2 GiB at 200 VGGT-1B frames). 16 heads of 64 over 10 frames of 930 tokens:

@@ -22,6 +22,7 @@
 
 #include "testing/golden.h"
 #include "testing/temp_dir.h"
+#include "testing/peak_rss.h"
 #include "io/checkpoint.h"
 #include "preprocess/exif_orientation.h"
 #include "preprocess/image_decode.h"
@@ -765,15 +766,7 @@ TEST(PreprocessLimits, FifosAndDevicesAreRefusedWithoutReading) {
   expect_error({"/dev/zero"}, "/dev/zero", "image is a character device, not a regular file");
 }
 
-namespace {
-long peak_rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  return -1;
-}
-}  // namespace
+using vggt::testing::peak_rss_kib;
 
 // A few hundred bytes that declare an image near the pixel limit but carry the data of a 16 x 16
 // one: refused after the rows they have, without decoding (or touching memory for) the rest.
