@@ -5,12 +5,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 npm run build:renderer --silent >/dev/null || { echo "renderer build failed"; exit 1; }
+echo "setup + builds: ${SECONDS} s"
 
 status=0
 step() {
   local name="$1"; shift
   echo; echo "=== $name"
-  if "$@"; then results+=("PASS $name"); else results+=("FAIL $name"); status=1; fi
+  local t0=$SECONDS  # per-step seconds in the summary: CI must stay under 30 minutes
+  if "$@"; then results+=("PASS $name ($((SECONDS - t0)) s)"); else results+=("FAIL $name ($((SECONDS - t0)) s)"); status=1; fi
 }
 results=()
 # Multi-host runs over TCP between network namespaces: a step of their own with a time limit;
@@ -36,5 +38,5 @@ echo; echo "=== summary"
 printf '%s\n' "${results[@]}"
 passed=$(printf '%s\n' "${results[@]}" | grep -c '^PASS' || true)
 failed=$(printf '%s\n' "${results[@]}" | grep -c '^FAIL' || true)
-echo "suites: $passed passed, $failed failed"
+echo "suites: $passed passed, $failed failed; ${SECONDS} s in all"
 exit $status

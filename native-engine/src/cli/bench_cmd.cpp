@@ -143,11 +143,46 @@ struct RowResult {
   Predictions pred;
 };
 
+// --memory-trace: at every step of a forward (encoder and aggregator layers, head chunks) the
+// process's peak RSS and the tensors' peak since the previous step, and the tensor cache, so a
+// many-frame run shows where its memory goes and how much of it is not tensors.
+size_t g_traced_rss_peak = 0;  // tracing resets VmHWM at every step: the process peak is kept here
+
+struct MemoryTrace {
+  size_t rss_peak = 0, tensor_peak = 0;  // maxima over the traced forwards
+  json steps = json::array();            // the row's "memory_trace"
+  bool print = true;                     // one stderr line per step (not with --quiet)
+  void start() {
+    reset_peak_rss();
+    reset_tensor_bytes_peak();
+  }
+  void step(const ProgressEvent& e) {
+    const size_t rss = peak_rss_since_reset(), tensors = tensor_bytes_peak(), cache = tensor_cache_bytes();
+    rss_peak = std::max(rss_peak, rss);
+    g_traced_rss_peak = std::max(g_traced_rss_peak, rss);
+    tensor_peak = std::max(tensor_peak, tensors);
+    steps.push_back({{"stage", e.stage}, {"step", e.step}, {"total", e.total}, {"peak_rss_bytes", rss},
+                     {"tensor_peak_bytes", tensors}, {"cache_bytes", cache}});
+    const double mib = 1048576.0;
+    if (print)
+      std::fprintf(stderr,
+                 "  memory %-12s %3d/%-3d  peak RSS %7.0f MiB  tensors at peak %7.0f MiB (now %7.0f)  cache %5.0f MiB"
+                 "  RSS - tensors %+6.0f MiB\n",
+                 e.stage.c_str(), e.step, e.total, rss / mib, tensors / mib, tensor_bytes_in_use() / mib, cache / mib,
+                 (static_cast<double>(rss) - static_cast<double>(tensors)) / mib);
+    start();
+  }
+};
+
 // Runs `model` with `opts` (repeats times after `warmup` runs) and describes the row.
 RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& opts, const std::string& name,
-                  int warmup, int repeats, bool quiet) {
+                  int warmup, int repeats, bool quiet, bool trace = false) {
   model.set_options(opts);
   RowResult r;
+  MemoryTrace tr;
+  RunContext ctx;
+  tr.print = !quiet;
+  if (trace) ctx.on_progress = [&tr](const ProgressEvent& e) { tr.step(e); };
   // The process's own peak during this row (weights as held for these options + activations +
   // allocator slack), not only the tensors: VmHWM reset here where the kernel allows it.
   const bool row_scope = runtime::reset_peak_rss();
@@ -157,11 +192,14 @@ RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& o
   for (int i = 0; i < repeats; ++i) {
     const size_t base = tensor_bytes_in_use();
     reset_tensor_bytes_peak();
+    if (trace) tr.start();
     double t0 = now_ms(), c0 = cpu_ms();
-    r.pred = model.forward(images);
+    r.pred = model.forward(images, ctx);
     lat.push_back(now_ms() - t0);
     cpu.push_back(cpu_ms() - c0);
-    peak = std::max(peak, tensor_bytes_peak() - base);
+    // Tracing resets both peaks at every step: the row's peaks are then the trace's maxima.
+    if (trace) tr.step({"end", 1, 1, 0});
+    peak = std::max(peak, (trace ? tr.tensor_peak : tensor_bytes_peak()) - base);
     if (!quiet) std::fprintf(stderr, "  %-24s run %d/%d: %.0f ms\n", name.c_str(), i + 1, repeats, lat.back());
   }
   std::vector<double> s = lat;
@@ -175,10 +213,12 @@ RowResult run_row(VggtModel& model, const Tensor& images, const EngineOptions& o
            {"cpu_ms", cpu},
            {"median_ms", s[s.size() / 2]},
            {"peak_bytes", peak},
-           {"peak_rss_bytes", runtime::memory_usage().peak_rss_bytes},
+           {"peak_rss_bytes", trace ? std::max<uint64_t>(tr.rss_peak, runtime::memory_usage().peak_rss_bytes)
+                                    : runtime::memory_usage().peak_rss_bytes},
            {"peak_rss_scope", row_scope ? "row" : "process"},
            {"weight_bytes", model.weight_bytes()},
            {"stages", stages}};
+  if (trace) r.row["memory_trace"] = tr.steps;
   return r;
 }
 
@@ -210,13 +250,13 @@ void print_rows(const json& j) {
 }  // namespace
 
 int bench_main(int argc, char** argv) {
-  Args a(argc, argv, 2, {"json", "cumulative", "quiet"});
+  Args a(argc, argv, 2, {"json", "cumulative", "quiet", "memory-trace"});
   a.check_known({"weights", "config", "frames", "images", "input-tensor", "threads", "repeats", "warmup", "json",
-                 "options", "height", "width", "cumulative", "ab", "seed", "quiet", "preprocess", "scaling", "sets"});
+                 "options", "height", "width", "cumulative", "ab", "seed", "quiet", "preprocess", "scaling", "sets", "memory-trace"});
   const int frames = a.get_int("frames", 2), repeats = std::max(1, a.get_int("repeats", 1));
   const int warmup = std::max(0, a.get_int("warmup", 0));
   const int threads = a.get_threads();
-  const bool quiet = a.has("quiet");
+  const bool quiet = a.has("quiet"), trace = a.has("memory-trace");
   if (a.has("ab") && a.list("ab").size() != 2) throw std::runtime_error("--ab takes two option sets, e.g. --ab none all");
   if (a.has("ab") && a.has("cumulative")) throw std::runtime_error("--ab and --cumulative exclude each other");
   if (a.has("scaling") && (a.has("ab") || a.has("cumulative") || a.has("input-tensor")))
@@ -288,7 +328,7 @@ int bench_main(int argc, char** argv) {
       const int n = scaling[i];
       Tensor imgs = i == 0 ? images : make_images(n);
       reset_peak_rss();
-      RowResult r = run_row(*model, imgs, o, std::to_string(n) + " frames", warmup, repeats, quiet);
+      RowResult r = run_row(*model, imgs, o, std::to_string(n) + " frames", warmup, repeats, quiet, trace);
       double total = 0, global = 0;
       for (auto& st : r.row["stages"]) {
         const std::string name = st["stage"];
@@ -299,7 +339,7 @@ int bench_main(int argc, char** argv) {
       r.row["height"] = imgs.dim(2);
       r.row["width"] = imgs.dim(3);
       r.row["global_attention_share"] = total > 0 ? global / total : 0.0;
-      r.row["peak_rss_bytes"] = peak_rss_since_reset();
+      if (!trace) r.row["peak_rss_bytes"] = peak_rss_since_reset();
       r.row["speedup"] = 1.0;
       r.row["accuracy"] = accuracy_json(r.pred, r.pred);
       rows.push_back(r.row);
@@ -317,7 +357,7 @@ int bench_main(int argc, char** argv) {
     // faults) would otherwise land on the baseline row alone. Later rows inherit warm state, as
     // in a long-lived engine; what a row builds on its first run (caches, packed conv weights)
     // is part of its timing.
-    RowResult base = run_row(*model, images, o, "baseline", warmup, repeats, quiet);
+    RowResult base = run_row(*model, images, o, "baseline", warmup, repeats, quiet, trace);
     base.row["added"] = nullptr;
     base.row["speedup"] = 1.0;
     base.row["accuracy"] = accuracy_json(base.pred, base.pred);
@@ -325,7 +365,7 @@ int bench_main(int argc, char** argv) {
     for (const Opt id : cumulative_order()) {
       const std::string& opt = option_info(id).name;
       o.set(id);
-      RowResult r = run_row(*model, images, o, "+ " + opt, 0, repeats, quiet);
+      RowResult r = run_row(*model, images, o, "+ " + opt, 0, repeats, quiet, trace);
       r.row["added"] = opt;
       r.row["speedup"] = base.row["median_ms"].get<double>() / r.row["median_ms"].get<double>();
       r.row["accuracy"] = accuracy_json(r.pred, base.pred);
@@ -339,7 +379,7 @@ int bench_main(int argc, char** argv) {
     RowResult base;
     for (size_t i = 0; i < sets.size(); ++i) {
       const EngineOptions o = parse_option_list(sets[i] == "none" ? "" : sets[i], threads);
-      RowResult r = run_row(*model, images, o, sets[i], i == 0 ? warmup : 0, repeats, quiet);
+      RowResult r = run_row(*model, images, o, sets[i], i == 0 ? warmup : 0, repeats, quiet, trace);
       if (i == 0) base = r;
       r.row["speedup"] = base.row["median_ms"].get<double>() / r.row["median_ms"].get<double>();
       r.row["accuracy"] = accuracy_json(r.pred, base.pred);
@@ -365,8 +405,8 @@ int bench_main(int argc, char** argv) {
       run_row(*model, images, ob, "B", 0, 1, true);
     }
     for (int i = 0; i < repeats; ++i) {  // interleaved, so drifting machine load hits both alike
-      RowResult x = run_row(*model, images, oa, "A", 0, 1, quiet);
-      RowResult y = run_row(*model, images, ob, "B", 0, 1, quiet);
+      RowResult x = run_row(*model, images, oa, "A", 0, 1, quiet, trace);
+      RowResult y = run_row(*model, images, ob, "B", 0, 1, quiet, trace);
       const double ta = x.row["median_ms"], tb = y.row["median_ms"];
       const double ca = x.row["cpu_ms"][0], cb = y.row["cpu_ms"][0];
       la.push_back(ta);
@@ -407,13 +447,13 @@ int bench_main(int argc, char** argv) {
                   {"max", *std::max_element(ratios.begin(), ratios.end())}};
   } else {
     j["kind"] = "single";
-    RowResult r = run_row(*model, images, parse_option_list(a.get("options"), threads), "run", warmup, repeats, quiet);
+    RowResult r = run_row(*model, images, parse_option_list(a.get("options"), threads), "run", warmup, repeats, quiet, trace);
     r.row["speedup"] = 1.0;
     r.row["accuracy"] = accuracy_json(r.pred, r.pred);
     rows.push_back(r.row);
   }
   j["rows"] = rows;
-  j["peak_rss_bytes"] = runtime::peak_rss_bytes();
+  j["peak_rss_bytes"] = std::max(runtime::peak_rss_bytes(), g_traced_rss_peak);
 
   if (a.has("json")) {
     std::printf("%s\n", j.dump(1).c_str());
@@ -452,7 +492,7 @@ int bench_main(int argc, char** argv) {
     std::printf("A/B ratio (A time / B time): median %.3f, min %.3f, max %.3f over %d interleaved pairs\n",
                 j["ratio"]["median"].get<double>(), j["ratio"]["min"].get<double>(), j["ratio"]["max"].get<double>(),
                 repeats);
-  std::printf("peak RSS %.2f GiB\n", runtime::peak_rss_bytes() / 1073741824.0);
+  std::printf("peak RSS %.2f GiB\n", std::max(runtime::peak_rss_bytes(), g_traced_rss_peak) / 1073741824.0);
   return 0;
 }
 

@@ -1,6 +1,8 @@
 // The vggt-engine binary end to end: golden cases through `infer`, and bad input that must
 // fail with a message naming the file and the problem (and leave earlier outputs intact).
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -328,6 +330,35 @@ TEST_F(CliTest, BenchScalingCyclesImageFoldersAndReportsPerCount) {
   r = run("bench --options global-block-sparse=2 --config " + golden("tiny-2f") + "/config.json");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("keep must be a number in [0.01, 1], got '2'"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, BenchMemoryTraceRecordsEveryStepAndKeepsTheRowPeaks) {
+  if (shared.empty()) GTEST_SKIP() << "*** ../shared not found: SKIPPED ***";
+  auto r = run("bench --config " + golden("tiny-2f") + "/config.json --threads 1 --quiet --json --frames 2"
+               " --memory-trace 2>/dev/null");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  const auto& row = j["rows"][0];
+  const auto& trace = row["memory_trace"];
+  // tiny-2f: 3 encoder blocks, 4 aggregator layers (frame + global steps), 4 camera iterations,
+  // each DPT head's 2 frames, geometry, and the end of the forward.
+  ASSERT_EQ(trace.size(), 3u + 8u + 4u + 2u + 2u + 1u + 1u) << trace.dump();
+  EXPECT_EQ(trace[0]["stage"], "encoder");
+  EXPECT_EQ(trace[3]["stage"], "aggregator");
+  EXPECT_EQ(trace[10]["step"], 8);
+  EXPECT_EQ(trace.back()["stage"], "end");
+  double rss_max = 0, tensor_max = 0;
+  for (const auto& s : trace) {
+    EXPECT_GT(s["peak_rss_bytes"].get<double>(), 0.0);
+    EXPECT_GT(s["tensor_peak_bytes"].get<double>(), 0.0);
+    rss_max = std::max(rss_max, s["peak_rss_bytes"].get<double>());
+    tensor_max = std::max(tensor_max, s["tensor_peak_bytes"].get<double>());
+  }
+  // The trace resets both peaks at every step; the row still reports the peaks of the whole run.
+  EXPECT_GE(row["peak_rss_bytes"].get<double>(), rss_max);
+  EXPECT_GT(row["peak_bytes"].get<double>(), 0.0);
+  EXPECT_LE(row["peak_bytes"].get<double>(), tensor_max);
+  EXPECT_GE(j["peak_rss_bytes"].get<double>(), rss_max);
 }
 
 TEST_F(CliTest, VersionJsonListsOptionsWithKindAndParameters) {

@@ -27,6 +27,7 @@ static void usage() {
                "  preprocess  --images F... --mode crop|pad --out O.safetensors [--exif]\n"
                "  bench       [--weights W] [--config C] [--frames N] [--images DIR [--preprocess crop|pad]] [--threads N] [--repeats R] [--json]\n"
                "  bench       --cumulative | --ab OPTS_A OPTS_B   (optimization table / interleaved A/B)\n"
+               "  bench       ... --memory-trace  (peak RSS / tensors / cache at every layer: where memory goes)\n"
                "  bench-kernels [--json]  (machine GEMM rates per dtype, Linear kernels, attention naive vs flash)\n"
                "  calibrate   [--json] [--threads N]  (a few seconds: which default candidate -- fastest-exact, all,\n"
                "              fastest-int8 = all,w8a8, int8-fp32 = all,-bf16,w8a8 -- is fastest on this CPU inside the\n"

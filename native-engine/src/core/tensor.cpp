@@ -2,10 +2,15 @@
 
 #include "core/checked_math.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>  // malloc_trim
+#endif
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <iterator>
+#include <list>
 #include <mutex>
 #include <new>
 #include <sstream>
@@ -34,10 +39,10 @@ size_t cache_limit() {
   return limit;
 }
 
-// Free large blocks by exact size (shapes repeat exactly between layers and passes).
+// Free large blocks by exact size (shapes repeat exactly between layers and passes), oldest first.
 struct BlockCache {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;
+  std::list<std::pair<size_t, void*>> free_blocks;  // in the order they were given back
   size_t bytes = 0;
   ~BlockCache() {
     for (auto& [n, p] : free_blocks) std::free(p);
@@ -52,12 +57,29 @@ void* take_cached(size_t bytes) {
   if (bytes < kCacheMinBytes || cache_limit() == 0) return nullptr;
   BlockCache& c = block_cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  auto it = c.free_blocks.find(bytes);
-  if (it == c.free_blocks.end()) return nullptr;
-  void* p = it->second;
-  c.free_blocks.erase(it);
-  c.bytes -= bytes;
-  return p;
+  for (auto it = c.free_blocks.rbegin(); it != c.free_blocks.rend(); ++it) {
+    if (it->first != bytes) continue;
+    void* p = it->second;
+    c.free_blocks.erase(std::next(it).base());
+    c.bytes -= bytes;
+    return p;
+  }
+  // A miss this large means the pass moved to a stage with other shapes (at many frames: the
+  // global blocks' [all tokens, C] tensors after the frame-chunked blocks). The previous stage's
+  // blocks would sit in the RSS beside the new ones, so as many bytes as the new block are
+  // returned to the OS, oldest first. Smaller misses keep the cache, whose reuse of the same
+  // shapes across passes is what it is for.
+  if (bytes >= cache_limit() / 4) {
+    size_t freed = 0;
+    while (freed < bytes && !c.free_blocks.empty()) {
+      auto [n, p] = c.free_blocks.front();
+      c.free_blocks.pop_front();
+      std::free(p);
+      c.bytes -= n;
+      freed += n;
+    }
+  }
+  return nullptr;
 }
 
 void give_back(void* p, size_t bytes) {
@@ -65,7 +87,7 @@ void give_back(void* p, size_t bytes) {
     BlockCache& c = block_cache();
     std::lock_guard<std::mutex> lock(c.mu);
     if (c.bytes + bytes <= cache_limit()) {
-      c.free_blocks.emplace(bytes, p);
+      c.free_blocks.emplace_back(bytes, p);
       c.bytes += bytes;
       return;
     }
@@ -87,6 +109,13 @@ void release_tensor_cache() {
   for (auto& [n, p] : c.free_blocks) std::free(p);
   c.free_blocks.clear();
   c.bytes = 0;
+}
+
+void release_unused_memory() {
+  release_tensor_cache();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 static std::shared_ptr<float> alloc_aligned(int64_t n) {

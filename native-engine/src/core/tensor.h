@@ -50,8 +50,14 @@ void reset_tensor_bytes_peak();
 // same size: a forward pass allocates the same shapes layer after layer, and a fresh block
 // from the OS costs a page fault per 4 KiB on first touch (~10% of a DPT head's time).
 // The cache holds at most VGGT_TENSOR_CACHE_MB (default 1024; 0 turns it off) of free blocks;
-// they count in the process RSS, not in tensor_bytes_in_use().
+// they count in the process RSS, not in tensor_bytes_in_use(). A miss of a quarter of that or
+// more returns as many cached bytes to the OS, oldest first, so a stage with new shapes (many
+// frames' global blocks) does not carry the previous stage's dead blocks into its peak.
 size_t tensor_cache_bytes();
 void release_tensor_cache();  // returns every cached block to the OS
+// The cache and the allocator's free pages (malloc_trim, where glibc) back to the OS: after a
+// phase whose blocks are dead — weights converted, images decoded, a job done — so they do not
+// sit in the RSS through the next one.
+void release_unused_memory();
 
 }  // namespace vggt

@@ -66,6 +66,9 @@ struct VggtModel::Impl {
       // register layout), else as the other wide Linears.
       track_head->set_linear_mode(rest);
     }
+    // Conversion released float32 weights (or the previous mode's copies): dead blocks that the
+    // tensor cache (up to 1 GiB) or the allocator would otherwise keep in the RSS all run long.
+    release_unused_memory();
   }
   ExecFlags flags() const {
     ExecFlags f;

@@ -58,8 +58,10 @@ void flash_attention_bf16_avx512(const float* q, const float* k, const float* v,
 // is false (callers fall back to the reference implementations).
 bool flash_bf16_sparse_native(int D);
 // tile_keep [H][ceil(N/64)][ceil(N/128)]: 1 = the key tile is computed for that query tile.
+// release_kv: k and v are not read again by the caller, so each head's float32 pages are
+// returned to the OS once packed (release_pages; they read as zero afterwards).
 void block_sparse_bf16_avx512(const float* q, const float* k, const float* v, float* out, int H, int N, int D,
-                              float scale, const uint8_t* tile_keep);
+                              float scale, const uint8_t* tile_keep, bool release_kv = false);
 // S frames of P tokens; each frame's queries attend to the shared keys kc/vc [H][Nc][D] (additive
 // logits bias_c [Nc], natural log; own_mean[f] = index of frame f's mean-fill key in them, masked
 // for frame f, or -1) and to their own frame's tokens at the Ne offsets `dropped`.

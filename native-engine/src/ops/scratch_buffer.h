@@ -15,6 +15,11 @@ using ScratchBuffer = std::unique_ptr<void, ScratchFree>;
 // could be the one the linker keeps for every caller.
 ScratchBuffer scratch_bytes(size_t bytes);
 
+// Returns the whole pages inside [p, p + bytes) to the OS: the memory stays allocated (the
+// owner frees it as usual) but reads as zero and holds no RSS until written again. For inputs a
+// kernel has consumed and will not read again, at sizes where they are gigabytes.
+void release_pages(void* p, size_t bytes);
+
 template <class T>
 T* scratch_data(const ScratchBuffer& b) {
   return static_cast<T*>(b.get());

@@ -370,7 +370,7 @@ void block_sparse_attention_inplace(AttentionKernel kernel, float* q, float* k, 
   }
   const std::vector<uint8_t> sel = select_key_tiles(q, k, H, N, D, scale, L.S * L.special, keep, cdf);
   detail::block_sparse_bf16_avx512(q, k, v, out, static_cast<int>(H), static_cast<int>(N), static_cast<int>(D), scale,
-                                   sel.data());
+                                   sel.data(), /*release_kv=*/true);
   // out holds the rows in special-first order: row i belongs at order[i].
   std::vector<int64_t> back(N);
   for (int64_t i = 0; i < N; ++i) back[order[i]] = i;

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __GLIBC__
-#include <malloc.h>  // malloc_trim
 #endif
 
 #include <cmath>
@@ -241,10 +240,7 @@ void Server::worker_loop() {
     // An idle engine keeps no cached activation blocks (the app may sit idle for hours), and
     // the allocator hands its freed pages back, so that the resident size the engine reports
     // between jobs is what it holds (weights, track cache), not what the last job used.
-    release_tensor_cache();
-#ifdef __GLIBC__
-    malloc_trim(0);
-#endif
+    release_unused_memory();
     // The job counts as finished before its answer goes out, so a status request sent on
     // receipt of the answer already sees the engine idle.
     {

@@ -6,13 +6,19 @@
 
 namespace vggt::testing {
 
-long peak_rss_kib() {
+namespace {
+long status_kib(const char* key) {
   std::ifstream f("/proc/self/status");
   std::string line;
+  const std::string k = key;
   while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.rfind(k, 0) == 0) return std::strtol(line.c_str() + k.size(), nullptr, 10);
   return -1;
 }
+}  // namespace
+
+long peak_rss_kib() { return status_kib("VmHWM:"); }
+long rss_kib() { return status_kib("VmRSS:"); }
 
 bool reset_peak_rss() {
   std::ofstream f("/proc/self/clear_refs");
