@@ -303,8 +303,9 @@ TEST(BlockSparse, InPlaceAllocatesNoCopyOfTheInputs) {
   // by head as they are packed: the peak grows by a few heads' packing (2 threads), not by it all.
   EXPECT_LT(inplace_growth, array_kib / 2) << "peak RSS grew by " << inplace_growth << " KiB; one array is "
                                            << array_kib;
-  // k and v (two arrays) were consumed: their pages are back with the OS.
-  EXPECT_LT(rss_kib(), rss_before - array_kib * 3 / 2) << "RSS " << rss_before << " -> " << rss_kib() << " KiB";
+  // k and v (two arrays) were consumed: their pages are back with the OS. (Not the full two
+  // arrays: under ASan the freed packing, one array, stays resident in its quarantine.)
+  EXPECT_LT(rss_kib(), rss_before - array_kib * 3 / 4) << "RSS " << rss_before << " -> " << rss_kib() << " KiB";
   // Released pages read as zero (random normal data never is); only the partial pages at each
   // head's ends keep theirs.
   size_t zeros = 0, samples = 0;
