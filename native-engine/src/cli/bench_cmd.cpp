@@ -111,19 +111,9 @@ std::vector<std::string> cycled_images(const std::vector<std::string>& dirs, int
   return out;
 }
 
-// Peak resident memory since the last reset_peak_rss() (VmHWM; Linux resets it on "5" written to
-// /proc/self/clear_refs). Falls back to the process-lifetime peak where that is refused.
-void reset_peak_rss() {
-  std::ofstream f("/proc/self/clear_refs");
-  f << "5";
-}
-size_t peak_rss_since_reset() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
-  return runtime::peak_rss_bytes();
-}
+// Peak resident memory since the last runtime::reset_peak_rss() (VmHWM; Linux resets it on "5"
+// written to /proc/self/clear_refs), or the process-lifetime peak where that is refused.
+size_t peak_rss_since_reset() { return runtime::memory_usage().peak_rss_bytes; }
 
 json machine_json() {
   json m = {{"cores", sysconf(_SC_NPROCESSORS_ONLN)},
@@ -153,7 +143,7 @@ struct MemoryTrace {
   json steps = json::array();            // the row's "memory_trace"
   bool print = true;                     // one stderr line per step (not with --quiet)
   void start() {
-    reset_peak_rss();
+    runtime::reset_peak_rss();
     reset_tensor_bytes_peak();
   }
   void step(const ProgressEvent& e) {
@@ -327,7 +317,7 @@ int bench_main(int argc, char** argv) {
     for (size_t i = 0; i < scaling.size(); ++i) {
       const int n = scaling[i];
       Tensor imgs = i == 0 ? images : make_images(n);
-      reset_peak_rss();
+      runtime::reset_peak_rss();
       RowResult r = run_row(*model, imgs, o, std::to_string(n) + " frames", warmup, repeats, quiet, trace);
       double total = 0, global = 0;
       for (auto& st : r.row["stages"]) {
