@@ -362,7 +362,7 @@ void block_sparse_bf16_avx512(const float* q, const float* k, const float* v, fl
 #pragma omp for schedule(static)
     for (int h = 0; h < H; ++h) {
       pack_keys(k + h * head, v + h * head, N, D, kw + h * head_w, vw + h * head_w);
-      // At 200 frames k and v are 0.8 GiB next to their 0.4 GiB bf16 packing: released head by
+      // At 200 frames k and v are 0.8 GiB each and their bf16 packing 0.8 GiB: released head by
       // head, the packing costs no RSS beyond them.
       if (release_kv) {
         release_pages(const_cast<float*>(k + h * head), head * sizeof(float));
