@@ -55,7 +55,7 @@ for n in "${names[@]}"; do
                --random-weights --threads 2 --options "all,w8a8,$many" ;;
     frames100) run frames100 "$engine" bench --images "$kitchen,$room" --frames 100 --threads 2 --repeats 1 \
                  --sets "all,$many" ;;
-    frames200) run frames200 "$engine" bench --images "$kitchen,$room" --frames 200 --threads 2 --repeats 1 \
+    frames200) run frames200 "$engine" bench --images "$kitchen,$room" --frames 200 --threads 2 --repeats 1 --memory-trace \
                  --sets "all,w8a8,$many" ;;
   esac
 done
